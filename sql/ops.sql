@@ -1,0 +1,257 @@
+\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
+-- ops: system configuration, partitions, retention, maintenance.
+
+-- Built-in defaults live apart from the values a DBA sets, so that pg_dump
+-- keeps exactly the values set and a restore never collides with defaults.
+CREATE TABLE jobspy.config_defaults (
+    key         text PRIMARY KEY,
+    value       jsonb NOT NULL,
+    description text NOT NULL
+);
+COMMENT ON TABLE jobspy.config_defaults IS 'built-in configuration values; system_config overrides them';
+INSERT INTO jobspy.config_defaults (key, value, description) VALUES
+    ('partitions.premake_months', '3',            'monthly partitions maintain() keeps ready ahead of the current month'),
+    ('retention.api_usage',       '"13 months"',  'how long api_usage rows are kept; null keeps them forever'),
+    ('retention.audit_logs',      '"7 years"',    'how long audit_logs rows are kept; null keeps them forever'),
+    ('retention.mode',            '"drop"',       'what maintain() does with a partition past retention: "drop" or "detach"');
+
+CREATE TABLE jobspy.system_config (
+    key         text PRIMARY KEY CHECK (key ~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' AND length(key) <= 100),
+    value       jsonb NOT NULL,
+    description text CHECK (length(description) <= 1000),
+    updated_at  timestamptz NOT NULL DEFAULT jobspy.now(),
+    updated_by  uuid REFERENCES jobspy.users (id) ON DELETE SET NULL
+);
+COMMENT ON TABLE jobspy.system_config IS 'configuration set by the operator; config_get() falls back to config_defaults';
+CREATE TRIGGER system_config_updated_at BEFORE UPDATE ON jobspy.system_config
+    FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
+CREATE TRIGGER system_config_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.system_config
+    FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
+SELECT pg_catalog.pg_extension_config_dump('jobspy.system_config', '');
+
+CREATE FUNCTION jobspy.config_get(key text) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT coalesce((SELECT c.value FROM jobspy.system_config c WHERE c.key = $1),
+                    (SELECT d.value FROM jobspy.config_defaults d WHERE d.key = $1))
+$$;
+COMMENT ON FUNCTION jobspy.config_get(text) IS
+    'a configuration value: the one set with config_set, else the built-in default, else NULL';
+
+-- Checks a value against what the key means; raises 22023 when it is wrong.
+CREATE FUNCTION jobspy.config_check(key text, value jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF key LIKE 'retention.%' AND key <> 'retention.mode' THEN
+        IF jsonb_typeof(value) = 'null' THEN
+            RETURN;
+        END IF;
+        IF jsonb_typeof(value) <> 'string' THEN
+            RAISE EXCEPTION 'configuration % must be an interval string or null', key
+                USING ERRCODE = '22023', HINT = 'For example ''"13 months"''::jsonb.';
+        END IF;
+        BEGIN
+            IF (value #>> '{}')::interval <= interval '0' THEN
+                RAISE EXCEPTION 'configuration % must be a positive interval', key
+                    USING ERRCODE = '22023';
+            END IF;
+        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+            RAISE EXCEPTION 'configuration % must be an interval string or null', key
+                USING ERRCODE = '22023', DETAIL = format('%s is not an interval.', value);
+        END;
+    ELSIF key = 'retention.mode' AND value NOT IN ('"drop"', '"detach"') THEN
+        RAISE EXCEPTION 'configuration retention.mode must be "drop" or "detach"'
+            USING ERRCODE = '22023';
+    ELSIF key = 'partitions.premake_months'
+          AND (jsonb_typeof(value) <> 'number' OR value::numeric NOT BETWEEN 0 AND 120
+               OR value::numeric <> trunc(value::numeric)) THEN
+        RAISE EXCEPTION 'configuration partitions.premake_months must be a whole number from 0 to 120'
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.config_check(text, jsonb) IS
+    'raises 22023 when a value does not suit its configuration key';
+
+CREATE FUNCTION jobspy.config_set(key text, value jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF key IS NULL OR value IS NULL THEN
+        RAISE EXCEPTION 'configuration key and value must not be NULL'
+            USING ERRCODE = '22023', HINT = 'To store JSON null, pass ''null''::jsonb.';
+    END IF;
+    IF key !~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' OR length(key) > 100 THEN
+        RAISE EXCEPTION 'invalid configuration key "%"', left(key, 100)
+            USING ERRCODE = '22023',
+                  DETAIL = 'A key is lower-case words of letters, digits and underscores joined by dots, at most 100 characters.';
+    END IF;
+    PERFORM jobspy.config_check(key, value);
+    INSERT INTO jobspy.system_config AS c (key, value, updated_by)
+    VALUES (key, value, nullif(current_setting('jobspy.actor_id', true), '')::uuid)
+    ON CONFLICT ON CONSTRAINT system_config_pkey
+    DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by;
+END
+$$;
+COMMENT ON FUNCTION jobspy.config_set(text, jsonb) IS
+    'sets a configuration value (audited); known keys are checked';
+
+-- Partition arithmetic runs with TimeZone = UTC (set on each function), so
+-- months are UTC months whatever the session's zone.
+-- One monthly partition [month, month + 1 month) in UTC, named
+-- <table>_pYYYY_MM.  Rows already in the default partition for that month
+-- move into it, so that no insert ever needed the partition to exist.
+CREATE FUNCTION jobspy.create_month_partition(parent regclass, month timestamptz)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+    SET DateStyle = 'ISO'
+    AS $$
+DECLARE
+    parent_name text := (SELECT relname FROM pg_class WHERE oid = parent);
+    col         text := (SELECT a.attname FROM pg_partitioned_table p
+                           JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+                          WHERE p.partrelid = parent);
+    lo          timestamptz := date_trunc('month', month, 'UTC');
+    hi          timestamptz := date_trunc('month', month, 'UTC') + interval '1 month';
+    name        text := format('%s_p%s', parent_name, to_char(lo AT TIME ZONE 'UTC', 'YYYY_MM'));
+    dflt        regclass := to_regclass(format('jobspy.%I', parent_name || '_default'));
+    moved       bigint := 0;
+BEGIN
+    IF to_regclass(format('jobspy.%I', name)) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
+    IF dflt IS NOT NULL THEN
+        -- Inserts routed to the default partition wait while rows move.
+        EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', dflt);
+        EXECUTE format('SELECT count(*) FROM %s WHERE %I >= $1 AND %I < $2', dflt, col, col)
+           INTO moved USING lo, hi;
+    END IF;
+    IF moved = 0 THEN
+        EXECUTE format('CREATE TABLE jobspy.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+                       name, parent, lo, hi);
+    ELSE
+        EXECUTE format('CREATE TABLE jobspy.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name, parent);
+        EXECUTE format('WITH moved AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *)'
+                       ' INSERT INTO jobspy.%I SELECT * FROM moved', dflt, col, col, name)
+           USING lo, hi;
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION jobspy.%I FOR VALUES FROM (%L) TO (%L)',
+                       parent, name, lo, hi);
+    END IF;
+    RETURN name;
+END
+$$;
+COMMENT ON FUNCTION jobspy.create_month_partition(regclass, timestamptz) IS
+    'creates the monthly partition holding a time, moving its rows out of the default partition; NULL when it exists';
+
+CREATE FUNCTION jobspy.maintain() RETURNS TABLE (action text, object text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+    SET DateStyle = 'ISO'
+    AS $$
+DECLARE
+    t          record;
+    p          record;
+    m          timestamptz;
+    created    text;
+    premake    integer := (jobspy.config_get('partitions.premake_months'))::integer;
+    mode       text := jobspy.config_get('retention.mode') #>> '{}';
+    keep       interval;
+    cutoff     timestamptz;
+    this_month timestamptz := date_trunc('month', jobspy.now(), 'UTC');
+    n          bigint;
+BEGIN
+    -- One maintenance run at a time; a second caller waits, then finds
+    -- nothing left to do.
+    PERFORM pg_advisory_xact_lock(hashtext('jobspy.maintain'));
+
+    FOR t IN
+        SELECT c.oid::regclass AS rel, c.relname, a.attname AS col
+          FROM pg_partitioned_table pt
+          JOIN pg_class c ON c.oid = pt.partrelid
+          JOIN pg_namespace ns ON ns.oid = c.relnamespace AND ns.nspname = 'jobspy'
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
+         WHERE pt.partstrat = 'r' AND NOT c.relispartition
+         ORDER BY c.relname
+    LOOP
+        keep := (jobspy.config_get('retention.' || t.relname)) #>> '{}';
+        cutoff := CASE WHEN keep IS NULL THEN '-infinity' ELSE jobspy.now() - keep END;
+
+        -- Rows in the default partition that are already past retention go.
+        IF to_regclass(format('jobspy.%I', t.relname || '_default')) IS NOT NULL AND keep IS NOT NULL THEN
+            EXECUTE format('DELETE FROM jobspy.%I WHERE %I < $1', t.relname || '_default', t.col)
+               USING date_trunc('month', cutoff, 'UTC');
+            GET DIAGNOSTICS n = ROW_COUNT;
+            IF n > 0 THEN
+                action := 'deleted'; object := format('%s rows of %s_default past retention', n, t.relname);
+                RETURN NEXT;
+            END IF;
+        END IF;
+
+        -- Partitions for this month and the months ahead, and for every
+        -- month that has rows waiting in the default partition.
+        FOR m IN
+            SELECT g FROM generate_series(this_month, this_month + make_interval(months => premake),
+                                          interval '1 month') g
+            UNION
+            SELECT * FROM jobspy.default_partition_months(t.rel, t.col)
+            ORDER BY 1
+        LOOP
+            created := jobspy.create_month_partition(t.rel, m);
+            IF created IS NOT NULL THEN
+                action := 'created'; object := 'jobspy.' || created;
+                RETURN NEXT;
+            END IF;
+        END LOOP;
+
+        -- Retention: monthly partitions that end before the cutoff.
+        IF keep IS NOT NULL THEN
+            FOR p IN
+                SELECT c.relname
+                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = t.rel
+                   AND c.relname ~ ('^' || t.relname || '_p[0-9]{4}_[0-9]{2}$')
+                   AND to_date(right(c.relname, 7), 'YYYY_MM')::timestamp
+                       + interval '1 month' <= (cutoff AT TIME ZONE 'UTC')
+                 ORDER BY c.relname
+            LOOP
+                IF mode = 'detach' THEN
+                    EXECUTE format('ALTER TABLE %s DETACH PARTITION jobspy.%I', t.rel, p.relname);
+                    action := 'detached';
+                ELSE
+                    EXECUTE format('DROP TABLE jobspy.%I', p.relname);
+                    action := 'dropped';
+                END IF;
+                object := 'jobspy.' || p.relname;
+                RETURN NEXT;
+            END LOOP;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION jobspy.maintain() IS
+    'creates monthly partitions ahead, drains default partitions, applies retention; idempotent, one run at a time';
+
+CREATE FUNCTION jobspy.default_partition_months(parent regclass, col text)
+    RETURNS SETOF timestamptz
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+    SET DateStyle = 'ISO'
+    AS $$
+DECLARE
+    dflt regclass := to_regclass(format('%s_default', parent));
+BEGIN
+    IF dflt IS NOT NULL THEN
+        RETURN QUERY EXECUTE format('SELECT DISTINCT date_trunc(''month'', %I, ''UTC'') FROM %s', col, dflt);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.default_partition_months(regclass, text) IS
+    'the UTC months that have rows in a table''s default partition';

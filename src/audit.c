@@ -1,0 +1,243 @@
+/*
+ * audit.c: the updated_at trigger and the generic audit trigger.
+ *
+ * The audit trigger writes one row to jobspy.audit_logs per changed row:
+ * action, table, row id, old and new values as jsonb (on UPDATE only the
+ * columns that changed), the actor from jobspy.actor_id, the client address
+ * and the time.  Columns named in the trigger's arguments, and every column
+ * whose name ends in "_hash", never reach the log: they hold secrets.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/uuid.h"
+
+#include "core.h"
+
+static void
+require_row_trigger(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a trigger", name)));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be fired for each row", name)));
+}
+
+/* BEFORE UPDATE: updated_at = jobspy.now(). */
+PG_FUNCTION_INFO_V1(jobspy_set_updated_at);
+Datum
+jobspy_set_updated_at(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	int			attnum;
+	Datum		value;
+	bool		isnull = false;
+
+	require_row_trigger(fcinfo, "jobspy.set_updated_at()");
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("jobspy.set_updated_at() must be fired before update")));
+
+	rel = trigdata->tg_relation;
+	attnum = SPI_fnumber(RelationGetDescr(rel), "updated_at");
+	if (attnum <= 0 || TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table \"%s\" has no updated_at column of type timestamptz",
+						RelationGetRelationName(rel))));
+
+	value = TimestampTzGetDatum(jobspy_now());
+	return PointerGetDatum(heap_modify_tuple_by_cols(trigdata->tg_newtuple, RelationGetDescr(rel),
+													 1, &attnum, &value, &isnull));
+}
+
+static bool
+is_secret_column(const char *name, TriggerData *trigdata)
+{
+	size_t		len = strlen(name);
+
+	if (len >= 5 && strcmp(name + len - 5, "_hash") == 0)
+		return true;
+	for (int i = 0; i < trigdata->tg_trigger->tgnargs; i++)
+		if (strcmp(name, trigdata->tg_trigger->tgargs[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A row as a jsonb object of the columns in keep[] (all when NULL), secret
+ * columns left out.  Each value goes through to_jsonb's own conversion by
+ * way of row_to_json on a one-column projection: simple and type-exact.
+ */
+static Jsonb *
+row_to_jsonb(HeapTuple tuple, TupleDesc desc, const bool *keep, TriggerData *trigdata)
+{
+	Datum		json;
+	Jsonb	   *row;
+	ArrayBuildState *drop = NULL;
+
+	json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
+	row = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(json))));
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if ((keep && !keep[i]) || is_secret_column(NameStr(att->attname), trigdata))
+			drop = accumArrayResult(drop, CStringGetTextDatum(NameStr(att->attname)),
+									false, TEXTOID, CurrentMemoryContext);
+	}
+	if (drop)
+		row = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete_array, JsonbPGetDatum(row),
+												 makeArrayResult(drop, CurrentMemoryContext)));
+	return row;
+}
+
+static Datum
+row_id(HeapTuple tuple, TupleDesc desc, bool *isnull)
+{
+	int			attnum = SPI_fnumber(desc, "id");
+	char	   *value;
+
+	if (attnum <= 0 && (attnum = SPI_fnumber(desc, "key")) <= 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	value = SPI_getvalue(tuple, desc, attnum);
+	*isnull = (value == NULL);
+	return value ? CStringGetTextDatum(value) : (Datum) 0;
+}
+
+/* AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW. */
+PG_FUNCTION_INFO_V1(jobspy_audit_trigger);
+Datum
+jobspy_audit_trigger(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	oldtup = NULL;
+	HeapTuple	newtup = NULL;
+	const char *action;
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		idnull;
+	int			ret;
+
+	require_row_trigger(fcinfo, "jobspy.audit_trigger()");
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("jobspy.audit_trigger() must be fired after the change")));
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		action = "INSERT";
+		newtup = trigdata->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		action = "UPDATE";
+		oldtup = trigdata->tg_trigtuple;
+		newtup = trigdata->tg_newtuple;
+	}
+	else
+	{
+		action = "DELETE";
+		oldtup = trigdata->tg_trigtuple;
+	}
+
+	if (oldtup && newtup)
+	{
+		bool	   *changed = palloc0(sizeof(bool) * desc->natts);
+		bool		any = false;
+
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			bool		n1,
+						n2;
+			Datum		v1 = heap_getattr(oldtup, i + 1, desc, &n1);
+			Datum		v2 = heap_getattr(newtup, i + 1, desc, &n2);
+
+			if (att->attisdropped || strcmp(NameStr(att->attname), "updated_at") == 0)
+				continue;
+			changed[i] = (n1 != n2) ||
+				(!n1 && !datumIsEqual(v1, v2, att->attbyval, att->attlen));
+			any |= changed[i] && !is_secret_column(NameStr(att->attname), trigdata);
+		}
+		/* A change of secret columns alone is still recorded, with no values. */
+		if (!any)
+		{
+			bool		secret_changed = false;
+
+			for (int i = 0; i < desc->natts; i++)
+				secret_changed |= changed[i];
+			if (!secret_changed)
+				return PointerGetDatum(NULL);
+		}
+		values[3] = JsonbPGetDatum(row_to_jsonb(oldtup, desc, changed, trigdata));
+		values[4] = JsonbPGetDatum(row_to_jsonb(newtup, desc, changed, trigdata));
+	}
+	else
+	{
+		values[3] = oldtup ? JsonbPGetDatum(row_to_jsonb(oldtup, desc, NULL, trigdata)) : (Datum) 0;
+		nulls[3] = oldtup ? ' ' : 'n';
+		values[4] = newtup ? JsonbPGetDatum(row_to_jsonb(newtup, desc, NULL, trigdata)) : (Datum) 0;
+		nulls[4] = newtup ? ' ' : 'n';
+	}
+
+	values[0] = CStringGetTextDatum(action);
+	values[1] = CStringGetTextDatum(RelationGetRelationName(trigdata->tg_relation));
+	values[2] = row_id(newtup ? newtup : oldtup, desc, &idnull);
+	nulls[2] = idnull ? 'n' : ' ';
+	if (jobspy_actor_id && jobspy_actor_id[0])
+		values[5] = DirectFunctionCall1(uuid_in, CStringGetDatum(jobspy_actor_id));
+	else
+		nulls[5] = 'n';
+
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	if (plan == NULL)
+	{
+		Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, UUIDOID};
+		SPIPlanPtr	p = SPI_prepare("INSERT INTO jobspy.audit_logs"
+									" (action, resource_type, resource_id, old_values, new_values,"
+									"  actor_id, ip_address, created_at)"
+									" VALUES ($1, $2, $3, $4, $5, $6,"
+									"  pg_catalog.inet_client_addr(), jobspy.now())",
+									6, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "audit insert failed: %s", SPI_result_code_string(ret));
+	SPI_finish();
+
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Upgrade path: install the oldest released version, update through every
+# version in turn with ALTER EXTENSION ... UPDATE TO, and prove the result
+# has the same objects and definitions as a fresh install of the newest.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+share=$(pg_config --sharedir)/extension
+newest=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../jobspy_core.control")
+# Released versions, oldest first, from the full install scripts present.
+mapfile -t versions < <(ls "$share" | sed -n 's/^jobspy_core--\([0-9.]*\)\.sql$/\1/p' | sort -V)
+
+echo "1..3"
+psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS jobspy_fresh' -c 'DROP DATABASE IF EXISTS jobspy_upgraded' \
+     -c 'CREATE DATABASE jobspy_fresh' -c 'CREATE DATABASE jobspy_upgraded'
+psql -X -q -v ON_ERROR_STOP=1 -d jobspy_fresh -c 'CREATE EXTENSION jobspy_core'
+
+path="${versions[0]}"
+if psql -X -q -v ON_ERROR_STOP=1 -d jobspy_upgraded -c "CREATE EXTENSION jobspy_core VERSION '${versions[0]}'" 2>&1; then
+    ok=1
+    for v in "${versions[@]:1}"; do
+        psql -X -q -v ON_ERROR_STOP=1 -d jobspy_upgraded -c "ALTER EXTENSION jobspy_core UPDATE TO '$v'" || ok=0
+        path="$path -> $v"
+    done
+    [ $ok = 1 ] && echo "ok 1 - installed ${versions[0]} and updated: $path" || echo "not ok 1 - update failed: $path"
+else
+    echo "not ok 1 - CREATE EXTENSION VERSION '${versions[0]}' failed"
+fi
+
+got=$(psql -X -q -d jobspy_upgraded -Atc "SELECT extversion FROM pg_extension WHERE extname = 'jobspy_core'")
+[ "$got" = "$newest" ] && echo "ok 2 - upgraded install is at $newest" || echo "not ok 2 - upgraded install is at '$got', not $newest"
+
+tmp=$(mktemp -d)
+psql -X -q -d jobspy_fresh -f "$here/extension_objects.sql" >"$tmp/fresh"
+psql -X -q -d jobspy_upgraded -f "$here/extension_objects.sql" >"$tmp/upgraded"
+if [ -s "$tmp/fresh" ] && diff -u "$tmp/fresh" "$tmp/upgraded" >"$tmp/diff"; then
+    echo "ok 3 - upgraded and fresh installs are identical ($(grep -c '^member ' "$tmp/fresh") member objects)"
+else
+    echo "not ok 3 - upgraded and fresh installs differ"
+    sed 's/^/# /' "$tmp/diff" | head -100
+fi
+rm -rf "$tmp"
+psql -X -q -d postgres -c 'DROP DATABASE jobspy_fresh' -c 'DROP DATABASE jobspy_upgraded'

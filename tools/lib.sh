@@ -1,0 +1,83 @@
+# tools/lib.sh: shared shell functions of the run, test and bench commands.
+# Sourced, not run.  Everything works as root (the server then runs as the
+# postgres system user) or as a normal user with sudo for installing.
+
+set -euo pipefail
+
+JOBSPY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_MAJOR=15
+# JOBSPY_PGROOT points at a private copy of PostgreSQL (see docs/development.md);
+# empty means the system's.
+PG_BINDIR=${JOBSPY_PGROOT:-}/usr/lib/postgresql/$PG_MAJOR/bin
+PG_CONFIG=$PG_BINDIR/pg_config
+export PG_CONFIG
+export PATH=$PG_BINDIR:$PATH
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages each command needs; only missing ones are installed.
+PKGS_BUILD="build-essential postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev"
+PKGS_TEST="postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl python3 python3-nacl python3-argon2"
+PKGS_BENCH="redis-server redis-tools"
+
+install_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Build with warnings as errors and install into PostgreSQL's directories.
+# -Wno-unused-parameter: PostgreSQL's own headers trip it under -Wextra.
+build_and_install() {
+    log "building jobspy_core"
+    make -C "$JOBSPY_ROOT" -s clean >/dev/null
+    make -C "$JOBSPY_ROOT" -s PG_CONFIG="$PG_CONFIG" \
+        PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter" >/dev/null
+    if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
+        make -C "$JOBSPY_ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+    else
+        as_root make -C "$JOBSPY_ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+    fi
+}
+
+# The OS user the server runs as: postgres when we are root.
+server_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
+as_server() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# cluster_init DIR PORT [preload]: a new cluster in DIR listening on a Unix
+# socket in DIR (and nothing else).  Sets PGHOST, PGPORT, PGUSER.
+cluster_init() {
+    local dir=$1 port=$2 preload=${3:-jobspy_core}
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown "$(server_user)" "$dir"
+    as_server "$PG_BINDIR/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$dir'
+port = $port
+shared_preload_libraries = '$preload'
+max_connections = 200
+fsync = off
+log_min_messages = warning
+CONF
+    export PGHOST=$dir PGPORT=$port PGUSER=postgres
+}
+
+cluster_start()   { as_server "$PG_BINDIR/pg_ctl" -D "$1/data" -l "$1/server.log" -w start >/dev/null; }
+cluster_stop()    { as_server "$PG_BINDIR/pg_ctl" -D "$1/data" -m "${2:-fast}" -w stop >/dev/null 2>&1 || true; }
+cluster_restart() { as_server "$PG_BINDIR/pg_ctl" -D "$1/data" -l "$1/server.log" -m fast -w restart ${2:+-o "$2"} >/dev/null; }
+
+# A free-looking port: 54xx from the process id, to keep parallel runs apart.
+pick_port() { echo $((54000 + $$ % 900)); }
