@@ -14,3 +14,18 @@ CREATE FUNCTION jobspy.library_preloaded() RETURNS boolean
     AS 'MODULE_PATHNAME', 'jobspy_preloaded_sql';
 COMMENT ON FUNCTION jobspy.library_preloaded() IS
     'true when jobspy_core was loaded through shared_preload_libraries';
+
+-- The three privilege tiers.  Roles are cluster-wide and outlive the
+-- extension; they are made only when missing, NOLOGIN, for a DBA to grant
+-- to login roles.  Every module grants its own objects to them.
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['jobspy_app', 'jobspy_analyst', 'jobspy_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;

@@ -233,10 +233,22 @@ BEGIN
             END LOOP;
         END IF;
     END LOOP;
+
+    -- Then each module's own step: every function jobspy.maintain_<module>()
+    -- returning (action, object), in name order.
+    FOR p IN
+        SELECT pr.oid::regproc AS fn
+          FROM pg_proc pr
+         WHERE pr.pronamespace = 'jobspy'::regnamespace AND pr.proname LIKE 'maintain\_%'
+           AND pr.pronargs = 0 AND pr.proretset
+         ORDER BY pr.proname
+    LOOP
+        RETURN QUERY EXECUTE format('SELECT * FROM %s()', p.fn);
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION jobspy.maintain() IS
-    'creates monthly partitions ahead, drains default partitions, applies retention; idempotent, one run at a time';
+    'creates monthly partitions ahead, drains default partitions, applies retention, then runs every jobspy.maintain_<module>() step; idempotent, one run at a time';
 
 CREATE FUNCTION jobspy.default_partition_months(parent regclass, col text)
     RETURNS SETOF timestamptz

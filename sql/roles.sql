@@ -1,19 +1,8 @@
 \echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
--- roles: the three privilege tiers.  Roles are cluster-wide and outlive the
--- extension; they are made here only when missing, NOLOGIN, for a DBA to
--- grant to login roles.
+-- roles: runs last.  The roles themselves are made in core.sql; each module
+-- grants its own objects.  This file takes from PUBLIC whatever a module
+-- did not revoke, and grants what spans modules.
 
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['jobspy_app', 'jobspy_analyst', 'jobspy_admin'] LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
-        END IF;
-    END LOOP;
-END
-$$;
 
 -- PUBLIC gets nothing; each tier gets what it needs.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA jobspy FROM PUBLIC;
