@@ -20,9 +20,11 @@ CREATE TABLE jobspy.system_config (
     value       jsonb NOT NULL,
     description text CHECK (length(description) <= 1000),
     updated_at  timestamptz NOT NULL DEFAULT jobspy.now(),
-    updated_by  uuid REFERENCES jobspy.users (id) ON DELETE SET NULL
+    updated_by  uuid
 );
 COMMENT ON TABLE jobspy.system_config IS 'configuration set by the operator; config_get() falls back to config_defaults';
+-- updated_by is the acting uuid (jobspy.actor_id), which need not be a user:
+-- a service or an operator; hence no foreign key.
 CREATE TRIGGER system_config_updated_at BEFORE UPDATE ON jobspy.system_config
     FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
 CREATE TRIGGER system_config_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.system_config

@@ -1,5 +1,8 @@
 \echo Use "ALTER EXTENSION jobspy_core UPDATE TO '0.2.0'" to load this file. \quit
--- ops: maintain() also runs every module's jobspy.maintain_<module>() step.
+-- ops: maintain() also runs every module's jobspy.maintain_<module>() step;
+-- system_config.updated_by names any actor, not only a user.
+
+ALTER TABLE jobspy.system_config DROP CONSTRAINT system_config_updated_by_fkey;
 
 CREATE OR REPLACE FUNCTION jobspy.maintain() RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
