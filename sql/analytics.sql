@@ -19,13 +19,17 @@ CREATE TABLE jobspy.api_usage (
     error_message       text CHECK (length(error_message) <= 2000),
     metadata            jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
     created_at          timestamptz NOT NULL DEFAULT jobspy.now(),
-    PRIMARY KEY (user_id, created_at, id),
     FOREIGN KEY (user_id, license_id) REFERENCES jobspy.licenses (user_id, id) ON DELETE CASCADE
 ) PARTITION BY RANGE (created_at);
 COMMENT ON TABLE jobspy.api_usage IS 'one row per API call, partitioned by month';
-CREATE TABLE jobspy.api_usage_default PARTITION OF jobspy.api_usage DEFAULT;
-CREATE INDEX api_usage_license_idx ON jobspy.api_usage (license_id, created_at) WHERE license_id IS NOT NULL;
-CREATE INDEX api_usage_endpoint_idx ON jobspy.api_usage (endpoint, created_at);
+-- Keys and indexes live on the partitions (maintain() copies the default
+-- partition's onto each month): indexes on an extension-owned parent make
+-- dumps that cannot be restored.  The key holds the partition column, so it
+-- is unique across the whole table.
+CREATE TABLE jobspy.api_usage_default PARTITION OF jobspy.api_usage
+    (PRIMARY KEY (user_id, created_at, id)) DEFAULT;
+CREATE INDEX api_usage_default_license_idx ON jobspy.api_usage_default (license_id, created_at) WHERE license_id IS NOT NULL;
+CREATE INDEX api_usage_default_endpoint_idx ON jobspy.api_usage_default (endpoint, created_at);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.api_usage_default', '');
 
 -- Seed 000's views, without the row multiplication of its joins: each

@@ -29,12 +29,13 @@ CREATE TABLE jobspy.audit_logs (
     new_values    jsonb,
     ip_address    inet,
     user_agent    text CHECK (length(user_agent) <= 1000),
-    created_at    timestamptz NOT NULL DEFAULT jobspy.now(),
-    PRIMARY KEY (created_at, id)
+    created_at    timestamptz NOT NULL DEFAULT jobspy.now()
 ) PARTITION BY RANGE (created_at);
 COMMENT ON TABLE jobspy.audit_logs IS
     'who changed what and when: one row per audited change, partitioned by month';
-CREATE TABLE jobspy.audit_logs_default PARTITION OF jobspy.audit_logs DEFAULT;
-CREATE INDEX audit_logs_resource_idx ON jobspy.audit_logs (resource_type, resource_id, created_at);
-CREATE INDEX audit_logs_actor_idx ON jobspy.audit_logs (actor_id, created_at) WHERE actor_id IS NOT NULL;
+-- Keys and indexes on the partitions, as for api_usage (see ops.sql).
+CREATE TABLE jobspy.audit_logs_default PARTITION OF jobspy.audit_logs
+    (PRIMARY KEY (created_at, id)) DEFAULT;
+CREATE INDEX audit_logs_default_resource_idx ON jobspy.audit_logs_default (resource_type, resource_id, created_at);
+CREATE INDEX audit_logs_default_actor_idx ON jobspy.audit_logs_default (actor_id, created_at) WHERE actor_id IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('jobspy.audit_logs_default', '');

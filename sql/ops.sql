@@ -102,6 +102,48 @@ $$;
 COMMENT ON FUNCTION jobspy.config_set(text, jsonb) IS
     'sets a configuration value (audited); known keys are checked';
 
+-- A partitioned table keeps its keys and indexes on its default partition
+-- (see analytics.sql); each new partition gets copies named after itself.
+CREATE FUNCTION jobspy.copy_partition_indexes(template regclass, target regclass)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    prefix text := (SELECT relname FROM pg_class WHERE oid = template);
+    stem   text := (SELECT relname FROM pg_class WHERE oid = target);
+    i      record;
+    n      integer := 0;
+BEGIN
+    FOR i IN
+        SELECT ic.relname, x.indisunique, pg_get_indexdef(x.indexrelid) AS def,
+               con.contype, pg_get_constraintdef(con.oid) AS condef
+          FROM pg_index x
+          JOIN pg_class ic ON ic.oid = x.indexrelid
+          LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+         WHERE x.indrelid = template
+         ORDER BY ic.relname
+    LOOP
+        DECLARE
+            name text := left(stem || CASE WHEN starts_with(i.relname, prefix)
+                                            THEN substr(i.relname, length(prefix) + 1)
+                                            ELSE '_' || i.relname END, 63);
+        BEGIN
+            IF i.contype IS NOT NULL THEN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', target, name, i.condef);
+            ELSE
+                EXECUTE format('CREATE %sINDEX %I ON %s%s', CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,
+                               name, target, substring(i.def from ' USING .*$'));
+            END IF;
+            n := n + 1;
+        END;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION jobspy.copy_partition_indexes(regclass, regclass) IS
+    'gives a partition the keys and indexes of another (the default partition); returns how many';
+
 -- Partition arithmetic runs with TimeZone = UTC (set on each function), so
 -- months are UTC months whatever the session's zone.
 -- One monthly partition [month, month + 1 month) in UTC, named
@@ -137,11 +179,16 @@ BEGIN
     IF moved = 0 THEN
         EXECUTE format('CREATE TABLE jobspy.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                        name, parent, lo, hi);
+        IF dflt IS NOT NULL THEN
+            PERFORM jobspy.copy_partition_indexes(dflt, format('jobspy.%I', name)::regclass);
+        END IF;
     ELSE
+        -- Fill first, index after, attach last: one pass over the rows.
         EXECUTE format('CREATE TABLE jobspy.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name, parent);
         EXECUTE format('WITH moved AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *)'
                        ' INSERT INTO jobspy.%I SELECT * FROM moved', dflt, col, col, name)
            USING lo, hi;
+        PERFORM jobspy.copy_partition_indexes(dflt, format('jobspy.%I', name)::regclass);
         EXECUTE format('ALTER TABLE %s ATTACH PARTITION jobspy.%I FOR VALUES FROM (%L) TO (%L)',
                        parent, name, lo, hi);
     END IF;

@@ -1,7 +1,7 @@
 -- Seed 000's tables with their rules; secrets never in plaintext; views
 -- that do not multiply rows.
 BEGIN;
-SELECT plan(30);
+SELECT plan(33);
 
 SELECT tables_are('jobspy', ARRAY[
     'users', 'licenses', 'subscriptions', 'payments', 'api_usage', 'user_sessions',
@@ -31,8 +31,19 @@ SELECT col_type_is('jobspy', 'users', 'password_hash', 'text', 'passwords are st
 SELECT is((SELECT count(*) FROM pg_partitioned_table pt
              JOIN pg_class c ON c.oid = pt.partrelid AND c.relnamespace = 'jobspy'::regnamespace
             WHERE pt.partdefid = 0), 0::bigint, 'every partitioned table has a default partition');
-SELECT has_pk('jobspy', 'api_usage', 'api_usage has a primary key');
-SELECT has_pk('jobspy', 'audit_logs', 'audit_logs has a primary key');
+SELECT has_pk('jobspy', 'api_usage_default', 'api_usage''s default partition has a primary key');
+SELECT has_pk('jobspy', 'audit_logs_default', 'audit_logs''s default partition has a primary key');
+SELECT is((SELECT count(*) FROM jobspy.maintain() WHERE action = 'created') > 0, true, 'maintain() makes monthly partitions');
+SELECT is((SELECT array_agg(c.relname ORDER BY c.relname) FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent IN ('jobspy.api_usage'::regclass, 'jobspy.audit_logs'::regclass)
+              AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')),
+          NULL, 'every partition, the monthly ones too, has the primary key');
+SELECT is((SELECT count(DISTINCT n) FROM (
+             SELECT c.oid, count(*) AS n FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_index x ON x.indrelid = c.oid
+              WHERE i.inhparent = 'jobspy.api_usage'::regclass GROUP BY c.oid) per_partition),
+          1::bigint, 'every api_usage partition has the same number of indexes as the default one');
 
 INSERT INTO jobspy.users (id, email, timezone) VALUES
     ('44444444-4444-4444-8444-444444444444', 'schema@example.com', 'Europe/Berlin');

@@ -9,13 +9,19 @@ newest=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../jobspy_core.co
 # Released versions, oldest first, from the full install scripts present.
 mapfile -t versions < <(ls "$share" | sed -n 's/^jobspy_core--\([0-9.]*\)\.sql$/\1/p' | sort -V)
 
-echo "1..3"
+echo "1..4"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS jobspy_fresh' -c 'DROP DATABASE IF EXISTS jobspy_upgraded' \
      -c 'CREATE DATABASE jobspy_fresh' -c 'CREATE DATABASE jobspy_upgraded'
 psql -X -q -v ON_ERROR_STOP=1 -d jobspy_fresh -c 'CREATE EXTENSION jobspy_core'
 
 path="${versions[0]}"
-if psql -X -q -v ON_ERROR_STOP=1 -d jobspy_upgraded -c "CREATE EXTENSION jobspy_core VERSION '${versions[0]}'" 2>&1; then
+# The oldest version gets partitions and rows before it is updated, so the
+# update must carry existing data along.
+if psql -X -q -v ON_ERROR_STOP=1 -d jobspy_upgraded -c "CREATE EXTENSION jobspy_core VERSION '${versions[0]}'" \
+        -c "SELECT count(*) FROM jobspy.maintain()" \
+        -c "INSERT INTO jobspy.users (id, email) VALUES ('55555555-5555-4555-8555-555555555555', 'old@example.com')" \
+        -c "INSERT INTO jobspy.api_usage (user_id, endpoint, method) VALUES ('55555555-5555-4555-8555-555555555555', '/old', 'GET')" \
+        >/dev/null 2>&1; then
     ok=1
     for v in "${versions[@]:1}"; do
         psql -X -q -v ON_ERROR_STOP=1 -d jobspy_upgraded -c "ALTER EXTENSION jobspy_core UPDATE TO '$v'" || ok=0
@@ -37,6 +43,21 @@ if [ -s "$tmp/fresh" ] && diff -u "$tmp/fresh" "$tmp/upgraded" >"$tmp/diff"; the
 else
     echo "not ok 3 - upgraded and fresh installs differ"
     sed 's/^/# /' "$tmp/diff" | head -100
+fi
+
+# Partitions are not extension members: compare their keys and indexes after
+# a maintenance run on each side.
+partition_indexes="SELECT tablename, indexname, indexdef FROM pg_indexes
+                    WHERE schemaname = 'jobspy' AND tablename ~ '_(default|p[0-9]{4}_[0-9]{2})$' ORDER BY 1, 2"
+for db in fresh upgraded; do
+    psql -X -q -At -d jobspy_$db -c "SELECT count(*) FROM jobspy.maintain()" >/dev/null
+    psql -X -q -At -d jobspy_$db -c "$partition_indexes" >"$tmp/$db"
+done
+if [ "$(wc -l <"$tmp/fresh")" -gt 4 ] && diff -u "$tmp/fresh" "$tmp/upgraded" >"$tmp/diff"; then
+    echo "ok 4 - partitions made before and after the update have the same keys and indexes ($(wc -l <"$tmp/fresh") lines)"
+else
+    echo "not ok 4 - partition keys and indexes differ"
+    sed 's/^/# /' "$tmp/diff" | head -40
 fi
 rm -rf "$tmp"
 psql -X -q -d postgres -c 'DROP DATABASE jobspy_fresh' -c 'DROP DATABASE jobspy_upgraded'

@@ -1,6 +1,8 @@
 \echo Use "ALTER EXTENSION jobspy_core UPDATE TO '0.2.0'" to load this file. \quit
 -- ops: maintain() also runs every module's jobspy.maintain_<module>() step;
--- system_config.updated_by names any actor, not only a user.
+-- system_config.updated_by names any actor, not only a user; partitioned
+-- tables keep their keys and indexes on their partitions, so that pg_dump
+-- output restores.
 
 ALTER TABLE jobspy.system_config DROP CONSTRAINT system_config_updated_by_fkey;
 
@@ -104,3 +106,117 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.maintain() IS
     'creates monthly partitions ahead, drains default partitions, applies retention, then runs every jobspy.maintain_<module>() step; idempotent, one run at a time';
+
+-- A partitioned table keeps its keys and indexes on its default partition
+-- (see analytics.sql); each new partition gets copies named after itself.
+CREATE FUNCTION jobspy.copy_partition_indexes(template regclass, target regclass)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    prefix text := (SELECT relname FROM pg_class WHERE oid = template);
+    stem   text := (SELECT relname FROM pg_class WHERE oid = target);
+    i      record;
+    n      integer := 0;
+BEGIN
+    FOR i IN
+        SELECT ic.relname, x.indisunique, pg_get_indexdef(x.indexrelid) AS def,
+               con.contype, pg_get_constraintdef(con.oid) AS condef
+          FROM pg_index x
+          JOIN pg_class ic ON ic.oid = x.indexrelid
+          LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+         WHERE x.indrelid = template
+         ORDER BY ic.relname
+    LOOP
+        DECLARE
+            name text := left(stem || CASE WHEN starts_with(i.relname, prefix)
+                                            THEN substr(i.relname, length(prefix) + 1)
+                                            ELSE '_' || i.relname END, 63);
+        BEGIN
+            IF i.contype IS NOT NULL THEN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', target, name, i.condef);
+            ELSE
+                EXECUTE format('CREATE %sINDEX %I ON %s%s', CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,
+                               name, target, substring(i.def from ' USING .*$'));
+            END IF;
+            n := n + 1;
+        END;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION jobspy.copy_partition_indexes(regclass, regclass) IS
+    'gives a partition the keys and indexes of another (the default partition); returns how many';
+REVOKE ALL ON FUNCTION jobspy.copy_partition_indexes(regclass, regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION jobspy.create_month_partition(parent regclass, month timestamptz)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+    SET DateStyle = 'ISO'
+    AS $$
+DECLARE
+    parent_name text := (SELECT relname FROM pg_class WHERE oid = parent);
+    col         text := (SELECT a.attname FROM pg_partitioned_table p
+                           JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+                          WHERE p.partrelid = parent);
+    lo          timestamptz := date_trunc('month', month, 'UTC');
+    hi          timestamptz := date_trunc('month', month, 'UTC') + interval '1 month';
+    name        text := format('%s_p%s', parent_name, to_char(lo AT TIME ZONE 'UTC', 'YYYY_MM'));
+    dflt        regclass := to_regclass(format('jobspy.%I', parent_name || '_default'));
+    moved       bigint := 0;
+BEGIN
+    IF to_regclass(format('jobspy.%I', name)) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
+    IF dflt IS NOT NULL THEN
+        -- Inserts routed to the default partition wait while rows move.
+        EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', dflt);
+        EXECUTE format('SELECT count(*) FROM %s WHERE %I >= $1 AND %I < $2', dflt, col, col)
+           INTO moved USING lo, hi;
+    END IF;
+    IF moved = 0 THEN
+        EXECUTE format('CREATE TABLE jobspy.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+                       name, parent, lo, hi);
+        IF dflt IS NOT NULL THEN
+            PERFORM jobspy.copy_partition_indexes(dflt, format('jobspy.%I', name)::regclass);
+        END IF;
+    ELSE
+        -- Fill first, index after, attach last: one pass over the rows.
+        EXECUTE format('CREATE TABLE jobspy.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name, parent);
+        EXECUTE format('WITH moved AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *)'
+                       ' INSERT INTO jobspy.%I SELECT * FROM moved', dflt, col, col, name)
+           USING lo, hi;
+        PERFORM jobspy.copy_partition_indexes(dflt, format('jobspy.%I', name)::regclass);
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION jobspy.%I FOR VALUES FROM (%L) TO (%L)',
+                       parent, name, lo, hi);
+    END IF;
+    RETURN name;
+END
+$$;
+COMMENT ON FUNCTION jobspy.create_month_partition(regclass, timestamptz) IS
+    'creates the monthly partition holding a time, moving its rows out of the default partition; NULL when it exists';
+
+-- Move api_usage's and audit_logs' key and indexes from the parent to each
+-- partition: dropping the parent's drops the partitions' copies.
+ALTER TABLE jobspy.api_usage DROP CONSTRAINT api_usage_pkey;
+DROP INDEX jobspy.api_usage_license_idx, jobspy.api_usage_endpoint_idx;
+ALTER TABLE jobspy.api_usage_default ADD PRIMARY KEY (user_id, created_at, id);
+CREATE INDEX api_usage_default_license_idx ON jobspy.api_usage_default (license_id, created_at) WHERE license_id IS NOT NULL;
+CREATE INDEX api_usage_default_endpoint_idx ON jobspy.api_usage_default (endpoint, created_at);
+
+ALTER TABLE jobspy.audit_logs DROP CONSTRAINT audit_logs_pkey;
+DROP INDEX jobspy.audit_logs_resource_idx, jobspy.audit_logs_actor_idx;
+ALTER TABLE jobspy.audit_logs_default ADD PRIMARY KEY (created_at, id);
+CREATE INDEX audit_logs_default_resource_idx ON jobspy.audit_logs_default (resource_type, resource_id, created_at);
+CREATE INDEX audit_logs_default_actor_idx ON jobspy.audit_logs_default (actor_id, created_at) WHERE actor_id IS NOT NULL;
+
+SELECT jobspy.copy_partition_indexes(format('%I.%I', n.nspname, d.relname)::regclass, c.oid::regclass)
+  FROM pg_inherits i
+  JOIN pg_class c ON c.oid = i.inhrelid
+  JOIN pg_class p ON p.oid = i.inhparent AND p.relname IN ('api_usage', 'audit_logs')
+  JOIN pg_namespace n ON n.oid = p.relnamespace AND n.nspname = 'jobspy'
+  JOIN pg_class d ON d.relname = p.relname || '_default' AND d.relnamespace = n.oid
+ WHERE c.oid <> d.oid;
