@@ -71,16 +71,47 @@ key_format(const int digits[KEY_CHARS], char out[LICENSE_KEY_LEN + 1])
 	out[o] = '\0';
 }
 
+/*
+ * Random bytes for keys come from a small per-backend pool refilled from
+ * libsodium: its generator asks the kernel on every call, and one system
+ * call per key would cost more than the rest of the work together.  Bytes
+ * are wiped from the pool as they are handed out.
+ */
+static unsigned char key_pool[1024];
+static size_t key_pool_left = 0;
+
+static void
+key_random_bytes(unsigned char *out, size_t n)
+{
+	unsigned char *from;
+
+	Assert(n <= sizeof(key_pool));
+	if (key_pool_left < n)
+	{
+		randombytes_buf(key_pool, sizeof(key_pool));
+		key_pool_left = sizeof(key_pool);
+	}
+	from = key_pool + sizeof(key_pool) - key_pool_left;
+	memcpy(out, from, n);
+	sodium_memzero(from, n);
+	key_pool_left -= n;
+}
+
 void
 license_key_generate(char out[LICENSE_KEY_LEN + 1])
 {
+	unsigned char bytes[10];	/* 80 bits, of which the first 70 are used */
 	int			digits[KEY_CHARS];
 	int			rest = 0;
 	int			check;
 
+	key_random_bytes(bytes, sizeof(bytes));
 	for (int i = 0; i < KEY_RANDOM_CHARS; i++)
 	{
-		digits[i] = (int) randombytes_uniform(32);
+		int			bit = i * 5;
+		int			pair = (bytes[bit / 8] << 8) | bytes[bit / 8 + 1];
+
+		digits[i] = (pair >> (11 - bit % 8)) & 31;
 		rest = (rest * 32 + digits[i]) % KEY_MODULUS;
 	}
 	/* Solve rest * 1024 + check = 0 (mod 1021) for check in [0, 1021). */
@@ -88,6 +119,7 @@ license_key_generate(char out[LICENSE_KEY_LEN + 1])
 	digits[14] = check / 32;
 	digits[15] = check % 32;
 	key_format(digits, out);
+	sodium_memzero(bytes, sizeof(bytes));
 	sodium_memzero(digits, sizeof(digits));
 }
 

@@ -1,6 +1,6 @@
 -- Licence keys and keyed hashing.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 
 -- 100k generated keys: all unique, all valid, all canonical.
 CREATE TEMP TABLE gen AS SELECT jobspy.generate_license_key() AS k FROM generate_series(1, 100000);
@@ -15,6 +15,12 @@ SELECT is((SELECT count(*) FROM gen WHERE jobspy.normalize_license_key(k) <> k),
 SELECT is((SELECT count(DISTINCT (p, substr(replace(k, '-', ''), p, 1)))
              FROM gen, generate_series(1, 14) p), (14 * 32)::bigint,
           'each of the 14 random positions takes all 32 characters');
+-- ... and equally often: 3125 expected per cell, 400 is over 7 standard deviations.
+SELECT is((SELECT count(*) FROM (
+             SELECT p, substr(replace(k, '-', ''), p, 1), count(*) AS n
+               FROM gen, generate_series(1, 14) p GROUP BY 1, 2) cells
+            WHERE n NOT BETWEEN 3125 - 400 AND 3125 + 400), 0::bigint,
+          'characters are uniform in every random position');
 
 -- Every single substitution of 500 keys is rejected.
 CREATE TEMP TABLE sample AS SELECT replace(k, '-', '') AS k FROM gen LIMIT 500;
