@@ -33,7 +33,7 @@ CREATE INDEX api_usage_default_endpoint_idx ON jobspy.api_usage_default (endpoin
 SELECT pg_catalog.pg_extension_config_dump('jobspy.api_usage_default', '');
 
 -- Seed 000's views, without the row multiplication of its joins: each
--- licence or user appears once, its subscription taken as the latest live one.
+-- licence or user appears once, its subscription taken as the newest active one.
 CREATE VIEW jobspy.active_licenses AS
 SELECT l.user_id, l.id, l.license_key_hint, l.license_type, l.status, l.issued_at, l.expires_at,
        l.last_validated_at, l.validation_count, l.max_validations_per_day, l.max_machines,
@@ -50,7 +50,7 @@ SELECT l.user_id, l.id, l.license_key_hint, l.license_type, l.status, l.issued_a
          LIMIT 1) s ON true
  WHERE l.status = 'active'
    AND (l.expires_at IS NULL OR l.expires_at > jobspy.now());
-COMMENT ON VIEW jobspy.active_licenses IS 'active, unexpired licences with their owner and subscription, one row each';
+COMMENT ON VIEW jobspy.active_licenses IS 'active, unexpired licences with their owner and newest active subscription, one row each';
 
 CREATE VIEW jobspy.user_analytics AS
 SELECT u.id, u.email, u.created_at AS user_created_at,
@@ -75,7 +75,7 @@ SELECT u.id, u.email, u.created_at AS user_created_at,
           FROM jobspy.api_usage a
          WHERE a.user_id = u.id AND a.created_at > jobspy.now() - interval '30 days') usage
  WHERE u.status = 'active';
-COMMENT ON VIEW jobspy.user_analytics IS 'one row per active user: newest licence, live subscription, API calls in the last 30 days';
+COMMENT ON VIEW jobspy.user_analytics IS 'one row per active user: newest active licence, newest active subscription, API calls in the last 30 days';
 
 CREATE VIEW jobspy.revenue_analytics AS
 SELECT date_trunc('month', p.created_at, 'UTC') AS month,
@@ -85,10 +85,11 @@ SELECT date_trunc('month', p.created_at, 'UTC') AS month,
        sum(p.amount_cents) AS total_revenue_cents,
        sum(p.refunded_amount_cents) AS refunded_cents,
        sum(p.amount_cents - p.refunded_amount_cents) AS net_revenue_cents,
-       round(avg(p.amount_cents)) AS avg_payment_cents
+       round(avg(p.amount_cents)) AS avg_payment_cents,
+       p.currency
   FROM jobspy.payments p
   LEFT JOIN jobspy.subscriptions s ON s.user_id = p.user_id AND s.id = p.subscription_id
  WHERE p.status IN ('succeeded', 'refunded')
- GROUP BY 1, 2;
+ GROUP BY 1, 2, p.currency;
 COMMENT ON VIEW jobspy.revenue_analytics IS
-    'revenue per UTC month and plan: collected payments, refunds and net; payments without a subscription under plan none';
+    'revenue per UTC month, plan and currency (amounts in that currency''s minor units): collected payments, refunds and net; payments without a subscription under plan none';

@@ -90,6 +90,12 @@ BEGIN
      WHERE state = 'active'
        AND key_id <> (SELECT key_id FROM jobspy.hash_keys WHERE state = 'active'
                        ORDER BY created_at LIMIT 1);
+    -- Every backend keeps the live keys in a fixed array of 16.
+    IF (SELECT count(*) FROM jobspy.hash_keys WHERE state <> 'retired') >= 16 THEN
+        RAISE EXCEPTION 'jobspy.hash_keys already holds 16 keys that are not retired'
+            USING ERRCODE = '55000',
+                  HINT = 'Retire keys no longer needed with jobspy.retire_hash_key(), then rotate.';
+    END IF;
     UPDATE jobspy.hash_keys SET state = 'verify' WHERE state = 'active';
     INSERT INTO jobspy.hash_keys (secret) VALUES (jobspy.random_bytes(32))
     RETURNING key_id INTO new_id;

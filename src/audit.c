@@ -10,8 +10,8 @@
  * A restore of a pg_dump loads rows into tables whose triggers already exist
  * (CREATE EXTENSION made them), while the audit log is restored from the dump
  * as well; auditing the reload would record every row twice.  pg_dump's
- * output always runs with check_function_bodies off, so a superuser session
- * with it off is taken to be a restore and is not audited.  A superuser can
+ * output always runs with check_function_bodies off, so a session whose role
+ * is a superuser, with it off, is taken to be a restore and is not audited.  A superuser can
  * disable triggers anyway, so this opens no way around the log.
  */
 #include "postgres.h"
@@ -159,7 +159,8 @@ jobspy_audit_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("jobspy.audit_trigger() must be fired after the change")));
 
-	if (!check_function_bodies && superuser())
+	/* The session's role: the trigger runs as its owner, a superuser. */
+	if (!check_function_bodies && superuser_arg(GetOuterUserId()))
 		return PointerGetDatum(NULL);	/* a dump being restored */
 
 	desc = RelationGetDescr(trigdata->tg_relation);

@@ -99,18 +99,14 @@ static bool
 check_actor_id(char **newval, void **extra, GucSource source)
 {
 	const char *s = *newval;
-	int			hex = 0;
+	bool		ok = true;
 
 	if (s == NULL || s[0] == '\0')
 		return true;
-	for (; *s; s++)
-	{
-		if (isxdigit((unsigned char) *s))
-			hex++;
-		else if (*s != '-')
-			break;
-	}
-	if (*s != '\0' || hex != 32 || strlen(*newval) != 36)
+	/* 8-4-4-4-12 hex digits, the form uuid_in always accepts. */
+	for (int i = 0; i < 36 && ok; i++)
+		ok = (i == 8 || i == 13 || i == 18 || i == 23) ? s[i] == '-' : isxdigit((unsigned char) s[i]) != 0;
+	if (!ok || s[36] != '\0')
 	{
 		GUC_check_errdetail("jobspy.actor_id must be empty or a uuid such as 00000000-0000-0000-0000-000000000000.");
 		return false;

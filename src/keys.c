@@ -281,8 +281,19 @@ hash_keys_load(void)
 		if (isnull[0] || isnull[1] || isnull[2] || isnull[3])
 			continue;
 		st = TextDatumGetCString(state);
-		if (strcmp(st, "retired") == 0 || n_hash_keys == MAX_HASH_KEYS)
+		if (strcmp(st, "retired") == 0)
 			continue;
+		if (n_hash_keys == MAX_HASH_KEYS)
+		{
+			table_endscan(scan);
+			UnregisterSnapshot(snapshot);
+			table_close(rel, AccessShareLock);
+			hash_keys_forget();
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("jobspy.hash_keys holds more than %d keys that are not retired", MAX_HASH_KEYS),
+					 errhint("Retire keys no longer needed with jobspy.retire_hash_key().")));
+		}
 		sb = DatumGetByteaPP(secret);
 		if (VARSIZE_ANY_EXHDR(sb) != crypto_generichash_KEYBYTES)
 			continue;
@@ -372,7 +383,7 @@ purpose_arg(text *purpose)
 	if (p[0] == '\0' || strlen(p) > 63)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hash purpose must be 1 to 63 characters")));
+				 errmsg("hash purpose must be 1 to 63 bytes")));
 	return p;
 }
 

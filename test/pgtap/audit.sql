@@ -1,6 +1,6 @@
 -- The updated_at and audit triggers.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 SET LOCAL jobspy.clock_override = '2030-05-06 07:08:09+00';
 INSERT INTO jobspy.users (id, email, first_name) VALUES ('11111111-1111-4111-8111-111111111111', 'audit@example.com', 'Ann');
@@ -59,6 +59,23 @@ CREATE TEMP TABLE t2 (id int);
 CREATE TRIGGER t2_bad BEFORE UPDATE ON t2 FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
 INSERT INTO t2 VALUES (1);
 SELECT throws_ok($$UPDATE t2 SET id = 2$$, '42703', NULL, 'set_updated_at() needs an updated_at column');
+
+-- A restore (a superuser session with check_function_bodies off) is not
+-- audited; any other role that turns the setting off still is.
+CREATE ROLE jobspy_audit_probe NOLOGIN;
+GRANT USAGE ON SCHEMA jobspy TO jobspy_audit_probe;
+GRANT INSERT, UPDATE ON jobspy.system_config TO jobspy_audit_probe;
+GRANT EXECUTE ON FUNCTION jobspy.now() TO jobspy_audit_probe;
+SET LOCAL check_function_bodies = off;
+SET LOCAL ROLE jobspy_audit_probe;
+INSERT INTO jobspy.system_config (key, value) VALUES ('probe.by_role', '1');
+RESET ROLE;
+INSERT INTO jobspy.system_config (key, value) VALUES ('probe.by_restore', '1');
+SET LOCAL check_function_bodies = on;
+SELECT is((SELECT count(*) FROM jobspy.audit_logs WHERE resource_id = 'probe.by_role'), 1::bigint,
+          'a non-superuser with check_function_bodies off is still audited');
+SELECT is((SELECT count(*) FROM jobspy.audit_logs WHERE resource_id = 'probe.by_restore'), 0::bigint,
+          'a superuser session with check_function_bodies off (a restore) is not');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,6 +1,6 @@
 -- The clock, the GUCs and the roles.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SELECT is(jobspy.now(), now(), 'jobspy.now() is transaction time by default');
 SET LOCAL jobspy.clock_override = '2031-02-03 04:05:06+00';
@@ -18,6 +18,10 @@ SELECT throws_ok($$SET jobspy.clock_override = '2030-01-01'$$, '42501', NULL,
 RESET ROLE;
 
 SELECT throws_ok($$SET jobspy.actor_id = 'not-a-uuid'$$, '22023', NULL, 'actor_id must be a uuid');
+SELECT throws_ok($$SET jobspy.actor_id = '0000000-00000-0000-0000-000000000000'$$, '22023', NULL,
+                 'actor_id with 32 hex digits but dashes out of place is refused (uuid_in would fail later)');
+SELECT throws_ok($$SET jobspy.actor_id = '00000000-0000-0000-0000-0000000000000'$$, '22023', NULL,
+                 'actor_id one digit too long is refused');
 SELECT lives_ok($$SET LOCAL jobspy.actor_id = '8d5a4c3e-1b2a-4f0e-9c7d-6e5f4a3b2c1d'$$, 'a uuid actor_id is taken');
 SELECT throws_ok($$SET jobspy.no_such_setting = 'x'$$, '42602', NULL, 'the jobspy. prefix is reserved');
 

@@ -1,6 +1,6 @@
 -- Licence keys and keyed hashing.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 -- 100k generated keys: all unique, all valid, all canonical.
 CREATE TEMP TABLE gen AS SELECT jobspy.generate_license_key() AS k FROM generate_series(1, 100000);
@@ -83,6 +83,11 @@ SELECT jobspy.secret_hash('license', 'k2');
 ROLLBACK TO SAVEPOINT s;
 SELECT is(jobspy.secret_hash('license', 'k2'), (SELECT h FROM before_savepoint),
           'after a rolled-back rotation the active key is the one before it');
+
+-- Backends hold at most 16 live keys: rotation refuses a 17th.
+SELECT lives_ok($$SELECT jobspy.rotate_hash_key() FROM generate_series(1, 16 - (SELECT count(*)::int FROM jobspy.hash_keys WHERE state <> 'retired'))$$,
+                'rotation up to 16 live keys works');
+SELECT throws_ok($$SELECT jobspy.rotate_hash_key()$$, '55000', NULL, 'a 17th live key is refused, with a hint to retire');
 
 SELECT * FROM finish();
 ROLLBACK;

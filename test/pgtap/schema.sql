@@ -1,7 +1,7 @@
 -- Seed 000's tables with their rules; secrets never in plaintext; views
 -- that do not multiply rows.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 SELECT tables_are('jobspy', ARRAY[
     'users', 'licenses', 'subscriptions', 'payments', 'api_usage', 'user_sessions',
@@ -119,6 +119,13 @@ SELECT results_eq(
     $$VALUES ('basic'::text, 2::bigint, 1800::numeric, 900::numeric, 900::numeric),
              ('none', 1, 500, 0, 500)$$,
     'revenue_analytics: gross, refunds and net per plan, failed payments left out');
+INSERT INTO jobspy.payments (user_id, amount_cents, currency, status, created_at)
+VALUES ('44444444-4444-4444-8444-444444444444', 700, 'EUR', 'succeeded', '2030-01-22+00');
+SELECT results_eq(
+    $$SELECT currency, total_revenue_cents FROM jobspy.revenue_analytics
+       WHERE month = '2030-01-01+00' AND plan_type = 'none' ORDER BY currency$$,
+    $$VALUES ('EUR'::text, 700::numeric), ('USD', 500)$$,
+    'revenue_analytics never adds amounts of different currencies');
 SELECT ok(NOT EXISTS (SELECT FROM information_schema.columns
                        WHERE table_schema = 'jobspy' AND table_name IN ('active_licenses', 'user_analytics', 'revenue_analytics')
                          AND column_name LIKE '%hash%'), 'no view shows a hash');
