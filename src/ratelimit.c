@@ -1,0 +1,1523 @@
+/*
+ * ratelimit.c: the shared-memory rate limiter and the rate-limit rules.
+ *
+ * The store.  A fixed-size hash table in one shared-memory segment,
+ * registered with the core's registry and sized by the
+ * jobspy.ratelimit_max_keys GUC.  It is split into RATE_PARTITIONS
+ * partitions by the key's hash; each partition owns capacity entries (96
+ * bytes each), a power-of-two array of bucket heads (int32 indexes, chained
+ * through RateEntry.next), a free list and an eviction hand.  A key's whole
+ * rate state is one int64, its theoretical arrival time (see gcra.c).
+ * Keys of up to RATE_KEY_INLINE bytes are kept as they are; longer keys are
+ * kept as their BLAKE2b-256 digest.  Rule windows (check_rate_limit) use a
+ * binary key: rule id, user id, window.
+ *
+ * Memory per key: 96 bytes of entry, at most 8 of bucket array (a power of
+ * two at least as large as the capacity), plus a fixed header and
+ * RATE_PARTITIONS LWLocks shared by all keys; jobspy.rate_limit_store()
+ * reports the total divided by max_keys, at most 106 bytes for the smallest
+ * store allowed and less for larger ones.
+ *
+ * Locking rules.  Each partition's LWLock (from the registry's tranche)
+ * protects everything in that partition: bucket heads, entries, free list,
+ * used count and hand.  Deciding takes it exclusively, reading (peek, the
+ * view) shares it.  A call that needs several keys (check_rate_limit) locks
+ * their distinct partitions in ascending partition order and releases them
+ * in reverse, so two such calls can never wait for each other in a cycle.
+ * The store-wide counters are atomics and need no lock.  Nothing else is
+ * held while a partition lock is held, and no error is raised under one.
+ *
+ * Full store.  When a partition has no free entry, an entry whose TAT is
+ * not in the future (its bucket is full again, so it carries no rate
+ * information) is evicted, found by a sweep of the hand.  When every entry
+ * is active, jobspy.ratelimit_when_full decides: open (admit as if the key
+ * were fresh), closed (refuse until an entry frees) or error (JS301).
+ *
+ * Restarts.  The postmaster writes the store to RATE_FILE at a clean
+ * shutdown and the next start reads it back and removes it; after a crash
+ * no file is written, so the store starts empty.
+ *
+ * Rules.  Enabled rows of jobspy.rate_limit_rules are cached per backend;
+ * a statement trigger on the table sends a relcache invalidation that
+ * reaches every backend when the change commits.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+#include <unistd.h>
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "port/atomics.h"
+#include "port/pg_bitutils.h"
+#include "storage/fd.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "core.h"
+#include "gcra.h"
+#include "ratelimit.h"
+
+#define RATE_SEGMENT "jobspy_ratelimit"
+#define RATE_PARTITIONS 32
+#define RATE_PART_BITS 5
+#define RATE_KEY_INLINE 62
+#define RATE_DIGEST_BYTES 32
+
+#define KIND_FREE 0
+#define KIND_TEXT 1				/* the key itself */
+#define KIND_DIGEST 2			/* BLAKE2b-256 of a longer key */
+#define KIND_WINDOW 3			/* rule id, user id, window letter */
+
+#define WINDOW_HOUR 'h'
+#define WINDOW_DAY 'd'
+
+#define RATE_FILE "pg_stat/jobspy_ratelimit.stat"
+#define RATE_FILE_TMP RATE_FILE ".tmp"
+#define RATE_FILE_MAGIC 0x4a535231	/* "JSR1" */
+#define RATE_FILE_VERSION 1
+
+#define NS_PER_US INT64CONST(1000)
+#define NS_PER_HOUR (INT64CONST(3600) * 1000000000)
+#define NS_PER_DAY (INT64CONST(86400) * 1000000000)
+
+typedef struct RateEntry
+{
+	uint32		hash;
+	int32		next;			/* chain or free list; -1 ends it */
+	int64		tat;			/* ns since 2000-01-01, GCRA_EMPTY if never */
+	int64		allowed;		/* calls admitted */
+	int64		denied;			/* calls refused */
+	uint8		kind;
+	uint8		keylen;
+	char		key[RATE_KEY_INLINE];
+} RateEntry;
+
+StaticAssertDecl(sizeof(RateEntry) == 96, "a rate-limit entry is 96 bytes");
+
+typedef struct RatePartition
+{
+	LWLock	   *lock;
+	int32		free_head;
+	int32		used;
+	int32		hand;
+	int32		pad;
+} RatePartition;
+
+typedef struct RateStore
+{
+	int64		max_keys;
+	int32		capacity;		/* entries per partition */
+	uint32		nbuckets;		/* bucket heads per partition, power of 2 */
+	pg_atomic_uint64 evictions;
+	pg_atomic_uint64 full_allowed;
+	pg_atomic_uint64 full_denied;
+	pg_atomic_uint64 stats_reset;	/* TimestampTz */
+	RatePartition parts[RATE_PARTITIONS];
+} RateStore;
+
+typedef struct RateKey
+{
+	uint32		hash;
+	uint8		kind;
+	uint8		len;
+	char		bytes[RATE_KEY_INLINE];
+} RateKey;
+
+/* GUCs, static boot values. */
+static int	ratelimit_max_keys = 100000;
+static int	ratelimit_when_full = 0;
+static bool ratelimit_save = true;
+static char *ratelimit_default_license_type = NULL;
+
+#define WHEN_FULL_OPEN 0
+#define WHEN_FULL_CLOSED 1
+#define WHEN_FULL_ERROR 2
+
+static const struct config_enum_entry when_full_options[] = {
+	{"open", WHEN_FULL_OPEN, false},
+	{"closed", WHEN_FULL_CLOSED, false},
+	{"error", WHEN_FULL_ERROR, false},
+	{NULL, 0, false}
+};
+
+/* Pointers into the segment, set by the startup callback. */
+static RateStore *store = NULL;
+static RateEntry *store_entries = NULL;
+static int32 *store_buckets = NULL;
+
+/* ---- sizing and layout ------------------------------------------------ */
+
+static int32
+rate_capacity(int64 max_keys)
+{
+	return (int32) ((max_keys + RATE_PARTITIONS - 1) / RATE_PARTITIONS);
+}
+
+static Size
+rate_store_size(void)
+{
+	int32		cap = rate_capacity(ratelimit_max_keys);
+	uint32		nb = pg_nextpower2_32((uint32) cap);
+	Size		size = MAXALIGN(sizeof(RateStore));
+
+	size = add_size(size, mul_size(mul_size(RATE_PARTITIONS, cap), sizeof(RateEntry)));
+	size = add_size(size, mul_size(mul_size(RATE_PARTITIONS, nb), sizeof(int32)));
+	return size;
+}
+
+static inline RateEntry *
+part_entries(int p)
+{
+	return store_entries + (Size) p * store->capacity;
+}
+
+static inline int32 *
+part_buckets(int p)
+{
+	return store_buckets + (Size) p * store->nbuckets;
+}
+
+static inline int
+key_partition(const RateKey *k)
+{
+	return (int) (k->hash & (RATE_PARTITIONS - 1));
+}
+
+static inline int32 *
+bucket_of(int p, uint32 hash)
+{
+	return &part_buckets(p)[(hash >> RATE_PART_BITS) & (store->nbuckets - 1)];
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+static void
+key_hash(RateKey *k)
+{
+	k->hash = hash_combine((uint32) k->kind,
+						   hash_bytes((const unsigned char *) k->bytes, k->len));
+}
+
+static void
+key_from_text(const char *s, size_t len, RateKey *k)
+{
+	if (len <= RATE_KEY_INLINE)
+	{
+		k->kind = KIND_TEXT;
+		k->len = (uint8) len;
+		memcpy(k->bytes, s, len);
+	}
+	else
+	{
+		k->kind = KIND_DIGEST;
+		k->len = RATE_DIGEST_BYTES;
+		crypto_generichash((unsigned char *) k->bytes, RATE_DIGEST_BYTES,
+						   (const unsigned char *) s, len, NULL, 0);
+	}
+	key_hash(k);
+}
+
+static void
+key_for_window(const pg_uuid_t *rule, const pg_uuid_t *user, char window, RateKey *k)
+{
+	k->kind = KIND_WINDOW;
+	k->len = 2 * UUID_LEN + 1;
+	memcpy(k->bytes, rule->data, UUID_LEN);
+	memcpy(k->bytes + UUID_LEN, user->data, UUID_LEN);
+	k->bytes[2 * UUID_LEN] = window;
+	key_hash(k);
+}
+
+/* ---- partition operations (caller holds the partition lock) ----------- */
+
+static int32
+part_find(int p, const RateKey *k)
+{
+	RateEntry  *ents = part_entries(p);
+	int32		i = *bucket_of(p, k->hash);
+
+	while (i >= 0)
+	{
+		RateEntry  *e = &ents[i];
+
+		if (e->hash == k->hash && e->kind == k->kind && e->keylen == k->len &&
+			memcmp(e->key, k->bytes, k->len) == 0)
+			return i;
+		i = e->next;
+	}
+	return -1;
+}
+
+static void
+part_remove(int p, int32 i)
+{
+	RatePartition *part = &store->parts[p];
+	RateEntry  *ents = part_entries(p);
+	int32	   *slot = bucket_of(p, ents[i].hash);
+
+	while (*slot != i)
+		slot = &ents[*slot].next;
+	*slot = ents[i].next;
+	ents[i].kind = KIND_FREE;
+	ents[i].next = part->free_head;
+	part->free_head = i;
+	part->used--;
+}
+
+static bool
+is_pinned(int32 i, const int32 *pinned, int npinned)
+{
+	for (int j = 0; j < npinned; j++)
+		if (pinned[j] == i)
+			return true;
+	return false;
+}
+
+/*
+ * Add key k to partition p and return its index, evicting an entry whose
+ * bucket is full again when there is no free one (never one of pinned).
+ * Returns -1 when every entry is active; *min_tat is then the earliest
+ * time one of them becomes evictable.
+ */
+static int32
+part_insert(int p, const RateKey *k, int64 now, const int32 *pinned, int npinned,
+			int64 *min_tat)
+{
+	RatePartition *part = &store->parts[p];
+	RateEntry  *ents = part_entries(p);
+	RateEntry  *e;
+	int32	   *head;
+	int32		i;
+
+	if (part->free_head < 0)
+	{
+		int32		victim = -1;
+		int64		earliest = PG_INT64_MAX;
+
+		for (int32 n = 0; n < store->capacity; n++)
+		{
+			int32		c = part->hand;
+
+			part->hand = (c + 1 == store->capacity) ? 0 : c + 1;
+			if (is_pinned(c, pinned, npinned))
+				continue;
+			if (ents[c].tat <= now)
+			{
+				victim = c;
+				break;
+			}
+			earliest = Min(earliest, ents[c].tat);
+		}
+		if (victim < 0)
+		{
+			*min_tat = earliest;
+			return -1;
+		}
+		part_remove(p, victim);
+		pg_atomic_fetch_add_u64(&store->evictions, 1);
+	}
+
+	i = part->free_head;
+	e = &ents[i];
+	part->free_head = e->next;
+	part->used++;
+	e->hash = k->hash;
+	e->kind = k->kind;
+	e->keylen = k->len;
+	memcpy(e->key, k->bytes, k->len);
+	e->tat = GCRA_EMPTY;
+	e->allowed = 0;
+	e->denied = 0;
+	head = bucket_of(p, k->hash);
+	e->next = *head;
+	*head = i;
+	return i;
+}
+
+static void
+part_clear(int p)
+{
+	RatePartition *part = &store->parts[p];
+	RateEntry  *ents = part_entries(p);
+	int32	   *b = part_buckets(p);
+
+	for (uint32 j = 0; j < store->nbuckets; j++)
+		b[j] = -1;
+	for (int32 i = 0; i < store->capacity; i++)
+	{
+		ents[i].kind = KIND_FREE;
+		ents[i].next = (i + 1 < store->capacity) ? i + 1 : -1;
+	}
+	part->free_head = 0;
+	part->used = 0;
+	part->hand = 0;
+}
+
+/* ---- preconditions and the clock --------------------------------------- */
+
+static void
+ratelimit_require(void)
+{
+	jobspy_require_preload("the rate limiter");
+	if (store == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the rate limiter's shared memory is not available"),
+				 errdetail("The server started without jobspy_core's shared memory (for instance under pg_upgrade)."),
+				 errhint("Restart the server normally with jobspy_core in shared_preload_libraries.")));
+}
+
+static int64
+wall_now_ns(void)
+{
+	int128		ns = (int128) jobspy_wall_now() * NS_PER_US;
+
+	if (ns > GCRA_MAX_SPAN || ns < -GCRA_MAX_SPAN)
+		ereport(ERROR,
+				(errcode(ERRCODE_JS_RATELIMIT_CLOCK_RANGE),
+				 errmsg("the clock is outside the range the rate limiter supports"),
+				 errdetail("The rate limiter works between the years 1854 and 2145."),
+				 errhint("Check jobspy.clock_override.")));
+	return (int64) ns;
+}
+
+static void
+bad_parameter(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid rate-limit parameters"),
+			 errdetail("%s", why)));
+}
+
+static TimestampTz
+ns_to_timestamp(int64 ns)
+{
+	/* Rounded up: the bucket is full at or after this instant. */
+	return ns / NS_PER_US + (ns % NS_PER_US > 0);
+}
+
+/* ---- the single-key limiter ------------------------------------------- */
+
+static void
+answer_from(const GcraResult *r, RateLimitAnswer *out)
+{
+	out->allowed = r->allowed;
+	out->limit = r->limit;
+	out->remaining = r->remaining;
+	out->retry_after_ms = r->allowed ? -1 : gcra_ns_to_ms_ceil(r->retry_after_ns);
+	out->reset_after_ms = gcra_ns_to_ms_ceil(r->reset_after_ns);
+}
+
+static void
+store_full_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_JS_RATELIMIT_STORE_FULL),
+			 errmsg("the rate-limit store is full"),
+			 errdetail("Every entry of the key's partition belongs to a key that is not yet full again."),
+			 errhint("Raise jobspy.ratelimit_max_keys (needs a restart), or set jobspy.ratelimit_when_full.")));
+}
+
+/*
+ * The answer for a key that could not be stored, under open or closed
+ * (error is raised by the caller, once no lock is held).
+ */
+static void
+store_full(const GcraParams *params, int64 now, int64 quantity, int64 min_tat,
+		   GcraResult *r)
+{
+	switch (ratelimit_when_full)
+	{
+		case WHEN_FULL_CLOSED:
+			r->allowed = false;
+			r->limit = params->limit;
+			r->remaining = 0;
+			r->retry_after_ns = (min_tat == PG_INT64_MAX) ? -1 : Max(min_tat - now, 1);
+			r->reset_after_ns = Max(r->retry_after_ns, 0);
+			r->new_tat = GCRA_EMPTY;
+			pg_atomic_fetch_add_u64(&store->full_denied, 1);
+			break;
+		default:
+			/* Open: answer as for a fresh key, remembering nothing. */
+			gcra_decide(params, GCRA_EMPTY, now, quantity, r);
+			pg_atomic_fetch_add_u64(&store->full_allowed, 1);
+			break;
+	}
+}
+
+static int64
+interval_to_us(const Interval *iv)
+{
+	int128		us = (int128) iv->month * DAYS_PER_MONTH * USECS_PER_DAY +
+		(int128) iv->day * USECS_PER_DAY + iv->time;
+
+	if (us <= 0)
+		bad_parameter("period must be longer than zero.");
+	if (us > GCRA_MAX_SPAN / NS_PER_US)
+		bad_parameter("period must be under 146 years.");
+	return (int64) us;
+}
+
+void
+ratelimit_take(const char *key, size_t keylen, int64 max_burst, int64 count,
+			   int64 period_us, int64 quantity, RateLimitAnswer *out)
+{
+	GcraParams	params;
+	GcraResult	r;
+	const char *why;
+	RateKey		k;
+	int64		now;
+	int			p;
+	int32		i;
+	int64		min_tat = PG_INT64_MAX;
+
+	ratelimit_require();
+	if (keylen == 0)
+		bad_parameter("key must not be empty.");
+	if (quantity < 0)
+		bad_parameter("quantity must be zero or more.");
+	if (period_us <= 0 || period_us > GCRA_MAX_SPAN / NS_PER_US)
+		bad_parameter("period must be longer than zero and under 146 years.");
+	if (!gcra_params(max_burst, count, period_us * NS_PER_US, &params, &why))
+		bad_parameter(why);
+
+	key_from_text(key, keylen, &k);
+	p = key_partition(&k);
+	now = wall_now_ns();
+
+	if (quantity == 0)
+	{
+		int64		tat = GCRA_EMPTY;
+
+		LWLockAcquire(store->parts[p].lock, LW_SHARED);
+		i = part_find(p, &k);
+		if (i >= 0)
+			tat = part_entries(p)[i].tat;
+		LWLockRelease(store->parts[p].lock);
+		gcra_decide(&params, tat, now, 0, &r);
+		answer_from(&r, out);
+		return;
+	}
+
+	LWLockAcquire(store->parts[p].lock, LW_EXCLUSIVE);
+	i = part_find(p, &k);
+	if (i < 0)
+		i = part_insert(p, &k, now, NULL, 0, &min_tat);
+	if (i >= 0)
+	{
+		RateEntry  *e = &part_entries(p)[i];
+
+		gcra_decide(&params, e->tat, now, quantity, &r);
+		if (r.allowed)
+		{
+			e->tat = r.new_tat;
+			e->allowed++;
+		}
+		else
+			e->denied++;
+	}
+	LWLockRelease(store->parts[p].lock);
+
+	if (i < 0)
+	{
+		if (ratelimit_when_full == WHEN_FULL_ERROR)
+			store_full_error();
+		store_full(&params, now, quantity, min_tat, &r);
+	}
+	answer_from(&r, out);
+}
+
+/* One row of a set-returning function that returns exactly one row. */
+static Datum
+return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	FuncCallContext *funcctx;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		TupleDesc	tupdesc;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		funcctx->user_fctx = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	if (funcctx->call_cntr == 0)
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum((HeapTuple) funcctx->user_fctx));
+	SRF_RETURN_DONE(funcctx);
+}
+
+static void
+require_arg(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", name)));
+}
+
+static Datum
+rate_limit_sql(FunctionCallInfo fcinfo, bool peek)
+{
+	RateLimitAnswer a;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (!SRF_IS_FIRSTCALL())
+		return return_one_row(fcinfo, NULL, NULL);
+
+	require_arg(fcinfo, 0, "key");
+	require_arg(fcinfo, 1, "max_burst");
+	require_arg(fcinfo, 2, "count");
+	require_arg(fcinfo, 3, "period");
+	if (!peek)
+		require_arg(fcinfo, 4, "quantity");
+	{
+		text	   *key = PG_GETARG_TEXT_PP(0);
+
+		ratelimit_take(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+					   PG_GETARG_INT32(1), PG_GETARG_INT32(2),
+					   interval_to_us(PG_GETARG_INTERVAL_P(3)),
+					   peek ? 0 : PG_GETARG_INT32(4), &a);
+	}
+	values[0] = BoolGetDatum(a.allowed);
+	values[1] = Int32GetDatum(a.limit);
+	values[2] = Int32GetDatum(a.remaining);
+	values[3] = Int64GetDatum(a.retry_after_ms);
+	values[4] = Int64GetDatum(a.reset_after_ms);
+	return return_one_row(fcinfo, values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit);
+Datum
+jobspy_rate_limit(PG_FUNCTION_ARGS)
+{
+	return rate_limit_sql(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_peek);
+Datum
+jobspy_rate_limit_peek(PG_FUNCTION_ARGS)
+{
+	return rate_limit_sql(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_reset);
+Datum
+jobspy_rate_limit_reset(PG_FUNCTION_ARGS)
+{
+	text	   *key = PG_GETARG_TEXT_PP(0);
+	RateKey		k;
+	int			p;
+	int32		i;
+
+	ratelimit_require();
+	key_from_text(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &k);
+	p = key_partition(&k);
+	LWLockAcquire(store->parts[p].lock, LW_EXCLUSIVE);
+	i = part_find(p, &k);
+	if (i >= 0)
+		part_remove(p, i);
+	LWLockRelease(store->parts[p].lock);
+	PG_RETURN_BOOL(i >= 0);
+}
+
+/* Forget every rule window of one user; returns how many entries went. */
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_reset_user);
+Datum
+jobspy_rate_limit_reset_user(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user = PG_GETARG_UUID_P(0);
+	int64		removed = 0;
+
+	ratelimit_require();
+	for (int p = 0; p < RATE_PARTITIONS; p++)
+	{
+		RateEntry  *ents = part_entries(p);
+
+		LWLockAcquire(store->parts[p].lock, LW_EXCLUSIVE);
+		for (int32 i = 0; i < store->capacity; i++)
+		{
+			if (ents[i].kind == KIND_WINDOW &&
+				memcmp(ents[i].key + UUID_LEN, user->data, UUID_LEN) == 0)
+			{
+				part_remove(p, i);
+				removed++;
+			}
+		}
+		LWLockRelease(store->parts[p].lock);
+	}
+	PG_RETURN_INT64(removed);
+}
+
+/* ---- rules ---------------------------------------------------------------- */
+
+typedef struct CachedRule
+{
+	pg_uuid_t	id;
+	char	   *name;
+	char	   *pattern;
+	char	   *license_type;
+	GcraParams	hour;
+	GcraParams	day;
+} CachedRule;
+
+static MemoryContext rules_cxt = NULL;
+static CachedRule *rules = NULL;
+static int	nrules = 0;
+static bool rules_valid = false;
+static Oid	rules_relid = InvalidOid;
+
+/* Licences: looked up directly through the primary key's index. */
+static Oid	licenses_relid = InvalidOid;
+static Oid	licenses_pkey = InvalidOid;
+static AttrNumber att_user_id, att_type, att_status, att_expires, att_issued;
+
+static void
+rules_forget(void)
+{
+	if (rules_cxt)
+		MemoryContextReset(rules_cxt);
+	rules = NULL;
+	nrules = 0;
+	rules_valid = false;
+}
+
+static void
+ratelimit_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == rules_relid)
+		rules_forget();
+	if (relid == InvalidOid || relid == licenses_relid)
+		licenses_relid = InvalidOid;
+}
+
+static AttrNumber
+attnum_of(Oid relid, const char *name)
+{
+	AttrNumber	a = get_attnum(relid, name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "column %s is missing from %s", name, get_rel_name(relid));
+	return a;
+}
+
+static void
+rules_load(void)
+{
+	Oid			nsp = get_namespace_oid("jobspy", false);
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	Snapshot	snapshot;
+	AttrNumber	a_id, a_name, a_pattern, a_type, a_rph, a_rpd, a_burst, a_enabled;
+	int			allocated = 16;
+	MemoryContext old;
+
+	rules_forget();
+	if (rules_cxt == NULL)
+		rules_cxt = AllocSetContextCreate(CacheMemoryContext, "jobspy rate-limit rules",
+										  ALLOCSET_SMALL_SIZES);
+	rules_relid = get_relname_relid("rate_limit_rules", nsp);
+	if (!OidIsValid(rules_relid))
+		elog(ERROR, "table jobspy.rate_limit_rules is missing");
+	a_id = attnum_of(rules_relid, "id");
+	a_name = attnum_of(rules_relid, "name");
+	a_pattern = attnum_of(rules_relid, "endpoint_pattern");
+	a_type = attnum_of(rules_relid, "license_type");
+	a_rph = attnum_of(rules_relid, "requests_per_hour");
+	a_rpd = attnum_of(rules_relid, "requests_per_day");
+	a_burst = attnum_of(rules_relid, "burst_limit");
+	a_enabled = attnum_of(rules_relid, "enabled");
+
+	old = MemoryContextSwitchTo(rules_cxt);
+	rules = palloc(sizeof(CachedRule) * allocated);
+	MemoryContextSwitchTo(old);
+
+	rel = table_open(rules_relid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull[8];
+		Datum		id = heap_getattr(tuple, a_id, desc, &isnull[0]);
+		Datum		name = heap_getattr(tuple, a_name, desc, &isnull[1]);
+		Datum		pattern = heap_getattr(tuple, a_pattern, desc, &isnull[2]);
+		Datum		type = heap_getattr(tuple, a_type, desc, &isnull[3]);
+		Datum		rph = heap_getattr(tuple, a_rph, desc, &isnull[4]);
+		Datum		rpd = heap_getattr(tuple, a_rpd, desc, &isnull[5]);
+		Datum		burst = heap_getattr(tuple, a_burst, desc, &isnull[6]);
+		Datum		enabled = heap_getattr(tuple, a_enabled, desc, &isnull[7]);
+		CachedRule	r;
+		const char *why;
+		bool		skip = false;
+
+		for (int j = 0; j < 8; j++)
+			skip |= isnull[j];
+		if (skip || !DatumGetBool(enabled))
+			continue;
+		if (!gcra_params(DatumGetInt32(burst) - 1, DatumGetInt32(rph), NS_PER_HOUR, &r.hour, &why) ||
+			!gcra_params((int64) DatumGetInt32(rpd) - 1, DatumGetInt32(rpd), NS_PER_DAY, &r.day, &why))
+			continue;			/* the table's checks make this unreachable */
+		memcpy(&r.id, DatumGetUUIDP(id), sizeof(pg_uuid_t));
+		old = MemoryContextSwitchTo(rules_cxt);
+		r.name = TextDatumGetCString(name);
+		r.pattern = TextDatumGetCString(pattern);
+		r.license_type = TextDatumGetCString(type);
+		if (nrules == allocated)
+		{
+			allocated *= 2;
+			rules = repalloc(rules, sizeof(CachedRule) * allocated);
+		}
+		rules[nrules++] = r;
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	rules_valid = true;
+}
+
+/*
+ * Endpoint patterns: '*' matches any run of characters, '/' included, even
+ * an empty one; every other character matches itself.
+ */
+static bool
+pattern_match(const char *pat, const char *s)
+{
+	const char *star = NULL;
+	const char *resume = NULL;
+
+	while (*s)
+	{
+		if (*pat == '*')
+		{
+			star = pat++;
+			resume = s;
+		}
+		else if (*pat == *s)
+		{
+			pat++;
+			s++;
+		}
+		else if (star)
+		{
+			pat = star + 1;
+			s = ++resume;
+		}
+		else
+			return false;
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_pattern_match);
+Datum
+jobspy_rate_limit_pattern_match(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(pattern_match(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								 text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+static int
+license_rank(const char *type)
+{
+	if (strcmp(type, "enterprise") == 0)
+		return 3;
+	if (strcmp(type, "pro") == 0)
+		return 2;
+	if (strcmp(type, "free") == 0)
+		return 1;
+	return 0;
+}
+
+/*
+ * The licence type whose rules apply to a user: that of the user's active,
+ * unexpired licence (the highest tier, enterprise > pro > free > others,
+ * then the latest issued, when there are several), else
+ * jobspy.ratelimit_default_license_type.  Returns palloc'd text.
+ */
+static char *
+user_license_type(const pg_uuid_t *user)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData skey;
+	HeapTuple	tuple;
+	char	   *best = NULL;
+	int			best_rank = -1;
+	TimestampTz best_issued = 0;
+	TimestampTz now = jobspy_now();
+	Snapshot	snapshot;
+
+	if (!OidIsValid(licenses_relid))
+	{
+		Oid			nsp = get_namespace_oid("jobspy", false);
+		Oid			relid = get_relname_relid("licenses", nsp);
+
+		if (!OidIsValid(relid))
+			elog(ERROR, "table jobspy.licenses is missing");
+		licenses_pkey = get_relname_relid("licenses_pkey", nsp);
+		if (!OidIsValid(licenses_pkey))
+			elog(ERROR, "index jobspy.licenses_pkey is missing");
+		att_user_id = attnum_of(relid, "user_id");
+		att_type = attnum_of(relid, "license_type");
+		att_status = attnum_of(relid, "status");
+		att_expires = attnum_of(relid, "expires_at");
+		att_issued = attnum_of(relid, "issued_at");
+		licenses_relid = relid;
+	}
+
+	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	rel = table_open(licenses_relid, AccessShareLock);
+	ScanKeyInit(&skey, att_user_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
+	scan = systable_beginscan(rel, licenses_pkey, true, snapshot, 1, &skey);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum		d;
+		text	   *status;
+		char	   *type;
+		int			rank;
+		TimestampTz issued;
+
+		d = heap_getattr(tuple, att_status, desc, &isnull);
+		if (isnull)
+			continue;
+		status = DatumGetTextPP(d);
+		if (VARSIZE_ANY_EXHDR(status) != 6 || memcmp(VARDATA_ANY(status), "active", 6) != 0)
+			continue;
+		d = heap_getattr(tuple, att_expires, desc, &isnull);
+		if (!isnull && DatumGetTimestampTz(d) <= now)
+			continue;
+		d = heap_getattr(tuple, att_type, desc, &isnull);
+		if (isnull)
+			continue;
+		type = TextDatumGetCString(d);
+		rank = license_rank(type);
+		d = heap_getattr(tuple, att_issued, desc, &isnull);
+		issued = isnull ? 0 : DatumGetTimestampTz(d);
+		if (rank > best_rank || (rank == best_rank && issued > best_issued))
+		{
+			best = type;
+			best_rank = rank;
+			best_issued = issued;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (best == NULL)
+		best = pstrdup(ratelimit_default_license_type ? ratelimit_default_license_type : "free");
+	return best;
+}
+
+/* ---- check_rate_limit: every window of every matching rule at once ------ */
+
+typedef struct Window
+{
+	const CachedRule *rule;
+	const GcraParams *params;
+	char		window;
+	RateKey		key;
+	int			part;
+	int32		idx;			/* entry, or -1 */
+	int64		min_tat;		/* when idx < 0 after an insert failed */
+	GcraResult	r;
+} Window;
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_check_rate_limit);
+Datum
+jobspy_check_rate_limit(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user;
+	char	   *endpoint;
+	int32		cost;
+	char	   *type;
+	Window	   *w;
+	int			nw = 0;
+	int			parts[RATE_PARTITIONS];
+	int			nparts = 0;
+	int32	   *pinned;
+	int			npinned;
+	int64		now;
+	bool		allowed = true;
+	bool		any_full = false;
+	Window	   *shown = NULL;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	LWLockMode	mode;
+
+	if (!SRF_IS_FIRSTCALL())
+		return return_one_row(fcinfo, NULL, NULL);
+
+	require_arg(fcinfo, 0, "user_id");
+	require_arg(fcinfo, 1, "endpoint");
+	require_arg(fcinfo, 2, "cost");
+	user = PG_GETARG_UUID_P(0);
+	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	cost = PG_GETARG_INT32(2);
+	if (cost < 0)
+		bad_parameter("cost must be zero or more.");
+	ratelimit_require();
+
+	type = user_license_type(user);
+	if (!rules_valid)
+		rules_load();
+
+	w = palloc(sizeof(Window) * 2 * Max(nrules, 1));
+	for (int i = 0; i < nrules; i++)
+	{
+		const CachedRule *r = &rules[i];
+
+		if (strcmp(r->license_type, type) != 0 || !pattern_match(r->pattern, endpoint))
+			continue;
+		for (int h = 0; h < 2; h++)
+		{
+			Window	   *x = &w[nw++];
+
+			x->rule = r;
+			x->window = h == 0 ? WINDOW_HOUR : WINDOW_DAY;
+			x->params = h == 0 ? &r->hour : &r->day;
+			key_for_window(&r->id, user, x->window, &x->key);
+			x->part = key_partition(&x->key);
+			x->idx = -1;
+			x->min_tat = PG_INT64_MAX;
+			{
+				bool		seen = false;
+
+				for (int j = 0; j < nparts; j++)
+					seen |= (parts[j] == x->part);
+				if (!seen)
+					parts[nparts++] = x->part;
+			}
+		}
+	}
+
+	if (nw == 0)
+	{
+		/* No rule applies: allowed, nothing to report. */
+		values[0] = BoolGetDatum(true);
+		nulls[1] = nulls[2] = nulls[3] = true;
+		values[4] = Int64GetDatum(-1);
+		values[5] = Int64GetDatum(0);
+		return return_one_row(fcinfo, values, nulls);
+	}
+
+	qsort(parts, nparts, sizeof(int), cmp_int);
+	pinned = palloc(sizeof(int32) * nw);
+	mode = cost > 0 ? LW_EXCLUSIVE : LW_SHARED;
+	now = wall_now_ns();
+
+	for (int j = 0; j < nparts; j++)
+		LWLockAcquire(store->parts[parts[j]].lock, mode);
+
+	/* 1. Find (or, when consuming, make) every window's entry. */
+	for (int i = 0; i < nw; i++)
+	{
+		Window	   *x = &w[i];
+
+		x->idx = part_find(x->part, &x->key);
+		if (x->idx < 0 && cost > 0)
+		{
+			npinned = 0;
+			for (int j = 0; j < i; j++)
+				if (w[j].part == x->part && w[j].idx >= 0)
+					pinned[npinned++] = w[j].idx;
+			x->idx = part_insert(x->part, &x->key, now, pinned, npinned, &x->min_tat);
+			any_full |= (x->idx < 0);
+		}
+	}
+	/*
+	 * 2. Decide every window.  A window that could not be stored is
+	 * answered by jobspy.ratelimit_when_full.
+	 */
+	for (int i = 0; i < nw && !(any_full && ratelimit_when_full == WHEN_FULL_ERROR); i++)
+	{
+		Window	   *x = &w[i];
+
+		if (x->idx < 0 && cost > 0)
+			store_full(x->params, now, cost, x->min_tat, &x->r);
+		else
+			gcra_decide(x->params,
+						x->idx >= 0 ? part_entries(x->part)[x->idx].tat : GCRA_EMPTY,
+						now, cost, &x->r);
+		allowed &= x->r.allowed;
+	}
+	/* 3. Consume from all of them, or from none. */
+	if (cost > 0 && !(any_full && ratelimit_when_full == WHEN_FULL_ERROR))
+	{
+		for (int i = 0; i < nw; i++)
+		{
+			RateEntry  *e;
+
+			if (w[i].idx < 0)
+				continue;
+			e = &part_entries(w[i].part)[w[i].idx];
+			if (allowed)
+			{
+				e->tat = w[i].r.new_tat;
+				e->allowed++;
+			}
+			else if (!w[i].r.allowed)
+				e->denied++;
+		}
+	}
+
+	for (int j = nparts - 1; j >= 0; j--)
+		LWLockRelease(store->parts[parts[j]].lock);
+
+	if (any_full && ratelimit_when_full == WHEN_FULL_ERROR)
+		store_full_error();
+
+	/*
+	 * Report: when refused, the refusing window that frees last (retrying
+	 * after it finds every window ready); when admitted, the window with the
+	 * fewest units left (what RateLimit-* headers should show).
+	 */
+	for (int i = 0; i < nw; i++)
+	{
+		Window	   *x = &w[i];
+
+		if (!allowed)
+		{
+			/* -1 (never fits) outranks any wait. */
+			int64		mine = x->r.retry_after_ns < 0 ? PG_INT64_MAX : x->r.retry_after_ns;
+			int64		theirs = shown == NULL ? -1 :
+				(shown->r.retry_after_ns < 0 ? PG_INT64_MAX : shown->r.retry_after_ns);
+
+			if (!x->r.allowed && mine > theirs)
+				shown = x;
+		}
+		else if (shown == NULL || x->r.remaining < shown->r.remaining)
+			shown = x;
+	}
+
+	values[0] = BoolGetDatum(allowed);
+	values[1] = CStringGetTextDatum(psprintf("%s:%s", shown->rule->name,
+											 shown->window == WINDOW_HOUR ? "hour" : "day"));
+	values[2] = Int32GetDatum(shown->r.limit);
+	values[3] = Int32GetDatum(shown->r.remaining);
+	values[4] = Int64GetDatum(allowed ? -1 : gcra_ns_to_ms_ceil(shown->r.retry_after_ns));
+	values[5] = Int64GetDatum(gcra_ns_to_ms_ceil(shown->r.reset_after_ns));
+	return return_one_row(fcinfo, values, nulls);
+}
+
+/*
+ * Statement trigger on jobspy.rate_limit_rules: every backend drops its
+ * cached rules when the change commits.
+ */
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_rules_changed);
+Datum
+jobspy_rate_limit_rules_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("jobspy.rate_limit_rules_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	rules_forget();
+	return PointerGetDatum(NULL);
+}
+
+/* ---- observing the store ------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_entries);
+Datum
+jobspy_rate_limit_entries(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RateEntry  *copy;
+	int64		now;
+
+	ratelimit_require();
+	InitMaterializedSRF(fcinfo, 0);
+	now = wall_now_ns();
+	copy = palloc(sizeof(RateEntry) * store->capacity);
+
+	for (int p = 0; p < RATE_PARTITIONS; p++)
+	{
+		int32		n = 0;
+		RateEntry  *ents = part_entries(p);
+
+		LWLockAcquire(store->parts[p].lock, LW_SHARED);
+		for (int32 i = 0; i < store->capacity; i++)
+			if (ents[i].kind != KIND_FREE)
+				copy[n++] = ents[i];
+		LWLockRelease(store->parts[p].lock);
+
+		for (int32 i = 0; i < n; i++)
+		{
+			RateEntry  *e = &copy[i];
+			Datum		values[9];
+			bool		nulls[9] = {true, true, true, true, true, true, false, false, false};
+
+			if (e->kind == KIND_TEXT)
+			{
+				values[0] = PointerGetDatum(cstring_to_text_with_len(e->key, e->keylen));
+				nulls[0] = false;
+			}
+			else if (e->kind == KIND_DIGEST)
+			{
+				bytea	   *b = palloc(VARHDRSZ + e->keylen);
+
+				SET_VARSIZE(b, VARHDRSZ + e->keylen);
+				memcpy(VARDATA(b), e->key, e->keylen);
+				values[1] = PointerGetDatum(b);
+				nulls[1] = false;
+			}
+			else if (e->kind == KIND_WINDOW)
+			{
+				pg_uuid_t  *rule = palloc(sizeof(pg_uuid_t));
+				pg_uuid_t  *user = palloc(sizeof(pg_uuid_t));
+
+				memcpy(rule->data, e->key, UUID_LEN);
+				memcpy(user->data, e->key + UUID_LEN, UUID_LEN);
+				values[2] = UUIDPGetDatum(rule);
+				values[3] = UUIDPGetDatum(user);
+				values[4] = CStringGetTextDatum(e->key[2 * UUID_LEN] == WINDOW_HOUR ? "hour" : "day");
+				nulls[2] = nulls[3] = nulls[4] = false;
+			}
+			if (e->tat != GCRA_EMPTY)
+			{
+				values[5] = TimestampTzGetDatum(ns_to_timestamp(e->tat));
+				nulls[5] = false;
+			}
+			values[6] = BoolGetDatum(e->tat != GCRA_EMPTY && e->tat > now);
+			values[7] = Int64GetDatum(e->allowed);
+			values[8] = Int64GetDatum(e->denied);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_store);
+Datum
+jobspy_rate_limit_store(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[10];
+	bool		nulls[10] = {false, false, false, false, false, false, false, false, false, false};
+	int64		tracked = 0;
+	int64		active = 0;
+	int64		now;
+	int64		bytes;
+
+	ratelimit_require();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	now = wall_now_ns();
+	for (int p = 0; p < RATE_PARTITIONS; p++)
+	{
+		RateEntry  *ents = part_entries(p);
+
+		LWLockAcquire(store->parts[p].lock, LW_SHARED);
+		tracked += store->parts[p].used;
+		for (int32 i = 0; i < store->capacity; i++)
+			if (ents[i].kind != KIND_FREE && ents[i].tat != GCRA_EMPTY && ents[i].tat > now)
+				active++;
+		LWLockRelease(store->parts[p].lock);
+	}
+	/* The segment plus the partitions' LWLocks, which live elsewhere. */
+	bytes = (int64) rate_store_size() + (int64) RATE_PARTITIONS * sizeof(LWLockPadded);
+
+	values[0] = Int64GetDatum(store->max_keys);
+	values[1] = Int32GetDatum(RATE_PARTITIONS);
+	values[2] = Int64GetDatum(tracked);
+	values[3] = Int64GetDatum(active);
+	values[4] = Int64GetDatum(bytes);
+	values[5] = Int32GetDatum((int32) ((bytes + store->max_keys - 1) / store->max_keys));
+	values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&store->evictions));
+	values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&store->full_allowed));
+	values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&store->full_denied));
+	values[9] = TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&store->stats_reset));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_stats_reset);
+Datum
+jobspy_rate_limit_stats_reset(PG_FUNCTION_ARGS)
+{
+	ratelimit_require();
+	for (int p = 0; p < RATE_PARTITIONS; p++)
+	{
+		RateEntry  *ents = part_entries(p);
+
+		LWLockAcquire(store->parts[p].lock, LW_EXCLUSIVE);
+		for (int32 i = 0; i < store->capacity; i++)
+			ents[i].allowed = ents[i].denied = 0;
+		LWLockRelease(store->parts[p].lock);
+	}
+	pg_atomic_write_u64(&store->evictions, 0);
+	pg_atomic_write_u64(&store->full_allowed, 0);
+	pg_atomic_write_u64(&store->full_denied, 0);
+	pg_atomic_write_u64(&store->stats_reset, (uint64) GetCurrentTimestamp());
+	PG_RETURN_VOID();
+}
+
+/* ---- shared memory: startup, load, save ----------------------------------- */
+
+typedef struct RateFileHeader
+{
+	uint32		magic;
+	uint32		version;
+	uint32		entry_size;
+	uint32		pad;
+	uint64		evictions;
+	uint64		full_allowed;
+	uint64		full_denied;
+	uint64		stats_reset;
+	int64		count;
+} RateFileHeader;
+
+/* Put a saved entry back; false when its partition is full. */
+static bool
+rate_restore_entry(const RateEntry *saved)
+{
+	RateKey		k;
+	int			p;
+	int32		i;
+	int64		unused;
+
+	if (saved->kind == KIND_FREE || saved->kind > KIND_WINDOW || saved->keylen > RATE_KEY_INLINE)
+		return false;
+	k.kind = saved->kind;
+	k.len = saved->keylen;
+	memcpy(k.bytes, saved->key, k.len);
+	key_hash(&k);
+	p = key_partition(&k);
+	if (store->parts[p].free_head < 0 || part_find(p, &k) >= 0)
+		return false;
+	i = part_insert(p, &k, PG_INT64_MIN, NULL, 0, &unused);
+	if (i < 0)
+		return false;
+	part_entries(p)[i].tat = saved->tat;
+	part_entries(p)[i].allowed = saved->allowed;
+	part_entries(p)[i].denied = saved->denied;
+	return true;
+}
+
+static void
+rate_store_load(void)
+{
+	FILE	   *f;
+	RateFileHeader h;
+	RateEntry	e;
+	int64		kept = 0;
+	bool		ok = true;
+
+	f = AllocateFile(RATE_FILE, PG_BINARY_R);
+	if (f == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", RATE_FILE)));
+		return;
+	}
+	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != RATE_FILE_MAGIC ||
+		h.version != RATE_FILE_VERSION || h.entry_size != sizeof(RateEntry) || h.count < 0)
+		ok = false;
+	for (int64 n = 0; ok && n < h.count; n++)
+	{
+		if (fread(&e, sizeof(e), 1, f) != 1)
+			ok = false;
+		else if (rate_restore_entry(&e))
+			kept++;
+	}
+	if (ok)
+	{
+		uint32		trailer;
+
+		if (fread(&trailer, sizeof(trailer), 1, f) != 1 || trailer != RATE_FILE_MAGIC)
+			ok = false;
+	}
+	FreeFile(f);
+	unlink(RATE_FILE);
+
+	if (!ok)
+	{
+		for (int p = 0; p < RATE_PARTITIONS; p++)
+			part_clear(p);
+		ereport(LOG,
+				(errmsg("ignoring damaged rate-limit state file \"%s\"", RATE_FILE)));
+		return;
+	}
+	pg_atomic_write_u64(&store->evictions, h.evictions);
+	pg_atomic_write_u64(&store->full_allowed, h.full_allowed);
+	pg_atomic_write_u64(&store->full_denied, h.full_denied);
+	pg_atomic_write_u64(&store->stats_reset, h.stats_reset);
+	if (kept < h.count)
+		ereport(LOG,
+				(errmsg("rate-limit store restored " INT64_FORMAT " of " INT64_FORMAT " keys",
+						kept, h.count),
+				 errdetail("jobspy.ratelimit_max_keys is too small for the saved keys.")));
+}
+
+static void
+rate_store_startup(void *segment, bool found)
+{
+	store = (RateStore *) segment;
+	if (!found)
+	{
+		LWLockPadded *locks = GetNamedLWLockTranche(RATE_SEGMENT);
+
+		store->max_keys = ratelimit_max_keys;
+		store->capacity = rate_capacity(ratelimit_max_keys);
+		store->nbuckets = pg_nextpower2_32((uint32) store->capacity);
+		pg_atomic_init_u64(&store->evictions, 0);
+		pg_atomic_init_u64(&store->full_allowed, 0);
+		pg_atomic_init_u64(&store->full_denied, 0);
+		pg_atomic_init_u64(&store->stats_reset, (uint64) GetCurrentTimestamp());
+		for (int p = 0; p < RATE_PARTITIONS; p++)
+			store->parts[p].lock = &locks[p].lock;
+	}
+	store_entries = (RateEntry *) ((char *) store + MAXALIGN(sizeof(RateStore)));
+	store_buckets = (int32 *) (store_entries + (Size) RATE_PARTITIONS * store->capacity);
+	if (!found)
+	{
+		for (int p = 0; p < RATE_PARTITIONS; p++)
+			part_clear(p);
+		rate_store_load();
+	}
+}
+
+/* In the postmaster at a clean shutdown: every other process is gone. */
+static void
+rate_store_shutdown(void)
+{
+	FILE	   *f;
+	RateFileHeader h;
+	uint32		trailer = RATE_FILE_MAGIC;
+
+	if (store == NULL || !ratelimit_save)
+		return;
+	memset(&h, 0, sizeof(h));
+	h.magic = RATE_FILE_MAGIC;
+	h.version = RATE_FILE_VERSION;
+	h.entry_size = sizeof(RateEntry);
+	h.evictions = pg_atomic_read_u64(&store->evictions);
+	h.full_allowed = pg_atomic_read_u64(&store->full_allowed);
+	h.full_denied = pg_atomic_read_u64(&store->full_denied);
+	h.stats_reset = pg_atomic_read_u64(&store->stats_reset);
+	for (int p = 0; p < RATE_PARTITIONS; p++)
+		h.count += store->parts[p].used;
+
+	f = AllocateFile(RATE_FILE_TMP, PG_BINARY_W);
+	if (f == NULL)
+		goto fail;
+	if (fwrite(&h, sizeof(h), 1, f) != 1)
+		goto fail;
+	for (int p = 0; p < RATE_PARTITIONS; p++)
+	{
+		RateEntry  *ents = part_entries(p);
+
+		for (int32 i = 0; i < store->capacity; i++)
+			if (ents[i].kind != KIND_FREE && fwrite(&ents[i], sizeof(RateEntry), 1, f) != 1)
+				goto fail;
+	}
+	if (fwrite(&trailer, sizeof(trailer), 1, f) != 1)
+		goto fail;
+	if (FreeFile(f))
+	{
+		f = NULL;
+		goto fail;
+	}
+	(void) durable_rename(RATE_FILE_TMP, RATE_FILE, LOG);
+	return;
+
+fail:
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not write file \"%s\": %m", RATE_FILE_TMP)));
+	if (f)
+		FreeFile(f);
+	unlink(RATE_FILE_TMP);
+}
+
+void
+jobspy_ratelimit_init(void)
+{
+	static const JobspyShmemSegment segment = {
+		.name = RATE_SEGMENT,
+		.size = rate_store_size,
+		.nlocks = RATE_PARTITIONS,
+		.startup = rate_store_startup,
+		.shutdown = rate_store_shutdown,
+	};
+
+	DefineCustomIntVariable("jobspy.ratelimit_max_keys",
+							"How many keys the rate limiter's shared memory can track.",
+							"Each key takes at most 128 bytes of shared memory.",
+							&ratelimit_max_keys,
+							100000, 1024, 100000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("jobspy.ratelimit_when_full",
+							 "What a new rate-limit key gets when the store holds only active keys.",
+							 "open admits it as a fresh key, closed refuses it, error raises JS301.",
+							 &ratelimit_when_full,
+							 WHEN_FULL_OPEN, when_full_options,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("jobspy.ratelimit_save",
+							 "Save the rate limiter's state at a clean shutdown and load it at start.",
+							 NULL,
+							 &ratelimit_save,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomStringVariable("jobspy.ratelimit_default_license_type",
+							   "Licence type whose rate-limit rules apply to users without an active licence.",
+							   NULL,
+							   &ratelimit_default_license_type,
+							   "free",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	CacheRegisterRelcacheCallback(ratelimit_relcache_callback, (Datum) 0);
+	jobspy_shmem_register(&segment);
+}
