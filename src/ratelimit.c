@@ -34,8 +34,9 @@
  * were fresh), closed (refuse until an entry frees) or error (JS301).
  *
  * Restarts.  The postmaster writes the store to RATE_FILE at a clean
- * shutdown and the next start reads it back and removes it; after a crash
- * no file is written, so the store starts empty.
+ * shutdown (one that ended with a shutdown checkpoint) and the next start
+ * reads it back and removes it; after a crash or an immediate stop no file
+ * is written, so the store starts empty.
  *
  * Rules.  Enabled rows of jobspy.rate_limit_rules are cached per backend;
  * a statement trigger on the table sends a relcache invalidation that
@@ -57,7 +58,9 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_control.h"
 #include "commands/trigger.h"
+#include "common/controldata_utils.h"
 #include "common/hashfn.h"
 #include "port/atomics.h"
 #include "port/pg_bitutils.h"
@@ -1425,7 +1428,21 @@ rate_store_startup(void *segment, bool found)
 	}
 }
 
-/* In the postmaster at a clean shutdown: every other process is gone. */
+/*
+ * True when the last checkpoint was a shutdown checkpoint.  An immediate
+ * stop also ends the postmaster normally, but leaves the cluster to crash
+ * recovery; the store must then start empty, as after any crash.
+ */
+static bool
+cluster_shut_down_cleanly(void)
+{
+	bool		crc_ok;
+	ControlFileData *cf = get_controlfile(DataDir, &crc_ok);
+
+	return crc_ok && (cf->state == DB_SHUTDOWNED || cf->state == DB_SHUTDOWNED_IN_RECOVERY);
+}
+
+/* In the postmaster at shutdown: every other process is gone. */
 static void
 rate_store_shutdown(void)
 {
@@ -1433,7 +1450,7 @@ rate_store_shutdown(void)
 	RateFileHeader h;
 	uint32		trailer = RATE_FILE_MAGIC;
 
-	if (store == NULL || !ratelimit_save)
+	if (store == NULL || !ratelimit_save || !cluster_shut_down_cleanly())
 		return;
 	memset(&h, 0, sizeof(h));
 	h.magic = RATE_FILE_MAGIC;
