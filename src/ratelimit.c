@@ -1506,13 +1506,19 @@ jobspy_ratelimit_init(void)
 		.shutdown = rate_store_shutdown,
 	};
 
-	DefineCustomIntVariable("jobspy.ratelimit_max_keys",
-							"How many keys the rate limiter's shared memory can track.",
-							"Each key takes at most 128 bytes of shared memory.",
-							&ratelimit_max_keys,
-							100000, 1024, 100000000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/*
+	 * The store's size can be defined only while the library is preloaded
+	 * (a PGC_POSTMASTER variable cannot appear later); without the store
+	 * it would mean nothing anyway.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("jobspy.ratelimit_max_keys",
+								"How many keys the rate limiter's shared memory can track.",
+								"Each key takes at most 128 bytes of shared memory.",
+								&ratelimit_max_keys,
+								100000, 1024, 100000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 	DefineCustomEnumVariable("jobspy.ratelimit_when_full",
 							 "What a new rate-limit key gets when the store holds only active keys.",
 							 "open admits it as a fresh key, closed refuses it, error raises JS301.",
