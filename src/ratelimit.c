@@ -553,6 +553,45 @@ ratelimit_take(const char *key, size_t keylen, int64 max_burst, int64 count,
 	answer_from(&r, out);
 }
 
+/*
+ * The result row type of a function, built once per backend and function:
+ * get_call_result_type() reads pg_proc and builds it afresh on every call,
+ * a large part of a call's cost on the hot path.
+ */
+#define RESULT_TYPE_CACHE 8
+static struct
+{
+	Oid			fn_oid;
+	TupleDesc	desc;
+}			result_types[RESULT_TYPE_CACHE];
+
+static TupleDesc
+result_type(FunctionCallInfo fcinfo)
+{
+	Oid			fn_oid = fcinfo->flinfo->fn_oid;
+	TupleDesc	desc;
+	MemoryContext old;
+	int			slot = 0;
+
+	for (int i = 0; i < RESULT_TYPE_CACHE; i++)
+	{
+		if (result_types[i].fn_oid == fn_oid && result_types[i].desc)
+			return result_types[i].desc;
+		if (result_types[i].fn_oid == InvalidOid)
+			slot = i;
+	}
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	MemoryContextSwitchTo(old);
+	if (result_types[slot].desc)
+		FreeTupleDesc(result_types[slot].desc);
+	result_types[slot].fn_oid = fn_oid;
+	result_types[slot].desc = desc;
+	return desc;
+}
+
 /* One row of a set-returning function that returns exactly one row. */
 static Datum
 return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
@@ -562,13 +601,11 @@ return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	if (SRF_IS_FIRSTCALL())
 	{
 		MemoryContext old;
-		TupleDesc	tupdesc;
+		TupleDesc	tupdesc = result_type(fcinfo);
 
 		funcctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		funcctx->user_fctx = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
+		funcctx->user_fctx = heap_form_tuple(tupdesc, values, nulls);
 		MemoryContextSwitchTo(old);
 	}
 	funcctx = SRF_PERCALL_SETUP();
