@@ -740,14 +740,18 @@ static Oid	licenses_relid = InvalidOid;
 static Oid	licenses_pkey = InvalidOid;
 static AttrNumber att_user_id, att_type, att_status, att_expires, att_issued;
 
+/*
+ * Invalidation only marks the cache stale: it can arrive while rules_load()
+ * itself opens a relation, and must not free what is being filled in.  The
+ * memory is reset at the start of the next load.
+ */
+static bool rules_stale = false;
+
 static void
 rules_forget(void)
 {
-	if (rules_cxt)
-		MemoryContextReset(rules_cxt);
-	rules = NULL;
-	nrules = 0;
 	rules_valid = false;
+	rules_stale = true;
 }
 
 static void
@@ -781,10 +785,15 @@ rules_load(void)
 	int			allocated = 16;
 	MemoryContext old;
 
-	rules_forget();
 	if (rules_cxt == NULL)
 		rules_cxt = AllocSetContextCreate(CacheMemoryContext, "jobspy rate-limit rules",
 										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(rules_cxt);
+	rules = NULL;
+	nrules = 0;
+	/* An invalidation from here on makes the next call load again. */
+	rules_valid = false;
+	rules_stale = false;
 	rules_relid = get_relname_relid("rate_limit_rules", nsp);
 	if (!OidIsValid(rules_relid))
 		elog(ERROR, "table jobspy.rate_limit_rules is missing");
@@ -843,7 +852,7 @@ rules_load(void)
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
-	rules_valid = true;
+	rules_valid = !rules_stale;
 }
 
 /*

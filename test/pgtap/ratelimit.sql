@@ -2,7 +2,7 @@
 -- parameters, privileges.  Shared memory is not rolled back, so every key
 -- and user here is used by this file only.
 BEGIN;
-SELECT plan(50);
+SELECT plan(53);
 
 SET LOCAL jobspy.clock_override = '2030-03-01 00:00:00+00';
 SET LOCAL jobspy.ratelimit_default_license_type = 'free';
@@ -121,6 +121,21 @@ SELECT throws_ok($$SELECT * FROM jobspy.rate_limit('rt:p', 1, 1, '1 s', -1)$$, '
 SELECT throws_ok($$SELECT * FROM jobspy.rate_limit('rt:p', NULL, 1, '1 s')$$, '22023', 'max_burst must not be null', 'NULL max_burst');
 SELECT throws_ok($$SELECT * FROM jobspy.rate_limit('rt:p', 1, 1, NULL)$$, '22023', 'period must not be null', 'NULL period');
 SELECT throws_ok($$SELECT * FROM jobspy.rate_limit('rt:p', 1, 1, '1 s', NULL)$$, '22023', 'quantity must not be null', 'NULL quantity');
+
+-- The clock must be within the limiter's range.
+SET LOCAL jobspy.clock_override = '2200-01-01 00:00:00+00';
+SELECT throws_ok($$SELECT * FROM jobspy.rate_limit('rt:p', 1, 1, '1 s')$$, 'JS302', NULL,
+                 'a clock outside 1854..2145 raises JS302');
+SET LOCAL jobspy.clock_override = '2030-03-01 04:48:00+00';
+
+-- Counters reset; rate state does not.
+SELECT jobspy.rate_limit_stats_reset();
+SELECT is((SELECT count(*) FROM jobspy.rate_limit_keys WHERE allowed <> 0 OR denied <> 0), 0::bigint,
+          'rate_limit_stats_reset zeroes every key''s counters');
+SELECT is((SELECT row(c.*)::text FROM pg_temp.chk('two', '/api/other', 0) c) IS NOT NULL
+          AND (SELECT evictions + full_allowed + full_denied FROM jobspy.rate_limit_store()) = 0
+          AND (SELECT stats_reset > now() - interval '1 minute' FROM jobspy.rate_limit_store()), true,
+          'and the store''s counters, recording when');
 
 -- Privileges: the application may limit, only the admin may look and reset.
 SELECT ok(has_function_privilege('jobspy_app', 'jobspy.check_rate_limit(uuid, text, integer)', 'EXECUTE')
