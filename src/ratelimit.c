@@ -74,6 +74,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -936,10 +937,19 @@ user_license_type(const pg_uuid_t *user)
 
 		if (!OidIsValid(relid))
 			elog(ERROR, "table jobspy.licenses is missing");
-		licenses_pkey = get_relname_relid("licenses_pkey", nsp);
-		if (!OidIsValid(licenses_pkey))
-			elog(ERROR, "index jobspy.licenses_pkey is missing");
 		att_user_id = attnum_of(relid, "user_id");
+		/* The primary key leads with user_id (tenancy key); else scan. */
+		rel = table_open(relid, AccessShareLock);
+		licenses_pkey = RelationGetPrimaryKeyIndex(rel);
+		if (OidIsValid(licenses_pkey))
+		{
+			Relation	irel = index_open(licenses_pkey, AccessShareLock);
+
+			if (irel->rd_index->indkey.values[0] != att_user_id)
+				licenses_pkey = InvalidOid;
+			index_close(irel, AccessShareLock);
+		}
+		table_close(rel, AccessShareLock);
 		att_type = attnum_of(relid, "license_type");
 		att_status = attnum_of(relid, "status");
 		att_expires = attnum_of(relid, "expires_at");
@@ -950,7 +960,7 @@ user_license_type(const pg_uuid_t *user)
 	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	rel = table_open(licenses_relid, AccessShareLock);
 	ScanKeyInit(&skey, att_user_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
-	scan = systable_beginscan(rel, licenses_pkey, true, snapshot, 1, &skey);
+	scan = systable_beginscan(rel, licenses_pkey, OidIsValid(licenses_pkey), snapshot, 1, &skey);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
