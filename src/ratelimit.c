@@ -9,7 +9,9 @@
  * through RateEntry.next), a free list and an eviction hand.  A key's whole
  * rate state is one int64, its theoretical arrival time (see gcra.c).
  * Keys of up to RATE_KEY_INLINE bytes are kept as they are; longer keys are
- * kept as their BLAKE2b-256 digest.  Rule windows (check_rate_limit) use a
+ * kept as their BLAKE2b-256 digest.  Keys are hashed with a seed drawn at
+ * each server start (saved entries are rehashed when loaded), so that
+ * nobody can pick keys that pile up in one chain.  Rule windows (check_rate_limit) use a
  * binary key: rule id, user id, window.
  *
  * Memory per key: 96 bytes of entry, at most 8 of bucket array (a power of
@@ -131,6 +133,8 @@ typedef struct RatePartition
 
 typedef struct RateStore
 {
+	uint64		hash_seed;		/* random per server start: keys chosen to
+								 * collide cannot be predicted */
 	int64		max_keys;
 	int32		capacity;		/* entries per partition */
 	uint32		nbuckets;		/* bucket heads per partition, power of 2 */
@@ -221,7 +225,8 @@ static void
 key_hash(RateKey *k)
 {
 	k->hash = hash_combine((uint32) k->kind,
-						   hash_bytes((const unsigned char *) k->bytes, k->len));
+						   (uint32) hash_bytes_extended((const unsigned char *) k->bytes, k->len,
+														store->hash_seed));
 }
 
 static void
@@ -1464,6 +1469,7 @@ rate_store_startup(void *segment, bool found)
 	{
 		LWLockPadded *locks = GetNamedLWLockTranche(RATE_SEGMENT);
 
+		randombytes_buf(&store->hash_seed, sizeof(store->hash_seed));
 		store->max_keys = ratelimit_max_keys;
 		store->capacity = rate_capacity(ratelimit_max_keys);
 		store->nbuckets = pg_nextpower2_32((uint32) store->capacity);

@@ -3,7 +3,7 @@
 # shutdown, read at start) and is gone after a crash or an immediate stop.
 . ../../tools/lib.sh
 db=jobspy_rl_restart
-echo "1..5"
+echo "1..6"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d $db -c "CREATE EXTENSION jobspy_core" \
      -c "ALTER DATABASE $db SET jobspy.clock_override = '2030-07-01 00:00:00+00'"
@@ -57,4 +57,17 @@ cluster_restart "$JOBSPY_TEST_CLUSTER"
 got=$(left restart:d)
 psql -X -q -d $db -c "ALTER SYSTEM RESET jobspy.ratelimit_save" -c "SELECT pg_reload_conf()" >/dev/null
 [ "$got" = "5" ] && echo "ok 5 - with jobspy.ratelimit_save off nothing is kept" || echo "not ok 5 - with save off remaining is '$got', want 5"
+# A damaged state file is ignored (and logged), never trusted.
+take3 restart:e
+cluster_stop "$JOBSPY_TEST_CLUSTER"
+file="$JOBSPY_TEST_CLUSTER/data/pg_stat/jobspy_ratelimit.stat"
+if [ -f "$file" ]; then truncate -s 100 "$file"; fi
+cluster_start "$JOBSPY_TEST_CLUSTER"
+wait_ready || true
+got=$(left restart:e)
+if [ "$got" = "5" ] && grep -q 'ignoring damaged rate-limit state file' "$JOBSPY_TEST_CLUSTER/server.log"; then
+    echo "ok 6 - a damaged state file is ignored and logged"
+else
+    echo "not ok 6 - after a damaged file remaining is '$got', want 5 and a log line"
+fi
 psql -X -q -d postgres -c "DROP DATABASE $db"
