@@ -36,7 +36,7 @@ got=$(q "SELECT allowed FROM jobspy.rate_limit('keep', 0, 1, '10 hours')")
 
 # Two seconds later every short key is full again: they are evicted for new
 # keys, and the active key is not.  (300 keys over 32 partitions of 32
-# entries, hashed with a random seed: one overflows about once in 10^8 runs.)
+# entries, hashed with a random seed: one overflows about once in 10^7 runs.)
 clock='2030-08-01 00:00:02+00'
 got=$(mode=closed burst fresh: 300 '1 hour')
 [ "$got" = "300/0" ] && echo "ok 5 - keys that are full again are evicted for new ones (300/0)" || echo "not ok 5 - fresh keys admitted/refused = $got"
