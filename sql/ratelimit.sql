@@ -1,5 +1,6 @@
 \echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
--- ratelimit: the rules, and the limiter in shared memory (src/ratelimit.c, src/gcra.c).
+-- ratelimit: the rules, and the limiter in shared memory (src/ratelimit.c,
+-- src/ratelimit_store.c, src/gcra.c).
 
 CREATE TABLE jobspy.rate_limit_rules (
     id                uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
