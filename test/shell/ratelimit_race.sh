@@ -5,7 +5,7 @@
 set -euo pipefail
 db=jobspy_rl_race
 rounds=5
-echo "1..$((rounds * 2 + 1))"
+echo "1..$((rounds * 2 + 2))"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core;
@@ -42,6 +42,14 @@ for r in $(seq 1 $rounds); do
         || echo "not ok $n - round $r: check_rate_limit admitted/tried = $got (want 30/128), hour window admitted $left (want 30), day remaining $day"
     n=$((n + 1))
 done
-over=$(psql -X -Atq -d $db -c "SELECT count(*) FROM jobspy.rate_limit_keys WHERE key LIKE 'race:%' AND allowed <> 100")
+# The last unit: 99 of 100 taken, then 64 clients race for the one left.
+psql -X -q -d $db -c "SELECT count(*) FROM generate_series(1, 99) n, LATERAL jobspy.rate_limit('race:last', 99, 1, '1 hour', 1 + 0 * n) r" >/dev/null
+echo "INSERT INTO admitted SELECT 0, allowed FROM jobspy.rate_limit('race:last', 99, 1, '1 hour');" >"$tmp/last.sql"
+pgbench -n -c 64 -j 4 -t 1 -f "$tmp/last.sql" $db >"$tmp/out" 2>&1 || { cat "$tmp/out" | sed 's/^/# /'; }
+got=$(psql -X -Atq -d $db -c "SELECT count(*) FILTER (WHERE ok) || '/' || count(*) FROM admitted WHERE round = 0")
+[ "$got" = "1/64" ] && echo "ok $n - 64 clients racing for the last unit: exactly one wins" \
+                     || echo "not ok $n - last unit: admitted/tried = $got, want 1/64"
+n=$((n + 1))
+over=$(psql -X -Atq -d $db -c "SELECT count(*) FROM jobspy.rate_limit_keys WHERE key LIKE 'race:%' AND key <> 'race:last' AND allowed <> 100")
 [ "$over" = "0" ] && echo "ok $n - the store's own counters agree: 100 admitted per key" || echo "not ok $n - $over keys with a count other than 100"
 psql -X -q -d postgres -c "DROP DATABASE $db"
