@@ -718,7 +718,8 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 	{
 		const CachedRule *r = &rules[i];
 
-		if (strcmp(r->license_type, type) != 0 || !pattern_match(r->pattern, endpoint))
+		if ((strcmp(r->license_type, type) != 0 && strcmp(r->license_type, "*") != 0) ||
+			!pattern_match(r->pattern, endpoint))
 			continue;
 		for (int h = 0; h < 2; h++)
 		{

@@ -2,7 +2,7 @@
 -- parameters, privileges.  Shared memory is not rolled back, so every key
 -- and user here is used by this file only.
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 SET LOCAL jobspy.clock_override = '2030-03-01 00:00:00+00';
 SET LOCAL jobspy.ratelimit_default_license_type = 'free';
@@ -73,6 +73,12 @@ SET LOCAL jobspy.ratelimit_default_license_type = 'enterprise';
 SELECT is((SELECT rule FROM pg_temp.chk('nolicence', '/api/x')), 'rt-ent-all:hour',
           'jobspy.ratelimit_default_license_type chooses the default');
 SET LOCAL jobspy.ratelimit_default_license_type = 'free';
+
+-- A rule for licence type '*' covers every user.
+SELECT jobspy.set_rate_limit_rule('rt-any-admin', '/admin/*', '*', 10, 20, 4);
+SELECT is((SELECT string_agg(c.rule, ',' ORDER BY u.name) FROM u, jobspy.check_rate_limit(u.id, '/admin/x', 0) c),
+          'rt-any-admin:hour,rt-any-admin:hour,rt-any-admin:hour,rt-any-admin:hour',
+          'a rule for licence type * applies to every user');
 
 -- A disabled rule is ignored (rt-pro-off would refuse everything after one).
 SELECT is((SELECT count(*) FROM pg_temp.chk('two', '/api/y') WHERE rule LIKE 'rt-pro-off%'), 0::bigint,
