@@ -34,6 +34,10 @@ SELECT * FROM jobspy.rate_limit('rt:b', 2, 1, '1 second', 1);
 SELECT count(*) FILTER (WHERE r.allowed) AS admitted
   FROM generate_series(1, 20) n, LATERAL jobspy.rate_limit('rt:c', 6, 7, '1 hour', 1 + 0 * n) r;
 
+-- In a target list the function returns one composite value per call.
+SELECT jobspy.rate_limit('rt:d', 1, 1, '1 hour') AS first, jobspy.rate_limit('rt:d', 1, 1, '1 hour') AS second;
+SELECT (jobspy.rate_limit('rt:d', 1, 1, '1 hour')).allowed AS third;
+
 -- Reset forgets a key.
 SELECT jobspy.rate_limit_reset('rt:a') AS was_tracked, jobspy.rate_limit_reset('rt:none') AS unknown;
 SELECT * FROM jobspy.rate_limit_peek('rt:a', 4, 10, '1 minute');
