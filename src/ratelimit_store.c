@@ -18,7 +18,8 @@
  * two at least as large as the capacity), plus a fixed header and
  * RATE_PARTITIONS LWLocks shared by all keys; jobspy.rate_limit_store()
  * reports the total divided by max_keys: 105 bytes for the smallest store
- * allowed, less for larger ones, never more than 109.
+ * allowed, less for larger ones, never more than 112 (partitions round
+ * max_keys up to a multiple of 32).
  *
  * Locking rules.  Each partition's LWLock (from the registry's tranche)
  * protects everything in that partition: bucket heads, entries, free list,
