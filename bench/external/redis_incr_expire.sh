@@ -16,7 +16,8 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
 fi
 
 dir=$(mktemp -d /tmp/jobspy-redis.XXXXXX)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+       echo $((20000 + $$ % 20000)))
 redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --protected-mode yes \
     --dir "$dir" --logfile "$dir/redis.log" >&2 &
 redis_pid=$!
