@@ -11,3 +11,10 @@ SELECT key, jobspy.config_get(key) AS value FROM jobspy.config_defaults ORDER BY
 \echo '== Maintenance: monthly partitions ahead, retention applied (idempotent)'
 SELECT * FROM jobspy.maintain();
 SELECT count(*) AS api_usage_partitions FROM pg_inherits WHERE inhparent = 'jobspy.api_usage'::regclass;
+
+\echo '== Rate limits: GCRA in shared memory, redis-cell semantics (limit = max_burst + 1)'
+SELECT jobspy.rate_limit_reset('demo:login:203.0.113.7') IS NOT NULL AS fresh_key;
+SELECT n, r.* FROM generate_series(1, 4) n,
+       LATERAL jobspy.rate_limit('demo:login:203.0.113.7', 2, 10, '1 minute', 1 + 0 * n) r;
+SELECT jobspy.set_rate_limit_rule('demo-free-api', '/api/*', 'free', 100, 1000, 10) IS NOT NULL AS rule_set;
+SELECT * FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000de70', '/api/v1/jobs', 0);

@@ -227,6 +227,7 @@ _PG_init(void)
 							   check_actor_id, NULL, NULL);
 
 	jobspy_keys_init();
+	jobspy_ratelimit_init();
 
 	MarkGUCPrefixReserved("jobspy");
 

@@ -1,0 +1,8 @@
+-- Rate limiter: one GCRA decision (redis-cell's CL.THROTTLE) on one of
+-- :scale keys, in shared memory, with a generous limit (bursts of 1000,
+-- 100000 an hour) so that calls are admitted as in production.  Redis
+-- baseline: bench/external/redis_incr_expire.sh.
+-- compare: select1 >= 0.85
+-- compare: redis_incr_expire >= 1.0
+\set n random(1, :scale)
+SELECT * FROM jobspy.rate_limit('bench:' || :n, 999, 100000, '1 hour');

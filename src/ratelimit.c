@@ -1,0 +1,917 @@
+/*
+ * ratelimit.c: the rate limiter's SQL API and the rate-limit rules.
+ *
+ * rate_limit() and its peek and reset run GCRA (gcra.c) on one key of the
+ * shared-memory store (ratelimit_store.c, which also holds the locking
+ * rules); check_rate_limit() runs it on every window of every matching rule
+ * at once, under the partition locks of all of them.
+ *
+ * Full store.  When a key's partition holds only active keys,
+ * jobspy.ratelimit_when_full decides: open (admit as if the key were fresh,
+ * remembering nothing), closed (refuse until an entry frees) or error
+ * (JS301, raised once no lock is held).
+ *
+ * Rules.  Enabled rows of jobspy.rate_limit_rules are cached per backend;
+ * a statement trigger on the table sends a relcache invalidation that
+ * reaches every backend when the change commits.  The user's licence type
+ * is read through the licences' primary key on each call.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "storage/lwlock.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+
+#include "core.h"
+#include "gcra.h"
+#include "ratelimit.h"
+#include "ratelimit_store.h"
+
+/* GUCs, static boot values. */
+static int	ratelimit_when_full = 0;
+static char *ratelimit_default_license_type = NULL;
+
+#define WHEN_FULL_OPEN 0
+#define WHEN_FULL_CLOSED 1
+#define WHEN_FULL_ERROR 2
+
+static const struct config_enum_entry when_full_options[] = {
+	{"open", WHEN_FULL_OPEN, false},
+	{"closed", WHEN_FULL_CLOSED, false},
+	{"error", WHEN_FULL_ERROR, false},
+	{NULL, 0, false}
+};
+
+static void
+bad_parameter(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid rate-limit parameters"),
+			 errdetail("%s", why)));
+}
+
+/* ---- the single-key limiter ------------------------------------------- */
+
+static void
+answer_from(const GcraResult *r, RateLimitAnswer *out)
+{
+	out->allowed = r->allowed;
+	out->limit = r->limit;
+	out->remaining = r->remaining;
+	out->retry_after_ms = r->allowed ? -1 : gcra_ns_to_ms_ceil(r->retry_after_ns);
+	out->reset_after_ms = gcra_ns_to_ms_ceil(r->reset_after_ns);
+}
+
+static void
+store_full_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_JS_RATELIMIT_STORE_FULL),
+			 errmsg("the rate-limit store is full"),
+			 errdetail("Every entry of the key's partition belongs to a key that is not yet full again."),
+			 errhint("Raise jobspy.ratelimit_max_keys (needs a restart), or set jobspy.ratelimit_when_full.")));
+}
+
+/*
+ * The answer for a key that could not be stored, under open or closed
+ * (error is raised by the caller, once no lock is held).
+ */
+static void
+store_full(const GcraParams *params, int64 now, int64 quantity, int64 min_tat,
+		   GcraResult *r)
+{
+	switch (ratelimit_when_full)
+	{
+		case WHEN_FULL_CLOSED:
+			r->allowed = false;
+			r->limit = params->limit;
+			r->remaining = 0;
+			r->retry_after_ns = (min_tat == PG_INT64_MAX) ? -1 : Max(min_tat - now, 1);
+			r->reset_after_ns = Max(r->retry_after_ns, 0);
+			r->new_tat = GCRA_EMPTY;
+			pg_atomic_fetch_add_u64(&rl_store->full_denied, 1);
+			break;
+		default:
+			/* Open: answer as for a fresh key, remembering nothing. */
+			gcra_decide(params, GCRA_EMPTY, now, quantity, r);
+			pg_atomic_fetch_add_u64(&rl_store->full_allowed, 1);
+			break;
+	}
+}
+
+static int64
+interval_to_us(const Interval *iv)
+{
+	int128		us = (int128) iv->month * DAYS_PER_MONTH * USECS_PER_DAY +
+		(int128) iv->day * USECS_PER_DAY + iv->time;
+
+	if (us <= 0)
+		bad_parameter("period must be longer than zero.");
+	if (us > GCRA_MAX_SPAN / NS_PER_US)
+		bad_parameter("period must be under 146 years.");
+	return (int64) us;
+}
+
+void
+ratelimit_take(const char *key, size_t keylen, int64 max_burst, int64 count,
+			   int64 period_us, int64 quantity, RateLimitAnswer *out)
+{
+	GcraParams	params;
+	GcraResult	r;
+	const char *why;
+	RateKey		k;
+	int64		now;
+	int			p;
+	int32		i;
+	int64		min_tat = PG_INT64_MAX;
+
+	ratelimit_require();
+	if (keylen == 0)
+		bad_parameter("key must not be empty.");
+	if (quantity < 0)
+		bad_parameter("quantity must be zero or more.");
+	if (period_us <= 0 || period_us > GCRA_MAX_SPAN / NS_PER_US)
+		bad_parameter("period must be longer than zero and under 146 years.");
+	if (!gcra_params(max_burst, count, period_us * NS_PER_US, &params, &why))
+		bad_parameter(why);
+
+	rl_key_from_text(key, keylen, &k);
+	p = key_partition(&k);
+	now = ratelimit_now_ns();
+
+	if (quantity == 0)
+	{
+		int64		tat = GCRA_EMPTY;
+
+		LWLockAcquire(rl_store->parts[p].lock, LW_SHARED);
+		i = rl_part_find(p, &k);
+		if (i >= 0)
+			tat = part_entries(p)[i].tat;
+		LWLockRelease(rl_store->parts[p].lock);
+		gcra_decide(&params, tat, now, 0, &r);
+		answer_from(&r, out);
+		return;
+	}
+
+	LWLockAcquire(rl_store->parts[p].lock, LW_EXCLUSIVE);
+	i = rl_part_find(p, &k);
+	if (i < 0)
+		i = rl_part_insert(p, &k, now, NULL, 0, &min_tat);
+	if (i >= 0)
+	{
+		RateEntry  *e = &part_entries(p)[i];
+
+		gcra_decide(&params, e->tat, now, quantity, &r);
+		if (r.allowed)
+		{
+			e->tat = r.new_tat;
+			e->allowed++;
+		}
+		else
+			e->denied++;
+	}
+	LWLockRelease(rl_store->parts[p].lock);
+
+	if (i < 0)
+	{
+		if (ratelimit_when_full == WHEN_FULL_ERROR)
+			store_full_error();
+		store_full(&params, now, quantity, min_tat, &r);
+	}
+	answer_from(&r, out);
+}
+
+/*
+ * The result row type of a function, built once per backend and function:
+ * get_call_result_type() reads pg_proc and builds it afresh on every call,
+ * a large part of a call's cost on the hot path.
+ */
+#define RESULT_TYPE_CACHE 8
+static struct
+{
+	Oid			fn_oid;
+	TupleDesc	desc;
+}			result_types[RESULT_TYPE_CACHE];
+
+static TupleDesc
+result_type(FunctionCallInfo fcinfo)
+{
+	Oid			fn_oid = fcinfo->flinfo->fn_oid;
+	TupleDesc	desc;
+	MemoryContext old;
+	int			slot = 0;
+
+	for (int i = 0; i < RESULT_TYPE_CACHE; i++)
+	{
+		if (result_types[i].fn_oid == fn_oid && result_types[i].desc)
+			return result_types[i].desc;
+		if (result_types[i].fn_oid == InvalidOid)
+			slot = i;
+	}
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	MemoryContextSwitchTo(old);
+	if (result_types[slot].desc)
+		FreeTupleDesc(result_types[slot].desc);
+	result_types[slot].fn_oid = fn_oid;
+	result_types[slot].desc = desc;
+	return desc;
+}
+
+/*
+ * One row of a set-returning function that returns exactly one row.  When
+ * the caller accepts it (FROM clauses and target lists both do), the row
+ * is handed over in materialize mode: one call, no per-call memory context
+ * (about a fifth of a call's cost).  Otherwise the value-per-call protocol
+ * is used.
+ */
+static Datum
+return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FuncCallContext *funcctx;
+
+	if (rsinfo && IsA(rsinfo, ReturnSetInfo) && (rsinfo->allowedModes & SFRM_Materialize) &&
+		values != NULL)
+	{
+		TupleDesc	tupdesc = result_type(fcinfo);
+		MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+		Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+
+		tuplestore_putvalues(ts, tupdesc, values, nulls);
+		rsinfo->returnMode = SFRM_Materialize;
+		rsinfo->setResult = ts;
+		/* The executor frees the description it is given: hand it a copy. */
+		rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+		MemoryContextSwitchTo(old);
+		return (Datum) 0;
+	}
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		TupleDesc	tupdesc = result_type(fcinfo);
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		funcctx->user_fctx = heap_form_tuple(tupdesc, values, nulls);
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	if (funcctx->call_cntr == 0)
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum((HeapTuple) funcctx->user_fctx));
+	SRF_RETURN_DONE(funcctx);
+}
+
+static void
+require_arg(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", name)));
+}
+
+static Datum
+rate_limit_sql(FunctionCallInfo fcinfo, bool peek)
+{
+	RateLimitAnswer a;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (!SRF_IS_FIRSTCALL())
+		return return_one_row(fcinfo, NULL, NULL);
+
+	require_arg(fcinfo, 0, "key");
+	require_arg(fcinfo, 1, "max_burst");
+	require_arg(fcinfo, 2, "count");
+	require_arg(fcinfo, 3, "period");
+	if (!peek)
+		require_arg(fcinfo, 4, "quantity");
+	{
+		text	   *key = PG_GETARG_TEXT_PP(0);
+
+		ratelimit_take(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+					   PG_GETARG_INT32(1), PG_GETARG_INT32(2),
+					   interval_to_us(PG_GETARG_INTERVAL_P(3)),
+					   peek ? 0 : PG_GETARG_INT32(4), &a);
+	}
+	values[0] = BoolGetDatum(a.allowed);
+	values[1] = Int32GetDatum(a.limit);
+	values[2] = Int32GetDatum(a.remaining);
+	values[3] = Int64GetDatum(a.retry_after_ms);
+	values[4] = Int64GetDatum(a.reset_after_ms);
+	return return_one_row(fcinfo, values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit);
+Datum
+jobspy_rate_limit(PG_FUNCTION_ARGS)
+{
+	return rate_limit_sql(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_peek);
+Datum
+jobspy_rate_limit_peek(PG_FUNCTION_ARGS)
+{
+	return rate_limit_sql(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_reset);
+Datum
+jobspy_rate_limit_reset(PG_FUNCTION_ARGS)
+{
+	text	   *key = PG_GETARG_TEXT_PP(0);
+	RateKey		k;
+	int			p;
+	int32		i;
+
+	ratelimit_require();
+	rl_key_from_text(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &k);
+	p = key_partition(&k);
+	LWLockAcquire(rl_store->parts[p].lock, LW_EXCLUSIVE);
+	i = rl_part_find(p, &k);
+	if (i >= 0)
+		rl_part_remove(p, i);
+	LWLockRelease(rl_store->parts[p].lock);
+	PG_RETURN_BOOL(i >= 0);
+}
+
+/* Forget every rule window of one user; returns how many entries went. */
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_reset_user);
+Datum
+jobspy_rate_limit_reset_user(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user = PG_GETARG_UUID_P(0);
+	int64		removed = 0;
+
+	ratelimit_require();
+	for (int p = 0; p < RATE_PARTITIONS; p++)
+	{
+		RateEntry  *ents = part_entries(p);
+
+		LWLockAcquire(rl_store->parts[p].lock, LW_EXCLUSIVE);
+		for (int32 i = 0; i < rl_store->capacity; i++)
+		{
+			if (ents[i].kind == KIND_WINDOW &&
+				memcmp(ents[i].key + UUID_LEN, user->data, UUID_LEN) == 0)
+			{
+				rl_part_remove(p, i);
+				removed++;
+			}
+		}
+		LWLockRelease(rl_store->parts[p].lock);
+	}
+	PG_RETURN_INT64(removed);
+}
+
+/* ---- rules ---------------------------------------------------------------- */
+
+typedef struct CachedRule
+{
+	pg_uuid_t	id;
+	char	   *name;
+	char	   *pattern;
+	char	   *license_type;
+	GcraParams	hour;
+	GcraParams	day;
+} CachedRule;
+
+static MemoryContext rules_cxt = NULL;
+static CachedRule *rules = NULL;
+static int	nrules = 0;
+static bool rules_valid = false;
+static Oid	rules_relid = InvalidOid;
+
+/* Licences: looked up directly through the primary key's index. */
+static Oid	licenses_relid = InvalidOid;
+static Oid	licenses_pkey = InvalidOid;
+static AttrNumber att_user_id, att_type, att_status, att_expires, att_issued;
+
+/*
+ * Invalidation only marks the cache stale: it can arrive while rules_load()
+ * itself opens a relation, and must not free what is being filled in.  The
+ * memory is reset at the start of the next load.
+ */
+static bool rules_stale = false;
+
+static void
+rules_forget(void)
+{
+	rules_valid = false;
+	rules_stale = true;
+}
+
+static void
+ratelimit_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == rules_relid)
+		rules_forget();
+	if (relid == InvalidOid || relid == licenses_relid)
+		licenses_relid = InvalidOid;
+}
+
+static AttrNumber
+attnum_of(Oid relid, const char *name)
+{
+	AttrNumber	a = get_attnum(relid, name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "column %s is missing from %s", name, get_rel_name(relid));
+	return a;
+}
+
+static void
+rules_load(void)
+{
+	Oid			nsp = get_namespace_oid("jobspy", false);
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	Snapshot	snapshot;
+	AttrNumber	a_id, a_name, a_pattern, a_type, a_rph, a_rpd, a_burst, a_enabled;
+	int			allocated = 16;
+	MemoryContext old;
+
+	if (rules_cxt == NULL)
+		rules_cxt = AllocSetContextCreate(CacheMemoryContext, "jobspy rate-limit rules",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(rules_cxt);
+	rules = NULL;
+	nrules = 0;
+	/* An invalidation from here on makes the next call load again. */
+	rules_valid = false;
+	rules_stale = false;
+	rules_relid = get_relname_relid("rate_limit_rules", nsp);
+	if (!OidIsValid(rules_relid))
+		elog(ERROR, "table jobspy.rate_limit_rules is missing");
+	a_id = attnum_of(rules_relid, "id");
+	a_name = attnum_of(rules_relid, "name");
+	a_pattern = attnum_of(rules_relid, "endpoint_pattern");
+	a_type = attnum_of(rules_relid, "license_type");
+	a_rph = attnum_of(rules_relid, "requests_per_hour");
+	a_rpd = attnum_of(rules_relid, "requests_per_day");
+	a_burst = attnum_of(rules_relid, "burst_limit");
+	a_enabled = attnum_of(rules_relid, "enabled");
+
+	old = MemoryContextSwitchTo(rules_cxt);
+	rules = palloc(sizeof(CachedRule) * allocated);
+	MemoryContextSwitchTo(old);
+
+	rel = table_open(rules_relid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull[8];
+		Datum		id = heap_getattr(tuple, a_id, desc, &isnull[0]);
+		Datum		name = heap_getattr(tuple, a_name, desc, &isnull[1]);
+		Datum		pattern = heap_getattr(tuple, a_pattern, desc, &isnull[2]);
+		Datum		type = heap_getattr(tuple, a_type, desc, &isnull[3]);
+		Datum		rph = heap_getattr(tuple, a_rph, desc, &isnull[4]);
+		Datum		rpd = heap_getattr(tuple, a_rpd, desc, &isnull[5]);
+		Datum		burst = heap_getattr(tuple, a_burst, desc, &isnull[6]);
+		Datum		enabled = heap_getattr(tuple, a_enabled, desc, &isnull[7]);
+		CachedRule	r;
+		const char *why;
+		bool		skip = false;
+
+		for (int j = 0; j < 8; j++)
+			skip |= isnull[j];
+		if (skip || !DatumGetBool(enabled))
+			continue;
+		if (!gcra_params(DatumGetInt32(burst) - 1, DatumGetInt32(rph), NS_PER_HOUR, &r.hour, &why) ||
+			!gcra_params((int64) DatumGetInt32(rpd) - 1, DatumGetInt32(rpd), NS_PER_DAY, &r.day, &why))
+			continue;			/* the table's checks make this unreachable */
+		memcpy(&r.id, DatumGetUUIDP(id), sizeof(pg_uuid_t));
+		old = MemoryContextSwitchTo(rules_cxt);
+		r.name = TextDatumGetCString(name);
+		r.pattern = TextDatumGetCString(pattern);
+		r.license_type = TextDatumGetCString(type);
+		if (nrules == allocated)
+		{
+			allocated *= 2;
+			rules = repalloc(rules, sizeof(CachedRule) * allocated);
+		}
+		rules[nrules++] = r;
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	rules_valid = !rules_stale;
+}
+
+/*
+ * Endpoint patterns: '*' matches any run of characters, '/' included, even
+ * an empty one; every other character matches itself.
+ */
+static bool
+pattern_match(const char *pat, const char *s)
+{
+	const char *star = NULL;
+	const char *resume = NULL;
+
+	while (*s)
+	{
+		if (*pat == '*')
+		{
+			star = pat++;
+			resume = s;
+		}
+		else if (*pat == *s)
+		{
+			pat++;
+			s++;
+		}
+		else if (star)
+		{
+			pat = star + 1;
+			s = ++resume;
+		}
+		else
+			return false;
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_pattern_match);
+Datum
+jobspy_rate_limit_pattern_match(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(pattern_match(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								 text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+static int
+license_rank(const char *type)
+{
+	if (strcmp(type, "enterprise") == 0)
+		return 3;
+	if (strcmp(type, "pro") == 0)
+		return 2;
+	if (strcmp(type, "free") == 0)
+		return 1;
+	return 0;
+}
+
+/*
+ * The licence type whose rules apply to a user: that of the user's active,
+ * unexpired licence (the highest tier, enterprise > pro > free > others,
+ * then the latest issued, when there are several), else
+ * jobspy.ratelimit_default_license_type.  Returns palloc'd text.
+ */
+static char *
+user_license_type(const pg_uuid_t *user)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData skey;
+	HeapTuple	tuple;
+	char	   *best = NULL;
+	int			best_rank = -1;
+	TimestampTz best_issued = 0;
+	TimestampTz now = jobspy_now();
+	Snapshot	snapshot;
+
+	if (!OidIsValid(licenses_relid))
+	{
+		Oid			nsp = get_namespace_oid("jobspy", false);
+		Oid			relid = get_relname_relid("licenses", nsp);
+
+		if (!OidIsValid(relid))
+			elog(ERROR, "table jobspy.licenses is missing");
+		att_user_id = attnum_of(relid, "user_id");
+		/* The primary key leads with user_id (tenancy key); else scan. */
+		rel = table_open(relid, AccessShareLock);
+		licenses_pkey = RelationGetPrimaryKeyIndex(rel);
+		if (OidIsValid(licenses_pkey))
+		{
+			Relation	irel = index_open(licenses_pkey, AccessShareLock);
+
+			if (irel->rd_index->indkey.values[0] != att_user_id)
+				licenses_pkey = InvalidOid;
+			index_close(irel, AccessShareLock);
+		}
+		table_close(rel, AccessShareLock);
+		att_type = attnum_of(relid, "license_type");
+		att_status = attnum_of(relid, "status");
+		att_expires = attnum_of(relid, "expires_at");
+		att_issued = attnum_of(relid, "issued_at");
+		licenses_relid = relid;
+	}
+
+	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	rel = table_open(licenses_relid, AccessShareLock);
+	ScanKeyInit(&skey, att_user_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
+	scan = systable_beginscan(rel, licenses_pkey, OidIsValid(licenses_pkey), snapshot, 1, &skey);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum		d;
+		text	   *status;
+		char	   *type;
+		int			rank;
+		TimestampTz issued;
+
+		d = heap_getattr(tuple, att_status, desc, &isnull);
+		if (isnull)
+			continue;
+		status = DatumGetTextPP(d);
+		if (VARSIZE_ANY_EXHDR(status) != 6 || memcmp(VARDATA_ANY(status), "active", 6) != 0)
+			continue;
+		d = heap_getattr(tuple, att_expires, desc, &isnull);
+		if (!isnull && DatumGetTimestampTz(d) <= now)
+			continue;
+		d = heap_getattr(tuple, att_type, desc, &isnull);
+		if (isnull)
+			continue;
+		type = TextDatumGetCString(d);
+		rank = license_rank(type);
+		d = heap_getattr(tuple, att_issued, desc, &isnull);
+		issued = isnull ? 0 : DatumGetTimestampTz(d);
+		if (rank > best_rank || (rank == best_rank && issued > best_issued))
+		{
+			best = type;
+			best_rank = rank;
+			best_issued = issued;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (best == NULL)
+		best = pstrdup(ratelimit_default_license_type ? ratelimit_default_license_type : "free");
+	return best;
+}
+
+/* ---- check_rate_limit: every window of every matching rule at once ------ */
+
+typedef struct Window
+{
+	const CachedRule *rule;
+	const GcraParams *params;
+	char		window;
+	RateKey		key;
+	int			part;
+	int32		idx;			/* entry, or -1 */
+	int64		min_tat;		/* when idx < 0 after an insert failed */
+	GcraResult	r;
+} Window;
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+PG_FUNCTION_INFO_V1(jobspy_check_rate_limit);
+Datum
+jobspy_check_rate_limit(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user;
+	char	   *endpoint;
+	int32		cost;
+	char	   *type;
+	Window	   *w;
+	int			nw = 0;
+	int			parts[RATE_PARTITIONS];
+	int			nparts = 0;
+	int32	   *pinned;
+	int			npinned;
+	int64		now;
+	bool		allowed = true;
+	bool		any_full = false;
+	Window	   *shown = NULL;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	LWLockMode	mode;
+
+	if (!SRF_IS_FIRSTCALL())
+		return return_one_row(fcinfo, NULL, NULL);
+
+	require_arg(fcinfo, 0, "user_id");
+	require_arg(fcinfo, 1, "endpoint");
+	require_arg(fcinfo, 2, "cost");
+	user = PG_GETARG_UUID_P(0);
+	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	cost = PG_GETARG_INT32(2);
+	if (cost < 0)
+		bad_parameter("cost must be zero or more.");
+	ratelimit_require();
+
+	type = user_license_type(user);
+	if (!rules_valid)
+		rules_load();
+
+	w = palloc(sizeof(Window) * 2 * Max(nrules, 1));
+	for (int i = 0; i < nrules; i++)
+	{
+		const CachedRule *r = &rules[i];
+
+		if ((strcmp(r->license_type, type) != 0 && strcmp(r->license_type, "*") != 0) ||
+			!pattern_match(r->pattern, endpoint))
+			continue;
+		for (int h = 0; h < 2; h++)
+		{
+			Window	   *x = &w[nw++];
+
+			x->rule = r;
+			x->window = h == 0 ? WINDOW_HOUR : WINDOW_DAY;
+			x->params = h == 0 ? &r->hour : &r->day;
+			rl_key_for_window(&r->id, user, x->window, &x->key);
+			x->part = key_partition(&x->key);
+			x->idx = -1;
+			x->min_tat = PG_INT64_MAX;
+			{
+				bool		seen = false;
+
+				for (int j = 0; j < nparts; j++)
+					seen |= (parts[j] == x->part);
+				if (!seen)
+					parts[nparts++] = x->part;
+			}
+		}
+	}
+
+	if (nw == 0)
+	{
+		/* No rule applies: allowed, nothing to report. */
+		values[0] = BoolGetDatum(true);
+		nulls[1] = nulls[2] = nulls[3] = true;
+		values[4] = Int64GetDatum(-1);
+		values[5] = Int64GetDatum(0);
+		return return_one_row(fcinfo, values, nulls);
+	}
+
+	qsort(parts, nparts, sizeof(int), cmp_int);
+	pinned = palloc(sizeof(int32) * nw);
+	mode = cost > 0 ? LW_EXCLUSIVE : LW_SHARED;
+	now = ratelimit_now_ns();
+
+	for (int j = 0; j < nparts; j++)
+		LWLockAcquire(rl_store->parts[parts[j]].lock, mode);
+
+	/* 1. Find (or, when consuming, make) every window's entry. */
+	for (int i = 0; i < nw; i++)
+	{
+		Window	   *x = &w[i];
+
+		x->idx = rl_part_find(x->part, &x->key);
+		if (x->idx < 0 && cost > 0)
+		{
+			npinned = 0;
+			for (int j = 0; j < i; j++)
+				if (w[j].part == x->part && w[j].idx >= 0)
+					pinned[npinned++] = w[j].idx;
+			x->idx = rl_part_insert(x->part, &x->key, now, pinned, npinned, &x->min_tat);
+			any_full |= (x->idx < 0);
+		}
+	}
+	/*
+	 * 2. Decide every window.  A window that could not be stored is
+	 * answered by jobspy.ratelimit_when_full.
+	 */
+	for (int i = 0; i < nw && !(any_full && ratelimit_when_full == WHEN_FULL_ERROR); i++)
+	{
+		Window	   *x = &w[i];
+
+		if (x->idx < 0 && cost > 0)
+			store_full(x->params, now, cost, x->min_tat, &x->r);
+		else
+			gcra_decide(x->params,
+						x->idx >= 0 ? part_entries(x->part)[x->idx].tat : GCRA_EMPTY,
+						now, cost, &x->r);
+		allowed &= x->r.allowed;
+	}
+	/* 3. Consume from all of them, or from none. */
+	if (cost > 0 && !(any_full && ratelimit_when_full == WHEN_FULL_ERROR))
+	{
+		for (int i = 0; i < nw; i++)
+		{
+			RateEntry  *e;
+
+			if (w[i].idx < 0)
+				continue;
+			e = &part_entries(w[i].part)[w[i].idx];
+			if (allowed)
+			{
+				e->tat = w[i].r.new_tat;
+				e->allowed++;
+			}
+			else if (!w[i].r.allowed)
+				e->denied++;
+		}
+	}
+
+	for (int j = nparts - 1; j >= 0; j--)
+		LWLockRelease(rl_store->parts[parts[j]].lock);
+
+	if (any_full && ratelimit_when_full == WHEN_FULL_ERROR)
+		store_full_error();
+
+	/*
+	 * Report: when refused, the refusing window that frees last (retrying
+	 * after it finds every window ready); when admitted, the window with the
+	 * fewest units left (what RateLimit-* headers should show).
+	 */
+	for (int i = 0; i < nw; i++)
+	{
+		Window	   *x = &w[i];
+
+		if (!allowed)
+		{
+			/* -1 (never fits) outranks any wait. */
+			int64		mine = x->r.retry_after_ns < 0 ? PG_INT64_MAX : x->r.retry_after_ns;
+			int64		theirs = shown == NULL ? -1 :
+				(shown->r.retry_after_ns < 0 ? PG_INT64_MAX : shown->r.retry_after_ns);
+
+			if (!x->r.allowed && mine > theirs)
+				shown = x;
+		}
+		else if (shown == NULL || x->r.remaining < shown->r.remaining)
+			shown = x;
+	}
+
+	values[0] = BoolGetDatum(allowed);
+	values[1] = CStringGetTextDatum(psprintf("%s:%s", shown->rule->name,
+											 shown->window == WINDOW_HOUR ? "hour" : "day"));
+	values[2] = Int32GetDatum(shown->r.limit);
+	values[3] = Int32GetDatum(shown->r.remaining);
+	values[4] = Int64GetDatum(allowed ? -1 : gcra_ns_to_ms_ceil(shown->r.retry_after_ns));
+	values[5] = Int64GetDatum(gcra_ns_to_ms_ceil(shown->r.reset_after_ns));
+	return return_one_row(fcinfo, values, nulls);
+}
+
+/*
+ * Statement trigger on jobspy.rate_limit_rules: every backend drops its
+ * cached rules when the change commits.
+ */
+PG_FUNCTION_INFO_V1(jobspy_rate_limit_rules_changed);
+Datum
+jobspy_rate_limit_rules_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("jobspy.rate_limit_rules_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	rules_forget();
+	return PointerGetDatum(NULL);
+}
+
+void
+jobspy_ratelimit_init(void)
+{
+	ratelimit_store_init();
+	DefineCustomEnumVariable("jobspy.ratelimit_when_full",
+							 "What a new rate-limit key gets when the store holds only active keys.",
+							 "open admits it as a fresh key, closed refuses it, error raises JS301.",
+							 &ratelimit_when_full,
+							 WHEN_FULL_OPEN, when_full_options,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomStringVariable("jobspy.ratelimit_default_license_type",
+							   "Licence type whose rate-limit rules apply to users without an active licence.",
+							   NULL,
+							   &ratelimit_default_license_type,
+							   "free",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(ratelimit_relcache_callback, (Datum) 0);
+}
