@@ -411,8 +411,12 @@ $$;
 COMMENT ON FUNCTION jobspy.session_user_id(text) IS
     'the user a session token belongs to; NULL when unknown, revoked, expired or idle too long';
 
-CREATE FUNCTION jobspy.refresh_session(refresh_token text)
-    RETURNS TABLE (session_token text, refresh_token text, expires_at timestamptz)
+-- The work of refresh_session, whose argument and result column share a
+-- name that PL/pgSQL cannot tell apart.
+CREATE FUNCTION jobspy.session_refresh(token text,
+                                       OUT new_session_token text, OUT new_refresh_token text,
+                                       OUT new_expires_at timestamptz)
+    RETURNS SETOF record
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -460,6 +464,14 @@ BEGIN
     RETURN QUERY SELECT s, r, old.expires_at;
 END
 $$;
+COMMENT ON FUNCTION jobspy.session_refresh(text) IS
+    'internal: the work of refresh_session';
+
+CREATE FUNCTION jobspy.refresh_session(refresh_token text)
+    RETURNS TABLE (session_token text, refresh_token text, expires_at timestamptz)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT r.new_session_token, r.new_refresh_token, r.new_expires_at FROM jobspy.session_refresh($1) r $$;
 COMMENT ON FUNCTION jobspy.refresh_session(text) IS
     'rotates a session: new session and refresh tokens, same absolute expiry; a spent refresh token revokes the whole family and returns no row';
 
@@ -780,6 +792,7 @@ REVOKE ALL ON FUNCTION
     jobspy.session_open(uuid, uuid, timestamptz, inet, text),
     jobspy.login(text, text, inet, text), jobspy.session_user_id(text), jobspy.refresh_session(text),
     jobspy.revoke_session(text), jobspy.revoke_all_sessions(uuid), jobspy.unlock_user(uuid),
+    jobspy.session_refresh(text),
     jobspy.issue_email_verification(uuid), jobspy.verify_email(text),
     jobspy.issue_password_reset(text), jobspy.reset_password(text, text),
     jobspy.create_organization(text, uuid, text), jobspy.add_organization_member(uuid, uuid, text),
