@@ -11,3 +11,15 @@ SELECT key, jobspy.config_get(key) AS value FROM jobspy.config_defaults ORDER BY
 \echo '== Maintenance: monthly partitions ahead, retention applied (idempotent)'
 SELECT * FROM jobspy.maintain();
 SELECT count(*) AS api_usage_partitions FROM pg_inherits WHERE inhparent = 'jobspy.api_usage'::regclass;
+
+\echo '== Identity: sign up, log in, use and end a session (password cost lowered for the demo)'
+SET jobspy.password_memory_kib = 1024;
+DELETE FROM jobspy.users WHERE email = 'demo.user@example.com';
+SELECT jobspy.create_user('  Demo.User@Example.com ', 'demo password 1', 'Demo', timezone => 'Europe/Berlin') IS NOT NULL AS created;
+SELECT email, timezone, password_hash LIKE '$argon2id$v=19$%' AS argon2id FROM jobspy.users WHERE email = 'demo.user@example.com';
+CREATE TEMP TABLE demo_session AS SELECT * FROM jobspy.login('demo.user@example.com', 'demo password 1');
+SELECT jobspy.session_user_id(session_token) = user_id AS session_valid FROM demo_session;
+SELECT jobspy.revoke_session(session_token) FROM demo_session;
+SELECT jobspy.session_user_id(session_token) IS NULL AS session_ended FROM demo_session;
+DROP TABLE demo_session;
+RESET jobspy.password_memory_kib;
