@@ -386,26 +386,33 @@ CREATE FUNCTION jobspy.session_user_id(session_token text) RETURNS uuid
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    s    jobspy.user_sessions;
-    idle integer := jobspy.identity_seconds('identity.session_idle_timeout');
     now  timestamptz := jobspy.now();
+    uid  uuid;
+    sid  uuid;
+    seen timestamptz;
 BEGIN
-    SELECT * INTO s FROM jobspy.user_sessions x
-     WHERE x.session_token_hash = ANY (jobspy.secret_hash_candidates('session', session_token))
-       AND x.revoked_at IS NULL;
-    IF NOT FOUND OR s.expires_at <= now
-       OR s.last_activity_at + make_interval(secs => idle) <= now THEN
-        RETURN NULL;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM jobspy.users u WHERE u.id = s.user_id AND u.status = 'active') THEN
+    -- One statement on the hot path: the idle limit is read from the
+    -- configuration tables here rather than through config_get().
+    SELECT s.user_id, s.id, s.last_activity_at INTO uid, sid, seen
+      FROM jobspy.user_sessions s
+      JOIN jobspy.users u ON u.id = s.user_id AND u.status = 'active'
+     WHERE s.session_token_hash = ANY (jobspy.secret_hash_candidates('session', session_token))
+       AND s.revoked_at IS NULL
+       AND s.expires_at > now
+       AND s.last_activity_at > now - (
+             SELECT CASE jsonb_typeof(v) WHEN 'number' THEN make_interval(secs => (v #>> '{}')::double precision)
+                                         ELSE (v #>> '{}')::interval END
+               FROM (SELECT coalesce((SELECT c.value FROM jobspy.system_config c WHERE c.key = 'identity.session_idle_timeout'),
+                                     (SELECT d.value FROM jobspy.config_defaults d WHERE d.key = 'identity.session_idle_timeout')) AS v) k);
+    IF NOT FOUND THEN
         RETURN NULL;
     END IF;
     -- Last activity is written at most once a minute per session.
-    IF s.last_activity_at < now - interval '1 minute' THEN
+    IF seen < now - interval '1 minute' THEN
         UPDATE jobspy.user_sessions x SET last_activity_at = now
-         WHERE x.user_id = s.user_id AND x.id = s.id;
+         WHERE x.user_id = uid AND x.id = sid;
     END IF;
-    RETURN s.user_id;
+    RETURN uid;
 END
 $$;
 COMMENT ON FUNCTION jobspy.session_user_id(text) IS
