@@ -225,12 +225,15 @@ jobspy_password_needs_rehash(PG_FUNCTION_ARGS)
 
 /* Failed-login table. */
 
-static void
-require_failures(void)
+/*
+ * The table exists only when the library was preloaded.  Without it logins
+ * still work but failures are not counted (no lockout); docs/identity.md
+ * says so.
+ */
+static bool
+have_failures(void)
 {
-	jobspy_require_preload("counting failed logins");
-	if (failures == NULL)
-		elog(ERROR, "jobspy identity shared memory is not attached");
+	return jobspy_preloaded() && failures != NULL;
 }
 
 /* The slot of user, or NULL; with create, a free or reusable slot. */
@@ -284,7 +287,8 @@ jobspy_login_failure_record(PG_FUNCTION_ARGS)
 	TimestampTz until = 0;
 	LoginFailure *s;
 
-	require_failures();
+	if (!have_failures())
+		PG_RETURN_NULL();
 	LWLockAcquire(failures->lock, LW_EXCLUSIVE);
 	s = find_slot(user, true, now);
 	if (s)
@@ -319,7 +323,8 @@ jobspy_login_locked_until(PG_FUNCTION_ARGS)
 	TimestampTz until = 0;
 	LoginFailure *s;
 
-	require_failures();
+	if (!have_failures())
+		PG_RETURN_NULL();
 	LWLockAcquire(failures->lock, LW_SHARED);
 	s = find_slot(user, false, now);
 	if (s)
@@ -338,7 +343,8 @@ jobspy_login_failures_clear(PG_FUNCTION_ARGS)
 	pg_uuid_t  *user = PG_GETARG_UUID_P(0);
 	LoginFailure *s;
 
-	require_failures();
+	if (!have_failures())
+		PG_RETURN_VOID();
 	LWLockAcquire(failures->lock, LW_EXCLUSIVE);
 	s = find_slot(user, false, 0);
 	if (s)
@@ -378,8 +384,9 @@ jobspy_login_locks(PG_FUNCTION_ARGS)
 	LoginFailure *copy;
 	int			n = 0;
 
-	require_failures();
 	InitMaterializedSRF(fcinfo, 0);
+	if (!have_failures())
+		return (Datum) 0;
 	copy = palloc(sizeof(LoginFailure) * LOGIN_FAILURE_SLOTS);
 	LWLockAcquire(failures->lock, LW_SHARED);
 	for (int i = 0; i < LOGIN_FAILURE_SLOTS; i++)
@@ -395,5 +402,5 @@ jobspy_login_locks(PG_FUNCTION_ARGS)
 		values[1] = TimestampTzGetDatum(copy[i].locked_until);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	PG_RETURN_NULL();
+	return (Datum) 0;
 }
