@@ -520,6 +520,33 @@ $$;
 COMMENT ON FUNCTION jobspy.unlock_user(uuid) IS
     'lifts a login lock and forgets the failed logins of a user';
 
+CREATE FUNCTION jobspy.set_user_status(user_id uuid, status text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF user_id IS NULL OR status IS NULL THEN
+        RAISE EXCEPTION 'user and status must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF status NOT IN ('active', 'suspended', 'deleted') THEN
+        RAISE EXCEPTION 'status must be active, suspended or deleted' USING ERRCODE = '22023';
+    END IF;
+    UPDATE jobspy.users u SET status = set_user_status.status
+     WHERE u.id = set_user_status.user_id AND u.status IS DISTINCT FROM set_user_status.status;
+    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM jobspy.users u WHERE u.id = set_user_status.user_id) THEN
+        RAISE EXCEPTION 'user does not exist' USING ERRCODE = '22023';
+    END IF;
+    IF status <> 'active' THEN
+        UPDATE jobspy.user_sessions x SET revoked_at = jobspy.now(), revocation_reason = 'account ' || status
+         WHERE x.user_id = set_user_status.user_id AND x.revoked_at IS NULL;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.set_user_status(uuid, text) IS
+    'sets an account active, suspended or deleted; leaving active ends every session';
+REVOKE ALL ON FUNCTION jobspy.set_user_status(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.set_user_status(uuid, text) TO jobspy_app, jobspy_admin;
+
 -- One-time tokens.
 
 CREATE FUNCTION jobspy.issue_email_verification(user_id uuid) RETURNS text

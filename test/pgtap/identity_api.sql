@@ -1,6 +1,6 @@
 -- Identity: passwords, accounts, login and lockout, sessions, one-time tokens, organizations.
 BEGIN;
-SELECT plan(67);
+SELECT plan(71);
 SET LOCAL jobspy.password_memory_kib = 64;
 SET LOCAL jobspy.password_iterations = 1;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
@@ -90,6 +90,15 @@ SET LOCAL jobspy.clock_override = '2030-01-22 00:00:00+00';
 SELECT is(jobspy.session_user_id((SELECT session_token FROM s3)), NULL, 'idle too long');
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.revoke_session((SELECT session_token FROM s3));
+
+-- Status.
+CREATE TEMP TABLE s5 AS SELECT * FROM jobspy.login('carol@example.com', 'carol password');
+SELECT jobspy.set_user_status((SELECT id FROM carol), 'suspended');
+SELECT is(jobspy.session_user_id((SELECT session_token FROM s5)), NULL, 'suspending ends the sessions');
+SELECT throws_ok($$SELECT * FROM jobspy.login('carol@example.com', 'carol password')$$, 'JS102', NULL, 'suspended: right password refused');
+SELECT throws_ok($$SELECT jobspy.set_user_status((SELECT id FROM carol), 'banned')$$, '22023', NULL, 'unknown status');
+SELECT jobspy.set_user_status((SELECT id FROM carol), 'active');
+SELECT lives_ok($$SELECT * FROM jobspy.login('carol@example.com', 'carol password')$$, 'active again: login works');
 
 -- Email verification.
 CREATE TEMP TABLE ev AS SELECT jobspy.issue_email_verification((SELECT id FROM carol)) AS t;
