@@ -18,3 +18,15 @@ SELECT n, r.* FROM generate_series(1, 4) n,
        LATERAL jobspy.rate_limit('demo:login:203.0.113.7', 2, 10, '1 minute', 1 + 0 * n) r;
 SELECT jobspy.set_rate_limit_rule('demo-free-api', '/api/*', 'free', 100, 1000, 10) IS NOT NULL AS rule_set;
 SELECT * FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000de70', '/api/v1/jobs', 0);
+
+\echo '== Identity: sign up, log in, use and end a session (password cost lowered for the demo)'
+SET jobspy.password_memory_kib = 1024;
+DELETE FROM jobspy.users WHERE email = 'demo.user@example.com';
+SELECT jobspy.create_user('  Demo.User@Example.com ', 'demo password 1', 'Demo', timezone => 'Europe/Berlin') IS NOT NULL AS created;
+SELECT email, timezone, password_hash LIKE '$argon2id$v=19$%' AS argon2id FROM jobspy.users WHERE email = 'demo.user@example.com';
+CREATE TEMP TABLE demo_session AS SELECT * FROM jobspy.login('demo.user@example.com', 'demo password 1');
+SELECT jobspy.session_user_id(session_token) = user_id AS session_valid FROM demo_session;
+SELECT jobspy.revoke_session(session_token) FROM demo_session;
+SELECT jobspy.session_user_id(session_token) IS NULL AS session_ended FROM demo_session;
+DROP TABLE demo_session;
+RESET jobspy.password_memory_kib;

@@ -228,6 +228,7 @@ _PG_init(void)
 
 	jobspy_keys_init();
 	jobspy_ratelimit_init();
+	jobspy_identity_init();
 
 	MarkGUCPrefixReserved("jobspy");
 

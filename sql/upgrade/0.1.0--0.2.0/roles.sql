@@ -1,0 +1,29 @@
+\echo Use "ALTER EXTENSION jobspy_core UPDATE TO '0.2.0'" to load this file. \quit
+-- roles: identity configuration defaults; the admin reads identity tables but not their secret columns.
+
+-- Identity's configuration defaults (config_defaults is made by ops, which
+-- runs after identity).
+INSERT INTO jobspy.config_defaults (key, value, description) VALUES
+    ('identity.login_max_failures',       '5',              'failed logins within identity.login_failure_window that lock an account'),
+    ('identity.login_failure_window',     '"15 minutes"',   'window in which failed logins are counted'),
+    ('identity.lockout_duration',         '"15 minutes"',   'how long an account stays locked after too many failed logins'),
+    ('identity.session_absolute_timeout', '"30 days"',      'a session ends this long after its login, however often it is refreshed'),
+    ('identity.session_idle_timeout',     '"7 days"',       'a session ends when unused this long'),
+    ('identity.email_verification_ttl',   '"48 hours"',     'how long an email verification token stays valid'),
+    ('identity.password_reset_ttl',       '"1 hour"',       'how long a password reset token stays valid');
+
+-- Identity tables: the admin reads them but not the secret columns.
+GRANT SELECT ON jobspy.organizations, jobspy.organization_members TO jobspy_admin;
+REVOKE SELECT ON jobspy.users, jobspy.user_sessions, jobspy.email_verification_tokens,
+    jobspy.password_reset_tokens FROM jobspy_admin;
+GRANT SELECT (id, email, first_name, last_name, phone, country_code, timezone, language, status,
+              email_verified, email_verified_at, two_factor_enabled, last_login_at, metadata,
+              created_at, updated_at, locked_until)
+   ON jobspy.users TO jobspy_admin;
+GRANT SELECT (user_id, id, device_fingerprint, user_agent, ip_address, country_code, city, expires_at,
+              last_activity_at, created_at, revoked_at, revocation_reason, family_id)
+   ON jobspy.user_sessions TO jobspy_admin;
+GRANT SELECT (user_id, id, email, expires_at, used_at, created_at)
+   ON jobspy.email_verification_tokens TO jobspy_admin;
+GRANT SELECT (user_id, id, expires_at, used_at, created_at)
+   ON jobspy.password_reset_tokens TO jobspy_admin;

@@ -1,0 +1,22 @@
+/*
+ * identity.h: password hashing and the shared-memory failed-login table.
+ */
+#ifndef JOBSPY_IDENTITY_H
+#define JOBSPY_IDENTITY_H
+
+#include "postgres.h"
+
+/* SQLSTATEs of the identity module (JS1xx), listed in docs/errors.md. */
+#define ERRCODE_JS_ACCOUNT_LOCKED		MAKE_SQLSTATE('J','S','1','0','1')
+#define ERRCODE_JS_ACCOUNT_INACTIVE		MAKE_SQLSTATE('J','S','1','0','2')
+#define ERRCODE_JS_TOKEN_INVALID		MAKE_SQLSTATE('J','S','1','0','3')
+#define ERRCODE_JS_LAST_OWNER			MAKE_SQLSTATE('J','S','1','0','4')
+
+/* Password length limits, in bytes. */
+#define PASSWORD_MIN_BYTES 8
+#define PASSWORD_MAX_BYTES 1024
+
+/* Slots in the failed-login table. */
+#define LOGIN_FAILURE_SLOTS 4096
+
+#endif							/* JOBSPY_IDENTITY_H */
