@@ -120,7 +120,6 @@ COMMENT ON TABLE jobspy.usage_records IS
     'usage ledger: each granted consumption (amount, cost in minor units, metadata), partitioned by month';
 CREATE TABLE jobspy.usage_records_default PARTITION OF jobspy.usage_records
     (PRIMARY KEY (user_id, created_at, id)) DEFAULT;
-CREATE INDEX usage_records_default_metric_idx ON jobspy.usage_records_default (user_id, metric, created_at);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.usage_records_default', '');
 
 -- Idempotency keys, kept for as long as the user exists (the ledger is
@@ -199,12 +198,17 @@ CREATE FUNCTION jobspy.quota_plan_of(user_id uuid, at timestamptz)
     RETURNS TABLE (user_status text, timezone text, plan_id uuid, source text, anchor timestamptz)
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-SELECT u.status, u.timezone,
-       coalesce(s.plan_id, up.plan_id, l.plan_id, d.plan_id),
+-- coalesce() evaluates its arguments in order and stops at the first that
+-- is not NULL, so each later lookup runs only when the earlier ones miss;
+-- OFFSET 0 keeps the planner from copying the expression (and its
+-- lookups) into every place that uses it.
+SELECT u.status, u.timezone, pid.plan_id,
        CASE WHEN s.plan_id IS NOT NULL THEN 'subscription'
-            WHEN up.plan_id IS NOT NULL THEN 'user'
-            WHEN l.plan_id IS NOT NULL THEN 'license'
-            WHEN d.plan_id IS NOT NULL THEN 'default' END,
+            WHEN EXISTS (SELECT FROM jobspy.user_plans x WHERE x.user_id = u.id) THEN 'user'
+            WHEN EXISTS (SELECT FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
+                          WHERE li.user_id = u.id AND li.status = 'active'
+                            AND (li.expires_at IS NULL OR li.expires_at > $2)) THEN 'license'
+            WHEN pid.plan_id IS NOT NULL THEN 'default' END,
        s.anchor
   FROM jobspy.users u
   LEFT JOIN LATERAL (
@@ -212,19 +216,15 @@ SELECT u.status, u.timezone,
           FROM jobspy.subscriptions sub JOIN jobspy.plans p ON p.code = sub.plan_type
          WHERE sub.user_id = u.id AND sub.status IN ('active', 'trialing', 'past_due')
          LIMIT 1) s ON true
-  LEFT JOIN LATERAL (
-        SELECT x.plan_id FROM jobspy.user_plans x
-         WHERE x.user_id = u.id AND s.plan_id IS NULL) up ON true
-  LEFT JOIN LATERAL (
-        SELECT p.id AS plan_id
-          FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
-         WHERE li.user_id = u.id AND li.status = 'active' AND (li.expires_at IS NULL OR li.expires_at > $2)
-           AND s.plan_id IS NULL AND up.plan_id IS NULL
-         ORDER BY li.issued_at DESC, li.id
-         LIMIT 1) l ON true
-  LEFT JOIN LATERAL (
-        SELECT jobspy.quota_default_plan_id() AS plan_id
-         WHERE s.plan_id IS NULL AND up.plan_id IS NULL AND l.plan_id IS NULL) d ON true
+  CROSS JOIN LATERAL (
+        SELECT coalesce(s.plan_id,
+                        (SELECT x.plan_id FROM jobspy.user_plans x WHERE x.user_id = u.id),
+                        (SELECT p.id FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
+                          WHERE li.user_id = u.id AND li.status = 'active'
+                            AND (li.expires_at IS NULL OR li.expires_at > $2)
+                          ORDER BY li.issued_at DESC, li.id LIMIT 1),
+                        jobspy.quota_default_plan_id()) AS plan_id
+        OFFSET 0) pid
  WHERE u.id = $1
 $$;
 COMMENT ON FUNCTION jobspy.quota_plan_of(uuid, timestamptz) IS
@@ -263,24 +263,24 @@ CREATE FUNCTION jobspy.quota_window(user_id uuid, metric text, at timestamptz)
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
 SELECT r.user_status, r.plan_id, q.period, q.quota_limit,
-       CASE q.period
-            WHEN 'day' THEN date_trunc('day', $3, r.timezone)
-            WHEN 'week' THEN date_trunc('week', $3, r.timezone)
-            WHEN 'month' THEN coalesce(ap.period_start, date_trunc('month', $3, r.timezone))
-            WHEN 'year' THEN coalesce(ap.period_start, date_trunc('year', $3, r.timezone))
-            WHEN 'lifetime' THEN '-infinity'::timestamptz END,
-       CASE q.period
-            WHEN 'day' THEN (date_trunc('day', $3 AT TIME ZONE r.timezone) + interval '1 day') AT TIME ZONE r.timezone
-            WHEN 'week' THEN (date_trunc('week', $3 AT TIME ZONE r.timezone) + interval '7 days') AT TIME ZONE r.timezone
-            WHEN 'month' THEN coalesce(ap.period_end,
-                 (date_trunc('month', $3 AT TIME ZONE r.timezone) + interval '1 month') AT TIME ZONE r.timezone)
-            WHEN 'year' THEN coalesce(ap.period_end,
-                 (date_trunc('year', $3 AT TIME ZONE r.timezone) + interval '1 year') AT TIME ZONE r.timezone)
-            WHEN 'lifetime' THEN 'infinity'::timestamptz END
+       CASE WHEN r.anchor IS NOT NULL AND q.period IN ('month', 'year')
+            THEN (jobspy.quota_anchored_period(r.anchor, $3, CASE q.period WHEN 'month' THEN 1 ELSE 12 END)).period_start
+            ELSE CASE q.period
+                 WHEN 'day' THEN date_trunc('day', $3, r.timezone)
+                 WHEN 'week' THEN date_trunc('week', $3, r.timezone)
+                 WHEN 'month' THEN date_trunc('month', $3, r.timezone)
+                 WHEN 'year' THEN date_trunc('year', $3, r.timezone)
+                 WHEN 'lifetime' THEN '-infinity'::timestamptz END END,
+       CASE WHEN r.anchor IS NOT NULL AND q.period IN ('month', 'year')
+            THEN (jobspy.quota_anchored_period(r.anchor, $3, CASE q.period WHEN 'month' THEN 1 ELSE 12 END)).period_end
+            ELSE CASE q.period
+                 WHEN 'day' THEN (date_trunc('day', $3 AT TIME ZONE r.timezone) + interval '1 day') AT TIME ZONE r.timezone
+                 WHEN 'week' THEN (date_trunc('week', $3 AT TIME ZONE r.timezone) + interval '7 days') AT TIME ZONE r.timezone
+                 WHEN 'month' THEN (date_trunc('month', $3 AT TIME ZONE r.timezone) + interval '1 month') AT TIME ZONE r.timezone
+                 WHEN 'year' THEN (date_trunc('year', $3 AT TIME ZONE r.timezone) + interval '1 year') AT TIME ZONE r.timezone
+                 WHEN 'lifetime' THEN 'infinity'::timestamptz END END
   FROM jobspy.quota_plan_of($1, $3) r
   LEFT JOIN jobspy.plan_quotas q ON q.plan_id = r.plan_id AND q.metric = $2
-  LEFT JOIN LATERAL jobspy.quota_anchored_period(
-        r.anchor, $3, CASE q.period WHEN 'month' THEN 1 WHEN 'year' THEN 12 END) ap ON true
 $$;
 COMMENT ON FUNCTION jobspy.quota_window(uuid, text, timestamptz) IS
     'internal: the plan quota that applies to a user''s metric at a time and the period holding it';
@@ -428,8 +428,11 @@ BEGIN
              WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
                AND c.period_start = w.period_start;
         ELSIF op = 'consume' THEN
-            INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, idempotency_key, metadata, created_at)
-            VALUES (v_user, v_metric, v_amount, cost, v_key, coalesce(metadata, '{}'), v_now);
+            IF v_key IS NOT NULL OR cost IS NOT NULL OR metadata IS NOT NULL
+               OR current_setting('jobspy.quota_usage_records', true) = 'all' THEN
+                INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, idempotency_key, metadata, created_at)
+                VALUES (v_user, v_metric, v_amount, cost, v_key, coalesce(metadata, '{}'), v_now);
+            END IF;
         ELSE
             INSERT INTO jobspy.quota_reservations AS r
                    (user_id, metric, period, period_start, quota_limit, amount, idempotency_key, expires_at)
@@ -466,9 +469,52 @@ CREATE FUNCTION jobspy.consume_quota(user_id uuid, metric text, amount bigint DE
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+    v_all boolean;
+    r     record;
 BEGIN
-    RETURN QUERY SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at
-                   FROM jobspy.quota_take('consume', $1, $2, $3, $4, NULL, NULL, NULL) t;
+    IF $4 IS NOT NULL OR $1 IS NULL OR $2 IS NULL OR $3 IS NULL OR $3 <= 0 THEN
+        -- Idempotent calls and bad arguments take the general path.
+        RETURN QUERY SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at
+                       FROM jobspy.quota_take('consume', $1, $2, $3, $4, NULL, NULL, NULL) t;
+        RETURN;
+    END IF;
+    v_now := jobspy.now();
+    v_all := coalesce(current_setting('jobspy.quota_usage_records', true), '') = 'all';
+    -- The common case in one statement: find the window and take the
+    -- amount if the counter has room (its row lock makes this exact).
+    WITH w AS (
+        SELECT * FROM jobspy.quota_window($1, $2, v_now)),
+    upd AS (
+        UPDATE jobspy.quota_counters c SET used = c.used + $3
+          FROM w
+         WHERE w.user_status = 'active'
+           AND c.user_id = $1 AND c.metric = $2 AND c.period = w.period AND c.period_start = w.period_start
+           AND (w.quota_limit < 0 OR c.used + c.reserved + $3 <= w.quota_limit)
+        RETURNING c.used, c.reserved)
+    SELECT w.period, w.quota_limit AS lim, w.period_start AS ps, w.period_end AS pe,
+           upd.used AS u, upd.reserved AS res
+      INTO r
+      FROM w, upd;
+    IF NOT FOUND THEN
+        -- Denied, no counter yet, or an error to raise: the general path
+        -- (nothing was changed).
+        RETURN QUERY SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at
+                       FROM jobspy.quota_take('consume', $1, $2, $3, NULL, NULL, NULL, NULL) t;
+        RETURN;
+    END IF;
+    IF v_all THEN
+        INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at) VALUES ($1, $2, $3, v_now);
+    END IF;
+    allowed := true;
+    used := r.u;
+    quota_limit := CASE WHEN r.lim >= 0 THEN r.lim END;
+    remaining := CASE WHEN r.lim >= 0 THEN greatest(r.lim - r.u - r.res, 0) END;
+    period_start := CASE WHEN r.period <> 'lifetime' THEN r.ps END;
+    resets_at := CASE WHEN r.period <> 'lifetime' THEN r.pe END;
+    RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION jobspy.consume_quota(uuid, text, bigint, text) IS

@@ -231,6 +231,7 @@ _PG_init(void)
 							   check_actor_id, NULL, NULL);
 
 	jobspy_keys_init();
+	jobspy_quotas_init();
 
 	MarkGUCPrefixReserved("jobspy");
 

@@ -52,5 +52,6 @@ extern void jobspy_require_preload(const char *what);
 
 /* Module initialisers called by _PG_init. */
 extern void jobspy_keys_init(void);
+extern void jobspy_quotas_init(void);
 
 #endif							/* JOBSPY_CORE_H */
