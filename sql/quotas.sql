@@ -631,11 +631,14 @@ BEGIN
          WHERE c.user_id = r.user_id AND c.metric = r.metric AND c.period = r.period
            AND c.period_start = r.period_start;
     ELSIF r.status <> 'held' THEN
+        IF r.status = 'settled' THEN
+            RAISE EXCEPTION 'reservation is settled'
+                USING ERRCODE = '55000',
+                      DETAIL = format('It was settled with %s; a settlement is final.', r.actual_amount);
+        END IF;
         RAISE EXCEPTION 'reservation is %', r.status
-            USING ERRCODE = '55000',
-                  DETAIL = CASE r.status WHEN 'settled' THEN format('It was settled with %s.', r.actual_amount)
-                           ELSE 'Its amount was released.' END,
-                  HINT = CASE WHEN r.status IN ('expired', 'cancelled') THEN 'Record the usage with jobspy.consume_quota().' END;
+            USING ERRCODE = '55000', DETAIL = 'Its amount was released.',
+                  HINT = 'Record the usage with jobspy.consume_quota().';
     ELSE
         -- The actual amount is recorded even past the limit: the usage
         -- has happened; the reservation was the gate.
@@ -695,7 +698,8 @@ COMMENT ON FUNCTION jobspy.cancel_reservation(uuid) IS
     'releases a held reservation; true when released now, false when it was already cancelled or expired';
 
 -- maintain() runs this: releases expired reservations and drops counters
--- of periods that ended longer ago than retention.quota_counters.
+-- of periods that ended longer ago than retention.quota_counters, with
+-- their settled, cancelled and expired reservations.
 CREATE FUNCTION jobspy.maintain_quotas() RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -731,10 +735,7 @@ BEGIN
     IF keep IS NULL OR jsonb_typeof(keep) = 'string' THEN
         DELETE FROM jobspy.quota_counters c
          WHERE c.period_end < jobspy.now() - coalesce((keep #>> '{}')::interval, interval '13 months')
-           AND c.reserved = 0
-           AND NOT EXISTS (SELECT FROM jobspy.quota_reservations x
-                            WHERE x.user_id = c.user_id AND x.metric = c.metric
-                              AND x.period = c.period AND x.period_start = c.period_start);
+           AND c.reserved = 0;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n > 0 THEN
             action := 'deleted'; object := format('%s quota counters past retention', n);
