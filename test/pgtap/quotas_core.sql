@@ -1,6 +1,6 @@
 -- Plans, consumption, idempotency, reservations, the ledger, errors.
 BEGIN;
-SELECT plan(101);
+SELECT plan(102);
 
 SET LOCAL jobspy.clock_override = '2031-05-14 12:00:00+00';
 INSERT INTO jobspy.users (id, email, timezone) VALUES
@@ -142,7 +142,10 @@ SELECT is((SELECT row(allowed, used)::text
 SELECT jobspy.set_plan_quota('t_basic', 'posts', 'day', 50);
 SELECT is((SELECT row(allowed, used)::text
              FROM jobspy.consume_quota('a0000000-0000-4000-8000-000000000001', 'posts', 3, 'post-big')),
-          '(f,4)', 'a keyed denial replays as a denial');
+          '(t,7)', 'a denial does not bind its key: the retry is granted once there is room');
+SELECT is((SELECT row(allowed, used)::text
+             FROM jobspy.consume_quota('a0000000-0000-4000-8000-000000000001', 'posts', 3, 'post-big')),
+          '(t,7)', 'and then replays');
 SET LOCAL jobspy.clock_override = '2032-05-14 12:00:00+00';
 SELECT is((SELECT row(allowed, used, period_start)::text
              FROM jobspy.consume_quota('a0000000-0000-4000-8000-000000000001', 'posts', 1, 'post-1')),
@@ -153,8 +156,8 @@ SET LOCAL jobspy.clock_override = '2031-05-14 12:00:00+00';
 -- only with jobspy.quota_usage_records = all.
 SELECT is((SELECT count(*) FROM jobspy.usage_records WHERE user_id = 'a0000000-0000-4000-8000-000000000001'
               AND idempotency_key = 'post-1'), 1::bigint, 'a keyed grant has one usage record, replays none');
-SELECT is((SELECT count(*) FROM jobspy.usage_records WHERE idempotency_key = 'post-big'), 0::bigint,
-          'a denial has no usage record');
+SELECT is((SELECT count(*) FROM jobspy.usage_records WHERE idempotency_key = 'post-big'), 1::bigint,
+          'the denial left no usage record, the grant one');
 SELECT is((SELECT count(*) FROM jobspy.usage_records WHERE user_id = 'a0000000-0000-4000-8000-000000000002'),
           0::bigint, 'plain grants are counted, not recorded, by default');
 SET LOCAL jobspy.quota_usage_records = 'all';

@@ -99,8 +99,9 @@ CREATE TABLE jobspy.usage_records_default PARTITION OF jobspy.usage_records
     (PRIMARY KEY (user_id, created_at, id)) DEFAULT;
 SELECT pg_catalog.pg_extension_config_dump('jobspy.usage_records_default', '');
 
--- Idempotency keys, kept for as long as the user exists (the ledger is
--- partitioned and expires; this table does not), with the first answer.
+-- Idempotency keys of granted calls, kept for as long as the user exists
+-- (the ledger is partitioned and expires; this table does not), with the
+-- answer given.
 CREATE TABLE jobspy.quota_idempotency (
     user_id         uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
     idempotency_key text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
@@ -118,7 +119,7 @@ CREATE TABLE jobspy.quota_idempotency (
     PRIMARY KEY (user_id, idempotency_key)
 );
 COMMENT ON TABLE jobspy.quota_idempotency IS
-    'idempotency keys of consume_quota and reserve_quota with the first answer given; unique per user for good';
+    'idempotency keys of granted consume_quota and reserve_quota calls with the answer given; unique per user for good';
 SELECT pg_catalog.pg_extension_config_dump('jobspy.quota_idempotency', '');
 
 CREATE TABLE jobspy.quota_reservations (
@@ -169,8 +170,9 @@ COMMENT ON FUNCTION jobspy.quota_default_plan_id() IS
 -- The plan in force for a user at a time: the live subscription's plan
 -- (by code = subscriptions.plan_type), else the one set with
 -- set_user_plan, else the plan named like the most recently issued active
--- licence's type, else the configured default.  anchor is the
--- subscription's current period start when its plan is in force.
+-- licence's type, else the configured default.  anchor is the live
+-- subscription's current period start, whichever plan is in force: a
+-- subscriber's months follow the billing period.
 CREATE FUNCTION jobspy.quota_plan_of(user_id uuid, at timestamptz)
     RETURNS TABLE (user_status text, timezone text, plan_id uuid, source text, anchor timestamptz)
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -190,7 +192,7 @@ SELECT u.status, u.timezone, pid.plan_id,
   FROM jobspy.users u
   LEFT JOIN LATERAL (
         SELECT p.id AS plan_id, sub.current_period_start AS anchor
-          FROM jobspy.subscriptions sub JOIN jobspy.plans p ON p.code = sub.plan_type
+          FROM jobspy.subscriptions sub LEFT JOIN jobspy.plans p ON p.code = sub.plan_type
          WHERE sub.user_id = u.id AND sub.status IN ('active', 'trialing', 'past_due')
          LIMIT 1) s ON true
   CROSS JOIN LATERAL (
@@ -426,7 +428,9 @@ BEGIN
     period_start := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_start END;
     resets_at := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_end END;
 
-    IF v_key IS NOT NULL THEN
+    -- A key is bound by a grant only: a denial consumed nothing, so the
+    -- same request may be tried again (after an upgrade or a reset).
+    IF v_key IS NOT NULL AND v_ok THEN
         INSERT INTO jobspy.quota_idempotency AS i
                (user_id, idempotency_key, operation, metric, amount, reservation_id,
                 allowed, used, quota_limit, remaining, period_start, resets_at, created_at)
