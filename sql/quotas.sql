@@ -257,34 +257,17 @@ $$;
 COMMENT ON FUNCTION jobspy.quota_anchored_period(timestamptz, timestamptz, integer) IS
     'internal: the period of so many months, counted from a billing anchor, that holds a time';
 
--- The quota that applies to a user and metric at a time, and its window.
--- period is NULL when the plan in force does not define the metric.
-CREATE FUNCTION jobspy.quota_window(user_id uuid, metric text, at timestamptz)
-    RETURNS TABLE (user_status text, plan_id uuid, period text, quota_limit bigint,
-                   period_start timestamptz, period_end timestamptz)
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$
-SELECT r.user_status, r.plan_id, q.period, q.quota_limit,
-       CASE WHEN r.anchor IS NOT NULL AND q.period IN ('month', 'year')
-            THEN (jobspy.quota_anchored_period(r.anchor, $3, CASE q.period WHEN 'month' THEN 1 ELSE 12 END)).period_start
-            ELSE CASE q.period
-                 WHEN 'day' THEN date_trunc('day', $3, r.timezone)
-                 WHEN 'week' THEN date_trunc('week', $3, r.timezone)
-                 WHEN 'month' THEN date_trunc('month', $3, r.timezone)
-                 WHEN 'year' THEN date_trunc('year', $3, r.timezone)
-                 WHEN 'lifetime' THEN '-infinity'::timestamptz END END,
-       CASE WHEN r.anchor IS NOT NULL AND q.period IN ('month', 'year')
-            THEN (jobspy.quota_anchored_period(r.anchor, $3, CASE q.period WHEN 'month' THEN 1 ELSE 12 END)).period_end
-            ELSE CASE q.period
-                 WHEN 'day' THEN (date_trunc('day', $3 AT TIME ZONE r.timezone) + interval '1 day') AT TIME ZONE r.timezone
-                 WHEN 'week' THEN (date_trunc('week', $3 AT TIME ZONE r.timezone) + interval '7 days') AT TIME ZONE r.timezone
-                 WHEN 'month' THEN (date_trunc('month', $3 AT TIME ZONE r.timezone) + interval '1 month') AT TIME ZONE r.timezone
-                 WHEN 'year' THEN (date_trunc('year', $3 AT TIME ZONE r.timezone) + interval '1 year') AT TIME ZONE r.timezone
-                 WHEN 'lifetime' THEN 'infinity'::timestamptz END END
-  FROM jobspy.quota_plan_of($1, $3) r
-  LEFT JOIN jobspy.plan_quotas q ON q.plan_id = r.plan_id AND q.metric = $2
-$$;
-COMMENT ON FUNCTION jobspy.quota_window(uuid, text, timestamptz) IS
+-- The quota that applies to a user and metric at a time, and its window,
+-- read through the tables' keys in C; it follows the rule of
+-- quota_plan_of() above.  All NULL for an unknown user; period is NULL when
+-- the plan in force does not define the metric.
+CREATE FUNCTION jobspy.quota_lookup(user_id uuid, metric text, at timestamptz,
+                                    OUT user_status text, OUT plan_id uuid, OUT period text,
+                                    OUT quota_limit bigint, OUT period_start timestamptz,
+                                    OUT period_end timestamptz)
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_quota_lookup';
+COMMENT ON FUNCTION jobspy.quota_lookup(uuid, text, timestamptz) IS
     'internal: the plan quota that applies to a user''s metric at a time and the period holding it';
 
 -- ---- consumption ------------------------------------------------------
@@ -324,8 +307,8 @@ CREATE FUNCTION jobspy.quota_resolve(user_id uuid, metric text, at timestamptz)
 DECLARE
     w record;
 BEGIN
-    SELECT * INTO w FROM jobspy.quota_window($1, $2, $3);
-    IF NOT FOUND THEN
+    w := jobspy.quota_lookup($1, $2, $3);
+    IF w.user_status IS NULL THEN
         RAISE EXCEPTION 'unknown user %', $1 USING ERRCODE = '22023';
     END IF;
     IF w.user_status <> 'active' THEN
@@ -475,9 +458,11 @@ CREATE FUNCTION jobspy.consume_quota(user_id uuid, metric text, amount bigint DE
     AS $$
 #variable_conflict use_column
 DECLARE
-    v_now timestamptz;
-    v_all boolean;
-    r     record;
+    v_now  timestamptz;
+    v_all  boolean;
+    w      record;
+    c_used bigint;
+    c_res  bigint;
 BEGIN
     IF $4 IS NOT NULL OR $1 IS NULL OR $2 IS NULL OR $3 IS NULL OR $3 <= 0 THEN
         -- Idempotent calls and bad arguments take the general path.
@@ -487,22 +472,17 @@ BEGIN
     END IF;
     v_now := jobspy.now();
     v_all := coalesce(current_setting('jobspy.quota_usage_records', true), '') = 'all';
-    -- The common case in one statement: find the window and take the
-    -- amount if the counter has room (its row lock makes this exact).
-    WITH w AS (
-        SELECT * FROM jobspy.quota_window($1, $2, v_now)),
-    upd AS (
+    -- The common case: the quota found through the keys, then one UPDATE
+    -- that takes the amount if the counter has room (its row lock makes
+    -- this exact).
+    w := jobspy.quota_lookup($1, $2, v_now);
+    IF w.user_status = 'active' AND w.period IS NOT NULL THEN
         UPDATE jobspy.quota_counters c SET used = c.used + $3
-          FROM w
-         WHERE w.user_status = 'active'
-           AND c.user_id = $1 AND c.metric = $2 AND c.period = w.period AND c.period_start = w.period_start
+         WHERE c.user_id = $1 AND c.metric = $2 AND c.period = w.period AND c.period_start = w.period_start
            AND (w.quota_limit < 0 OR c.used + c.reserved + $3 <= w.quota_limit)
-        RETURNING c.used, c.reserved)
-    SELECT w.period, w.quota_limit AS lim, w.period_start AS ps, w.period_end AS pe,
-           upd.used AS u, upd.reserved AS res
-      INTO r
-      FROM w, upd;
-    IF NOT FOUND THEN
+        RETURNING c.used, c.reserved INTO c_used, c_res;
+    END IF;
+    IF c_used IS NULL THEN
         -- Denied, no counter yet, or an error to raise: the general path
         -- (nothing was changed).
         RETURN QUERY SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at
@@ -513,11 +493,11 @@ BEGIN
         INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at) VALUES ($1, $2, $3, v_now);
     END IF;
     allowed := true;
-    used := r.u;
-    quota_limit := CASE WHEN r.lim >= 0 THEN r.lim END;
-    remaining := CASE WHEN r.lim >= 0 THEN greatest(r.lim - r.u - r.res, 0) END;
-    period_start := CASE WHEN r.period <> 'lifetime' THEN r.ps END;
-    resets_at := CASE WHEN r.period <> 'lifetime' THEN r.pe END;
+    used := c_used;
+    quota_limit := CASE WHEN w.quota_limit >= 0 THEN w.quota_limit END;
+    remaining := CASE WHEN w.quota_limit >= 0 THEN greatest(w.quota_limit - c_used - c_res, 0) END;
+    period_start := CASE WHEN w.period <> 'lifetime' THEN w.period_start END;
+    resets_at := CASE WHEN w.period <> 'lifetime' THEN w.period_end END;
     RETURN NEXT;
 END
 $$;
@@ -1005,7 +985,7 @@ COMMENT ON FUNCTION jobspy.feature_enabled(text, uuid) IS
 REVOKE ALL ON FUNCTION
     jobspy.quota_default_plan_id(), jobspy.quota_plan_of(uuid, timestamptz),
     jobspy.quota_anchored_period(timestamptz, timestamptz, integer),
-    jobspy.quota_window(uuid, text, timestamptz), jobspy.quota_check_args(uuid, text, bigint, text),
+    jobspy.quota_lookup(uuid, text, timestamptz), jobspy.quota_check_args(uuid, text, bigint, text),
     jobspy.quota_resolve(uuid, text, timestamptz),
     jobspy.quota_take(text, uuid, text, bigint, text, interval, numeric, jsonb),
     jobspy.consume_quota(uuid, text, bigint, text),
