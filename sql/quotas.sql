@@ -449,58 +449,16 @@ $$;
 COMMENT ON FUNCTION jobspy.quota_take(text, uuid, text, bigint, text, interval, numeric, jsonb) IS
     'internal: check-and-take for consume_quota (op consume) and reserve_quota (op reserve)';
 
+-- In C (src/quotas.c): without an idempotency key, for an active user
+-- whose counter has room, the jobspy.quota_lookup() result and one UPDATE
+-- of the counter; everything else is answered by jobspy.quota_take().
 CREATE FUNCTION jobspy.consume_quota(user_id uuid, metric text, amount bigint DEFAULT 1,
                                      idempotency_key text DEFAULT NULL)
     RETURNS TABLE (allowed boolean, used bigint, quota_limit bigint, remaining bigint,
                    period_start timestamptz, resets_at timestamptz)
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE c VOLATILE SECURITY DEFINER ROWS 1
     SET search_path = pg_catalog, pg_temp
-    AS $$
-#variable_conflict use_column
-DECLARE
-    v_now  timestamptz;
-    v_all  boolean;
-    w      record;
-    c_used bigint;
-    c_res  bigint;
-BEGIN
-    IF $4 IS NOT NULL OR $1 IS NULL OR $2 IS NULL OR $3 IS NULL OR $3 <= 0 THEN
-        -- Idempotent calls and bad arguments take the general path.
-        RETURN QUERY SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at
-                       FROM jobspy.quota_take('consume', $1, $2, $3, $4, NULL, NULL, NULL) t;
-        RETURN;
-    END IF;
-    v_now := jobspy.now();
-    v_all := coalesce(current_setting('jobspy.quota_usage_records', true), '') = 'all';
-    -- The common case: the quota found through the keys, then one UPDATE
-    -- that takes the amount if the counter has room (its row lock makes
-    -- this exact).
-    w := jobspy.quota_lookup($1, $2, v_now);
-    IF w.user_status = 'active' AND w.period IS NOT NULL THEN
-        UPDATE jobspy.quota_counters c SET used = c.used + $3
-         WHERE c.user_id = $1 AND c.metric = $2 AND c.period = w.period AND c.period_start = w.period_start
-           AND (w.quota_limit < 0 OR c.used + c.reserved + $3 <= w.quota_limit)
-        RETURNING c.used, c.reserved INTO c_used, c_res;
-    END IF;
-    IF c_used IS NULL THEN
-        -- Denied, no counter yet, or an error to raise: the general path
-        -- (nothing was changed).
-        RETURN QUERY SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at
-                       FROM jobspy.quota_take('consume', $1, $2, $3, NULL, NULL, NULL, NULL) t;
-        RETURN;
-    END IF;
-    IF v_all THEN
-        INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at) VALUES ($1, $2, $3, v_now);
-    END IF;
-    allowed := true;
-    used := c_used;
-    quota_limit := CASE WHEN w.quota_limit >= 0 THEN w.quota_limit END;
-    remaining := CASE WHEN w.quota_limit >= 0 THEN greatest(w.quota_limit - c_used - c_res, 0) END;
-    period_start := CASE WHEN w.period <> 'lifetime' THEN w.period_start END;
-    resets_at := CASE WHEN w.period <> 'lifetime' THEN w.period_end END;
-    RETURN NEXT;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'jobspy_consume_quota';
 COMMENT ON FUNCTION jobspy.consume_quota(uuid, text, bigint, text) IS
     'checks and consumes amount of a metric from the user''s plan quota in one atomic step, in the caller''s transaction; a denial consumes nothing; an idempotency key replays the first answer';
 

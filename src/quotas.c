@@ -19,8 +19,10 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "nodes/makefuncs.h"
@@ -195,6 +197,18 @@ calendar_period(const char *field, TimestampTz at, const char *zone,
 	*end = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, z, local));
 }
 
+/* The quota that applies to a user's metric, and its period. */
+typedef struct QuotaWindow
+{
+	char	   *status;			/* users.status */
+	bool		have_plan;
+	pg_uuid_t	plan_id;
+	char	   *period;			/* NULL: the plan does not define the metric */
+	int64		quota_limit;	/* -1: unlimited */
+	TimestampTz start;			/* -infinity for lifetime */
+	TimestampTz end;			/* infinity for lifetime */
+} QuotaWindow;
+
 /* A row of NULLs: what an unknown user gets (PL/pgSQL reads its fields). */
 static Datum
 null_row(TupleDesc desc)
@@ -205,13 +219,10 @@ null_row(TupleDesc desc)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-PG_FUNCTION_INFO_V1(jobspy_quota_lookup);
-Datum
-jobspy_quota_lookup(PG_FUNCTION_ARGS)
+/* Fills *w for the user's metric at a time; false for an unknown user. */
+static bool
+quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 {
-	pg_uuid_t  *user_id;
-	text	   *metric;
-	TimestampTz at;
 	Snapshot	snap = GetActiveSnapshot();
 	Relation	rel;
 	SysScanDesc scan;
@@ -228,18 +239,6 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
 	int64		quota_limit = 0;
 	TimestampTz start = 0,
 				end = 0;
-	TupleDesc	desc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "jobspy_quota_lookup: the result must be a row");
-	desc = BlessTupleDesc(desc);
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_DATUM(null_row(desc));
-	user_id = PG_GETARG_UUID_P(0);
-	metric = PG_GETARG_TEXT_PP(1);
-	at = PG_GETARG_TIMESTAMPTZ(2);
 
 	/* The user. */
 	rel = table_open(jobspy_relid("users"), AccessShareLock);
@@ -249,7 +248,7 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
 	{
 		systable_endscan(scan);
 		table_close(rel, AccessShareLock);
-		PG_RETURN_DATUM(null_row(desc));
+		return false;
 	}
 	status = col_text(tup, rel, "status");
 	zone = col_text(tup, rel, "timezone");
@@ -392,13 +391,184 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
 	else if (period)
 		calendar_period(period, at, zone, &start, &end);
 
-	values[0] = CStringGetTextDatum(status);
-	values[1] = UUIDPGetDatum(&plan_id);
-	nulls[1] = !have_plan;
-	values[2] = period ? CStringGetTextDatum(period) : (Datum) 0;
-	nulls[2] = nulls[3] = nulls[4] = nulls[5] = (period == NULL);
-	values[3] = Int64GetDatum(quota_limit);
-	values[4] = TimestampTzGetDatum(start);
-	values[5] = TimestampTzGetDatum(end);
+	w->status = status;
+	w->have_plan = have_plan;
+	if (have_plan)
+		w->plan_id = plan_id;
+	w->period = period;
+	w->quota_limit = quota_limit;
+	w->start = start;
+	w->end = end;
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_quota_lookup);
+Datum
+jobspy_quota_lookup(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	QuotaWindow w;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "jobspy_quota_lookup: the result must be a row");
+	desc = BlessTupleDesc(desc);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
+		!quota_window(PG_GETARG_UUID_P(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TIMESTAMPTZ(2), &w))
+		PG_RETURN_DATUM(null_row(desc));
+
+	values[0] = CStringGetTextDatum(w.status);
+	values[1] = UUIDPGetDatum(&w.plan_id);
+	nulls[1] = !w.have_plan;
+	values[2] = w.period ? CStringGetTextDatum(w.period) : (Datum) 0;
+	nulls[2] = nulls[3] = nulls[4] = nulls[5] = (w.period == NULL);
+	values[3] = Int64GetDatum(w.quota_limit);
+	values[4] = TimestampTzGetDatum(w.start);
+	values[5] = TimestampTzGetDatum(w.end);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * jobspy.consume_quota(user_id, metric, amount, idempotency_key), hot path
+ * in C.  A call without an idempotency key, with valid arguments, for an
+ * active user whose counter for the period exists and has room, is the
+ * lookup above and one UPDATE of the counter (planned once per backend):
+ * the row lock the UPDATE takes makes the check-and-consume exact.  Every
+ * other call (a key, a denial, the first use of a period, an error to
+ * raise) goes to jobspy.quota_take(), the SQL implementation, which makes
+ * the same decisions; the fast path only ever skips work.
+ */
+static SPIPlanPtr consume_update_plan = NULL;
+static SPIPlanPtr consume_insert_plan = NULL;
+static SPIPlanPtr consume_general_plan = NULL;
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* The fast path; false when the general path must answer. */
+static bool
+consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
+			 Datum *values, bool *nulls)
+{
+	QuotaWindow w;
+	bool		found;
+	Datum		args[6];
+	bool		isnull;
+	int64		used;
+	int64		reserved;
+
+	/* See what a new statement would see, as PL/pgSQL does. */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	found = quota_window(user_id, metric, now, &w);
+	PopActiveSnapshot();
+	if (!found || strcmp(w.status, "active") != 0 || w.period == NULL)
+		return false;
+
+	if (consume_update_plan == NULL)
+	{
+		Oid			types[6] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+
+		consume_update_plan = prepare_kept(
+			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
+			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
+			"   AND ($6 < 0 OR c.used + c.reserved + $3 <= $6)"
+			" RETURNING c.used, c.reserved", 6, types);
+	}
+	args[0] = UUIDPGetDatum(user_id);
+	args[1] = PointerGetDatum(metric);
+	args[2] = Int64GetDatum(amount);
+	args[3] = CStringGetTextDatum(w.period);
+	args[4] = TimestampTzGetDatum(w.start);
+	args[5] = Int64GetDatum(w.quota_limit);
+	if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "consume_quota: counter update failed");
+	if (SPI_processed != 1)
+		return false;
+	used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	reserved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	if (jobspy_quota_usage_records == QUOTA_RECORDS_ALL)
+	{
+		if (consume_insert_plan == NULL)
+		{
+			Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+
+			consume_insert_plan = prepare_kept(
+				"INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at)"
+				" VALUES ($1, $2, $3, $4)", 4, types);
+		}
+		args[3] = TimestampTzGetDatum(now);
+		if (SPI_execute_plan(consume_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "consume_quota: usage record insert failed");
+	}
+
+	/* (allowed, used, quota_limit, remaining, period_start, resets_at) */
+	values[0] = BoolGetDatum(true);
+	values[1] = Int64GetDatum(used);
+	values[2] = Int64GetDatum(w.quota_limit);
+	values[3] = Int64GetDatum(Max(w.quota_limit - used - reserved, 0));
+	nulls[2] = nulls[3] = (w.quota_limit < 0);
+	values[4] = TimestampTzGetDatum(w.start);
+	values[5] = TimestampTzGetDatum(w.end);
+	nulls[4] = nulls[5] = (strcmp(w.period, "lifetime") == 0);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_consume_quota);
+Datum
+jobspy_consume_quota(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[6] = {0};
+	bool		nulls[6] = {false, false, false, false, false, false};
+	bool		done = false;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_ARGISNULL(3) &&
+		PG_GETARG_INT64(2) > 0)
+		done = consume_fast(PG_GETARG_UUID_P(0), PG_GETARG_TEXT_PP(1), PG_GETARG_INT64(2),
+							jobspy_now(), values, nulls);
+
+	if (!done)
+	{
+		Datum		args[4];
+		char		argnulls[4];
+
+		if (consume_general_plan == NULL)
+		{
+			Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TEXTOID};
+
+			consume_general_plan = prepare_kept(
+				"SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at"
+				"  FROM jobspy.quota_take('consume', $1, $2, $3, $4, NULL, NULL, NULL) t", 4, types);
+		}
+		for (int i = 0; i < 4; i++)
+		{
+			args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+			argnulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		}
+		if (SPI_execute_plan(consume_general_plan, args, argnulls, false, 0) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "consume_quota: jobspy.quota_take gave no answer");
+		/* All six columns are passed by value. */
+		for (int i = 0; i < 6; i++)
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &nulls[i]);
+	}
+
+	SPI_finish();
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
 }
