@@ -1,6 +1,6 @@
 -- The plan in force, has_feature and feature_enabled.
 BEGIN;
-SELECT plan(45);
+SELECT plan(51);
 
 SET LOCAL jobspy.clock_override = '2031-05-14 12:00:00+00';
 INSERT INTO jobspy.users (id, email, country_code, metadata) VALUES
@@ -24,6 +24,10 @@ SELECT is((SELECT count(*) FROM jobspy.plan_in_force('b0000000-0000-4000-8000-00
 SELECT jobspy.config_set('quotas.default_plan', '"starter"');
 SELECT is((SELECT row(plan_code, source)::text FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
           '(starter,default)', 'the configured default plan');
+SELECT is((SELECT p.code FROM jobspy.plans p
+            WHERE p.id = (jobspy.quota_lookup('b0000000-0000-4000-8000-000000000002', 'calls', jobspy.now())).plan_id),
+          (SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
+          'the C lookup agrees with plan_in_force: default');
 SELECT is((SELECT quota_limit FROM jobspy.quota_status('b0000000-0000-4000-8000-000000000002', 'calls')), 5::bigint,
           'the default plan''s quota applies');
 INSERT INTO jobspy.licenses (user_id, license_key_hash, license_key_hint, license_type, features, issued_at) VALUES
@@ -31,20 +35,36 @@ INSERT INTO jobspy.licenses (user_id, license_key_hash, license_key_hint, licens
     ('b0000000-0000-4000-8000-000000000002', decode(repeat('02', 32), 'hex'), 'BBBB', 'pro', '[]', '2031-02-01');
 SELECT is((SELECT row(plan_code, source)::text FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
           '(pro,license)', 'the most recently issued active licence names the plan');
+SELECT is((SELECT p.code FROM jobspy.plans p
+            WHERE p.id = (jobspy.quota_lookup('b0000000-0000-4000-8000-000000000002', 'calls', jobspy.now())).plan_id),
+          (SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
+          'the C lookup agrees with plan_in_force: licence');
 UPDATE jobspy.licenses SET status = 'revoked' WHERE license_key_hint = 'BBBB';
 SELECT is((SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')), 'free',
           'a revoked licence no longer counts');
 UPDATE jobspy.licenses SET expires_at = '2031-05-01' WHERE license_key_hint = 'AAAA';
 SELECT is((SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')), 'starter',
           'nor does an expired one');
+SELECT is((SELECT p.code FROM jobspy.plans p
+            WHERE p.id = (jobspy.quota_lookup('b0000000-0000-4000-8000-000000000002', 'calls', jobspy.now())).plan_id),
+          (SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
+          'the C lookup agrees with plan_in_force: expired licence');
 UPDATE jobspy.licenses SET expires_at = NULL WHERE license_key_hint = 'AAAA';
 SELECT jobspy.set_user_plan('b0000000-0000-4000-8000-000000000002', 'pro');
 SELECT is((SELECT row(plan_code, source)::text FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
           '(pro,user)', 'a plan set for the user beats the licence');
+SELECT is((SELECT p.code FROM jobspy.plans p
+            WHERE p.id = (jobspy.quota_lookup('b0000000-0000-4000-8000-000000000002', 'calls', jobspy.now())).plan_id),
+          (SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
+          'the C lookup agrees with plan_in_force: user plan');
 INSERT INTO jobspy.subscriptions (user_id, plan_type, plan_interval, status, current_period_start, current_period_end)
 VALUES ('b0000000-0000-4000-8000-000000000002', 'professional', 'month', 'active', '2031-05-10 08:00+00', '2031-06-10 08:00+00');
 SELECT is((SELECT row(plan_code, source)::text FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
           '(professional,subscription)', 'a live subscription''s plan beats everything');
+SELECT is((SELECT p.code FROM jobspy.plans p
+            WHERE p.id = (jobspy.quota_lookup('b0000000-0000-4000-8000-000000000002', 'calls', jobspy.now())).plan_id),
+          (SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
+          'the C lookup agrees with plan_in_force: subscription');
 SELECT is((SELECT quota_limit FROM jobspy.quota_status('b0000000-0000-4000-8000-000000000002', 'calls')), 1000::bigint,
           'and its quota applies');
 UPDATE jobspy.subscriptions SET status = 'canceled', canceled_at = jobspy.now()
@@ -54,6 +74,10 @@ SELECT is((SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-0
 SELECT jobspy.set_user_plan('b0000000-0000-4000-8000-000000000002', NULL);
 SELECT is((SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')), 'free',
           'set_user_plan(NULL) clears the user''s plan');
+SELECT is((SELECT p.code FROM jobspy.plans p
+            WHERE p.id = (jobspy.quota_lookup('b0000000-0000-4000-8000-000000000002', 'calls', jobspy.now())).plan_id),
+          (SELECT plan_code FROM jobspy.plan_in_force('b0000000-0000-4000-8000-000000000002')),
+          'the C lookup agrees with plan_in_force: cleared');
 SELECT is((SELECT count(*) FROM jobspy.plan_in_force('b0000000-0000-4000-8000-00000000ffff')), 0::bigint,
           'no row for an unknown user');
 
