@@ -30,3 +30,15 @@ SELECT jobspy.revoke_session(session_token) FROM demo_session;
 SELECT jobspy.session_user_id(session_token) IS NULL AS session_ended FROM demo_session;
 DROP TABLE demo_session;
 RESET jobspy.password_memory_kib;
+
+\echo '== Quotas: 3 posts a day; the retried post counts once, the fourth is denied (rolled back)'
+BEGIN;
+SELECT jobspy.create_plan('demo_basic', 'Demo basic') IS NOT NULL AS plan_created;
+INSERT INTO jobspy.users (id, email) VALUES ('00000000-0000-4000-8000-00000000d3e0', 'quota-demo@example.com');
+SELECT jobspy.set_plan_quota('demo_basic', 'demo.posts', 'day', 3),
+       jobspy.set_user_plan('00000000-0000-4000-8000-00000000d3e0', 'demo_basic');
+SELECT p.post, q.allowed, q.used, q.remaining
+  FROM (VALUES (1, 'a'), (2, 'b'), (3, 'b'), (4, 'c'), (5, 'd')) AS p(post, key),
+       LATERAL jobspy.consume_quota('00000000-0000-4000-8000-00000000d3e0', 'demo.posts', 1, 'demo-' || p.key) q
+ ORDER BY p.post;
+ROLLBACK;

@@ -229,6 +229,7 @@ _PG_init(void)
 	jobspy_keys_init();
 	jobspy_ratelimit_init();
 	jobspy_identity_init();
+	jobspy_quotas_init();
 
 	MarkGUCPrefixReserved("jobspy");
 

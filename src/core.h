@@ -54,5 +54,6 @@ extern void jobspy_require_preload(const char *what);
 extern void jobspy_keys_init(void);
 extern void jobspy_ratelimit_init(void);
 extern void jobspy_identity_init(void);
+extern void jobspy_quotas_init(void);
 
 #endif							/* JOBSPY_CORE_H */

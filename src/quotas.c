@@ -1,0 +1,574 @@
+/*
+ * quotas.c: the quotas module's setting, and the lookup of the quota that
+ * applies to a user's metric (jobspy.quota_lookup) for the hot path of
+ * consume_quota and quota_status.
+ *
+ * jobspy.quota_usage_records decides which granted consumptions also get a
+ * row in the usage ledger (jobspy.usage_records): "detailed" (the default)
+ * records those that carry an idempotency key, a cost or metadata, and
+ * every settled reservation; "all" records every grant.  The per-period
+ * counters are exact either way; the ledger is the detail behind them.
+ * sql/quotas.sql reads the setting with current_setting().
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "nodes/makefuncs.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "core.h"
+#include "quotas.h"
+
+int			jobspy_quota_usage_records = QUOTA_RECORDS_DETAILED;
+
+static const struct config_enum_entry usage_records_options[] = {
+	{"detailed", QUOTA_RECORDS_DETAILED, false},
+	{"all", QUOTA_RECORDS_ALL, false},
+	{NULL, 0, false}
+};
+
+void
+jobspy_quotas_init(void)
+{
+	DefineCustomEnumVariable("jobspy.quota_usage_records",
+							 "Which granted consumptions get a usage record.",
+							 "detailed: those with an idempotency key, a cost or metadata, "
+							 "and settled reservations; all: every grant.",
+							 &jobspy_quota_usage_records,
+							 QUOTA_RECORDS_DETAILED,
+							 usage_records_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * jobspy.quota_lookup(user_id, metric, at): the quota that applies to a
+ * user's metric at a time, read straight from the tables through their
+ * primary keys (no SQL, no planner, no executor), for consume_quota's hot
+ * path and quota_status.  It answers exactly as the SQL of
+ * jobspy.quota_plan_of() decides the plan in force:
+ *
+ *   1. the plan named by the plan_type of the live subscription (active,
+ *      trialing, past_due), whose current_period_start anchors months and
+ *      years whichever plan is in force;
+ *   2. the plan in jobspy.user_plans;
+ *   3. the plan named by the license_type of the most recently issued
+ *      active, unexpired licence (ties: the smallest id);
+ *   4. jobspy.quota_default_plan_id().
+ *
+ * Result (user_status, plan_id, period, quota_limit, period_start,
+ * period_end), all NULL for an unknown user; period is NULL when the plan
+ * does not define the metric.  Reads use the active snapshot, as a SQL
+ * statement in the calling function would.  No locks beyond AccessShare.
+ */
+
+static Oid
+jobspy_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("jobspy", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "jobspy.%s is missing", name);
+	return relid;
+}
+
+static AttrNumber
+attnum_of(Relation rel, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return a->attnum;
+	}
+	elog(ERROR, "column %s.%s is missing", RelationGetRelationName(rel), name);
+	return InvalidAttrNumber;	/* keep the compiler quiet */
+}
+
+/* A column of a tuple; *isnull set. */
+static Datum
+col(HeapTuple tup, Relation rel, const char *name, bool *isnull)
+{
+	return heap_getattr(tup, attnum_of(rel, name), RelationGetDescr(rel), isnull);
+}
+
+/* A text column as a palloc'd C string, or NULL. */
+static char *
+col_text(HeapTuple tup, Relation rel, const char *name)
+{
+	bool		isnull;
+	Datum		d = col(tup, rel, name, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* The id of the plan with this code, or false.  Plans are few: a scan. */
+static bool
+plan_by_code(const char *code, Snapshot snap, pg_uuid_t *out)
+{
+	Relation	rel = table_open(jobspy_relid("plans"), AccessShareLock);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	HeapTuple	tup;
+	bool		found = false;
+
+	while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		char	   *c = col_text(tup, rel, "code");
+
+		if (c && strcmp(c, code) == 0)
+		{
+			bool		isnull;
+
+			*out = *DatumGetUUIDP(col(tup, rel, "id", &isnull));
+			found = true;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Start an index scan of table on its primary key's leading uuid column. */
+static SysScanDesc
+scan_by_uuid(Relation rel, const char *index, const char *column, pg_uuid_t *value,
+			 Snapshot snap, ScanKeyData *key)
+{
+	ScanKeyInit(key, attnum_of(rel, column), BTEqualStrategyNumber, F_UUID_EQ,
+				UUIDPGetDatum(value));
+	return systable_beginscan(rel, jobspy_relid(index), true, snap, 1, key);
+}
+
+static Oid
+jobspy_func(const char *name, int nargs, Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString("jobspy"), makeString(pstrdup(name))),
+						  nargs, argtypes, false);
+}
+
+/* date_trunc(field, at, zone) and the local-calendar end of that period. */
+static void
+calendar_period(const char *field, TimestampTz at, const char *zone,
+				TimestampTz *start, TimestampTz *end)
+{
+	Datum		f = CStringGetTextDatum(field);
+	Datum		z = CStringGetTextDatum(zone);
+	Interval   *step = palloc0(sizeof(Interval));
+	Datum		local;
+
+	if (strcmp(field, "day") == 0)
+		step->day = 1;
+	else if (strcmp(field, "week") == 0)
+		step->day = 7;
+	else if (strcmp(field, "month") == 0)
+		step->month = 1;
+	else
+		step->month = 12;
+	*start = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_trunc_zone, f,
+													 TimestampTzGetDatum(at), z));
+	local = DirectFunctionCall2(timestamptz_zone, z, TimestampTzGetDatum(at));
+	local = DirectFunctionCall2(timestamp_trunc, f, local);
+	local = DirectFunctionCall2(timestamp_pl_interval, local, IntervalPGetDatum(step));
+	*end = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, z, local));
+}
+
+/* The quota that applies to a user's metric, and its period. */
+typedef struct QuotaWindow
+{
+	char	   *status;			/* users.status */
+	bool		have_plan;
+	pg_uuid_t	plan_id;
+	char	   *period;			/* NULL: the plan does not define the metric */
+	int64		quota_limit;	/* -1: unlimited */
+	TimestampTz start;			/* -infinity for lifetime */
+	TimestampTz end;			/* infinity for lifetime */
+} QuotaWindow;
+
+/* A row of NULLs: what an unknown user gets (PL/pgSQL reads its fields). */
+static Datum
+null_row(TupleDesc desc)
+{
+	Datum		values[6] = {0};
+	bool		nulls[6] = {true, true, true, true, true, true};
+
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+/* Fills *w for the user's metric at a time; false for an unknown user. */
+static bool
+quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
+{
+	Snapshot	snap = GetActiveSnapshot();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	char	   *status;
+	char	   *zone;
+	bool		have_plan = false;
+	pg_uuid_t	plan_id;
+	bool		have_anchor = false;
+	TimestampTz anchor = 0;
+	bool		isnull;
+	char	   *period = NULL;
+	int64		quota_limit = 0;
+	TimestampTz start = 0,
+				end = 0;
+
+	/* The user. */
+	rel = table_open(jobspy_relid("users"), AccessShareLock);
+	scan = scan_by_uuid(rel, "users_pkey", "id", user_id, snap, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+	{
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	status = col_text(tup, rel, "status");
+	zone = col_text(tup, rel, "timezone");
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	/* 1. The live subscription. */
+	rel = table_open(jobspy_relid("subscriptions"), AccessShareLock);
+	scan = scan_by_uuid(rel, "subscriptions_pkey", "user_id", user_id, snap, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		char	   *s = col_text(tup, rel, "status");
+
+		if (s && (strcmp(s, "active") == 0 || strcmp(s, "trialing") == 0 ||
+				  strcmp(s, "past_due") == 0))
+		{
+			char	   *plan_type = col_text(tup, rel, "plan_type");
+			Datum		d = col(tup, rel, "current_period_start", &isnull);
+
+			if (!isnull)
+			{
+				have_anchor = true;
+				anchor = DatumGetTimestampTz(d);
+			}
+			if (plan_type)
+				have_plan = plan_by_code(plan_type, snap, &plan_id);
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	/* 2. The plan set for the user. */
+	if (!have_plan)
+	{
+		rel = table_open(jobspy_relid("user_plans"), AccessShareLock);
+		scan = scan_by_uuid(rel, "user_plans_pkey", "user_id", user_id, snap, &key);
+		if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			plan_id = *DatumGetUUIDP(col(tup, rel, "plan_id", &isnull));
+			have_plan = true;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+
+	/* 3. The most recently issued active licence whose type names a plan. */
+	if (!have_plan)
+	{
+		TimestampTz best_issued = 0;
+		pg_uuid_t	best_id;
+
+		rel = table_open(jobspy_relid("licenses"), AccessShareLock);
+		scan = scan_by_uuid(rel, "licenses_pkey", "user_id", user_id, snap, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			char	   *s = col_text(tup, rel, "status");
+			Datum		exp = col(tup, rel, "expires_at", &isnull);
+			TimestampTz issued;
+			pg_uuid_t	id;
+			pg_uuid_t	p;
+
+			if (!s || strcmp(s, "active") != 0 ||
+				(!isnull && DatumGetTimestampTz(exp) <= at))
+				continue;
+			issued = DatumGetTimestampTz(col(tup, rel, "issued_at", &isnull));
+			id = *DatumGetUUIDP(col(tup, rel, "id", &isnull));
+			if (have_plan && (issued < best_issued ||
+							  (issued == best_issued && memcmp(&id, &best_id, UUID_LEN) > 0)))
+				continue;
+			if (!plan_by_code(col_text(tup, rel, "license_type"), snap, &p))
+				continue;
+			have_plan = true;
+			plan_id = p;
+			best_issued = issued;
+			best_id = id;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+
+	/* 4. The configured default plan. */
+	if (!have_plan)
+	{
+		FmgrInfo	flinfo;
+		LOCAL_FCINFO(dfc, 0);
+		Datum		d;
+
+		fmgr_info(jobspy_func("quota_default_plan_id", 0, NULL), &flinfo);
+		InitFunctionCallInfoData(*dfc, &flinfo, 0, InvalidOid, NULL, NULL);
+		d = FunctionCallInvoke(dfc);
+		if (!dfc->isnull)
+		{
+			plan_id = *DatumGetUUIDP(d);
+			have_plan = true;
+		}
+	}
+
+	/* The plan's quota on the metric. */
+	if (have_plan)
+	{
+		rel = table_open(jobspy_relid("plan_quotas"), AccessShareLock);
+		scan = scan_by_uuid(rel, "plan_quotas_pkey", "plan_id", &plan_id, snap, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			text	   *m = DatumGetTextPP(col(tup, rel, "metric", &isnull));
+
+			if (VARSIZE_ANY_EXHDR(m) == VARSIZE_ANY_EXHDR(metric) &&
+				memcmp(VARDATA_ANY(m), VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(m)) == 0)
+			{
+				period = col_text(tup, rel, "period");
+				quota_limit = DatumGetInt64(col(tup, rel, "quota_limit", &isnull));
+				break;
+			}
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+
+	/* Its period. */
+	if (period && strcmp(period, "lifetime") == 0)
+	{
+		TIMESTAMP_NOBEGIN(start);
+		TIMESTAMP_NOEND(end);
+	}
+	else if (period && have_anchor &&
+			 (strcmp(period, "month") == 0 || strcmp(period, "year") == 0))
+	{
+		Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+		Datum		r;
+		HeapTupleHeader th;
+
+		r = OidFunctionCall3(jobspy_func("quota_anchored_period", 3, argtypes),
+							 TimestampTzGetDatum(anchor), TimestampTzGetDatum(at),
+							 Int32GetDatum(strcmp(period, "month") == 0 ? 1 : 12));
+		th = DatumGetHeapTupleHeader(r);
+		start = DatumGetTimestampTz(GetAttributeByNum(th, 1, &isnull));
+		end = DatumGetTimestampTz(GetAttributeByNum(th, 2, &isnull));
+	}
+	else if (period)
+		calendar_period(period, at, zone, &start, &end);
+
+	w->status = status;
+	w->have_plan = have_plan;
+	if (have_plan)
+		w->plan_id = plan_id;
+	w->period = period;
+	w->quota_limit = quota_limit;
+	w->start = start;
+	w->end = end;
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_quota_lookup);
+Datum
+jobspy_quota_lookup(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	QuotaWindow w;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "jobspy_quota_lookup: the result must be a row");
+	desc = BlessTupleDesc(desc);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
+		!quota_window(PG_GETARG_UUID_P(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TIMESTAMPTZ(2), &w))
+		PG_RETURN_DATUM(null_row(desc));
+
+	values[0] = CStringGetTextDatum(w.status);
+	values[1] = UUIDPGetDatum(&w.plan_id);
+	nulls[1] = !w.have_plan;
+	values[2] = w.period ? CStringGetTextDatum(w.period) : (Datum) 0;
+	nulls[2] = nulls[3] = nulls[4] = nulls[5] = (w.period == NULL);
+	values[3] = Int64GetDatum(w.quota_limit);
+	values[4] = TimestampTzGetDatum(w.start);
+	values[5] = TimestampTzGetDatum(w.end);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * jobspy.consume_quota(user_id, metric, amount, idempotency_key), hot path
+ * in C.  A call without an idempotency key, with valid arguments, for an
+ * active user whose counter for the period exists and has room, is the
+ * lookup above and one UPDATE of the counter (planned once per backend):
+ * the row lock the UPDATE takes makes the check-and-consume exact.  Every
+ * other call (a key, a denial, the first use of a period, an error to
+ * raise) goes to jobspy.quota_take(), the SQL implementation, which makes
+ * the same decisions; the fast path only ever skips work.
+ */
+static SPIPlanPtr consume_update_plan = NULL;
+static SPIPlanPtr consume_insert_plan = NULL;
+static SPIPlanPtr consume_general_plan = NULL;
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* The fast path; false when the general path must answer. */
+static bool
+consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
+			 Datum *values, bool *nulls)
+{
+	QuotaWindow w;
+	bool		found;
+	Datum		args[6];
+	bool		isnull;
+	int64		used;
+	int64		reserved;
+
+	/* See what a new statement would see, as PL/pgSQL does. */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	found = quota_window(user_id, metric, now, &w);
+	PopActiveSnapshot();
+	if (!found || strcmp(w.status, "active") != 0 || w.period == NULL)
+		return false;
+
+	if (consume_update_plan == NULL)
+	{
+		Oid			types[6] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+
+		consume_update_plan = prepare_kept(
+			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
+			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
+			"   AND ($6 < 0 OR c.used + c.reserved + $3 <= $6)"
+			" RETURNING c.used, c.reserved", 6, types);
+	}
+	args[0] = UUIDPGetDatum(user_id);
+	args[1] = PointerGetDatum(metric);
+	args[2] = Int64GetDatum(amount);
+	args[3] = CStringGetTextDatum(w.period);
+	args[4] = TimestampTzGetDatum(w.start);
+	args[5] = Int64GetDatum(w.quota_limit);
+	if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "consume_quota: counter update failed");
+	if (SPI_processed != 1)
+		return false;
+	used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	reserved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	if (jobspy_quota_usage_records == QUOTA_RECORDS_ALL)
+	{
+		if (consume_insert_plan == NULL)
+		{
+			Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+
+			consume_insert_plan = prepare_kept(
+				"INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at)"
+				" VALUES ($1, $2, $3, $4)", 4, types);
+		}
+		args[3] = TimestampTzGetDatum(now);
+		if (SPI_execute_plan(consume_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "consume_quota: usage record insert failed");
+	}
+
+	/* (allowed, used, quota_limit, remaining, period_start, resets_at) */
+	values[0] = BoolGetDatum(true);
+	values[1] = Int64GetDatum(used);
+	values[2] = Int64GetDatum(w.quota_limit);
+	values[3] = Int64GetDatum(Max(w.quota_limit - used - reserved, 0));
+	nulls[2] = nulls[3] = (w.quota_limit < 0);
+	values[4] = TimestampTzGetDatum(w.start);
+	values[5] = TimestampTzGetDatum(w.end);
+	nulls[4] = nulls[5] = (strcmp(w.period, "lifetime") == 0);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_consume_quota);
+Datum
+jobspy_consume_quota(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[6] = {0};
+	bool		nulls[6] = {false, false, false, false, false, false};
+	bool		done = false;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_ARGISNULL(3) &&
+		PG_GETARG_INT64(2) > 0)
+		done = consume_fast(PG_GETARG_UUID_P(0), PG_GETARG_TEXT_PP(1), PG_GETARG_INT64(2),
+							jobspy_now(), values, nulls);
+
+	if (!done)
+	{
+		Datum		args[4];
+		char		argnulls[4];
+
+		if (consume_general_plan == NULL)
+		{
+			Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TEXTOID};
+
+			consume_general_plan = prepare_kept(
+				"SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at"
+				"  FROM jobspy.quota_take('consume', $1, $2, $3, $4, NULL, NULL, NULL) t", 4, types);
+		}
+		for (int i = 0; i < 4; i++)
+		{
+			args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+			argnulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		}
+		if (SPI_execute_plan(consume_general_plan, args, argnulls, false, 0) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "consume_quota: jobspy.quota_take gave no answer");
+		/* All six columns are passed by value. */
+		for (int i = 0; i < 6; i++)
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &nulls[i]);
+	}
+
+	SPI_finish();
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
