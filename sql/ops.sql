@@ -15,6 +15,12 @@ INSERT INTO jobspy.config_defaults (key, value, description) VALUES
     ('retention.audit_logs',      '"7 years"',    'how long audit_logs rows are kept; null keeps them forever'),
     ('retention.mode',            '"drop"',       'what maintain() does with a partition past retention: "drop" or "detach"');
 
+-- Defaults of the quotas module (its tables come before this one).
+INSERT INTO jobspy.config_defaults (key, value, description) VALUES
+    ('quotas.default_plan',       'null',         'code of the plan in force for users with no other plan; null means none'),
+    ('retention.quota_counters',  '"13 months"',  'how long a finished period''s quota counter is kept; null keeps them forever'),
+    ('retention.usage_records',   'null',         'how long usage_records rows are kept (idempotency keys live as long); null keeps them forever');
+
 CREATE TABLE jobspy.system_config (
     key         text PRIMARY KEY CHECK (key ~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' AND length(key) <= 100),
     value       jsonb NOT NULL,
@@ -64,6 +70,9 @@ BEGIN
             RAISE EXCEPTION 'configuration % must be an interval string or null', key
                 USING ERRCODE = '22023', DETAIL = format('%s is not an interval.', value);
         END;
+    ELSIF key = 'quotas.default_plan' AND jsonb_typeof(value) NOT IN ('string', 'null') THEN
+        RAISE EXCEPTION 'configuration quotas.default_plan must be a plan code string or null'
+            USING ERRCODE = '22023', HINT = 'For example ''"basic"''::jsonb.';
     ELSIF key = 'retention.mode' AND value NOT IN ('"drop"', '"detach"') THEN
         RAISE EXCEPTION 'configuration retention.mode must be "drop" or "detach"'
             USING ERRCODE = '22023';

@@ -220,3 +220,47 @@ SELECT jobspy.copy_partition_indexes(format('%I.%I', n.nspname, d.relname)::regc
   JOIN pg_namespace n ON n.oid = p.relnamespace AND n.nspname = 'jobspy'
   JOIN pg_class d ON d.relname = p.relname || '_default' AND d.relnamespace = n.oid
  WHERE c.oid <> d.oid;
+
+-- Defaults of the quotas module (its tables come before this one).
+INSERT INTO jobspy.config_defaults (key, value, description) VALUES
+    ('quotas.default_plan',       'null',         'code of the plan in force for users with no other plan; null means none'),
+    ('retention.quota_counters',  '"13 months"',  'how long a finished period''s quota counter is kept; null keeps them forever'),
+    ('retention.usage_records',   'null',         'how long usage_records rows are kept (idempotency keys live as long); null keeps them forever');
+
+-- quotas.default_plan must name a plan (a string) or be null.
+CREATE OR REPLACE FUNCTION jobspy.config_check(key text, value jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF key LIKE 'retention.%' AND key <> 'retention.mode' THEN
+        IF jsonb_typeof(value) = 'null' THEN
+            RETURN;
+        END IF;
+        IF jsonb_typeof(value) <> 'string' THEN
+            RAISE EXCEPTION 'configuration % must be an interval string or null', key
+                USING ERRCODE = '22023', HINT = 'For example ''"13 months"''::jsonb.';
+        END IF;
+        BEGIN
+            IF (value #>> '{}')::interval <= interval '0' THEN
+                RAISE EXCEPTION 'configuration % must be a positive interval', key
+                    USING ERRCODE = '22023';
+            END IF;
+        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+            RAISE EXCEPTION 'configuration % must be an interval string or null', key
+                USING ERRCODE = '22023', DETAIL = format('%s is not an interval.', value);
+        END;
+    ELSIF key = 'quotas.default_plan' AND jsonb_typeof(value) NOT IN ('string', 'null') THEN
+        RAISE EXCEPTION 'configuration quotas.default_plan must be a plan code string or null'
+            USING ERRCODE = '22023', HINT = 'For example ''"basic"''::jsonb.';
+    ELSIF key = 'retention.mode' AND value NOT IN ('"drop"', '"detach"') THEN
+        RAISE EXCEPTION 'configuration retention.mode must be "drop" or "detach"'
+            USING ERRCODE = '22023';
+    ELSIF key = 'partitions.premake_months'
+          AND (jsonb_typeof(value) <> 'number' OR value::numeric NOT BETWEEN 0 AND 120
+               OR value::numeric <> trunc(value::numeric)) THEN
+        RAISE EXCEPTION 'configuration partitions.premake_months must be a whole number from 0 to 120'
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
