@@ -3,4 +3,4 @@
 -- usage record.
 -- compare: quotas_bare_update >= 0.8
 \set n random(1, :scale)
-SELECT c.* FROM bench.users u, jobspy.consume_quota(u.user_id, 'bench.calls') c WHERE u.n = :n;
+SELECT * FROM jobspy.consume_quota(bench.user_id(:n), 'bench.calls');
