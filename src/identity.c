@@ -86,23 +86,27 @@ static const JobspyShmemSegment identity_segment = {
 	.shutdown = NULL,
 };
 
-/* jobspy.user_id must be empty or a uuid, so that policies never fail on it. */
+/*
+ * jobspy.user_id must be empty or a uuid in its usual 8-4-4-4-12 form, so
+ * that policies never fail on it.
+ */
 static bool
 check_user_id(char **newval, void **extra, GucSource source)
 {
 	const char *s = *newval;
-	int			hex = 0;
+	bool		ok;
 
 	if (s == NULL || s[0] == '\0')
 		return true;
-	for (; *s; s++)
+	ok = strlen(s) == 36;
+	for (int i = 0; ok && i < 36; i++)
 	{
-		if (isxdigit((unsigned char) *s))
-			hex++;
-		else if (*s != '-')
-			break;
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			ok = s[i] == '-';
+		else
+			ok = isxdigit((unsigned char) s[i]) != 0;
 	}
-	if (*s != '\0' || hex != 32 || strlen(*newval) != 36)
+	if (!ok)
 	{
 		GUC_check_errdetail("jobspy.user_id must be empty or a uuid.");
 		return false;
