@@ -252,12 +252,17 @@ jobspy_verify_password(PG_FUNCTION_ARGS)
 	char		buf[crypto_pwhash_STRBYTES];
 	int			rc;
 
-	if (len > PASSWORD_MAX_BYTES || !hash_usable(hash, buf))
+	if (!hash_usable(hash, buf))
 		PG_RETURN_BOOL(false);
+	/*
+	 * A password over the limit never matches, but still costs a hash:
+	 * answering it at once would tell a login's caller that the address
+	 * has an account (an unknown address costs a dummy hash).
+	 */
 	CHECK_FOR_INTERRUPTS();
-	rc = crypto_pwhash_str_verify(buf, VARDATA_ANY(pw), len);
+	rc = crypto_pwhash_str_verify(buf, VARDATA_ANY(pw), Min(len, PASSWORD_MAX_BYTES));
 	CHECK_FOR_INTERRUPTS();
-	PG_RETURN_BOOL(rc == 0);
+	PG_RETURN_BOOL(rc == 0 && len <= PASSWORD_MAX_BYTES);
 }
 
 PG_FUNCTION_INFO_V1(jobspy_password_needs_rehash);
