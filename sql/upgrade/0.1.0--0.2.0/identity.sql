@@ -378,7 +378,10 @@ BEGIN
         END IF;
         RAISE EXCEPTION 'refresh token is not valid' USING ERRCODE = '28P01';
     END IF;
+    -- A session idle past identity.session_idle_timeout has ended, as
+    -- session_user_id() says; its refresh token does not revive it.
     IF old.expires_at <= now
+       OR old.last_activity_at <= now - make_interval(secs => jobspy.identity_seconds('identity.session_idle_timeout'))
        OR NOT EXISTS (SELECT 1 FROM jobspy.users u WHERE u.id = old.user_id AND u.status = 'active') THEN
         RAISE EXCEPTION 'refresh token is not valid' USING ERRCODE = '28P01',
             DETAIL = 'The session has expired.';
