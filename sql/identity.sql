@@ -459,7 +459,10 @@ BEGIN
         END IF;
         RAISE EXCEPTION 'refresh token is not valid' USING ERRCODE = '28P01';
     END IF;
+    -- A session idle past identity.session_idle_timeout has ended, as
+    -- session_user_id() says; its refresh token does not revive it.
     IF old.expires_at <= now
+       OR old.last_activity_at <= now - make_interval(secs => jobspy.identity_seconds('identity.session_idle_timeout'))
        OR NOT EXISTS (SELECT 1 FROM jobspy.users u WHERE u.id = old.user_id AND u.status = 'active') THEN
         RAISE EXCEPTION 'refresh token is not valid' USING ERRCODE = '28P01',
             DETAIL = 'The session has expired.';
@@ -815,6 +818,17 @@ ALTER TABLE jobspy.organizations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY organizations_member ON jobspy.organizations USING (
     EXISTS (SELECT 1 FROM jobspy.organization_members m
              WHERE m.organization_id = organizations.id AND m.user_id = jobspy.current_row_user()));
+-- The admin reads every row of these tables (its column grants keep the
+-- secret columns from it), as it read users and sessions before they had
+-- policies.
+CREATE POLICY users_admin_read ON jobspy.users FOR SELECT TO jobspy_admin USING (true);
+CREATE POLICY user_sessions_admin_read ON jobspy.user_sessions FOR SELECT TO jobspy_admin USING (true);
+CREATE POLICY email_verification_tokens_admin_read ON jobspy.email_verification_tokens
+    FOR SELECT TO jobspy_admin USING (true);
+CREATE POLICY password_reset_tokens_admin_read ON jobspy.password_reset_tokens
+    FOR SELECT TO jobspy_admin USING (true);
+CREATE POLICY organization_members_admin_read ON jobspy.organization_members FOR SELECT TO jobspy_admin USING (true);
+CREATE POLICY organizations_admin_read ON jobspy.organizations FOR SELECT TO jobspy_admin USING (true);
 
 -- Grants.
 REVOKE ALL ON FUNCTION

@@ -12,7 +12,13 @@ CREATE TABLE jobspy.rate_limit_rules (
     burst_limit       integer NOT NULL CHECK (burst_limit > 0),
     enabled           boolean NOT NULL DEFAULT true,
     created_at        timestamptz NOT NULL DEFAULT jobspy.now(),
-    updated_at        timestamptz NOT NULL DEFAULT jobspy.now()
+    updated_at        timestamptz NOT NULL DEFAULT jobspy.now(),
+    -- The hour window's bucket must refill within the limiter's range
+    -- (2^62 ns, about 146 years; src/gcra.h), or check_rate_limit could
+    -- not apply the rule.
+    CONSTRAINT rate_limit_rules_hour_window_check
+        CHECK (CASE WHEN requests_per_hour > 0
+               THEN (3600000000000 / requests_per_hour)::numeric * burst_limit <= 4611686018427387904 END)
 );
 COMMENT ON TABLE jobspy.rate_limit_rules IS
     'rate-limit rules per licence type and endpoint pattern: an hour bucket of burst_limit refilling at requests_per_hour, a day bucket of requests_per_day';

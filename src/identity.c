@@ -86,23 +86,27 @@ static const JobspyShmemSegment identity_segment = {
 	.shutdown = NULL,
 };
 
-/* jobspy.user_id must be empty or a uuid, so that policies never fail on it. */
+/*
+ * jobspy.user_id must be empty or a uuid in its usual 8-4-4-4-12 form, so
+ * that policies never fail on it.
+ */
 static bool
 check_user_id(char **newval, void **extra, GucSource source)
 {
 	const char *s = *newval;
-	int			hex = 0;
+	bool		ok;
 
 	if (s == NULL || s[0] == '\0')
 		return true;
-	for (; *s; s++)
+	ok = strlen(s) == 36;
+	for (int i = 0; ok && i < 36; i++)
 	{
-		if (isxdigit((unsigned char) *s))
-			hex++;
-		else if (*s != '-')
-			break;
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			ok = s[i] == '-';
+		else
+			ok = isxdigit((unsigned char) s[i]) != 0;
 	}
-	if (*s != '\0' || hex != 32 || strlen(*newval) != 36)
+	if (!ok)
 	{
 		GUC_check_errdetail("jobspy.user_id must be empty or a uuid.");
 		return false;
@@ -126,14 +130,14 @@ jobspy_identity_init(void)
 							"Applies to new hashes; a login re-hashes a password "
 							"whose hash used other parameters.",
 							&password_memory_kib,
-							65536, 8, 4194304,
+							65536, 8, PASSWORD_MAX_MEMORY_KIB,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("jobspy.password_iterations",
 							"Passes over memory of each Argon2id password hash.",
 							NULL,
 							&password_iterations,
-							2, 1, 100,
+							2, 1, PASSWORD_MAX_ITERATIONS,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	jobspy_shmem_register(&identity_segment);
@@ -176,7 +180,52 @@ jobspy_hash_password(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
-/* A PHC string libsodium can verify: bounded, NUL-free, Argon2. */
+/*
+ * The number at *s, stopping at the first non-digit (*s moves past it);
+ * -1 when there are no digits or it exceeds max.
+ */
+static int64
+cost_number(const char **s, int64 max)
+{
+	int64		n = 0;
+	const char *p = *s;
+
+	if (!isdigit((unsigned char) *p))
+		return -1;
+	for (; isdigit((unsigned char) *p); p++)
+	{
+		n = n * 10 + (*p - '0');
+		if (n > max)
+			return -1;
+	}
+	*s = p;
+	return n;
+}
+
+/*
+ * True when the cost a PHC string asks for ("...$m=M,t=T,p=P$...") is one
+ * the GUCs could have chosen: libsodium verifies at that cost in a single
+ * call that cannot be interrupted, so a crafted hash could otherwise hold a
+ * backend (and a fast shutdown) for weeks, or ask for terabytes.
+ */
+static bool
+hash_cost_bounded(const char *buf)
+{
+	const char *s = strstr(buf, "$m=");
+
+	if (s == NULL)
+		return false;
+	s += 3;
+	if (cost_number(&s, PASSWORD_MAX_MEMORY_KIB) < 0 || strncmp(s, ",t=", 3) != 0)
+		return false;
+	s += 3;
+	if (cost_number(&s, PASSWORD_MAX_ITERATIONS) < 0 || strncmp(s, ",p=", 3) != 0)
+		return false;
+	s += 3;
+	return cost_number(&s, 255) >= 0 && *s == '$';
+}
+
+/* A PHC string libsodium can verify: bounded, NUL-free, Argon2, affordable. */
 static bool
 hash_usable(text *hash, char *buf)
 {
@@ -188,7 +237,9 @@ hash_usable(text *hash, char *buf)
 	buf[hlen] = '\0';
 	if (strlen(buf) != hlen)
 		return false;
-	return strncmp(buf, "$argon2id$", 10) == 0 || strncmp(buf, "$argon2i$", 9) == 0;
+	if (strncmp(buf, "$argon2id$", 10) != 0 && strncmp(buf, "$argon2i$", 9) != 0)
+		return false;
+	return hash_cost_bounded(buf);
 }
 
 PG_FUNCTION_INFO_V1(jobspy_verify_password);
@@ -201,12 +252,17 @@ jobspy_verify_password(PG_FUNCTION_ARGS)
 	char		buf[crypto_pwhash_STRBYTES];
 	int			rc;
 
-	if (len > PASSWORD_MAX_BYTES || !hash_usable(hash, buf))
+	if (!hash_usable(hash, buf))
 		PG_RETURN_BOOL(false);
+	/*
+	 * A password over the limit never matches, but still costs a hash:
+	 * answering it at once would tell a login's caller that the address
+	 * has an account (an unknown address costs a dummy hash).
+	 */
 	CHECK_FOR_INTERRUPTS();
-	rc = crypto_pwhash_str_verify(buf, VARDATA_ANY(pw), len);
+	rc = crypto_pwhash_str_verify(buf, VARDATA_ANY(pw), Min(len, PASSWORD_MAX_BYTES));
 	CHECK_FOR_INTERRUPTS();
-	PG_RETURN_BOOL(rc == 0);
+	PG_RETURN_BOOL(rc == 0 && len <= PASSWORD_MAX_BYTES);
 }
 
 PG_FUNCTION_INFO_V1(jobspy_password_needs_rehash);

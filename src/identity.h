@@ -16,6 +16,13 @@
 #define PASSWORD_MIN_BYTES 8
 #define PASSWORD_MAX_BYTES 1024
 
+/*
+ * Largest Argon2 cost the GUCs accept; a hash asking for more is never
+ * verified (verification runs uninterruptibly at the hash's own cost).
+ */
+#define PASSWORD_MAX_MEMORY_KIB 4194304
+#define PASSWORD_MAX_ITERATIONS 100
+
 /* Slots in the failed-login table. */
 #define LOGIN_FAILURE_SLOTS 4096
 

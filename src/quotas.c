@@ -481,7 +481,7 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 		consume_update_plan = prepare_kept(
 			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
 			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
-			"   AND ($6 < 0 OR c.used + c.reserved + $3 <= $6)"
+			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
 			" RETURNING c.used, c.reserved", 6, types);
 	}
 	args[0] = UUIDPGetDatum(user_id);

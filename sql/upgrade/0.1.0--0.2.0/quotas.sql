@@ -368,13 +368,13 @@ BEGIN
                 UPDATE jobspy.quota_counters c SET used = c.used + v_amount
                  WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
                    AND c.period_start = w.period_start
-                   AND (w.quota_limit < 0 OR c.used + c.reserved + v_amount <= w.quota_limit)
+                   AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
                 RETURNING c.used, c.reserved INTO c_used, c_res;
             ELSE
                 UPDATE jobspy.quota_counters c SET reserved = c.reserved + v_amount
                  WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
                    AND c.period_start = w.period_start
-                   AND (w.quota_limit < 0 OR c.used + c.reserved + v_amount <= w.quota_limit)
+                   AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
                 RETURNING c.used, c.reserved INTO c_used, c_res;
             END IF;
             v_ok := FOUND;

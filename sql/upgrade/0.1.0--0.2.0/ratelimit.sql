@@ -2,6 +2,12 @@
 -- ratelimit: the shared-memory limiter (rate_limit, check_rate_limit), rule
 -- management and the view of tracked keys; rules are cached per backend.
 
+-- The hour window's bucket must refill within the limiter's range (2^62 ns,
+-- about 146 years; src/gcra.h), or check_rate_limit could not apply the rule.
+ALTER TABLE jobspy.rate_limit_rules ADD CONSTRAINT rate_limit_rules_hour_window_check
+    CHECK (CASE WHEN requests_per_hour > 0
+               THEN (3600000000000 / requests_per_hour)::numeric * burst_limit <= 4611686018427387904 END);
+
 -- The rules cache of every backend is dropped when a change to the rules
 -- commits.
 CREATE FUNCTION jobspy.rate_limit_rules_changed() RETURNS trigger
