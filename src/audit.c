@@ -6,6 +6,8 @@
  * columns that changed), the actor from jobspy.actor_id, the client address
  * and the time.  Columns named in the trigger's arguments, and every column
  * whose name ends in "_hash", never reach the log: they hold secrets.
+ * Arguments "ignore:<column>" name bookkeeping columns whose changes alone
+ * are not logged (validation counters flushed in batches).
  *
  * A restore of a pg_dump loads rows into tables whose triggers already exist
  * (CREATE EXTENSION made them), while the audit log is restored from the dump
@@ -87,6 +89,26 @@ is_secret_column(const char *name, TriggerData *trigdata)
 	for (int i = 0; i < trigdata->tg_trigger->tgnargs; i++)
 		if (strcmp(name, trigdata->tg_trigger->tgargs[i]) == 0)
 			return true;
+	return false;
+}
+
+/*
+ * Columns named by an "ignore:<column>" trigger argument hold bookkeeping
+ * (counters flushed in batches): an update that changes only them, or
+ * updated_at, is not a change worth a row in the log.
+ */
+static bool
+is_ignored_column(const char *name, TriggerData *trigdata)
+{
+	if (strcmp(name, "updated_at") == 0)
+		return true;
+	for (int i = 0; i < trigdata->tg_trigger->tgnargs; i++)
+	{
+		const char *arg = trigdata->tg_trigger->tgargs[i];
+
+		if (strncmp(arg, "ignore:", 7) == 0 && strcmp(name, arg + 7) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -194,7 +216,7 @@ jobspy_audit_trigger(PG_FUNCTION_ARGS)
 			Datum		v1 = heap_getattr(oldtup, i + 1, desc, &n1);
 			Datum		v2 = heap_getattr(newtup, i + 1, desc, &n2);
 
-			if (att->attisdropped || strcmp(NameStr(att->attname), "updated_at") == 0)
+			if (att->attisdropped || is_ignored_column(NameStr(att->attname), trigdata))
 				continue;
 			changed[i] = (n1 != n2) ||
 				(!n1 && !datumIsEqual(v1, v2, att->attbyval, att->attlen));
