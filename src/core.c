@@ -15,11 +15,14 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "access/xact.h"
+#include "catalog/pg_control.h"
+#include "common/controldata_utils.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "core.h"
@@ -230,6 +233,7 @@ _PG_init(void)
 	jobspy_ratelimit_init();
 	jobspy_identity_init();
 	jobspy_quotas_init();
+	jobspy_licensing_init();
 
 	MarkGUCPrefixReserved("jobspy");
 
@@ -245,6 +249,30 @@ _PG_init(void)
 	shmem_request_hook = jobspy_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = jobspy_shmem_startup;
+}
+
+/*
+ * True when the last checkpoint was a shutdown checkpoint.  An immediate
+ * stop also ends the postmaster normally, but leaves the cluster to crash
+ * recovery; the store must then start empty, as after any crash.
+ */
+bool
+jobspy_cluster_shut_down_cleanly(void)
+{
+	bool		crc_ok;
+	ControlFileData *cf = get_controlfile(DataDir, &crc_ok);
+
+	return crc_ok && (cf->state == DB_SHUTDOWNED || cf->state == DB_SHUTDOWNED_IN_RECOVERY);
+}
+
+AttrNumber
+jobspy_attnum(Oid relid, const char *name)
+{
+	AttrNumber	a = get_attnum(relid, name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "column %s is missing from %s", name, get_rel_name(relid));
+	return a;
 }
 
 PG_FUNCTION_INFO_V1(jobspy_now_sql);

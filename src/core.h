@@ -8,6 +8,8 @@
 #define JOBSPY_CORE_H
 
 #include "postgres.h"
+#include "fmgr.h"
+#include "access/attnum.h"
 #include "utils/timestamp.h"
 
 /*
@@ -47,13 +49,31 @@ extern void jobspy_shmem_register(const JobspyShmemSegment *segment);
 /* True when the library was loaded through shared_preload_libraries. */
 extern bool jobspy_preloaded(void);
 
+/*
+ * In the postmaster at shutdown: true when the cluster ended with a
+ * shutdown checkpoint, so that shared state saved now is worth loading at
+ * the next start (an immediate stop leaves crash recovery to do).
+ */
+extern bool jobspy_cluster_shut_down_cleanly(void);
+
+/* A column's number in one of the extension's tables; an error when missing. */
+extern AttrNumber jobspy_attnum(Oid relid, const char *name);
+
 /* Raise 55000 with a hint unless the library was preloaded. */
 extern void jobspy_require_preload(const char *what);
+
+/*
+ * The single row of a function declared RETURNS TABLE (src/srf.c).  Call
+ * it with NULL values when SRF_IS_FIRSTCALL() is false: the value-per-call
+ * protocol then ends the set.
+ */
+extern Datum jobspy_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 
 /* Module initialisers called by _PG_init. */
 extern void jobspy_keys_init(void);
 extern void jobspy_ratelimit_init(void);
 extern void jobspy_identity_init(void);
 extern void jobspy_quotas_init(void);
+extern void jobspy_licensing_init(void);
 
 #endif							/* JOBSPY_CORE_H */

@@ -204,90 +204,6 @@ ratelimit_take(const char *key, size_t keylen, int64 max_burst, int64 count,
 	answer_from(&r, out);
 }
 
-/*
- * The result row type of a function, built once per backend and function:
- * get_call_result_type() reads pg_proc and builds it afresh on every call,
- * a large part of a call's cost on the hot path.
- */
-#define RESULT_TYPE_CACHE 8
-static struct
-{
-	Oid			fn_oid;
-	TupleDesc	desc;
-}			result_types[RESULT_TYPE_CACHE];
-
-static TupleDesc
-result_type(FunctionCallInfo fcinfo)
-{
-	Oid			fn_oid = fcinfo->flinfo->fn_oid;
-	TupleDesc	desc;
-	MemoryContext old;
-	int			slot = 0;
-
-	for (int i = 0; i < RESULT_TYPE_CACHE; i++)
-	{
-		if (result_types[i].fn_oid == fn_oid && result_types[i].desc)
-			return result_types[i].desc;
-		if (result_types[i].fn_oid == InvalidOid)
-			slot = i;
-	}
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-	MemoryContextSwitchTo(old);
-	if (result_types[slot].desc)
-		FreeTupleDesc(result_types[slot].desc);
-	result_types[slot].fn_oid = fn_oid;
-	result_types[slot].desc = desc;
-	return desc;
-}
-
-/*
- * One row of a set-returning function that returns exactly one row.  When
- * the caller accepts it (FROM clauses and target lists both do), the row
- * is handed over in materialize mode: one call, no per-call memory context
- * (about a fifth of a call's cost).  Otherwise the value-per-call protocol
- * is used.
- */
-static Datum
-return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	FuncCallContext *funcctx;
-
-	if (rsinfo && IsA(rsinfo, ReturnSetInfo) && (rsinfo->allowedModes & SFRM_Materialize) &&
-		values != NULL)
-	{
-		TupleDesc	tupdesc = result_type(fcinfo);
-		MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-		Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
-
-		tuplestore_putvalues(ts, tupdesc, values, nulls);
-		rsinfo->returnMode = SFRM_Materialize;
-		rsinfo->setResult = ts;
-		/* The executor frees the description it is given: hand it a copy. */
-		rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
-		MemoryContextSwitchTo(old);
-		return (Datum) 0;
-	}
-
-	if (SRF_IS_FIRSTCALL())
-	{
-		MemoryContext old;
-		TupleDesc	tupdesc = result_type(fcinfo);
-
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->user_fctx = heap_form_tuple(tupdesc, values, nulls);
-		MemoryContextSwitchTo(old);
-	}
-	funcctx = SRF_PERCALL_SETUP();
-	if (funcctx->call_cntr == 0)
-		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum((HeapTuple) funcctx->user_fctx));
-	SRF_RETURN_DONE(funcctx);
-}
-
 static void
 require_arg(FunctionCallInfo fcinfo, int n, const char *name)
 {
@@ -305,7 +221,7 @@ rate_limit_sql(FunctionCallInfo fcinfo, bool peek)
 	bool		nulls[5] = {false, false, false, false, false};
 
 	if (!SRF_IS_FIRSTCALL())
-		return return_one_row(fcinfo, NULL, NULL);
+		return jobspy_return_one_row(fcinfo, NULL, NULL);
 
 	require_arg(fcinfo, 0, "key");
 	require_arg(fcinfo, 1, "max_burst");
@@ -326,7 +242,7 @@ rate_limit_sql(FunctionCallInfo fcinfo, bool peek)
 	values[2] = Int32GetDatum(a.remaining);
 	values[3] = Int64GetDatum(a.retry_after_ms);
 	values[4] = Int64GetDatum(a.reset_after_ms);
-	return return_one_row(fcinfo, values, nulls);
+	return jobspy_return_one_row(fcinfo, values, nulls);
 }
 
 PG_FUNCTION_INFO_V1(jobspy_rate_limit);
@@ -437,16 +353,6 @@ ratelimit_relcache_callback(Datum arg, Oid relid)
 		licenses_relid = InvalidOid;
 }
 
-static AttrNumber
-attnum_of(Oid relid, const char *name)
-{
-	AttrNumber	a = get_attnum(relid, name);
-
-	if (a == InvalidAttrNumber)
-		elog(ERROR, "column %s is missing from %s", name, get_rel_name(relid));
-	return a;
-}
-
 static void
 rules_load(void)
 {
@@ -471,14 +377,14 @@ rules_load(void)
 	rules_relid = get_relname_relid("rate_limit_rules", nsp);
 	if (!OidIsValid(rules_relid))
 		elog(ERROR, "table jobspy.rate_limit_rules is missing");
-	a_id = attnum_of(rules_relid, "id");
-	a_name = attnum_of(rules_relid, "name");
-	a_pattern = attnum_of(rules_relid, "endpoint_pattern");
-	a_type = attnum_of(rules_relid, "license_type");
-	a_rph = attnum_of(rules_relid, "requests_per_hour");
-	a_rpd = attnum_of(rules_relid, "requests_per_day");
-	a_burst = attnum_of(rules_relid, "burst_limit");
-	a_enabled = attnum_of(rules_relid, "enabled");
+	a_id = jobspy_attnum(rules_relid, "id");
+	a_name = jobspy_attnum(rules_relid, "name");
+	a_pattern = jobspy_attnum(rules_relid, "endpoint_pattern");
+	a_type = jobspy_attnum(rules_relid, "license_type");
+	a_rph = jobspy_attnum(rules_relid, "requests_per_hour");
+	a_rpd = jobspy_attnum(rules_relid, "requests_per_day");
+	a_burst = jobspy_attnum(rules_relid, "burst_limit");
+	a_enabled = jobspy_attnum(rules_relid, "enabled");
 
 	old = MemoryContextSwitchTo(rules_cxt);
 	rules = palloc(sizeof(CachedRule) * allocated);
@@ -610,7 +516,7 @@ user_license_type(const pg_uuid_t *user)
 
 		if (!OidIsValid(relid))
 			elog(ERROR, "table jobspy.licenses is missing");
-		att_user_id = attnum_of(relid, "user_id");
+		att_user_id = jobspy_attnum(relid, "user_id");
 		/* The primary key leads with user_id (tenancy key); else scan. */
 		rel = table_open(relid, AccessShareLock);
 		licenses_pkey = RelationGetPrimaryKeyIndex(rel);
@@ -623,10 +529,10 @@ user_license_type(const pg_uuid_t *user)
 			index_close(irel, AccessShareLock);
 		}
 		table_close(rel, AccessShareLock);
-		att_type = attnum_of(relid, "license_type");
-		att_status = attnum_of(relid, "status");
-		att_expires = attnum_of(relid, "expires_at");
-		att_issued = attnum_of(relid, "issued_at");
+		att_type = jobspy_attnum(relid, "license_type");
+		att_status = jobspy_attnum(relid, "status");
+		att_expires = jobspy_attnum(relid, "expires_at");
+		att_issued = jobspy_attnum(relid, "issued_at");
 		licenses_relid = relid;
 	}
 
@@ -721,7 +627,7 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 	LWLockMode	mode;
 
 	if (!SRF_IS_FIRSTCALL())
-		return return_one_row(fcinfo, NULL, NULL);
+		return jobspy_return_one_row(fcinfo, NULL, NULL);
 
 	require_arg(fcinfo, 0, "user_id");
 	require_arg(fcinfo, 1, "endpoint");
@@ -774,7 +680,7 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 		nulls[1] = nulls[2] = nulls[3] = true;
 		values[4] = Int64GetDatum(-1);
 		values[5] = Int64GetDatum(0);
-		return return_one_row(fcinfo, values, nulls);
+		return jobspy_return_one_row(fcinfo, values, nulls);
 	}
 
 	qsort(parts, nparts, sizeof(int), cmp_int);
@@ -873,7 +779,7 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 	values[3] = Int32GetDatum(shown->r.remaining);
 	values[4] = Int64GetDatum(allowed ? -1 : gcra_ns_to_ms_ceil(shown->r.retry_after_ns));
 	values[5] = Int64GetDatum(gcra_ns_to_ms_ceil(shown->r.reset_after_ns));
-	return return_one_row(fcinfo, values, nulls);
+	return jobspy_return_one_row(fcinfo, values, nulls);
 }
 
 /*

@@ -48,8 +48,6 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "catalog/pg_control.h"
-#include "common/controldata_utils.h"
 #include "common/hashfn.h"
 #include "port/atomics.h"
 #include "port/pg_bitutils.h"
@@ -569,20 +567,6 @@ rate_store_startup(void *segment, bool found)
 	}
 }
 
-/*
- * True when the last checkpoint was a shutdown checkpoint.  An immediate
- * stop also ends the postmaster normally, but leaves the cluster to crash
- * recovery; the store must then start empty, as after any crash.
- */
-static bool
-cluster_shut_down_cleanly(void)
-{
-	bool		crc_ok;
-	ControlFileData *cf = get_controlfile(DataDir, &crc_ok);
-
-	return crc_ok && (cf->state == DB_SHUTDOWNED || cf->state == DB_SHUTDOWNED_IN_RECOVERY);
-}
-
 /* In the postmaster at shutdown: every other process is gone. */
 static void
 rate_store_shutdown(void)
@@ -591,7 +575,7 @@ rate_store_shutdown(void)
 	RateFileHeader h;
 	uint32		trailer = RATE_FILE_MAGIC;
 
-	if (rl_store == NULL || !ratelimit_save || !cluster_shut_down_cleanly())
+	if (rl_store == NULL || !ratelimit_save || !jobspy_cluster_shut_down_cleanly())
 		return;
 	memset(&h, 0, sizeof(h));
 	h.magic = RATE_FILE_MAGIC;

@@ -227,6 +227,10 @@ INSERT INTO jobspy.config_defaults (key, value, description) VALUES
     ('retention.quota_counters',  '"13 months"',  'how long a finished period''s quota counter is kept; null keeps them forever'),
     ('retention.usage_records',   'null',         'how long usage_records rows are kept (idempotency keys live as long); null keeps them forever');
 
+-- Defaults of the licensing module.
+INSERT INTO jobspy.config_defaults (key, value, description) VALUES
+    ('retention.license_validations', '"13 months"', 'how long license_validations rows are kept; null keeps them forever');
+
 -- quotas.default_plan must name a plan (a string) or be null.
 CREATE OR REPLACE FUNCTION jobspy.config_check(key text, value jsonb) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
