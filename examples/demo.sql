@@ -31,6 +31,24 @@ SELECT jobspy.session_user_id(session_token) IS NULL AS session_ended FROM demo_
 DROP TABLE demo_session;
 RESET jobspy.password_memory_kib;
 
+\echo '== Licences: bound to machines on first use, validated with a code, signed for offline use (rolled back)'
+BEGIN;
+INSERT INTO jobspy.users (id, email) VALUES ('00000000-0000-4000-8000-00000000d1c0', 'licence-demo@example.com');
+CREATE TEMP TABLE demo_license ON COMMIT DROP AS
+SELECT * FROM jobspy.issue_license('00000000-0000-4000-8000-00000000d1c0', 'pro', max_machines => 1,
+                                   features => '["export"]');
+SELECT m.machine, v.valid, v.code, v.features, v.validations_remaining
+  FROM demo_license, (VALUES (1, 'laptop-7f3a'), (2, 'laptop-7f3a'), (3, 'desktop-91c2')) AS m(n, machine),
+       LATERAL jobspy.validate_license(license_key, m.machine, '2.4.1') v
+ ORDER BY m.n;
+SELECT code FROM demo_license, jobspy.validate_license(lower(replace(license_key, '-', ' ')), 'laptop-7f3a');
+SELECT jobspy.suspend_license(license_id, 'demo') FROM demo_license;
+SELECT code FROM demo_license, jobspy.validate_license(license_key, 'laptop-7f3a');
+SELECT jobspy.reinstate_license(license_id) FROM demo_license;
+SELECT jobspy.verify_license_token(jobspy.license_token(license_key, 'laptop-7f3a', '1 day')) -> 'code' AS offline_token
+  FROM demo_license;
+ROLLBACK;
+
 \echo '== Quotas: 3 posts a day; the retried post counts once, the fourth is denied (rolled back)'
 BEGIN;
 SELECT jobspy.create_plan('demo_basic', 'Demo basic') IS NOT NULL AS plan_created;
