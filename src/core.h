@@ -10,6 +10,7 @@
 #include "postgres.h"
 #include "fmgr.h"
 #include "access/attnum.h"
+#include "access/tupdesc.h"
 #include "utils/timestamp.h"
 
 /*
@@ -61,6 +62,9 @@ extern AttrNumber jobspy_attnum(Oid relid, const char *name);
 
 /* Raise 55000 with a hint unless the library was preloaded. */
 extern void jobspy_require_preload(const char *what);
+
+/* The result row type of a function, built once per backend (src/srf.c). */
+extern TupleDesc jobspy_result_type(FunctionCallInfo fcinfo);
 
 /*
  * The single row of a function declared RETURNS TABLE (src/srf.c).  Call

@@ -2,10 +2,11 @@
  * licensing.c: licence validation, its shared-memory counters, seed 000's
  * rate-limit check, and Ed25519 for offline licence tokens.
  *
- * validate_license() reads the licence, its user and its machine straight
- * through their unique indexes (no SQL, no planning) under the statement's
- * snapshot, so that a suspension, revocation or renewal is seen by the very
- * next call after it commits, in every backend.  Validation counts go to a
+ * validate_license() takes the licence, its user and its machine from the
+ * backend's cache (license_cache.c, which keeps it fresh) or straight from
+ * their unique indexes (no SQL, no planning), so that a suspension,
+ * revocation or renewal is seen by the very next call after it commits, in
+ * every backend.  Validation counts go to a
  * table in shared memory; flush_license_validations() (run by maintain())
  * writes them to licenses and license_machines, one UPDATE for each table.
  * Only a machine's first use (it takes a seat) and the failure log write,
@@ -59,6 +60,7 @@
 
 #include "core.h"
 #include "keys.h"
+#include "license_cache.h"
 
 #define ERRCODE_JS_COUNTERS_FULL	MAKE_SQLSTATE('J','S','2','0','4')
 
@@ -84,7 +86,8 @@ typedef struct LicCounter
 	bool		machine;
 	int32		day;			/* UTC day of day_count, days since 2000-01-01 */
 	int32		day_count;		/* validations counted on that day */
-	int64		pending;		/* validations not yet in the table */
+	int64		pending;		/* validations not yet in the table (below zero:
+								 * a refusal given back after a flush took it) */
 	TimestampTz last_at;		/* latest validation, 0 when none pending */
 } LicCounter;
 
@@ -330,7 +333,10 @@ licensing_relcache_callback(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == rels.licenses || relid == rels.users ||
 		relid == rels.machines || relid == rels.licenses_by_hash ||
 		relid == rels.users_pkey || relid == rels.machines_by_fingerprint)
+	{
 		rels.valid = false;
+		license_cache_clear();
+	}
 }
 
 static Oid
@@ -382,21 +388,6 @@ rels_load(void)
 	rels = r;
 }
 
-/* What validation needs of a licence row. */
-typedef struct LicRow
-{
-	pg_uuid_t	id;
-	pg_uuid_t	user_id;
-	char		status;			/* a(ctive), s(uspended), r(evoked), e(xpired) */
-	text	   *license_type;
-	Jsonb	   *features;
-	bool		has_expiry;
-	TimestampTz expires_at;
-	int32		max_machines;
-	int32		max_per_day;
-	int32		stored_day;		/* validation_day, or INT32_MIN */
-	int32		stored_on_day;
-} LicRow;
 
 static Snapshot
 current_snapshot(void)
@@ -412,7 +403,7 @@ getattr(HeapTuple tuple, TupleDesc desc, AttrNumber a, bool *isnull)
 
 /* The licence whose key hashes to hash; false when there is none. */
 static bool
-license_by_hash(const uint8 *hash, LicRow *row)
+license_by_hash(const uint8 *hash, LicRow *row, Snapshot snapshot)
 {
 	Relation	rel = table_open(rels.licenses, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -425,7 +416,7 @@ license_by_hash(const uint8 *hash, LicRow *row)
 	SET_VARSIZE(key, VARHDRSZ + SECRET_HASH_BYTES);
 	memcpy(VARDATA(key), hash, SECRET_HASH_BYTES);
 	ScanKeyInit(&skey, rels.l_hash, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(key));
-	scan = systable_beginscan(rel, rels.licenses_by_hash, true, current_snapshot(), 1, &skey);
+	scan = systable_beginscan(rel, rels.licenses_by_hash, true, snapshot, 1, &skey);
 	if ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
@@ -455,7 +446,7 @@ license_by_hash(const uint8 *hash, LicRow *row)
 
 /* True when the user exists and is active. */
 static bool
-user_is_active(const pg_uuid_t *user)
+user_is_active(const pg_uuid_t *user, Snapshot snapshot)
 {
 	Relation	rel = table_open(rels.users, AccessShareLock);
 	ScanKeyData skey;
@@ -464,7 +455,7 @@ user_is_active(const pg_uuid_t *user)
 	bool		active = false;
 
 	ScanKeyInit(&skey, rels.u_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
-	scan = systable_beginscan(rel, rels.users_pkey, true, current_snapshot(), 1, &skey);
+	scan = systable_beginscan(rel, rels.users_pkey, true, snapshot, 1, &skey);
 	if ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
@@ -675,7 +666,11 @@ count_take(const LicRow *lic, TimestampTz now)
 	return left;
 }
 
-/* Give back a count taken by count_take (the machine was refused). */
+/*
+ * Give back a count taken by count_take (the machine was refused).  A flush
+ * may have taken the count meanwhile (the refusal waited for the licence
+ * row): pending then goes below zero and the next flush takes it off.
+ */
 static void
 count_give_back(const LicRow *lic, TimestampTz now)
 {
@@ -685,9 +680,10 @@ count_give_back(const LicRow *lic, TimestampTz now)
 
 	LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
 	e = counter_find(p, h, &lic->id, false);
-	if (e && e->day == utc_day(now) && e->day_count > 0 && e->pending > 0)
+	if (e)
 	{
-		e->day_count--;
+		if (e->day == utc_day(now) && e->day_count > 0)
+			e->day_count--;
 		e->pending--;
 	}
 	LWLockRelease(store->locks[p]);
@@ -721,6 +717,61 @@ text_empty(text *t)
 	return t == NULL || VARSIZE_ANY_EXHDR(t) == 0;
 }
 
+/*
+ * The licence of a key (its hash under any live hash key) and whether its
+ * user is active, from the tables, under the statement's snapshot.  For
+ * the cache, under a snapshot taken after the user's generation was read
+ * (license_cache.c explains why), and then remembered.
+ */
+static bool
+read_license(uint8 hashes[][SECRET_HASH_BYTES], int nhashes, LicRow *lic, bool *user_active,
+			 bool for_cache)
+{
+	Snapshot	snapshot = for_cache ? RegisterSnapshot(GetLatestSnapshot()) : current_snapshot();
+	int			i;
+	bool		found = false;
+	uint64		generation;
+	pg_uuid_t	user;
+
+	for (i = 0; i < nhashes && !found; i++)
+		found = license_by_hash(hashes[i], lic, snapshot);
+	if (!for_cache)
+	{
+		if (found)
+			*user_active = user_is_active(&lic->user_id, snapshot);
+		return found;
+	}
+	UnregisterSnapshot(snapshot);
+	if (!found)
+		return false;
+
+	user = lic->user_id;
+	generation = license_cache_generation(&user);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	found = license_by_hash(hashes[i - 1], lic, snapshot);
+	if (found)
+		*user_active = user_is_active(&lic->user_id, snapshot);
+	UnregisterSnapshot(snapshot);
+	/* A licence moved to another user meanwhile is not worth caching. */
+	if (found && memcmp(&user, &lic->user_id, UUID_LEN) == 0)
+		license_cache_put(hashes[0], generation, lic, *user_active);
+	return found;
+}
+
+/* A machine already bound to the licence, by fingerprint. */
+static bool
+machine_bound(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fingerprint,
+			  pg_uuid_t *machine)
+{
+	if (use_cache && license_cache_machine(key_hash, fingerprint, machine))
+		return true;
+	if (!machine_by_fingerprint(lic, fingerprint, machine))
+		return false;
+	if (use_cache)
+		license_cache_add_machine(key_hash, fingerprint, machine);
+	return true;
+}
+
 static void
 validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 {
@@ -730,7 +781,8 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	LicRow	   *lic = palloc0(sizeof(LicRow));
 	TimestampTz now = jobspy_now();
 	pg_uuid_t	machine;
-	bool		found = false;
+	bool		use_cache;
+	bool		user_active;
 
 	v->lic = NULL;
 	v->remaining = -1;
@@ -748,9 +800,9 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	}
 
 	nhashes = secret_hash_candidates("license", key, LICENSE_KEY_LEN, hashes, MAX_HASH_KEYS);
-	for (int i = 0; i < nhashes && !found; i++)
-		found = license_by_hash(hashes[i], lic);
-	if (!found)
+	use_cache = license_cache_usable();
+	if (!(use_cache && license_cache_get(hashes[0], lic, &user_active)) &&
+		!read_license(hashes, nhashes, lic, &user_active, use_cache))
 	{
 		v->code = "NOT_FOUND";
 		return;
@@ -762,13 +814,13 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		v->code = "SUSPENDED";
 	else if (lic->status == 'e' || (lic->has_expiry && lic->expires_at <= now))
 		v->code = "EXPIRED";
-	else if (!user_is_active(&lic->user_id))
+	else if (!user_active)
 		v->code = "USER_SUSPENDED";
 	else if (text_empty(fingerprint))
 		v->code = "FINGERPRINT_REQUIRED";
 	else if ((v->remaining = count_take(lic, now)) < 0)
 		v->code = "RATE_LIMITED";
-	else if (machine_by_fingerprint(lic, fingerprint, &machine) ||
+	else if (machine_bound(hashes[0], use_cache, lic, fingerprint, &machine) ||
 			 machine_bind(lic, fingerprint, app_version, &machine))
 	{
 		machine_seen(&machine, now);
@@ -794,8 +846,6 @@ jobspy_validate_license(PG_FUNCTION_ARGS)
 	bool		nulls[8];
 	bool		valid;
 
-	if (!SRF_IS_FIRSTCALL())
-		return jobspy_return_one_row(fcinfo, NULL, NULL);
 	require_store();
 	validate(key, fingerprint, app_version, &v);
 	valid = strcmp(v.code, "VALID") == 0;
@@ -821,7 +871,7 @@ jobspy_validate_license(PG_FUNCTION_ARGS)
 		values[7] = Int32GetDatum(Max(v.remaining, 0));
 		nulls[7] = false;
 	}
-	return jobspy_return_one_row(fcinfo, values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(jobspy_result_type(fcinfo), values, nulls)));
 }
 
 /* ---- check_license_rate_limit: seed 000's check, from the counters ------------ */
@@ -996,7 +1046,7 @@ take_partition(int p, int32 today)
 			keep[nkeep++] = *e;	/* another database's: its own flush takes it */
 			continue;
 		}
-		if (e->pending > 0)
+		if (e->pending != 0)
 		{
 			Taken	   *t;
 
@@ -1082,8 +1132,8 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 
 		ids[k] = accumArrayResult(ids[k], UUIDPGetDatum(&taken[i].id), false, UUIDOID, cxt);
 		counts[k] = accumArrayResult(counts[k], Int64GetDatum(taken[i].pending), false, INT8OID, cxt);
-		lasts[k] = accumArrayResult(lasts[k], TimestampTzGetDatum(taken[i].last_at), false,
-									TIMESTAMPTZOID, cxt);
+		lasts[k] = accumArrayResult(lasts[k], TimestampTzGetDatum(taken[i].last_at),
+									taken[i].last_at == 0, TIMESTAMPTZOID, cxt);
 		if (k == 0)
 		{
 			days = accumArrayResult(days, DateADTGetDatum((DateADT) taken[i].day), false, DATEOID, cxt);
@@ -1227,5 +1277,6 @@ jobspy_licensing_init(void)
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(licensing_relcache_callback, (Datum) 0);
+	license_cache_init();
 	jobspy_shmem_register(&segment);
 }

@@ -1,5 +1,6 @@
 /*
- * srf.c: returning the one row of a function declared RETURNS TABLE, fast.
+ * srf.c: returning a row from C fast: the row type cached per function, and
+ * the one row of a function declared RETURNS TABLE.
  */
 #include "postgres.h"
 
@@ -23,8 +24,8 @@ static struct
 	TupleDesc	desc;
 }			result_types[RESULT_TYPE_CACHE];
 
-static TupleDesc
-result_type(FunctionCallInfo fcinfo)
+TupleDesc
+jobspy_result_type(FunctionCallInfo fcinfo)
 {
 	Oid			fn_oid = fcinfo->flinfo->fn_oid;
 	TupleDesc	desc;
@@ -66,7 +67,7 @@ jobspy_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	if (rsinfo && IsA(rsinfo, ReturnSetInfo) && (rsinfo->allowedModes & SFRM_Materialize) &&
 		values != NULL)
 	{
-		TupleDesc	tupdesc = result_type(fcinfo);
+		TupleDesc	tupdesc = jobspy_result_type(fcinfo);
 		MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 		Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
 
@@ -82,7 +83,7 @@ jobspy_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	if (SRF_IS_FIRSTCALL())
 	{
 		MemoryContext old;
-		TupleDesc	tupdesc = result_type(fcinfo);
+		TupleDesc	tupdesc = jobspy_result_type(fcinfo);
 
 		funcctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);

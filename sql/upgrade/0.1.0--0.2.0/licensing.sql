@@ -433,13 +433,45 @@ $$;
 COMMENT ON FUNCTION jobspy.deactivate_machine(uuid, text) IS
     'frees the seat of a machine; false when the fingerprint was not activated';
 
+-- ---- the validation cache's invalidation (src/license_cache.c) -----------
+
+-- Each backend caches what validation reads; a commit that changes a user's
+-- status, a licence or a machine ends the cached entries of that user in
+-- every backend.  Changes to other columns (last_login_at, counters) do not.
+CREATE FUNCTION jobspy.license_cache_touch() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'jobspy_license_cache_touch';
+COMMENT ON FUNCTION jobspy.license_cache_touch() IS
+    'trigger: the users whose licence facts a transaction changes; their cached validation facts end when it commits';
+CREATE TRIGGER users_license_cache AFTER INSERT OR DELETE OR UPDATE OF id, status ON jobspy.users
+    FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('id');
+CREATE TRIGGER users_license_cache_truncate AFTER TRUNCATE ON jobspy.users
+    FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
+CREATE TRIGGER licenses_license_cache AFTER INSERT OR DELETE
+    OR UPDATE OF user_id, id, license_key_hash, license_type, status, expires_at, max_machines,
+                 max_validations_per_day, features ON jobspy.licenses
+    FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('user_id');
+CREATE TRIGGER licenses_license_cache_truncate AFTER TRUNCATE ON jobspy.licenses
+    FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
+CREATE TRIGGER license_machines_license_cache AFTER INSERT OR DELETE
+    OR UPDATE OF user_id, license_id, fingerprint ON jobspy.license_machines
+    FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('user_id');
+CREATE TRIGGER license_machines_license_cache_truncate AFTER TRUNCATE ON jobspy.license_machines
+    FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
+
 -- ---- validation (src/licensing.c) ---------------------------------------
+
+-- A row type rather than RETURNS TABLE: the executor then finds the result's
+-- shape in the type cache instead of building it from pg_proc on every call.
+CREATE TYPE jobspy.license_validation AS (valid boolean, code text, license_id uuid, user_id uuid,
+                                          license_type text, features jsonb, expires_at timestamptz,
+                                          validations_remaining integer);
+COMMENT ON TYPE jobspy.license_validation IS 'the answer of validate_license';
 
 CREATE FUNCTION jobspy.validate_license(license_key text, fingerprint text DEFAULT NULL,
                                         app_version text DEFAULT NULL)
-    RETURNS TABLE (valid boolean, code text, license_id uuid, user_id uuid, license_type text,
-                   features jsonb, expires_at timestamptz, validations_remaining integer)
-    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1
+    RETURNS jobspy.license_validation
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'jobspy_validate_license';
 COMMENT ON FUNCTION jobspy.validate_license(text, text, text) IS
     'validates a licence key for a machine: a code (VALID, MALFORMED, NOT_FOUND, REVOKED, SUSPENDED, EXPIRED, USER_SUSPENDED, FINGERPRINT_REQUIRED, TOO_MANY_MACHINES, RATE_LIMITED), never an error';
@@ -546,6 +578,11 @@ BEGIN
         RETURN jsonb_build_object('valid', false, 'code', 'MALFORMED');
     END IF;
     sig := jobspy.base64url_decode(parts[3]);
+    -- Only the canonical encoding: unused low bits of the last character
+    -- set would give one signature many spellings.
+    IF sig IS NULL OR jobspy.base64url_encode(sig) <> parts[3] THEN
+        RETURN jsonb_build_object('valid', false, 'code', 'MALFORMED');
+    END IF;
     BEGIN
         payload := convert_from(jobspy.base64url_decode(parts[2]), 'UTF8')::jsonb;
     EXCEPTION WHEN invalid_text_representation OR character_not_in_repertoire
@@ -600,6 +637,7 @@ REVOKE ALL ON FUNCTION
     jobspy.revoke_license(uuid, text),
     jobspy.renew_license(uuid, timestamptz),
     jobspy.license_machine_bind(uuid, text, text, text, text),
+    jobspy.license_cache_touch(),
     jobspy.activate_machine(uuid, text, text, text, text),
     jobspy.deactivate_machine(uuid, text),
     jobspy.validate_license(text, text, text),

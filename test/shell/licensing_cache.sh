@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The per-backend validation cache (src/license_cache.c): one connection
+# keeps validating while others change what it cached; every committed
+# change through the tables' triggers is seen by its very next validation,
+# its own uncommitted changes are seen at once, and changes made without
+# triggers are seen once jobspy.licensing_cache_seconds has passed.
+. ../../tools/lib.sh
+set +e
+db=jobspy_lic_cache
+n=0
+check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
+
+echo "1..11"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
+CREATE EXTENSION jobspy_core;
+CREATE TABLE public.k AS
+SELECT l.* FROM jobspy.issue_license(jobspy.create_user('cache@licensing.test'), 'pro', max_machines => 1) l;
+SQL
+
+coproc SA { psql -X -q -At -d $db 2>&1; }
+say() { echo "$1" >&"${SA[1]}"; }  # a statement with no output, to connection A
+a() {  # a SQL: one line of output from connection A
+    local line=""
+    echo "$1" >&"${SA[1]}"
+    IFS= read -r -t 30 line <&"${SA[0]}"
+    echo "$line"
+}
+validate="SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-a') v;"
+pid1=$(a "SELECT pg_backend_pid();")
+say "SET jobspy.licensing_cache_seconds = 2;"
+check "$(a "$validate") $(a "$validate")" "VALID VALID" "A validates twice (the second from its cache)"
+
+q "UPDATE jobspy.users SET status = 'suspended'" >/dev/null
+check "$(a "$validate")" USER_SUSPENDED "another session suspends the user: A's next validation sees it"
+q "UPDATE jobspy.users SET status = 'active'" >/dev/null
+check "$(a "$validate")" VALID "the user is active again: VALID"
+
+q "UPDATE jobspy.users SET last_login_at = now()" >/dev/null
+check "$(a "$validate")" VALID "a change of a column validation does not read leaves the answer alone"
+
+q "SELECT jobspy.deactivate_machine(license_id, 'fp-a') FROM public.k" >/dev/null
+check "$(a "SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-b') v;")" VALID \
+    "the machine A had cached was deactivated: a new machine takes the free seat"
+check "$(a "$validate")" TOO_MANY_MACHINES "and A's old machine no longer has one"
+
+say "BEGIN;"
+a "SELECT jobspy.suspend_license(license_id) FROM public.k;" >/dev/null
+check "$(a "SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-b') v;")" SUSPENDED \
+    "A's own uncommitted suspension is seen by A at once"
+say "ROLLBACK;"
+check "$(a "SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-b') v;")" VALID \
+    "rolled back: VALID again"
+
+# Without triggers (as logical replication applies changes) the cache may
+# answer from what it holds until its entries are 2 seconds old.
+psql -X -Atq -d $db -c "SET session_replication_role = replica" \
+    -c "UPDATE jobspy.licenses SET status = 'suspended'" >/dev/null
+check "$(a "SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-b') v;")" VALID \
+    "a change made without triggers is not seen at once (documented)"
+sleep 2.2
+check "$(a "SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-b') v;")" SUSPENDED \
+    "it is seen once jobspy.licensing_cache_seconds has passed"
+
+check "$(a "SELECT pg_backend_pid();")" "$pid1" "all on one connection"
+sa_pid=$SA_PID
+eval "exec ${SA[1]}>&-"
+wait "$sa_pid" 2>/dev/null
+psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
