@@ -1,0 +1,25 @@
+-- Baseline: seed 000's validation path as its application runs it, one
+-- transaction of five statements on the seed-style tables of
+-- bench/fixtures/40_licensing.sql: the licence by its plaintext key (status,
+-- expiry and the bound fingerprint checked), the seed's rate-limit count of
+-- the licence's validations in the last 24 hours, the usage row, the
+-- validation counter.  The key comes from bench.license_keys as in
+-- licensing_validate_license; the user's status is not checked.  A refused
+-- check returns no row and \gset then stops the client.
+\set n random(1, :scale)
+BEGIN;
+SELECT s.id AS license_id, s.user_id, s.license_type, s.features, s.max_validations_per_day AS max_per_day
+  FROM bench.license_keys k JOIN bench.seed_licenses s ON s.license_key = k.license_key
+ WHERE k.n = :n AND s.status = 'active' AND (s.expires_at IS NULL OR s.expires_at > now())
+   AND s.hardware_fingerprint = k.fingerprint
+\gset
+SELECT count(*) AS validations_today
+  FROM bench.seed_api_usage
+ WHERE license_id = :license_id AND endpoint = '/licenses/validate' AND created_at > now() - interval '24 hours'
+HAVING count(*) < :max_per_day
+\gset
+INSERT INTO bench.seed_api_usage (user_id, license_id, endpoint, method, status_code, response_time_ms)
+VALUES (:user_id, :license_id, '/licenses/validate', 'POST', 200, 12);
+UPDATE bench.seed_licenses SET validation_count = validation_count + 1, last_validated_at = now()
+ WHERE id = :license_id;
+COMMIT;
