@@ -3,15 +3,35 @@
 -- bench/fixtures/40_licensing.sql: the licence by its plaintext key (status,
 -- expiry and the bound fingerprint checked), the seed's rate-limit count of
 -- the licence's validations in the last 24 hours, the usage row, the
--- validation counter.  The key comes from bench.license_keys as in
--- licensing_validate_license; the user's status is not checked.  A refused
--- check returns no row and \gset then stops the client.
+-- validation counter.  The key is computed from n as in
+-- licensing_validate_license (the seed stored keys as sent); the user's
+-- status is not checked.  A refused check returns no row and \gset then
+-- stops the client.
 \set n random(1, :scale)
+\set m 10000000000000 + :n
+\set r (:m / 10000000000000) % 10
+\set r (:r * 32 + (:m / 1000000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 100000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 10000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 1000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 100000000) % 10) % 1021
+\set r (:r * 32 + (:m / 10000000) % 10) % 1021
+\set r (:r * 32 + (:m / 1000000) % 10) % 1021
+\set r (:r * 32 + (:m / 100000) % 10) % 1021
+\set r (:r * 32 + (:m / 10000) % 10) % 1021
+\set r (:r * 32 + (:m / 1000) % 10) % 1021
+\set r (:r * 32 + (:m / 100) % 10) % 1021
+\set r (:r * 32 + (:m / 10) % 10) % 1021
+\set r (:r * 32 + :m % 10) % 1021
+\set c (1021 - (:r * 1024) % 1021) % 1021
+\set c1 :c / 32 + 1
+\set c2 :c % 32 + 1
 BEGIN;
 SELECT s.id AS license_id, s.user_id, s.license_type, s.features, s.max_validations_per_day AS max_per_day
-  FROM bench.license_keys k JOIN bench.seed_licenses s ON s.license_key = k.license_key
- WHERE k.n = :n AND s.status = 'active' AND (s.expires_at IS NULL OR s.expires_at > now())
-   AND s.hardware_fingerprint = k.fingerprint
+  FROM bench.seed_licenses s
+ WHERE s.license_key = (:m || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c2, 1))
+   AND s.status = 'active' AND (s.expires_at IS NULL OR s.expires_at > now())
+   AND s.hardware_fingerprint = lpad(:n::text, 64, 'f')
 \gset
 SELECT count(*) AS validations_today
   FROM bench.seed_api_usage

@@ -1,15 +1,34 @@
 -- Licence validation as a client's check-in makes it: key, fingerprint and
 -- app version of one of :scale pro licences, each activated on that machine
 -- and far from its daily limit, so every call is a counted VALID.  The key
--- comes from bench.license_keys by primary key in the same statement (keys
--- are random; the baseline reads it the same way).  Counts go to shared
--- memory: the transaction writes nothing, and maintain()'s flush, one
--- UPDATE per licence between two runs, is not measured.  A verdict other
--- than VALID returns no row and \gset then stops the client.
+-- is computed from n by pgbench (bench/fixtures/40_licensing.sql says how),
+-- as the baseline's is, and sent without dashes.  Counts go to shared memory: the transaction writes nothing, and
+-- maintain()'s flush, one UPDATE per licence between two runs, is not
+-- measured.  A verdict other than VALID returns no row and \gset then
+-- stops the client.
 -- compare: select1 >= 0.6
 -- compare: licensing_seed_validation_path >= 10
 \set n random(1, :scale)
+\set m 10000000000000 + :n
+\set r (:m / 10000000000000) % 10
+\set r (:r * 32 + (:m / 1000000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 100000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 10000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 1000000000) % 10) % 1021
+\set r (:r * 32 + (:m / 100000000) % 10) % 1021
+\set r (:r * 32 + (:m / 10000000) % 10) % 1021
+\set r (:r * 32 + (:m / 1000000) % 10) % 1021
+\set r (:r * 32 + (:m / 100000) % 10) % 1021
+\set r (:r * 32 + (:m / 10000) % 10) % 1021
+\set r (:r * 32 + (:m / 1000) % 10) % 1021
+\set r (:r * 32 + (:m / 100) % 10) % 1021
+\set r (:r * 32 + (:m / 10) % 10) % 1021
+\set r (:r * 32 + :m % 10) % 1021
+\set c (1021 - (:r * 1024) % 1021) % 1021
+\set c1 :c / 32 + 1
+\set c2 :c % 32 + 1
 SELECT v.code, v.validations_remaining
-  FROM bench.license_keys k, jobspy.validate_license(k.license_key, k.fingerprint, '1.0') v
- WHERE k.n = :n AND v.valid
+  FROM jobspy.validate_license((:m || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c2, 1)),
+                              lpad(:n::text, 64, 'f'), '1.0') v
+ WHERE v.valid
 \gset
