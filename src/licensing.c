@@ -689,8 +689,8 @@ count_give_back(const LicRow *lic, TimestampTz now)
 	LWLockRelease(store->locks[p]);
 }
 
-/* A machine was seen now. */
-static void
+/* A machine was seen now; false when there is no room to count it. */
+static bool
 machine_seen(const pg_uuid_t *machine, TimestampTz now)
 {
 	uint32		h = counter_hash(machine);
@@ -699,16 +699,15 @@ machine_seen(const pg_uuid_t *machine, TimestampTz now)
 
 	LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
 	e = counter_find(p, h, machine, true);
-	if (e == NULL)
+	if (e)
 	{
-		LWLockRelease(store->locks[p]);
-		counters_full_error();
+		e->machine = true;
+		e->pending++;
+		if (now > e->last_at)
+			e->last_at = now;
 	}
-	e->machine = true;
-	e->pending++;
-	if (now > e->last_at)
-		e->last_at = now;
 	LWLockRelease(store->locks[p]);
+	return e != NULL;
 }
 
 static bool
@@ -823,7 +822,12 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	else if (machine_bound(hashes[0], use_cache, lic, fingerprint, &machine) ||
 			 machine_bind(lic, fingerprint, app_version, &machine))
 	{
-		machine_seen(&machine, now);
+		if (!machine_seen(&machine, now))
+		{
+			/* Not counted at all, rather than counted for the licence only. */
+			count_give_back(lic, now);
+			counters_full_error();
+		}
 		v->code = "VALID";
 	}
 	else

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A counter table too small for the licences validated in a day: the
+# validations that find no room raise JS204 (with a hint) rather than
+# answering without counting, and the ones counted stay exact.
+. ../../tools/lib.sh
+set +e
+db=jobspy_lic_full
+n=0
+check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
+wait_ready() {
+    for _ in $(seq 1 60); do psql -X -Atq -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0; sleep 0.5; done
+    return 1
+}
+
+echo "1..4"
+cluster_restart "$JOBSPY_TEST_CLUSTER" "-c jobspy.licensing_max_counters=1024"
+wait_ready
+check "$(psql -X -Atq -d postgres -c 'SHOW jobspy.licensing_max_counters')" 1024 "the store has 1024 entries (64 a partition)"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1
+psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
+CREATE EXTENSION jobspy_core;
+CREATE TABLE public.k AS
+SELECT g, l.* FROM generate_series(1, 1200) g,
+       LATERAL jobspy.issue_license(jobspy.create_user(format('full%s@licensing.test', g)), 'pro') l;
+CREATE TABLE public.answers (g int, code text);
+-- One validation per licence, each in its own subtransaction so that an
+-- error is kept as an answer.
+DO $$
+DECLARE r record; c text;
+BEGIN
+    FOR r IN SELECT * FROM public.k ORDER BY g LOOP
+        BEGIN
+            SELECT v.code INTO c FROM jobspy.validate_license(r.license_key, 'fp') v;
+        EXCEPTION WHEN SQLSTATE 'JS204' THEN
+            c := 'JS204';
+        END;
+        INSERT INTO public.answers VALUES (r.g, c);
+    END LOOP;
+END
+$$;
+SQL
+full=$(q "SELECT count(*) FROM public.answers WHERE code = 'JS204'")
+valid=$(q "SELECT count(*) FROM public.answers WHERE code = 'VALID'")
+check "$([ "$full" -gt 0 ] && echo yes)" yes "some validations found the store full and raised JS204 ($full)"
+check "$((full + valid))" 1200 "every other validation answered VALID ($valid)"
+flushed=$(q "SELECT jobspy.flush_license_validations() >= 0")
+check "$(q "SELECT sum(validation_count) FROM jobspy.licenses")" "$valid" "the flushed counts equal the VALID answers"
+psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
+cluster_restart "$JOBSPY_TEST_CLUSTER"
+wait_ready
