@@ -1,6 +1,8 @@
 /*
  * license_cache.h: each backend's cache of the licence facts validation
- * reads, for the licensing module's files only.  Rules in license_cache.c.
+ * reads, and the per-user change generations that keep it fresh (which
+ * the rate limiter's cache of users' licence types follows too).  Rules
+ * in license_cache.c.
  */
 #ifndef JOBSPY_LICENSE_CACHE_H
 #define JOBSPY_LICENSE_CACHE_H

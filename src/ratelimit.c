@@ -41,11 +41,13 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/hsearch.h"
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
 #include "core.h"
 #include "gcra.h"
+#include "license_cache.h"
 #include "ratelimit.h"
 #include "ratelimit_store.h"
 
@@ -344,13 +346,18 @@ rules_forget(void)
 	rules_stale = true;
 }
 
+static void type_cache_forget(void);
+
 static void
 ratelimit_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == rules_relid)
 		rules_forget();
 	if (relid == InvalidOid || relid == licenses_relid)
+	{
 		licenses_relid = InvalidOid;
+		type_cache_forget();
+	}
 }
 
 static void
@@ -491,13 +498,13 @@ license_rank(const char *type)
 }
 
 /*
- * The licence type whose rules apply to a user: that of the user's active,
- * unexpired licence (the highest tier, enterprise > pro > free > others,
- * then the latest issued, when there are several), else
- * jobspy.ratelimit_default_license_type.  Returns palloc'd text.
+ * The type of the user's active, unexpired licence (the highest tier,
+ * enterprise > pro > free > others, then the latest issued, when there are
+ * several), palloc'd, or NULL when there is none; *changes_at is when the
+ * first of those licences expires.
  */
 static char *
-user_license_type(const pg_uuid_t *user)
+read_user_license_type(const pg_uuid_t *user, Snapshot snapshot, TimestampTz *changes_at)
 {
 	Relation	rel;
 	SysScanDesc scan;
@@ -507,8 +514,8 @@ user_license_type(const pg_uuid_t *user)
 	int			best_rank = -1;
 	TimestampTz best_issued = 0;
 	TimestampTz now = jobspy_now();
-	Snapshot	snapshot;
 
+	*changes_at = DT_NOEND;
 	if (!OidIsValid(licenses_relid))
 	{
 		Oid			nsp = get_namespace_oid("jobspy", false);
@@ -536,7 +543,6 @@ user_license_type(const pg_uuid_t *user)
 		licenses_relid = relid;
 	}
 
-	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	rel = table_open(licenses_relid, AccessShareLock);
 	ScanKeyInit(&skey, att_user_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
 	scan = systable_beginscan(rel, licenses_pkey, OidIsValid(licenses_pkey), snapshot, 1, &skey);
@@ -559,6 +565,9 @@ user_license_type(const pg_uuid_t *user)
 		d = heap_getattr(tuple, att_expires, desc, &isnull);
 		if (!isnull && DatumGetTimestampTz(d) <= now)
 			continue;
+		/* The answer may change when this licence expires. */
+		if (!isnull && DatumGetTimestampTz(d) < *changes_at)
+			*changes_at = DatumGetTimestampTz(d);
 		d = heap_getattr(tuple, att_type, desc, &isnull);
 		if (isnull)
 			continue;
@@ -576,9 +585,98 @@ user_license_type(const pg_uuid_t *user)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
-	if (best == NULL)
-		best = pstrdup(ratelimit_default_license_type ? ratelimit_default_license_type : "free");
-	return best;
+	return best;				/* NULL: no active licence */
+}
+
+/*
+ * Each backend remembers a user's licence type, fresh by the licence
+ * cache's rules (license_cache.c): the user's change generation, read
+ * before the rows, which are read under a snapshot taken after it; and the
+ * time the first of the user's licences expires.
+ */
+#define TYPE_LEN 32
+typedef struct CachedType
+{
+	pg_uuid_t	user;			/* hash key */
+	uint64		generation;
+	TimestampTz read_at;		/* jobspy.now() then: the clock may be moved back */
+	TimestampTz changes_at;
+	bool		has_license;
+	char		type[TYPE_LEN];
+} CachedType;
+
+static HTAB *type_cache = NULL;
+
+static CachedType *
+type_cache_entry(const pg_uuid_t *user, bool *found)
+{
+	if (type_cache == NULL || hash_get_num_entries(type_cache) >= 100000)
+	{
+		HASHCTL		ctl;
+
+		if (type_cache)
+			hash_destroy(type_cache);
+		ctl.keysize = sizeof(pg_uuid_t);
+		ctl.entrysize = sizeof(CachedType);
+		ctl.hcxt = CacheMemoryContext;
+		type_cache = hash_create("jobspy licence types", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	return hash_search(type_cache, user, HASH_ENTER, found);
+}
+
+static void
+type_cache_forget(void)
+{
+	if (type_cache)
+		hash_destroy(type_cache);
+	type_cache = NULL;
+}
+
+/*
+ * The licence type whose rules apply to a user: that of the user's active,
+ * unexpired licence (the highest tier, enterprise > pro > free > others,
+ * then the latest issued, when there are several), else
+ * jobspy.ratelimit_default_license_type.
+ */
+static const char *
+user_license_type(const pg_uuid_t *user)
+{
+	TimestampTz now = jobspy_now();
+	const char *dflt = ratelimit_default_license_type ? ratelimit_default_license_type : "free";
+	CachedType *c;
+	bool		found;
+	uint64		generation;
+	Snapshot	snapshot;
+	TimestampTz changes_at;
+	char	   *type;
+
+	if (!license_cache_usable())
+	{
+		type = read_user_license_type(user,
+									  ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+									  &changes_at);
+		return type ? type : dflt;
+	}
+	c = type_cache_entry(user, &found);
+	if (found && c->generation == license_cache_generation(user) &&
+		now >= c->read_at && now < c->changes_at)
+		return c->has_license ? pstrdup(c->type) : dflt;
+
+	generation = license_cache_generation(user);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	type = read_user_license_type(user, snapshot, &changes_at);
+	UnregisterSnapshot(snapshot);
+	/* The entry may have moved while the table was read. */
+	c = type_cache_entry(user, &found);
+	c->generation = generation;
+	c->read_at = now;
+	c->changes_at = changes_at;
+	c->has_license = type != NULL && strlen(type) < TYPE_LEN;
+	if (c->has_license)
+		strlcpy(c->type, type, TYPE_LEN);
+	else if (type != NULL)
+		c->changes_at = now;	/* a type too long to keep: never used from the cache */
+	return type ? type : dflt;
 }
 
 /* ---- check_rate_limit: every window of every matching rule at once ------ */
@@ -611,7 +709,7 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 	pg_uuid_t  *user;
 	char	   *endpoint;
 	int32		cost;
-	char	   *type;
+	const char *type;
 	Window	   *w;
 	int			nw = 0;
 	int			parts[RATE_PARTITIONS];

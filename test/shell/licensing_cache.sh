@@ -11,7 +11,7 @@ n=0
 check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 
-echo "1..11"
+echo "1..16"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core;
@@ -62,6 +62,23 @@ check "$(a "SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 
 sleep 2.2
 check "$(a "SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-b') v;")" SUSPENDED \
     "it is seen once jobspy.licensing_cache_seconds has passed"
+
+# The rate limiter's per-backend copy of a user's licence type follows the
+# same generations, and the expiry of the licence it came from.
+q "SELECT jobspy.set_rate_limit_rule('cache-free', '/api/*', 'free', 1000, 1000, 100),
+          jobspy.set_rate_limit_rule('cache-pro', '/api/*', 'pro', 1000, 1000, 100)" >/dev/null
+q "INSERT INTO jobspy.users (id, email) VALUES ('00000000-0000-4000-8000-00000000c0c0', 'rl@licensing.test')"
+rule="SELECT split_part(rule, ':', 1) FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000c0c0', '/api/x', 0);"
+check "$(a "$rule") $(a "$rule")" "cache-free cache-free" "a user without a licence gets the free rules"
+q "CREATE TABLE public.k2 AS SELECT * FROM jobspy.issue_license('00000000-0000-4000-8000-00000000c0c0', 'pro',
+                                                               now() + interval '3 seconds')" >/dev/null
+check "$(a "$rule")" cache-pro "another session issues a pro licence: the next check applies the pro rules"
+q "SELECT jobspy.suspend_license(license_id) FROM public.k2" >/dev/null
+check "$(a "$rule")" cache-free "the licence is suspended: free rules again"
+q "SELECT jobspy.reinstate_license(license_id) FROM public.k2" >/dev/null
+check "$(a "$rule")" cache-pro "reinstated: pro rules"
+sleep 3.2
+check "$(a "$rule")" cache-free "the licence expired (no write at all): free rules"
 
 check "$(a "SELECT pg_backend_pid();")" "$pid1" "all on one connection"
 sa_pid=$SA_PID
