@@ -8,28 +8,13 @@
 -- status is not checked.  A refused check returns no row and \gset then
 -- stops the client.
 \set n random(1, :scale)
-\set m 10000000000000 + :n
-\set r (:m / 10000000000000) % 10
-\set r (:r * 32 + (:m / 1000000000000) % 10) % 1021
-\set r (:r * 32 + (:m / 100000000000) % 10) % 1021
-\set r (:r * 32 + (:m / 10000000000) % 10) % 1021
-\set r (:r * 32 + (:m / 1000000000) % 10) % 1021
-\set r (:r * 32 + (:m / 100000000) % 10) % 1021
-\set r (:r * 32 + (:m / 10000000) % 10) % 1021
-\set r (:r * 32 + (:m / 1000000) % 10) % 1021
-\set r (:r * 32 + (:m / 100000) % 10) % 1021
-\set r (:r * 32 + (:m / 10000) % 10) % 1021
-\set r (:r * 32 + (:m / 1000) % 10) % 1021
-\set r (:r * 32 + (:m / 100) % 10) % 1021
-\set r (:r * 32 + (:m / 10) % 10) % 1021
-\set r (:r * 32 + :m % 10) % 1021
-\set c (1021 - (:r * 1024) % 1021) % 1021
-\set c1 :c / 32 + 1
-\set c2 :c % 32 + 1
+\set r (866 + :n % 10 + (:n / 10) % 10 * 32 + (:n / 100) % 10 * 1024 + (:n / 1000) % 10 * 32768 + (:n / 10000) % 10 * 1048576) % 1021
+\set c1 (1021 - (:r * 1024) % 1021) % 1021 / 32 + 1
+\set c2 (1021 - (:r * 1024) % 1021) % 1021 % 32 + 1
 BEGIN;
 SELECT s.id AS license_id, s.user_id, s.license_type, s.features, s.max_validations_per_day AS max_per_day
   FROM bench.seed_licenses s
- WHERE s.license_key = (:m || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c2, 1))
+ WHERE s.license_key = ((10000000000000 + :n) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c2, 1))
    AND s.status = 'active' AND (s.expires_at IS NULL OR s.expires_at > now())
    AND s.hardware_fingerprint = lpad(:n::text, 64, 'f')
 \gset
