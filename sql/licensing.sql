@@ -36,8 +36,11 @@ CREATE INDEX licenses_status_idx ON jobspy.licenses (status) WHERE status <> 'ac
 CREATE INDEX licenses_expires_at_idx ON jobspy.licenses (expires_at) WHERE status = 'active' AND expires_at IS NOT NULL;
 CREATE INDEX licenses_features_idx ON jobspy.licenses USING gin (features jsonb_path_ops);
 CREATE TRIGGER licenses_updated_at BEFORE UPDATE ON jobspy.licenses
-    FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
--- Counter flushes are bookkeeping, not changes: the audit log leaves them out.
+    FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at(
+        'ignore:validation_count', 'ignore:last_validated_at', 'ignore:validation_day',
+        'ignore:validations_on_day');
+-- Counter flushes are bookkeeping, not changes: updated_at stays (above) and
+-- the audit log leaves them out.
 CREATE TRIGGER licenses_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.licenses
     FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger(
         'ignore:validation_count', 'ignore:last_validated_at', 'ignore:validation_day',

@@ -49,7 +49,36 @@ require_row_trigger(FunctionCallInfo fcinfo, const char *name)
 				 errmsg("%s must be fired for each row", name)));
 }
 
-/* BEFORE UPDATE: updated_at = jobspy.now(). */
+static bool is_ignored_column(const char *name, TriggerData *trigdata);
+
+/* True when an update changed no column but ignored ones (is_ignored_column). */
+static bool
+changes_only_ignored(TriggerData *trigdata)
+{
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		n1,
+					n2;
+		Datum		v1,
+					v2;
+
+		if (att->attisdropped || is_ignored_column(NameStr(att->attname), trigdata))
+			continue;
+		v1 = heap_getattr(trigdata->tg_trigtuple, i + 1, desc, &n1);
+		v2 = heap_getattr(trigdata->tg_newtuple, i + 1, desc, &n2);
+		if (n1 != n2 || (!n1 && !datumIsEqual(v1, v2, att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * BEFORE UPDATE: updated_at = jobspy.now(), unless the update changed only
+ * the columns named by "ignore:<column>" arguments (bookkeeping).
+ */
 PG_FUNCTION_INFO_V1(jobspy_set_updated_at);
 Datum
 jobspy_set_updated_at(PG_FUNCTION_ARGS)
@@ -74,6 +103,8 @@ jobspy_set_updated_at(PG_FUNCTION_ARGS)
 				 errmsg("table \"%s\" has no updated_at column of type timestamptz",
 						RelationGetRelationName(rel))));
 
+	if (trigdata->tg_trigger->tgnargs > 0 && changes_only_ignored(trigdata))
+		return PointerGetDatum(trigdata->tg_newtuple);
 	value = TimestampTzGetDatum(jobspy_now());
 	return PointerGetDatum(heap_modify_tuple_by_cols(trigdata->tg_newtuple, RelationGetDescr(rel),
 													 1, &attnum, &value, &isnull));

@@ -14,7 +14,13 @@ COMMENT ON COLUMN jobspy.licenses.validation_day IS
 COMMENT ON COLUMN jobspy.licenses.validations_on_day IS
     'validations counted against max_validations_per_day on validation_day, as of the last flush';
 
--- Counter flushes are bookkeeping, not changes: the audit log leaves them out.
+-- Counter flushes are bookkeeping, not changes: updated_at stays and the
+-- audit log leaves them out.
+DROP TRIGGER licenses_updated_at ON jobspy.licenses;
+CREATE TRIGGER licenses_updated_at BEFORE UPDATE ON jobspy.licenses
+    FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at(
+        'ignore:validation_count', 'ignore:last_validated_at', 'ignore:validation_day',
+        'ignore:validations_on_day');
 DROP TRIGGER licenses_audit ON jobspy.licenses;
 CREATE TRIGGER licenses_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.licenses
     FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger(
