@@ -850,6 +850,8 @@ jobspy_validate_license(PG_FUNCTION_ARGS)
 	bool		nulls[8];
 	bool		valid;
 
+	if (!SRF_IS_FIRSTCALL())
+		return jobspy_return_one_row(fcinfo, NULL, NULL);
 	require_store();
 	validate(key, fingerprint, app_version, &v);
 	valid = strcmp(v.code, "VALID") == 0;
@@ -875,7 +877,7 @@ jobspy_validate_license(PG_FUNCTION_ARGS)
 		values[7] = Int32GetDatum(Max(v.remaining, 0));
 		nulls[7] = false;
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(jobspy_result_type(fcinfo), values, nulls)));
+	return jobspy_return_one_row(fcinfo, values, nulls);
 }
 
 /* ---- check_license_rate_limit: seed 000's check, from the counters ------------ */

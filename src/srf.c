@@ -1,6 +1,7 @@
 /*
  * srf.c: returning a row from C fast: the row type cached per function, and
- * the one row of a function declared RETURNS TABLE.
+ * the one row of a function declared to return a row type (or, as older
+ * declarations did, RETURNS TABLE).
  */
 #include "postgres.h"
 
@@ -63,6 +64,10 @@ jobspy_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	FuncCallContext *funcctx;
+
+	/* Declared to return a row type, not a set: the row itself. */
+	if (!fcinfo->flinfo->fn_retset)
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(jobspy_result_type(fcinfo), values, nulls)));
 
 	if (rsinfo && IsA(rsinfo, ReturnSetInfo) && (rsinfo->allowedModes & SFRM_Materialize) &&
 		values != NULL)
