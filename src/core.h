@@ -67,9 +67,9 @@ extern void jobspy_require_preload(const char *what);
 extern TupleDesc jobspy_result_type(FunctionCallInfo fcinfo);
 
 /*
- * The single row of a function declared RETURNS TABLE (src/srf.c).  Call
- * it with NULL values when SRF_IS_FIRSTCALL() is false: the value-per-call
- * protocol then ends the set.
+ * The single row of a function declared with a row type or RETURNS TABLE
+ * (src/srf.c).  For RETURNS TABLE, call it with NULL values when
+ * SRF_IS_FIRSTCALL() is false: the value-per-call protocol then ends the set.
  */
 extern Datum jobspy_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 

@@ -1,7 +1,6 @@
 /*
  * srf.c: returning a row from C fast: the row type cached per function, and
- * the one row of a function declared to return a row type (or, as older
- * declarations did, RETURNS TABLE).
+ * the one row of a function declared either with a row type or RETURNS TABLE.
  */
 #include "postgres.h"
 
