@@ -317,7 +317,8 @@ typedef struct LicRels
 				users,
 				users_pkey,
 				machines,
-				machines_by_fingerprint;
+				machines_by_fingerprint,
+				hash_keys;		/* a key retired: cached hashes may no longer match */
 	Oid			owner;			/* owner of the tables: writes run as it */
 	AttrNumber	l_id, l_user, l_hash, l_type, l_status, l_expires, l_features,
 				l_max_machines, l_max_per_day, l_day, l_on_day;
@@ -332,7 +333,8 @@ licensing_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == rels.licenses || relid == rels.users ||
 		relid == rels.machines || relid == rels.licenses_by_hash ||
-		relid == rels.users_pkey || relid == rels.machines_by_fingerprint)
+		relid == rels.users_pkey || relid == rels.machines_by_fingerprint ||
+		relid == rels.hash_keys)
 	{
 		rels.valid = false;
 		license_cache_clear();
@@ -362,6 +364,7 @@ rels_load(void)
 	r.users_pkey = rel_oid(nsp, "users_pkey");
 	r.machines = rel_oid(nsp, "license_machines");
 	r.machines_by_fingerprint = rel_oid(nsp, "license_machines_user_id_license_id_fingerprint_key");
+	r.hash_keys = rel_oid(nsp, "hash_keys");
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(r.licenses));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", r.licenses);
@@ -471,7 +474,7 @@ user_is_active(const pg_uuid_t *user, Snapshot snapshot)
 
 /* The machine of a licence with this fingerprint; false when unknown. */
 static bool
-machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine)
+machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine, Snapshot snapshot)
 {
 	Relation	rel = table_open(rels.machines, AccessShareLock);
 	ScanKeyData skey[3];
@@ -483,7 +486,7 @@ machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine)
 	ScanKeyInit(&skey[1], rels.m_license, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&lic->id));
 	ScanKeyEntryInitialize(&skey[2], 0, rels.m_fingerprint, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ, PointerGetDatum(fingerprint));
-	scan = systable_beginscan(rel, rels.machines_by_fingerprint, true, current_snapshot(), 3, skey);
+	scan = systable_beginscan(rel, rels.machines_by_fingerprint, true, snapshot, 3, skey);
 	if ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
@@ -762,13 +765,49 @@ static bool
 machine_bound(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fingerprint,
 			  pg_uuid_t *machine)
 {
-	if (use_cache && license_cache_machine(key_hash, fingerprint, machine))
+	Snapshot	snapshot;
+	bool		found;
+
+	if (!use_cache)
+		return machine_by_fingerprint(lic, fingerprint, machine, current_snapshot());
+	if (license_cache_machine(key_hash, fingerprint, machine))
 		return true;
-	if (!machine_by_fingerprint(lic, fingerprint, machine))
-		return false;
-	if (use_cache)
+
+	/*
+	 * For the cache, a snapshot taken after the entry's generation was read
+	 * (the statement's may be older than a deactivation that the entry's
+	 * generation already accounts for).
+	 */
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	found = machine_by_fingerprint(lic, fingerprint, machine, snapshot);
+	UnregisterSnapshot(snapshot);
+	if (found)
 		license_cache_add_machine(key_hash, fingerprint, machine);
-	return true;
+	return found;
+}
+
+/*
+ * The machine is bound already or was bound now.  Called with a count
+ * taken: an error (a lock timeout, a cancel) gives it back, as a refusal does.
+ */
+static bool
+machine_usable(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fingerprint,
+			   text *app_version, TimestampTz now, pg_uuid_t *machine)
+{
+	bool		usable = false;
+
+	PG_TRY();
+	{
+		usable = machine_bound(key_hash, use_cache, lic, fingerprint, machine) ||
+			machine_bind(lic, fingerprint, app_version, machine);
+	}
+	PG_CATCH();
+	{
+		count_give_back(lic, now);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return usable;
 }
 
 static void
@@ -819,8 +858,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		v->code = "FINGERPRINT_REQUIRED";
 	else if ((v->remaining = count_take(lic, now)) < 0)
 		v->code = "RATE_LIMITED";
-	else if (machine_bound(hashes[0], use_cache, lic, fingerprint, &machine) ||
-			 machine_bind(lic, fingerprint, app_version, &machine))
+	else if (machine_usable(hashes[0], use_cache, lic, fingerprint, app_version, now, &machine))
 	{
 		if (!machine_seen(&machine, now))
 		{
@@ -1002,6 +1040,11 @@ flush_xact_callback(XactEvent event, void *arg)
 {
 	if (taken == NULL)
 		return;
+	/* What a prepared transaction took could not be given back by ROLLBACK PREPARED. */
+	if (event == XACT_EVENT_PRE_PREPARE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that flushed licence validation counters")));
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		give_back_taken(InvalidSubTransactionId);
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
@@ -1029,11 +1072,50 @@ flush_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * Take every pending count out of one partition, and drop the entries that
- * need not stay: machines, and licences not validated today.
+ * The databases that have entries in the store but no longer exist: their
+ * entries would never be flushed and would hold their slots for good.
+ * Checked outside the partition locks (a catalog lookup may do I/O).
+ */
+#define MAX_DEAD_DATABASES 64
+
+static int
+dropped_databases(Oid *dead)
+{
+	Oid			seen[MAX_DEAD_DATABASES];
+	int			nseen = 0;
+	int			ndead = 0;
+
+	for (int p = 0; p < LIC_PARTITIONS; p++)
+	{
+		LicCounter *ents = part_counters(p);
+
+		LWLockAcquire(store->locks[p], LW_SHARED);
+		for (int32 i = 0; i < store->capacity && nseen < MAX_DEAD_DATABASES; i++)
+		{
+			Oid			db = ents[i].dbid;
+			bool		known = (db == InvalidOid || db == MyDatabaseId);
+
+			for (int k = 0; k < nseen && !known; k++)
+				known = (seen[k] == db);
+			if (!known)
+				seen[nseen++] = db;
+		}
+		LWLockRelease(store->locks[p]);
+	}
+	for (int k = 0; k < nseen; k++)
+		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(seen[k])))
+			dead[ndead++] = seen[k];
+	return ndead;
+}
+
+/*
+ * Take every pending count of this database out of one partition, and drop
+ * the entries that need not stay: machines, licences not validated today,
+ * another database's entries that carry nothing, and those of dropped
+ * databases.
  */
 static void
-take_partition(int p, int32 today)
+take_partition(int p, int32 today, const Oid *dead, int ndead)
 {
 	LicCounter *ents = part_counters(p);
 	int32		cap = store->capacity;
@@ -1049,7 +1131,13 @@ take_partition(int p, int32 today)
 			continue;
 		if (e->dbid != MyDatabaseId)
 		{
-			keep[nkeep++] = *e;	/* another database's: its own flush takes it */
+			bool		dropped = false;
+
+			for (int k = 0; k < ndead && !dropped; k++)
+				dropped = (dead[k] == e->dbid);
+			/* Pending counts are for that database's own flush to take. */
+			if (!dropped && (e->pending != 0 || (!e->machine && e->day >= today)))
+				keep[nkeep++] = *e;
 			continue;
 		}
 		if (e->pending != 0)
@@ -1093,6 +1181,8 @@ Datum
 jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 {
 	int			first;
+	Oid			dead[MAX_DEAD_DATABASES];
+	int			ndead;
 	int32		today = utc_day(jobspy_now());
 	ArrayBuildState *ids[2] = {NULL, NULL},
 			   *counts[2] = {NULL, NULL},
@@ -1116,6 +1206,8 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 	if (!rels.valid)
 		rels_load();
 
+	ndead = dropped_databases(dead);
+
 	/* A second flush in one transaction adds to what the first took. */
 	if (taken == NULL)
 	{
@@ -1128,7 +1220,7 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
 		for (int p = 0; p < LIC_PARTITIONS; p++)
-			take_partition(p, today);
+			take_partition(p, today, dead, ndead);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -1164,7 +1256,10 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 								  "       last_validated_at = greatest(l.last_validated_at, u.t),"
 								  "       validation_day = greatest(l.validation_day, u.d),"
 								  "       validations_on_day = CASE WHEN l.validation_day OPERATOR(pg_catalog.>) u.d"
-								  "                                 THEN l.validations_on_day ELSE u.c END"
+								  "                                 THEN l.validations_on_day"
+								  "                                 WHEN l.validation_day OPERATOR(pg_catalog.=) u.d"
+								  "                                 THEN greatest(l.validations_on_day, u.c)"
+								  "                                 ELSE u.c END"
 								  "  FROM unnest($1, $2, $3, $4, $5) AS u(id, n, t, d, c)"
 								  " WHERE l.id OPERATOR(pg_catalog.=) u.id",
 								  5, types, values, NULL, false, 0) != SPI_OK_UPDATE)

@@ -11,7 +11,7 @@ n=0
 check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 
-echo "1..16"
+echo "1..20"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core;
@@ -79,6 +79,26 @@ q "SELECT jobspy.reinstate_license(license_id) FROM public.k2" >/dev/null
 check "$(a "$rule")" cache-pro "reinstated: pro rules"
 sleep 3.2
 check "$(a "$rule")" cache-free "the licence expired (no write at all): free rules"
+
+# A machine deactivated while A was inside a slow statement: the statement's
+# snapshot still shows it, but A's cache must not keep it afterwards.
+q "CREATE TABLE public.k3 AS SELECT * FROM jobspy.issue_license(jobspy.create_user('slow@licensing.test'), 'pro', max_machines => 1)" >/dev/null
+v3="SELECT v.code FROM public.k3, jobspy.validate_license(k3.license_key, 'fp-1') v;"
+check "$(a "$v3") $(a "$v3")" "VALID VALID" "A validates machine fp-1 (cached)"
+say "SELECT v.code FROM (SELECT pg_sleep(1.5)::text AS z) s, public.k3, LATERAL jobspy.validate_license(k3.license_key, 'fp-1' || s.z) v;"
+sleep 0.4
+q "SELECT jobspy.deactivate_machine(license_id, 'fp-1'), jobspy.activate_machine(license_id, 'fp-2') IS NOT NULL FROM public.k3" >/dev/null
+IFS= read -r -t 30 slow <&"${SA[0]}"
+check "$slow/$(a "$v3")" "TOO_MANY_MACHINES/TOO_MANY_MACHINES" \
+    "fp-1, deactivated (and its seat taken) during A's slow statement: not VALID then, nor from A's cache afterwards"
+
+# A hash key retired in another session: a licence found through it is gone.
+q "CREATE TABLE public.k4 AS SELECT * FROM jobspy.issue_license(jobspy.create_user('rot@licensing.test'), 'pro')" >/dev/null
+q "SELECT jobspy.rotate_hash_key()" >/dev/null
+v4="SELECT v.code FROM public.k4, jobspy.validate_license(k4.license_key, 'fp-1') v;"
+check "$(a "$v4") $(a "$v4")" "VALID VALID" "a licence hashed under the previous hash key validates (cached)"
+q "SELECT jobspy.retire_hash_key(key_id) FROM jobspy.hash_keys WHERE state = 'verify'" >/dev/null
+check "$(a "$v4")" NOT_FOUND "once that key is retired, A answers NOT_FOUND at once"
 
 check "$(a "SELECT pg_backend_pid();")" "$pid1" "all on one connection"
 sa_pid=$SA_PID

@@ -13,7 +13,7 @@ wait_ready() {
     return 1
 }
 
-echo "1..4"
+echo "1..5"
 cluster_restart "$JOBSPY_TEST_CLUSTER" "-c jobspy.licensing_max_counters=1024"
 wait_ready
 check "$(psql -X -Atq -d postgres -c 'SHOW jobspy.licensing_max_counters')" 1024 "the store has 1024 entries (64 a partition)"
@@ -47,5 +47,18 @@ check "$((full + valid))" 1200 "every other validation answered VALID ($valid)"
 flushed=$(q "SELECT jobspy.flush_license_validations() >= 0")
 check "$(q "SELECT sum(validation_count) FROM jobspy.licenses")" "$valid" "the flushed counts equal the VALID answers"
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
+
+# The dropped database's entries are freed by the next flush anywhere.
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${db}2" -c "CREATE DATABASE ${db}2" >/dev/null 2>&1
+psql -X -Atq -v ON_ERROR_STOP=1 -d ${db}2 >/dev/null <<'SQL'
+CREATE EXTENSION jobspy_core;
+SELECT jobspy.flush_license_validations();
+CREATE TABLE public.k AS
+SELECT g, l.* FROM generate_series(1, 250) g,
+       LATERAL jobspy.issue_license(jobspy.create_user(format('again%s@licensing.test', g)), 'pro') l;
+SQL
+check "$(psql -X -Atq -d ${db}2 -c "SELECT count(*) FROM public.k, jobspy.validate_license(license_key, 'fp') v WHERE v.valid")" \
+    250 "after the database is dropped and a flush runs, its slots serve other databases"
+psql -X -q -d postgres -c "DROP DATABASE ${db}2" >/dev/null
 cluster_restart "$JOBSPY_TEST_CLUSTER"
 wait_ready
