@@ -127,7 +127,6 @@ CREATE FUNCTION jobspy.ed25519_verify(message bytea, signature bytea, public_key
     AS 'MODULE_PATHNAME', 'jobspy_ed25519_verify';
 COMMENT ON FUNCTION jobspy.ed25519_verify(bytea, bytea, bytea) IS
     'true when signature is a valid Ed25519 signature of message under public_key';
-REVOKE ALL ON FUNCTION jobspy.ed25519_keypair(), jobspy.ed25519_sign(bytea, bytea) FROM PUBLIC;
 
 INSERT INTO jobspy.license_signing_keys (public_key, secret_key)
 SELECT public_key, secret_key FROM jobspy.ed25519_keypair();
@@ -156,7 +155,6 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.rotate_license_signing_key() IS
     'makes a new Ed25519 key sign offline licence tokens; the previous key keeps verifying until retired';
-REVOKE ALL ON FUNCTION jobspy.rotate_license_signing_key() FROM PUBLIC;
 
 CREATE FUNCTION jobspy.retire_license_signing_key(key_id text) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT
@@ -174,7 +172,6 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.retire_license_signing_key(text) IS
     'stops a replaced signing key from verifying: tokens it signed are refused from now on';
-REVOKE ALL ON FUNCTION jobspy.retire_license_signing_key(text) FROM PUBLIC;
 
 -- The signing key in use, or JS205.
 CREATE FUNCTION jobspy.license_signing_key() RETURNS jobspy.license_signing_keys
@@ -193,7 +190,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.license_signing_key() IS 'the signing key in use (JS205 when there is none)';
-REVOKE ALL ON FUNCTION jobspy.license_signing_key() FROM PUBLIC;
 
 CREATE FUNCTION jobspy.license_public_key(key_id text DEFAULT NULL) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -303,7 +299,6 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.license_for_update(uuid) IS
     'locks and returns a licence that may still change: 22023 when unknown, JS201 when revoked';
-REVOKE ALL ON FUNCTION jobspy.license_for_update(uuid) FROM PUBLIC;
 
 -- A licence's new status, with the reason (when given) kept in metadata.
 CREATE FUNCTION jobspy.license_set_status(license_id uuid, status text, reason_key text, reason text)
@@ -419,7 +414,6 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.license_machine_bind(uuid, text, text, text, text) IS
     'binds a fingerprint to a licence while seats remain (the licence row locked); the machine id, or NULL when every seat is taken';
-REVOKE ALL ON FUNCTION jobspy.license_machine_bind(uuid, text, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION jobspy.activate_machine(license_id uuid, fingerprint text, device_name text DEFAULT NULL,
                                         os text DEFAULT NULL, app_version text DEFAULT NULL) RETURNS uuid
@@ -515,7 +509,6 @@ CREATE FUNCTION jobspy.flush_license_validations() RETURNS bigint
     AS 'MODULE_PATHNAME', 'jobspy_flush_license_validations';
 COMMENT ON FUNCTION jobspy.flush_license_validations() IS
     'writes the validation counters kept in shared memory to licenses and license_machines; returns the rows updated';
-REVOKE ALL ON FUNCTION jobspy.flush_license_validations() FROM PUBLIC;
 
 CREATE FUNCTION jobspy.maintain_licensing() RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql VOLATILE
@@ -544,7 +537,6 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.maintain_licensing() IS
     'maintain() step: marks licences past expires_at expired and flushes the shared-memory validation counters';
-REVOKE ALL ON FUNCTION jobspy.maintain_licensing() FROM PUBLIC;
 
 -- ---- offline licence tokens ---------------------------------------------
 

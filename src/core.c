@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "core.h"
@@ -263,6 +264,12 @@ jobspy_cluster_shut_down_cleanly(void)
 	ControlFileData *cf = get_controlfile(DataDir, &crc_ok);
 
 	return crc_ok && (cf->state == DB_SHUTDOWNED || cf->state == DB_SHUTDOWNED_IN_RECOVERY);
+}
+
+Snapshot
+jobspy_statement_snapshot(void)
+{
+	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 }
 
 AttrNumber

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "access/attnum.h"
 #include "access/tupdesc.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
 /*
@@ -56,6 +57,9 @@ extern bool jobspy_preloaded(void);
  * the next start (an immediate stop leaves crash recovery to do).
  */
 extern bool jobspy_cluster_shut_down_cleanly(void);
+
+/* The snapshot a function's reads use: the statement's (or the transaction's). */
+extern Snapshot jobspy_statement_snapshot(void);
 
 /* A column's number in one of the extension's tables; an error when missing. */
 extern AttrNumber jobspy_attnum(Oid relid, const char *name);

@@ -392,12 +392,6 @@ rels_load(void)
 }
 
 
-static Snapshot
-current_snapshot(void)
-{
-	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-}
-
 static Datum
 getattr(HeapTuple tuple, TupleDesc desc, AttrNumber a, bool *isnull)
 {
@@ -508,14 +502,12 @@ machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine,
  */
 static int
 run_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types, Datum *values,
-			 const char *nulls)
+			 const char *nulls, Oid *save_user, int *save_sec)
 {
-	Oid			save_user;
-	int			save_sec;
 	int			ret;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(rels.owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	GetUserIdAndSecContext(save_user, save_sec);
+	SetUserIdAndSecContext(rels.owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (*plan == NULL)
@@ -530,7 +522,7 @@ run_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types, Datum *va
 	ret = SPI_execute_plan(*plan, values, nulls, false, 0);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
-	return ret;					/* the caller reads SPI_tuptable, then SPI_finish() */
+	return ret;					/* the caller reads SPI_tuptable, then finish_as_owner() */
 }
 
 static void
@@ -566,9 +558,8 @@ machine_bind(const LicRow *lic, text *fingerprint, text *app_version, pg_uuid_t 
 	values[1] = PointerGetDatum(fingerprint);
 	values[2] = PointerGetDatum(app_version);
 	nulls[2] = app_version ? ' ' : 'n';
-	GetUserIdAndSecContext(&save_user, &save_sec);
 	run_as_owner(&plan, "SELECT jobspy.license_machine_bind($1, $2, NULL, NULL, $3)",
-				 3, types, values, nulls);
+				 3, types, values, nulls, &save_user, &save_sec);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -606,12 +597,11 @@ log_validation(const char *code, const LicRow *lic, text *fingerprint, text *app
 	nulls[3] = fingerprint && VARSIZE_ANY_EXHDR(fingerprint) <= MAX_FINGERPRINT ? ' ' : 'n';
 	values[4] = PointerGetDatum(app_version);
 	nulls[4] = app_version && VARSIZE_ANY_EXHDR(app_version) <= MAX_APP_VERSION ? ' ' : 'n';
-	GetUserIdAndSecContext(&save_user, &save_sec);
 	run_as_owner(&plan,
 				 "INSERT INTO jobspy.license_validations"
 				 " (license_id, user_id, result, fingerprint, app_version, ip_address)"
 				 " VALUES ($1, $2, $3, $4, $5, pg_catalog.inet_client_addr())",
-				 5, types, values, nulls);
+				 5, types, values, nulls, &save_user, &save_sec);
 	finish_as_owner(save_user, save_sec);
 }
 
@@ -729,7 +719,7 @@ static bool
 read_license(uint8 hashes[][SECRET_HASH_BYTES], int nhashes, LicRow *lic, bool *user_active,
 			 bool for_cache)
 {
-	Snapshot	snapshot = for_cache ? RegisterSnapshot(GetLatestSnapshot()) : current_snapshot();
+	Snapshot	snapshot = for_cache ? RegisterSnapshot(GetLatestSnapshot()) : jobspy_statement_snapshot();
 	int			i;
 	bool		found = false;
 	uint64		generation;
@@ -769,7 +759,7 @@ machine_bound(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fi
 	bool		found;
 
 	if (!use_cache)
-		return machine_by_fingerprint(lic, fingerprint, machine, current_snapshot());
+		return machine_by_fingerprint(lic, fingerprint, machine, jobspy_statement_snapshot());
 	if (license_cache_machine(key_hash, fingerprint, machine))
 		return true;
 
@@ -955,7 +945,7 @@ jobspy_check_license_rate_limit(PG_FUNCTION_ARGS)
 		by_id = rel_oid(get_namespace_oid("jobspy", false), "licenses_id_idx");
 		rel = table_open(rels.licenses, AccessShareLock);
 		ScanKeyInit(&skey, rels.l_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
-		scan = systable_beginscan(rel, by_id, true, current_snapshot(), 1, &skey);
+		scan = systable_beginscan(rel, by_id, true, jobspy_statement_snapshot(), 1, &skey);
 		count = 0;
 		if ((tuple = systable_getnext(scan)) != NULL)
 		{

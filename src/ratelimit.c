@@ -652,9 +652,7 @@ user_license_type(const pg_uuid_t *user)
 
 	if (!license_cache_usable())
 	{
-		type = read_user_license_type(user,
-									  ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
-									  &changes_at);
+		type = read_user_license_type(user, jobspy_statement_snapshot(), &changes_at);
 		return type ? type : dflt;
 	}
 	c = type_cache_entry(user, &found);
