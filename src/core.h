@@ -70,12 +70,8 @@ extern void jobspy_require_preload(const char *what);
 /* The result row type of a function, built once per backend (src/srf.c). */
 extern TupleDesc jobspy_result_type(FunctionCallInfo fcinfo);
 
-/*
- * The single row of a function declared with a row type or RETURNS TABLE
- * (src/srf.c).  For RETURNS TABLE, call it with NULL values when
- * SRF_IS_FIRSTCALL() is false: the value-per-call protocol then ends the set.
- */
-extern Datum jobspy_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
+/* The answer of a function declared to return a row type (src/srf.c). */
+extern Datum jobspy_return_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 
 /* Module initialisers called by _PG_init. */
 extern void jobspy_keys_init(void);

@@ -878,8 +878,6 @@ jobspy_validate_license(PG_FUNCTION_ARGS)
 	bool		nulls[8];
 	bool		valid;
 
-	if (!SRF_IS_FIRSTCALL())
-		return jobspy_return_one_row(fcinfo, NULL, NULL);
 	require_store();
 	validate(key, fingerprint, app_version, &v);
 	valid = strcmp(v.code, "VALID") == 0;
@@ -905,7 +903,7 @@ jobspy_validate_license(PG_FUNCTION_ARGS)
 		values[7] = Int32GetDatum(Max(v.remaining, 0));
 		nulls[7] = false;
 	}
-	return jobspy_return_one_row(fcinfo, values, nulls);
+	return jobspy_return_row(fcinfo, values, nulls);
 }
 
 /* ---- check_license_rate_limit: seed 000's check, from the counters ------------ */

@@ -32,6 +32,7 @@
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -49,6 +50,8 @@ static const struct config_enum_entry usage_records_options[] = {
 	{NULL, 0, false}
 };
 
+static void quota_rels_forget(Datum arg, Oid relid);
+
 void
 jobspy_quotas_init(void)
 {
@@ -62,6 +65,7 @@ jobspy_quotas_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(quota_rels_forget, (Datum) 0);
 }
 
 /*
@@ -85,14 +89,49 @@ jobspy_quotas_init(void)
  * statement in the calling function would.  No locks beyond AccessShare.
  */
 
+/*
+ * The tables and indexes the lookup reads, by name, their oids found once
+ * per backend: two catalog lookups each on every call were an eighth of a
+ * consumption's cost.  Any relcache invalidation of one of them (a DROP, or
+ * the extension dropped and created again) forgets them all.
+ */
+static const char *const quota_rel_names[] = {
+	"users", "users_pkey", "subscriptions", "subscriptions_pkey",
+	"user_plans", "user_plans_pkey", "licenses", "licenses_pkey",
+	"plans", "plan_quotas", "plan_quotas_pkey",
+};
+static Oid	quota_rel_oids[lengthof(quota_rel_names)];
+
+static void
+quota_rels_forget(Datum arg, Oid relid)
+{
+	for (size_t i = 0; i < lengthof(quota_rel_oids); i++)
+		if (relid == InvalidOid || quota_rel_oids[i] == relid)
+		{
+			memset(quota_rel_oids, 0, sizeof(quota_rel_oids));
+			return;
+		}
+}
+
 static Oid
 jobspy_relid(const char *name)
 {
-	Oid			relid = get_relname_relid(name, get_namespace_oid("jobspy", false));
+	for (size_t i = 0; i < lengthof(quota_rel_names); i++)
+	{
+		if (strcmp(quota_rel_names[i], name) != 0)
+			continue;
+		if (!OidIsValid(quota_rel_oids[i]))
+		{
+			Oid			relid = get_relname_relid(name, get_namespace_oid("jobspy", false));
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "jobspy.%s is missing", name);
-	return relid;
+			if (!OidIsValid(relid))
+				elog(ERROR, "jobspy.%s is missing", name);
+			quota_rel_oids[i] = relid;
+		}
+		return quota_rel_oids[i];
+	}
+	elog(ERROR, "jobspy.%s is not a relation of the quota lookup", name);
+	return InvalidOid;			/* keep the compiler quiet */
 }
 
 static AttrNumber
@@ -528,12 +567,10 @@ PG_FUNCTION_INFO_V1(jobspy_consume_quota);
 Datum
 jobspy_consume_quota(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		values[6] = {0};
 	bool		nulls[6] = {false, false, false, false, false, false};
 	bool		done = false;
 
-	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -569,6 +606,5 @@ jobspy_consume_quota(PG_FUNCTION_ARGS)
 	}
 
 	SPI_finish();
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	return (Datum) 0;
+	return jobspy_return_row(fcinfo, values, nulls);
 }

@@ -222,9 +222,6 @@ rate_limit_sql(FunctionCallInfo fcinfo, bool peek)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
-	if (!SRF_IS_FIRSTCALL())
-		return jobspy_return_one_row(fcinfo, NULL, NULL);
-
 	require_arg(fcinfo, 0, "key");
 	require_arg(fcinfo, 1, "max_burst");
 	require_arg(fcinfo, 2, "count");
@@ -244,7 +241,7 @@ rate_limit_sql(FunctionCallInfo fcinfo, bool peek)
 	values[2] = Int32GetDatum(a.remaining);
 	values[3] = Int64GetDatum(a.retry_after_ms);
 	values[4] = Int64GetDatum(a.reset_after_ms);
-	return jobspy_return_one_row(fcinfo, values, nulls);
+	return jobspy_return_row(fcinfo, values, nulls);
 }
 
 PG_FUNCTION_INFO_V1(jobspy_rate_limit);
@@ -722,9 +719,6 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 	bool		nulls[6] = {false, false, false, false, false, false};
 	LWLockMode	mode;
 
-	if (!SRF_IS_FIRSTCALL())
-		return jobspy_return_one_row(fcinfo, NULL, NULL);
-
 	require_arg(fcinfo, 0, "user_id");
 	require_arg(fcinfo, 1, "endpoint");
 	require_arg(fcinfo, 2, "cost");
@@ -776,7 +770,7 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 		nulls[1] = nulls[2] = nulls[3] = true;
 		values[4] = Int64GetDatum(-1);
 		values[5] = Int64GetDatum(0);
-		return jobspy_return_one_row(fcinfo, values, nulls);
+		return jobspy_return_row(fcinfo, values, nulls);
 	}
 
 	qsort(parts, nparts, sizeof(int), cmp_int);
@@ -875,7 +869,7 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 	values[3] = Int32GetDatum(shown->r.remaining);
 	values[4] = Int64GetDatum(allowed ? -1 : gcra_ns_to_ms_ceil(shown->r.retry_after_ns));
 	values[5] = Int64GetDatum(gcra_ns_to_ms_ceil(shown->r.reset_after_ns));
-	return jobspy_return_one_row(fcinfo, values, nulls);
+	return jobspy_return_row(fcinfo, values, nulls);
 }
 
 /*

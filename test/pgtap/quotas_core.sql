@@ -71,7 +71,7 @@ SELECT is((SELECT row(allowed, used, quota_limit, remaining, period_start, reset
 SELECT is((SELECT row(allowed, used, quota_limit, remaining)::text
              FROM jobspy.consume_quota('a0000000-0000-4000-8000-000000000001', 'posts')),
           '(f,3,3,0)', 'the fourth is denied');
-SELECT is((SELECT used FROM jobspy.quota_counters WHERE user_id = 'a0000000-0000-4000-8000-000000000001' AND metric = 'posts'),
+SELECT is((SELECT used::bigint FROM jobspy.quota_counters WHERE user_id = 'a0000000-0000-4000-8000-000000000001' AND metric = 'posts'),
           3::bigint, 'a denial consumes nothing');
 SELECT is((SELECT row(allowed, used, remaining)::text
              FROM jobspy.consume_quota('a0000000-0000-4000-8000-000000000001', 'exports', 3)),
