@@ -3,20 +3,24 @@
 -- bench/fixtures/40_licensing.sql: the licence by its plaintext key (status,
 -- expiry and the bound fingerprint checked), the seed's rate-limit count of
 -- the licence's validations in the last 24 hours, the usage row, the
--- validation counter.  The key is computed from n as in
--- licensing_validate_license (the seed stored keys as sent); the user's
+-- validation counter.  Key and fingerprint are computed from n and sent as
+-- in licensing_validate_license (the seed stored keys as sent); the user's
 -- status is not checked.  A refused check returns no row and \gset then
 -- stops the client.
 \set n random(1, :scale)
-\set r (866 + :n % 10 + (:n / 10) % 10 * 32 + (:n / 100) % 10 * 1024 + (:n / 1000) % 10 * 32768 + (:n / 10000) % 10 * 1048576) % 1021
-\set c1 (1021 - (:r * 1024) % 1021) % 1021 / 32 + 1
-\set c2 (1021 - (:r * 1024) % 1021) % 1021 % 32 + 1
+\set rest (866 + :n % 10 * 9 + :n / 10 % 10 * 288 + :n / 100 % 10 * 27 + :n / 1000 % 10 * 864 + :n / 10000 % 10 * 81) % 1021
+\set need (1021 - :rest) % 1021
+\set t3 least(:need / 96, 9)
+\set t1 least((:need - :t3 * 96) / 32, 9)
+\set t2 least((:need - :t3 * 96 - :t1 * 32) / 3, 9)
+\set key (10000000000000 + :n * 10000 + :t3 * 1000 + :t2 * 100 + :t1 * 10 + :need - :t3 * 96 - :t1 * 32 - :t2 * 3) * 100
+\set fingerprint 1000000000000000000 + :n
 BEGIN;
 SELECT s.id AS license_id, s.user_id, s.license_type, s.features, s.max_validations_per_day AS max_per_day
   FROM bench.seed_licenses s
- WHERE s.license_key = ((10000000000000 + :n) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c1, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', :c2, 1))
+ WHERE s.license_key = :key
    AND s.status = 'active' AND (s.expires_at IS NULL OR s.expires_at > now())
-   AND s.hardware_fingerprint = lpad(:n::text, 64, 'f')
+   AND s.hardware_fingerprint = :fingerprint
 \gset
 SELECT count(*) AS validations_today
   FROM bench.seed_api_usage
