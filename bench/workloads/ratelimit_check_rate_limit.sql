@@ -3,5 +3,6 @@
 -- :scale users (bench.user_id(n) is the user id, as the caller knows it).
 -- compare: select1 >= 0.85
 -- compare: redis_incr_expire >= 1.0
+-- against: floor_row
 \set n random(1, :scale)
 SELECT * FROM jobspy.check_rate_limit(bench.user_id(:n), '/api/search/jobs');

@@ -4,5 +4,6 @@
 -- baseline: bench/external/redis_incr_expire.sh.
 -- compare: select1 >= 0.85
 -- compare: redis_incr_expire >= 1.0
+-- compare: floor_row >= 0.9
 \set n random(1, :scale)
 SELECT * FROM jobspy.rate_limit('bench:' || :n, 999, 100000, '1 hour');
