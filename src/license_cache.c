@@ -117,6 +117,13 @@ license_cache_generation(const pg_uuid_t *user)
 	return pg_atomic_read_u64(&generations->gen[bucket_of(user)]);
 }
 
+bool
+license_cache_current(const pg_uuid_t *user, uint64 generation, TimestampTz loaded_at)
+{
+	return generation == license_cache_generation(user) &&
+		GetCurrentTransactionStartTimestamp() - loaded_at < (int64) cache_seconds * USECS_PER_SEC;
+}
+
 void
 license_cache_clear(void)
 {
@@ -165,8 +172,7 @@ current_entry(const uint8 *key_hash)
 	e = hash_search(cache, key_hash, HASH_FIND, NULL);
 	if (e == NULL)
 		return NULL;
-	if (e->generation != license_cache_generation(&e->row.user_id) ||
-		GetCurrentTransactionStartTimestamp() - e->loaded_at >= (int64) cache_seconds * USECS_PER_SEC)
+	if (!license_cache_current(&e->row.user_id, e->generation, e->loaded_at))
 	{
 		entry_free_contents(e);
 		hash_search(cache, key_hash, HASH_REMOVE, NULL);

@@ -37,6 +37,14 @@ extern bool license_cache_usable(void);
 /* The change generation of a user's licences; read it before the rows. */
 extern uint64 license_cache_generation(const pg_uuid_t *user);
 
+/*
+ * True while an entry of the user's, read at that generation in a
+ * transaction that started at loaded_at, may be used: no change of the
+ * user's has committed since, and it is younger than
+ * jobspy.licensing_cache_seconds.
+ */
+extern bool license_cache_current(const pg_uuid_t *user, uint64 generation, TimestampTz loaded_at);
+
 /* A current entry for the key hash: the licence (copied) and whether its user is active. */
 extern bool license_cache_get(const uint8 *key_hash, LicRow *row, bool *user_active);
 

@@ -40,6 +40,7 @@
 #include "utils/uuid.h"
 
 #include "core.h"
+#include "license_cache.h"
 #include "quotas.h"
 
 int			jobspy_quota_usage_records = QUOTA_RECORDS_DETAILED;
@@ -51,6 +52,7 @@ static const struct config_enum_entry usage_records_options[] = {
 };
 
 static void quota_rels_forget(Datum arg, Oid relid);
+static void window_cache_forget(void);
 
 void
 jobspy_quotas_init(void)
@@ -109,6 +111,7 @@ quota_rels_forget(Datum arg, Oid relid)
 		if (relid == InvalidOid || quota_rel_oids[i] == relid)
 		{
 			memset(quota_rel_oids, 0, sizeof(quota_rel_oids));
+			window_cache_forget();
 			return;
 		}
 }
@@ -246,6 +249,8 @@ typedef struct QuotaWindow
 	int64		quota_limit;	/* -1: unlimited */
 	TimestampTz start;			/* -infinity for lifetime */
 	TimestampTz end;			/* infinity for lifetime */
+	bool		by_default;		/* the plan is the configured default */
+	TimestampTz changes_at;		/* a licence that chose the plan expires then */
 } QuotaWindow;
 
 /* A row of NULLs: what an unknown user gets (PL/pgSQL reads its fields). */
@@ -278,6 +283,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	int64		quota_limit = 0;
 	TimestampTz start = 0,
 				end = 0;
+	TimestampTz changes_at = DT_NOEND;
 
 	/* The user. */
 	rel = table_open(jobspy_relid("users"), AccessShareLock);
@@ -353,6 +359,9 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 			if (!s || strcmp(s, "active") != 0 ||
 				(!isnull && DatumGetTimestampTz(exp) <= at))
 				continue;
+			/* The choice may change when an active licence expires. */
+			if (!isnull && DatumGetTimestampTz(exp) < changes_at)
+				changes_at = DatumGetTimestampTz(exp);
 			issued = DatumGetTimestampTz(col(tup, rel, "issued_at", &isnull));
 			id = *DatumGetUUIDP(col(tup, rel, "id", &isnull));
 			if (have_plan && (issued < best_issued ||
@@ -370,6 +379,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	}
 
 	/* 4. The configured default plan. */
+	w->by_default = !have_plan;
 	if (!have_plan)
 	{
 		FmgrInfo	flinfo;
@@ -438,6 +448,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	w->quota_limit = quota_limit;
 	w->start = start;
 	w->end = end;
+	w->changes_at = changes_at;
 	return true;
 }
 
@@ -493,24 +504,132 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/*
+ * Each backend remembers the quota window of the (user, metric) pairs it
+ * consumed from: the lookup above reads four or five tables, a quarter of a
+ * consumption's cost.  An entry is kept fresh by the licence cache's rules
+ * (license_cache.c): it is used only while the user's change generation,
+ * read before the tables were, is unchanged (triggers on users, licenses,
+ * subscriptions and user_plans end a user's entries when a change commits;
+ * on plans and plan_quotas, everyone's), before the window ends or a
+ * licence that chose the plan expires, and within
+ * jobspy.licensing_cache_seconds.  Windows of the configured default plan
+ * are not kept (the configuration has no trigger); nor is anything when the
+ * licence cache is bypassed (a standby, REPEATABLE READ, a transaction that
+ * changed those tables).
+ */
+#define WINDOW_METRIC_LEN 100	/* plan_quotas.metric's longest */
+#define WINDOW_CACHE_ENTRIES 65536	/* beyond it, the cache starts over */
+
+typedef struct WindowKey
+{
+	pg_uuid_t	user;
+	char		metric[WINDOW_METRIC_LEN + 1];	/* NUL-padded */
+} WindowKey;
+
+typedef struct CachedWindow
+{
+	WindowKey	key;			/* hash key */
+	uint64		generation;
+	TimestampTz loaded_at;		/* transaction start then, for the age limit */
+	TimestampTz read_at;		/* jobspy.now() then: the clock may be moved back */
+	TimestampTz valid_until;	/* the window's end, or a licence's expiry */
+	char		period[16];
+	int64		quota_limit;
+	TimestampTz start;
+	TimestampTz end;
+} CachedWindow;
+
+static HTAB *window_cache = NULL;
+
+static void
+window_cache_forget(void)
+{
+	if (window_cache)
+		hash_destroy(window_cache);
+	window_cache = NULL;
+}
+
+/*
+ * The window of an active user's metric at now, for the fast path: false
+ * when the general path must answer (an unknown or inactive user, a metric
+ * the plan does not define).
+ */
+static bool
+fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
+{
+	WindowKey	key;
+	CachedWindow *e;
+	bool		cacheable = license_cache_usable() && VARSIZE_ANY_EXHDR(metric) <= WINDOW_METRIC_LEN;
+	uint64		generation = 0;
+	bool		found;
+
+	if (cacheable)
+	{
+		memset(&key, 0, sizeof(key));
+		key.user = *user_id;
+		memcpy(key.metric, VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(metric));
+		e = window_cache ? hash_search(window_cache, &key, HASH_FIND, NULL) : NULL;
+		if (e && license_cache_current(user_id, e->generation, e->loaded_at) &&
+			now >= e->read_at && now >= e->start && now < e->valid_until)
+		{
+			/* A copy: an invalidation during the UPDATE may empty the cache. */
+			w->status = "active";
+			w->period = pstrdup(e->period);
+			w->quota_limit = e->quota_limit;
+			w->start = e->start;
+			w->end = e->end;
+			return true;
+		}
+		generation = license_cache_generation(user_id);
+	}
+
+	/* See what a new statement would see, as PL/pgSQL does. */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	found = quota_window(user_id, metric, now, w);
+	PopActiveSnapshot();
+	if (!found || strcmp(w->status, "active") != 0 || w->period == NULL)
+		return false;
+
+	if (cacheable && !w->by_default && strlen(w->period) < sizeof(e->period))
+	{
+		if (window_cache == NULL || hash_get_num_entries(window_cache) >= WINDOW_CACHE_ENTRIES)
+		{
+			HASHCTL		ctl;
+
+			window_cache_forget();
+			ctl.keysize = sizeof(WindowKey);
+			ctl.entrysize = sizeof(CachedWindow);
+			ctl.hcxt = CacheMemoryContext;
+			window_cache = hash_create("jobspy quota windows", 1024, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		e = hash_search(window_cache, &key, HASH_ENTER, NULL);
+		e->generation = generation;
+		e->loaded_at = GetCurrentTransactionStartTimestamp();
+		e->read_at = now;
+		e->valid_until = Min(w->end, w->changes_at);
+		strlcpy(e->period, w->period, sizeof(e->period));
+		e->quota_limit = w->quota_limit;
+		e->start = w->start;
+		e->end = w->end;
+	}
+	return true;
+}
+
 /* The fast path; false when the general path must answer. */
 static bool
 consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 			 Datum *values, bool *nulls)
 {
 	QuotaWindow w;
-	bool		found;
 	Datum		args[6];
 	bool		isnull;
 	int64		used;
 	int64		reserved;
 
-	/* See what a new statement would see, as PL/pgSQL does. */
-	CommandCounterIncrement();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	found = quota_window(user_id, metric, now, &w);
-	PopActiveSnapshot();
-	if (!found || strcmp(w.status, "active") != 0 || w.period == NULL)
+	if (!fast_window(user_id, metric, now, &w))
 		return false;
 
 	if (consume_update_plan == NULL)

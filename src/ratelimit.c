@@ -588,14 +588,16 @@ read_user_license_type(const pg_uuid_t *user, Snapshot snapshot, TimestampTz *ch
 /*
  * Each backend remembers a user's licence type, fresh by the licence
  * cache's rules (license_cache.c): the user's change generation, read
- * before the rows, which are read under a snapshot taken after it; and the
- * time the first of the user's licences expires.
+ * before the rows, which are read under a snapshot taken after it; the
+ * time the first of the user's licences expires; and the age limit,
+ * jobspy.licensing_cache_seconds.
  */
 #define TYPE_LEN 32
 typedef struct CachedType
 {
 	pg_uuid_t	user;			/* hash key */
 	uint64		generation;
+	TimestampTz loaded_at;		/* transaction start then, for the age limit */
 	TimestampTz read_at;		/* jobspy.now() then: the clock may be moved back */
 	TimestampTz changes_at;
 	bool		has_license;
@@ -653,7 +655,7 @@ user_license_type(const pg_uuid_t *user)
 		return type ? type : dflt;
 	}
 	c = type_cache_entry(user, &found);
-	if (found && c->generation == license_cache_generation(user) &&
+	if (found && license_cache_current(user, c->generation, c->loaded_at) &&
 		now >= c->read_at && now < c->changes_at)
 		return c->has_license ? pstrdup(c->type) : dflt;
 
@@ -664,6 +666,7 @@ user_license_type(const pg_uuid_t *user)
 	/* The entry may have moved while the table was read. */
 	c = type_cache_entry(user, &found);
 	c->generation = generation;
+	c->loaded_at = GetCurrentTransactionStartTimestamp();
 	c->read_at = now;
 	c->changes_at = changes_at;
 	c->has_license = type != NULL && strlen(type) < TYPE_LEN;

@@ -438,18 +438,21 @@ COMMENT ON FUNCTION jobspy.deactivate_machine(uuid, text) IS
 -- Each backend caches what validation reads; a commit that changes a user's
 -- status, a licence or a machine ends the cached entries of that user in
 -- every backend.  Changes to other columns (last_login_at, counters) do not.
+-- The rate limiter's licence types and the quota windows (sql/quotas.sql
+-- adds the triggers they need) follow the same generations; for them a
+-- user's time zone and a licence's issue time count too.
 CREATE FUNCTION jobspy.license_cache_touch() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'jobspy_license_cache_touch';
 COMMENT ON FUNCTION jobspy.license_cache_touch() IS
     'trigger: the users whose licence facts a transaction changes; their cached validation facts end when it commits';
-CREATE TRIGGER users_license_cache AFTER INSERT OR DELETE OR UPDATE OF id, status ON jobspy.users
+CREATE TRIGGER users_license_cache AFTER INSERT OR DELETE OR UPDATE OF id, status, timezone ON jobspy.users
     FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('id');
 CREATE TRIGGER users_license_cache_truncate AFTER TRUNCATE ON jobspy.users
     FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
 CREATE TRIGGER licenses_license_cache AFTER INSERT OR DELETE
-    OR UPDATE OF user_id, id, license_key_hash, license_type, status, expires_at, max_machines,
-                 max_validations_per_day, features ON jobspy.licenses
+    OR UPDATE OF user_id, id, license_key_hash, license_type, status, issued_at, expires_at,
+                 max_machines, max_validations_per_day, features ON jobspy.licenses
     FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('user_id');
 CREATE TRIGGER licenses_license_cache_truncate AFTER TRUNCATE ON jobspy.licenses
     FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();

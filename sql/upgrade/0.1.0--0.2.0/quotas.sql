@@ -69,6 +69,24 @@ CREATE TRIGGER user_plans_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.user_
     FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
 SELECT pg_catalog.pg_extension_config_dump('jobspy.user_plans', '');
 
+-- consume_quota's per-backend quota windows (src/quotas.c) follow the
+-- licence cache's per-user generations (sql/licensing.sql): a committed
+-- change of a user's subscription or plan ends that user's windows in every
+-- backend; a change of any plan or quota ends everyone's.
+CREATE TRIGGER subscriptions_quota_cache AFTER INSERT OR DELETE
+    OR UPDATE OF user_id, plan_type, status, current_period_start ON jobspy.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('user_id');
+CREATE TRIGGER subscriptions_quota_cache_truncate AFTER TRUNCATE ON jobspy.subscriptions
+    FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
+CREATE TRIGGER user_plans_quota_cache AFTER INSERT OR DELETE OR UPDATE ON jobspy.user_plans
+    FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('user_id');
+CREATE TRIGGER user_plans_quota_cache_truncate AFTER TRUNCATE ON jobspy.user_plans
+    FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
+CREATE TRIGGER plans_quota_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jobspy.plans
+    FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
+CREATE TRIGGER plan_quotas_quota_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jobspy.plan_quotas
+    FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
+
 -- One row per (user, metric, period kind, period start): the running total
 -- that consume_quota checks and bumps under its row lock.  Lifetime
 -- counters start at -infinity.  Updates touch no indexed column, so they
