@@ -10,8 +10,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d $db -c 'CREATE EXTENSION jobspy_core'
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d $db -c "SET jobspy.password_memory_kib = 1024" -c "SET jobspy.password_iterations = 2" -c "$1"; }
 
 echo "1..6"
-n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
+. ./tap.bash
 
 pw='Ünïcødé pässwörd ✓'
 h=$(q "SELECT jobspy.hash_password('$pw')")

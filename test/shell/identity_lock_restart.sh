@@ -13,14 +13,13 @@ psql -X -q -v ON_ERROR_STOP=1 -d $db -c 'CREATE EXTENSION jobspy_core' \
      -c "SELECT jobspy.create_user('lock@example.com', 'lock password 1')" >/dev/null
 
 echo "1..5"
-n=0
+. ./tap.bash
 state() {  # SQLSTATE of a login, or ok
     local out
     out=$(psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d $db \
           -c "SELECT count(*) FROM jobspy.login('lock@example.com', '$1')" 2>&1)
     if [ $? -eq 0 ]; then echo ok; else sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' <<<"$out" | head -1; fi
 }
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 
 for i in 1 2 3 4 5; do s=$(state 'wrong password'); done
 check "$s" 28P01 "fifth wrong password raises 28P01"

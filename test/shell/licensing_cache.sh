@@ -5,10 +5,9 @@
 # its own uncommitted changes are seen at once, and changes made without
 # triggers are seen once jobspy.licensing_cache_seconds has passed.
 . ../../tools/lib.sh
+. ./tap.bash
 set +e
 db=jobspy_lic_cache
-n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 
 echo "1..20"
@@ -19,14 +18,7 @@ CREATE TABLE public.k AS
 SELECT l.* FROM jobspy.issue_license(jobspy.create_user('cache@licensing.test'), 'pro', max_machines => 1) l;
 SQL
 
-coproc SA { psql -X -q -At -d $db 2>&1; }
-say() { echo "$1" >&"${SA[1]}"; }  # a statement with no output, to connection A
-a() {  # a SQL: one line of output from connection A
-    local line=""
-    echo "$1" >&"${SA[1]}"
-    IFS= read -r -t 30 line <&"${SA[0]}"
-    echo "$line"
-}
+session_open $db
 validate="SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-a') v;"
 pid1=$(a "SELECT pg_backend_pid();")
 say "SET jobspy.licensing_cache_seconds = 5;"
@@ -102,7 +94,5 @@ q "SELECT jobspy.retire_hash_key(key_id) FROM jobspy.hash_keys WHERE state = 've
 check "$(a "$v4")" NOT_FOUND "once that key is retired, A answers NOT_FOUND at once"
 
 check "$(a "SELECT pg_backend_pid();")" "$pid1" "all on one connection"
-sa_pid=$SA_PID
-eval "exec ${SA[1]}>&-"
-wait "$sa_pid" 2>/dev/null
+session_close
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null

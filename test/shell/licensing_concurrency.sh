@@ -4,14 +4,13 @@
 # validation of an open connection, and the day's count survives restarts
 # (a clean one keeps everything, a crash resumes from the last flush).
 . ../../tools/lib.sh
+. ./tap.bash
 set +e
 db=jobspy_lic_race
 clock='2030-08-01 12:00:00+00'
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
-n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 wait_ready() {
     for _ in $(seq 1 60); do psql -X -Atq -d $db -c 'SELECT 1' >/dev/null 2>&1 && return 0; sleep 0.5; done
     return 1

@@ -4,10 +4,9 @@
 # counts nothing, and a transaction that flushed counters may not be
 # prepared (ROLLBACK PREPARED could not give the counts back).
 . ../../tools/lib.sh
+. ./tap.bash
 set +e
 db=jobspy_lic_err
-n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 
 echo "1..5"

@@ -4,10 +4,9 @@
 # which takes a seat, and a flush are refused there with 25006; failures are
 # answered without their log row.
 . ../../tools/lib.sh
+. ./tap.bash
 set +e
 db=jobspy_lic_standby
-n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 standby=$(mktemp -d /tmp/jobspy-standby.XXXXXX)
 chmod 755 "$standby"

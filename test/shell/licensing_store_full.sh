@@ -3,10 +3,9 @@
 # validations that find no room raise JS204 (with a hint) rather than
 # answering without counting, and the ones counted stay exact.
 . ../../tools/lib.sh
+. ./tap.bash
 set +e
 db=jobspy_lic_full
-n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 wait_ready() {
     for _ in $(seq 1 60); do psql -X -Atq -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0; sleep 0.5; done

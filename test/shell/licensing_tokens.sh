@@ -8,8 +8,7 @@ src=jobspy_lic_tokens_src
 dst=jobspy_lic_tokens_dst
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 q() { local d=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" -c "$*"; }
-n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
+. ./tap.bash
 
 echo "1..14"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" \
