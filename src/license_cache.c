@@ -49,6 +49,7 @@
 
 typedef struct Generations
 {
+	pg_atomic_uint64 any;		/* goes up before any bucket does */
 	pg_atomic_uint64 gen[GEN_BUCKETS];
 } Generations;
 
@@ -100,8 +101,11 @@ generations_startup(void *segment, bool found)
 {
 	generations = segment;
 	if (!found)
+	{
+		pg_atomic_init_u64(&generations->any, 0);
 		for (int i = 0; i < GEN_BUCKETS; i++)
 			pg_atomic_init_u64(&generations->gen[i], 0);
+	}
 }
 
 bool
@@ -115,6 +119,13 @@ uint64
 license_cache_generation(const pg_uuid_t *user)
 {
 	return pg_atomic_read_u64(&generations->gen[bucket_of(user)]);
+}
+
+uint64
+license_cache_any_generation(void)
+{
+	pg_read_barrier();
+	return pg_atomic_read_u64(&generations->any);
 }
 
 bool
@@ -321,9 +332,12 @@ cache_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			if (generations != NULL)
+			{
+				pg_atomic_fetch_add_u64(&generations->any, 1);
 				for (int b = 0; b < GEN_BUCKETS; b++)
 					if (xact_touched_all || (touched[b / 64] & (UINT64CONST(1) << (b % 64))))
 						pg_atomic_fetch_add_u64(&generations->gen[b], 1);
+			}
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:

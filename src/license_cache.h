@@ -38,6 +38,12 @@ extern bool license_cache_usable(void);
 extern uint64 license_cache_generation(const pg_uuid_t *user);
 
 /*
+ * A counter that goes up, at commit, before the generation of any user
+ * does: unchanged across a read, no change committed meanwhile.
+ */
+extern uint64 license_cache_any_generation(void);
+
+/*
  * True while an entry of the user's, read at that generation in a
  * transaction that started at loaded_at, may be used: no change of the
  * user's has committed since, and it is younger than

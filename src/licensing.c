@@ -713,12 +713,16 @@ text_empty(text *t)
  * The licence of a key (its hash under any live hash key) and whether its
  * user is active, from the tables, under the statement's snapshot.  For
  * the cache, under a snapshot taken after the user's generation was read
- * (license_cache.c explains why), and then remembered.
+ * (license_cache.c explains why), and then remembered.  The user is known
+ * only once the licence is read: when no change at all committed between
+ * just before the snapshot and just after the user's generation was read,
+ * that read will do; otherwise the licence is read again.
  */
 static bool
 read_license(uint8 hashes[][SECRET_HASH_BYTES], int nhashes, LicRow *lic, bool *user_active,
 			 bool for_cache)
 {
+	uint64		any_before = for_cache ? license_cache_any_generation() : 0;
 	Snapshot	snapshot = for_cache ? RegisterSnapshot(GetLatestSnapshot()) : jobspy_statement_snapshot();
 	int			i;
 	bool		found = false;
@@ -727,15 +731,24 @@ read_license(uint8 hashes[][SECRET_HASH_BYTES], int nhashes, LicRow *lic, bool *
 
 	for (i = 0; i < nhashes && !found; i++)
 		found = license_by_hash(hashes[i], lic, snapshot);
-	if (!for_cache)
+	if (!for_cache || !found)
 	{
 		if (found)
 			*user_active = user_is_active(&lic->user_id, snapshot);
+		if (for_cache)
+			UnregisterSnapshot(snapshot);
 		return found;
 	}
+
+	generation = license_cache_generation(&lic->user_id);
+	if (license_cache_any_generation() == any_before)
+	{
+		*user_active = user_is_active(&lic->user_id, snapshot);
+		UnregisterSnapshot(snapshot);
+		license_cache_put(hashes[0], generation, lic, *user_active);
+		return true;
+	}
 	UnregisterSnapshot(snapshot);
-	if (!found)
-		return false;
 
 	user = lic->user_id;
 	generation = license_cache_generation(&user);
