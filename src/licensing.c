@@ -416,25 +416,27 @@ license_by_hash(const uint8 *hash, LicRow *row, Snapshot snapshot)
 	scan = systable_beginscan(rel, rels.licenses_by_hash, true, snapshot, 1, &skey);
 	if ((tuple = systable_getnext(scan)) != NULL)
 	{
-		bool		isnull;
-		Datum		d;
+		/* One pass over the row: column by column would walk it again each time. */
+		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
 		text	   *status;
 
+#define COL(a) values[(a) - 1]
+		heap_deform_tuple(tuple, desc, values, nulls);
 		found = true;
-		row->id = *DatumGetUUIDP(getattr(tuple, desc, rels.l_id, &isnull));
-		row->user_id = *DatumGetUUIDP(getattr(tuple, desc, rels.l_user, &isnull));
-		status = DatumGetTextPP(getattr(tuple, desc, rels.l_status, &isnull));
+		row->id = *DatumGetUUIDP(COL(rels.l_id));
+		row->user_id = *DatumGetUUIDP(COL(rels.l_user));
+		status = DatumGetTextPP(COL(rels.l_status));
 		row->status = VARSIZE_ANY_EXHDR(status) > 0 ? VARDATA_ANY(status)[0] : '?';
-		row->license_type = DatumGetTextPCopy(getattr(tuple, desc, rels.l_type, &isnull));
-		row->features = DatumGetJsonbPCopy(getattr(tuple, desc, rels.l_features, &isnull));
-		d = getattr(tuple, desc, rels.l_expires, &isnull);
-		row->has_expiry = !isnull;
-		row->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
-		row->max_machines = DatumGetInt32(getattr(tuple, desc, rels.l_max_machines, &isnull));
-		row->max_per_day = DatumGetInt32(getattr(tuple, desc, rels.l_max_per_day, &isnull));
-		d = getattr(tuple, desc, rels.l_day, &isnull);
-		row->stored_day = isnull ? PG_INT32_MIN : (int32) (DatumGetDateADT(d));
-		row->stored_on_day = DatumGetInt32(getattr(tuple, desc, rels.l_on_day, &isnull));
+		row->license_type = DatumGetTextPCopy(COL(rels.l_type));
+		row->features = DatumGetJsonbPCopy(COL(rels.l_features));
+		row->has_expiry = !nulls[rels.l_expires - 1];
+		row->expires_at = row->has_expiry ? DatumGetTimestampTz(COL(rels.l_expires)) : 0;
+		row->max_machines = DatumGetInt32(COL(rels.l_max_machines));
+		row->max_per_day = DatumGetInt32(COL(rels.l_max_per_day));
+		row->stored_day = nulls[rels.l_day - 1] ? PG_INT32_MIN : (int32) DatumGetDateADT(COL(rels.l_day));
+		row->stored_on_day = DatumGetInt32(COL(rels.l_on_day));
+#undef COL
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
