@@ -1,6 +1,6 @@
 -- Plans, consumption, idempotency, reservations, the ledger, errors.
 BEGIN;
-SELECT plan(102);
+SELECT plan(107);
 
 SET LOCAL jobspy.clock_override = '2031-05-14 12:00:00+00';
 INSERT INTO jobspy.users (id, email, timezone) VALUES
@@ -73,6 +73,18 @@ SELECT is((SELECT row(allowed, used, quota_limit, remaining)::text
           '(f,3,3,0)', 'the fourth is denied');
 SELECT is((SELECT used::bigint FROM jobspy.quota_counters WHERE user_id = 'a0000000-0000-4000-8000-000000000001' AND metric = 'posts'),
           3::bigint, 'a denial consumes nothing');
+-- The counter's own checks (domains and a constraint trigger, not CHECK constraints).
+SELECT throws_ok($$UPDATE jobspy.quota_counters SET used = -1 WHERE metric = 'posts'$$, '23514', NULL,
+                 'a counter never goes below zero');
+SELECT throws_ok($$UPDATE jobspy.quota_counters SET reserved = -1 WHERE metric = 'posts'$$, '23514', NULL,
+                 'nor does what it holds in reserve');
+SELECT throws_ok($$UPDATE jobspy.quota_counters SET period = 'hour' WHERE metric = 'posts'$$, '23514', NULL,
+                 'a period is day, week, month, year or lifetime');
+SELECT throws_ok($$UPDATE jobspy.quota_counters SET period_end = period_start WHERE metric = 'posts'$$, '23514', NULL,
+                 'a period ends after it starts');
+SELECT throws_ok($$INSERT INTO jobspy.quota_counters (user_id, metric, period, period_start, period_end)
+                   VALUES ('a0000000-0000-4000-8000-000000000001', 'other', 'day', '2031-05-14', '2031-05-13')$$,
+                 '23514', NULL, 'also for a new counter');
 SELECT is((SELECT row(allowed, used, remaining)::text
              FROM jobspy.consume_quota('a0000000-0000-4000-8000-000000000001', 'exports', 3)),
           '(f,0,2)', 'an amount above what remains is denied whole');

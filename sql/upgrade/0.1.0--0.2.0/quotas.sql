@@ -99,11 +99,33 @@ CREATE TABLE jobspy.quota_counters (
     period_end   timestamptz NOT NULL,
     used         jobspy.quota_amount NOT NULL DEFAULT 0,
     reserved     jobspy.quota_amount NOT NULL DEFAULT 0,
-    PRIMARY KEY (user_id, metric, period, period_start),
-    CHECK (period_end > period_start)
+    PRIMARY KEY (user_id, metric, period, period_start)
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE jobspy.quota_counters IS
     'per user, metric and period: the amount used and the amount held by reservations';
+
+-- A period ends after it starts.  A constraint trigger on those columns
+-- rather than a CHECK constraint, for the reason the domains above give:
+-- consumption updates used only, and a trigger on other columns costs it
+-- nothing.
+CREATE FUNCTION jobspy.quota_counters_period_check() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT (NEW.period_end > NEW.period_start) THEN
+        RAISE EXCEPTION 'new row for relation "quota_counters" violates its period check'
+            USING ERRCODE = '23514', DETAIL = 'period_end must be after period_start.',
+                  SCHEMA = 'jobspy', TABLE = 'quota_counters';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.quota_counters_period_check() IS
+    'constraint trigger on quota_counters: period_end after period_start (23514)';
+CREATE CONSTRAINT TRIGGER quota_counters_period_check
+    AFTER INSERT OR UPDATE OF period_start, period_end ON jobspy.quota_counters
+    FOR EACH ROW EXECUTE FUNCTION jobspy.quota_counters_period_check();
 SELECT pg_catalog.pg_extension_config_dump('jobspy.quota_counters', '');
 
 -- The usage ledger: one row per granted consumption or settled
@@ -953,6 +975,7 @@ COMMENT ON FUNCTION jobspy.feature_enabled(text, uuid) IS
 -- ---- privileges ------------------------------------------------------
 
 REVOKE ALL ON FUNCTION
+    jobspy.quota_counters_period_check(),
     jobspy.quota_default_plan_id(), jobspy.quota_plan_of(uuid, timestamptz),
     jobspy.quota_anchored_period(timestamptz, timestamptz, integer),
     jobspy.quota_lookup(uuid, text, timestamptz), jobspy.quota_check_args(uuid, text, bigint, text),
