@@ -359,9 +359,10 @@ license_cache_init(void)
 	};
 
 	DefineCustomIntVariable("jobspy.licensing_cache_seconds",
-							"How long a backend may keep licence facts it read for validation.",
+							"How long a backend may keep licence facts it read for validation, "
+							"users' licence types and quota windows.",
 							"Commits that change them end the entries at once; the age bounds "
-							"only changes made without triggers.  0 turns the cache off.",
+							"only changes made without triggers.  0 turns the caches off.",
 							&cache_seconds,
 							60, 0, 86400,
 							PGC_SUSET, GUC_UNIT_S,
