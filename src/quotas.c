@@ -251,6 +251,8 @@ typedef struct QuotaWindow
 	TimestampTz end;			/* infinity for lifetime */
 	bool		by_default;		/* the plan is the configured default */
 	TimestampTz changes_at;		/* a licence that chose the plan expires then */
+	bool		has_row;		/* the counter's row was at row when last updated */
+	ItemPointerData row;
 } QuotaWindow;
 
 /* A row of NULLs: what an unknown user gets (PL/pgSQL reads its fields). */
@@ -490,6 +492,7 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
  * the same decisions; the fast path only ever skips work.
  */
 static SPIPlanPtr consume_update_plan = NULL;
+static SPIPlanPtr consume_update_at_plan = NULL;
 static SPIPlanPtr consume_insert_plan = NULL;
 static SPIPlanPtr consume_general_plan = NULL;
 
@@ -538,6 +541,8 @@ typedef struct CachedWindow
 	int64		quota_limit;
 	TimestampTz start;
 	TimestampTz end;
+	bool		has_row;		/* where the counter's row was after our last update */
+	ItemPointerData row;
 } CachedWindow;
 
 static HTAB *window_cache = NULL;
@@ -555,6 +560,14 @@ window_cache_forget(void)
  * when the general path must answer (an unknown or inactive user, a metric
  * the plan does not define).
  */
+static void
+window_key(pg_uuid_t *user_id, text *metric, WindowKey *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->user = *user_id;
+	memcpy(key->metric, VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(metric));
+}
+
 static bool
 fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 {
@@ -564,11 +577,10 @@ fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 	uint64		generation = 0;
 	bool		found;
 
+	w->has_row = false;
 	if (cacheable)
 	{
-		memset(&key, 0, sizeof(key));
-		key.user = *user_id;
-		memcpy(key.metric, VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(metric));
+		window_key(user_id, metric, &key);
 		e = window_cache ? hash_search(window_cache, &key, HASH_FIND, NULL) : NULL;
 		if (e && license_cache_current(user_id, e->generation, e->loaded_at) &&
 			now >= e->read_at && now >= e->start && now < e->valid_until)
@@ -579,6 +591,8 @@ fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 			w->quota_limit = e->quota_limit;
 			w->start = e->start;
 			w->end = e->end;
+			w->has_row = e->has_row;
+			w->row = e->row;
 			return true;
 		}
 		generation = license_cache_generation(user_id);
@@ -614,8 +628,27 @@ fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 		e->quota_limit = w->quota_limit;
 		e->start = w->start;
 		e->end = w->end;
+		e->has_row = false;
 	}
 	return true;
+}
+
+/* Remember where a window's counter row is now, if the window is still kept. */
+static void
+window_remember_row(pg_uuid_t *user_id, text *metric, TimestampTz start, ItemPointer row)
+{
+	WindowKey	key;
+	CachedWindow *e;
+
+	if (window_cache == NULL || VARSIZE_ANY_EXHDR(metric) > WINDOW_METRIC_LEN)
+		return;
+	window_key(user_id, metric, &key);
+	e = hash_search(window_cache, &key, HASH_FIND, NULL);
+	if (e && e->start == start)
+	{
+		e->has_row = true;
+		e->row = *row;
+	}
 }
 
 /* The fast path; false when the general path must answer. */
@@ -624,23 +657,37 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 			 Datum *values, bool *nulls)
 {
 	QuotaWindow w;
-	Datum		args[6];
+	Datum		args[7];
 	bool		isnull;
 	int64		used;
 	int64		reserved;
+	bool		updated = false;
 
 	if (!fast_window(user_id, metric, now, &w))
 		return false;
 
+	/*
+	 * The counter's row, by the key and the room it must have.  When this
+	 * backend updated it last, first where the row was then (a TID scan, no
+	 * index descent): the row found there must still carry the key, and a
+	 * concurrent update is followed to the row's latest version as with
+	 * the key; when nothing is found there (the row moved, vacuum freed the
+	 * slot, or there is no room), by the key.
+	 */
 	if (consume_update_plan == NULL)
 	{
-		Oid			types[6] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+		Oid			types[7] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, TIDOID};
 
 		consume_update_plan = prepare_kept(
 			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
 			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
 			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
-			" RETURNING c.used, c.reserved", 6, types);
+			" RETURNING c.used, c.reserved, c.ctid", 6, types);
+		consume_update_at_plan = prepare_kept(
+			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
+			" WHERE c.ctid = $7 AND c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
+			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
+			" RETURNING c.used, c.reserved, c.ctid", 7, types);
 	}
 	args[0] = UUIDPGetDatum(user_id);
 	args[1] = PointerGetDatum(metric);
@@ -648,12 +695,25 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 	args[3] = CStringGetTextDatum(w.period);
 	args[4] = TimestampTzGetDatum(w.start);
 	args[5] = Int64GetDatum(w.quota_limit);
-	if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "consume_quota: counter update failed");
-	if (SPI_processed != 1)
-		return false;
+	args[6] = PointerGetDatum(&w.row);
+	if (w.has_row)
+	{
+		if (SPI_execute_plan(consume_update_at_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "consume_quota: counter update failed");
+		updated = (SPI_processed == 1);
+	}
+	if (!updated)
+	{
+		if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "consume_quota: counter update failed");
+		if (SPI_processed != 1)
+			return false;
+	}
 	used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	reserved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	window_remember_row(user_id, metric, w.start,
+						(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+														  3, &isnull)));
 
 	if (jobspy_quota_usage_records == QUOTA_RECORDS_ALL)
 	{

@@ -5,14 +5,15 @@
 # every committed change is seen by its very next consumption, its own
 # uncommitted changes at once, a licence's expiry when the clock passes it,
 # and changes made without triggers once jobspy.licensing_cache_seconds has
-# passed (which shows that the windows are cached at all).
+# passed (which shows that the windows are cached at all); and that
+# consumption counts exactly when the counter's row moved under A.
 . ../../tools/lib.sh
 . ./tap.bash
 set +e
 db=jobspy_quota_cache
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 
-echo "1..17"
+echo "1..20"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core;
@@ -79,6 +80,19 @@ psql -X -Atq -d $db -c "SET session_replication_role = replica" \
 check "$(a "$limit")" 300 "a change made without triggers is not seen while the entry is young (it is cached)"
 sleep 5.5
 check "$(a "$limit")" 301 "and is seen once the entry is older than licensing_cache_seconds"
+
+# A remembers where the counter's row was after its last update; when the
+# row has moved (another session's update) or been vacuumed, A still counts
+# exactly.
+used="SELECT c.used FROM public.u, jobspy.consume_quota(u.id, 'calls') c;"
+a "$used" >/dev/null
+before=$(a "$used")
+q "SELECT jobspy.consume_quota(id, 'calls') FROM public.u" >/dev/null
+check "$(a "$used")" "$((before + 2))" "another session's consumption moved the counter's row: A counts on from it"
+q "VACUUM jobspy.quota_counters" >/dev/null
+check "$(a "$used")" "$((before + 3))" "and after a vacuum"
+check "$(q "SELECT sum(used) FROM jobspy.quota_counters WHERE metric = 'calls' AND period_start = date_trunc('day', jobspy.now(), 'UTC')")" \
+    "$((before + 3))" "one counter row holds the day's count"
 
 check "$(a "SELECT pg_backend_pid();")" "$pid1" "all on one connection"
 session_close
