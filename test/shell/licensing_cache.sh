@@ -8,7 +8,6 @@
 . ./tap.bash
 set +e
 db=jobspy_lic_cache
-q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 
 echo "1..20"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"

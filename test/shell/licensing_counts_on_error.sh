@@ -7,7 +7,6 @@
 . ./tap.bash
 set +e
 db=jobspy_lic_err
-q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 
 echo "1..5"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1

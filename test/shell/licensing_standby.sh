@@ -7,7 +7,6 @@
 . ./tap.bash
 set +e
 db=jobspy_lic_standby
-q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 standby=$(mktemp -d /tmp/jobspy-standby.XXXXXX)
 chmod 755 "$standby"
 [ "$(id -u)" -eq 0 ] && chown "$(server_user)" "$standby"

@@ -6,7 +6,6 @@
 . ./tap.bash
 set +e
 db=jobspy_lic_full
-q() { psql -X -Atq -v ON_ERROR_STOP=1 -d $db -c "$1"; }
 wait_ready() {
     for _ in $(seq 1 60); do psql -X -Atq -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0; sleep 0.5; done
     return 1

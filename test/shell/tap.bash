@@ -4,6 +4,10 @@
 n=0
 check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3 (got '$1', want '$2')"; fi; }
 
+# q SQL: one statement on the test's database $db, output unaligned, without
+# headers; an error stops the statement (and shows on stderr).
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+
 # A connection held open beside the test's own, to see what one backend
 # keeps between statements: session_open DB starts it (errors come as one
 # line), say SQL sends a statement that prints nothing, a SQL prints the one
