@@ -3,6 +3,7 @@
 # (argon2-cffi over the reference C code), in both directions, including
 # non-ASCII passwords.
 set -uo pipefail
+. ./tap.bash   # before this test's own q(), which takes other arguments
 PY=/usr/bin/python3
 db=jobspy_identity_argon2
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -10,7 +11,6 @@ psql -X -q -v ON_ERROR_STOP=1 -d $db -c 'CREATE EXTENSION jobspy_core'
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d $db -c "SET jobspy.password_memory_kib = 1024" -c "SET jobspy.password_iterations = 2" -c "$1"; }
 
 echo "1..6"
-. ./tap.bash
 
 pw='Ünïcødé pässwörd ✓'
 h=$(q "SELECT jobspy.hash_password('$pw')")

@@ -3,12 +3,12 @@
 # (PyNaCl), decoded as the format says, and survive pg_dump and restore:
 # a token issued before the dump verifies after it, under the same public key.
 set -uo pipefail
+. ./tap.bash   # before this test's own q(), which takes other arguments
 PY=/usr/bin/python3
 src=jobspy_lic_tokens_src
 dst=jobspy_lic_tokens_dst
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 q() { local d=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" -c "$*"; }
-. ./tap.bash
 
 echo "1..14"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" \
