@@ -9,12 +9,8 @@
 -- compare: select1 >= 0.6
 -- compare: licensing_seed_validation_path >= 10
 \set n random(1, :scale)
-\set rest (866 + :n % 10 * 9 + :n / 10 % 10 * 288 + :n / 100 % 10 * 27 + :n / 1000 % 10 * 864 + :n / 10000 % 10 * 81) % 1021
-\set need (1021 - :rest) % 1021
-\set t3 least(:need / 96, 9)
-\set t1 least((:need - :t3 * 96) / 32, 9)
-\set t2 least((:need - :t3 * 96 - :t1 * 32) / 3, 9)
-\set key (10000000000000 + :n * 10000 + :t3 * 1000 + :t2 * 100 + :t1 * 10 + :need - :t3 * 96 - :t1 * 32 - :t2 * 3) * 100
+\set need (1021 - (866 + :n % 10 * 9 + :n / 10 % 10 * 288 + :n / 100 % 10 * 27 + :n / 1000 % 10 * 864 + :n / 10000 % 10 * 81) % 1021) % 1021
+\set key (10000000000000 + :n * 10000 + least(:need / 96, 9) * 1000 + least((:need - least(:need / 96, 9) * 96) % 32 / 3, 9) * 100 + (:need - least(:need / 96, 9) * 96) / 32 * 10 + (:need - least(:need / 96, 9) * 96) % 32 - least((:need - least(:need / 96, 9) * 96) % 32 / 3, 9) * 3) * 100
 \set fingerprint 1000000000000000000 + :n
 SELECT v.code, v.validations_remaining
   FROM jobspy.validate_license(:key, :fingerprint, '1.0') v
