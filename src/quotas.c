@@ -92,7 +92,7 @@ jobspy_quotas_init(void)
  */
 
 /*
- * The tables and indexes the lookup reads, by name, their oids found once
+ * The tables and indexes the lookup (and the counter update) reads, by name, their oids found once
  * per backend: two catalog lookups for each on every call cost about 8,500
  * instructions.  Any relcache invalidation of one of them (a DROP, or
  * the extension dropped and created again) forgets them all.
@@ -100,7 +100,7 @@ jobspy_quotas_init(void)
 static const char *const quota_rel_names[] = {
 	"users", "users_pkey", "subscriptions", "subscriptions_pkey",
 	"user_plans", "user_plans_pkey", "licenses", "licenses_pkey",
-	"plans", "plan_quotas", "plan_quotas_pkey",
+	"plans", "plan_quotas", "plan_quotas_pkey", "quota_counters", "quota_counters_pkey",
 };
 static Oid	quota_rel_oids[lengthof(quota_rel_names)];
 
@@ -116,8 +116,8 @@ quota_rels_forget(Datum arg, Oid relid)
 		}
 }
 
-static Oid
-jobspy_relid(const char *name)
+Oid
+quota_relid(const char *name)
 {
 	for (size_t i = 0; i < lengthof(quota_rel_names); i++)
 	{
@@ -174,7 +174,7 @@ col_text(HeapTuple tup, Relation rel, const char *name)
 static bool
 plan_by_code(const char *code, Snapshot snap, pg_uuid_t *out)
 {
-	Relation	rel = table_open(jobspy_relid("plans"), AccessShareLock);
+	Relation	rel = table_open(quota_relid("plans"), AccessShareLock);
 	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 	HeapTuple	tup;
 	bool		found = false;
@@ -203,7 +203,7 @@ scan_by_uuid(Relation rel, const char *index, const char *column, pg_uuid_t *val
 {
 	ScanKeyInit(key, attnum_of(rel, column), BTEqualStrategyNumber, F_UUID_EQ,
 				UUIDPGetDatum(value));
-	return systable_beginscan(rel, jobspy_relid(index), true, snap, 1, key);
+	return systable_beginscan(rel, quota_relid(index), true, snap, 1, key);
 }
 
 static Oid
@@ -288,7 +288,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	TimestampTz changes_at = DT_NOEND;
 
 	/* The user. */
-	rel = table_open(jobspy_relid("users"), AccessShareLock);
+	rel = table_open(quota_relid("users"), AccessShareLock);
 	scan = scan_by_uuid(rel, "users_pkey", "id", user_id, snap, &key);
 	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
@@ -303,7 +303,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	table_close(rel, AccessShareLock);
 
 	/* 1. The live subscription. */
-	rel = table_open(jobspy_relid("subscriptions"), AccessShareLock);
+	rel = table_open(quota_relid("subscriptions"), AccessShareLock);
 	scan = scan_by_uuid(rel, "subscriptions_pkey", "user_id", user_id, snap, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -331,7 +331,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	/* 2. The plan set for the user. */
 	if (!have_plan)
 	{
-		rel = table_open(jobspy_relid("user_plans"), AccessShareLock);
+		rel = table_open(quota_relid("user_plans"), AccessShareLock);
 		scan = scan_by_uuid(rel, "user_plans_pkey", "user_id", user_id, snap, &key);
 		if (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
@@ -348,7 +348,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 		TimestampTz best_issued = 0;
 		pg_uuid_t	best_id;
 
-		rel = table_open(jobspy_relid("licenses"), AccessShareLock);
+		rel = table_open(quota_relid("licenses"), AccessShareLock);
 		scan = scan_by_uuid(rel, "licenses_pkey", "user_id", user_id, snap, &key);
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
@@ -401,7 +401,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	/* The plan's quota on the metric. */
 	if (have_plan)
 	{
-		rel = table_open(jobspy_relid("plan_quotas"), AccessShareLock);
+		rel = table_open(quota_relid("plan_quotas"), AccessShareLock);
 		scan = scan_by_uuid(rel, "plan_quotas_pkey", "plan_id", &plan_id, snap, &key);
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
@@ -485,14 +485,14 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
  * jobspy.consume_quota(user_id, metric, amount, idempotency_key), hot path
  * in C.  A call without an idempotency key, with valid arguments, for an
  * active user whose counter for the period exists and has room, is the
- * lookup above and one UPDATE of the counter (planned once per backend):
- * the row lock the UPDATE takes makes the check-and-consume exact.  Every
+ * lookup above (or its cached window) and one update of the counter's row
+ * (quota_counters.c): the row lock the update takes makes the
+ * check-and-consume exact.  Every
  * other call (a key, a denial, the first use of a period, an error to
  * raise) goes to jobspy.quota_take(), the SQL implementation, which makes
  * the same decisions; the fast path only ever skips work.
  */
 static SPIPlanPtr consume_update_plan = NULL;
-static SPIPlanPtr consume_update_at_plan = NULL;
 static SPIPlanPtr consume_insert_plan = NULL;
 static SPIPlanPtr consume_general_plan = NULL;
 
@@ -651,69 +651,74 @@ window_remember_row(pg_uuid_t *user_id, text *metric, TimestampTz start, ItemPoi
 	}
 }
 
+/*
+ * The counter update as SQL, for when quota_counter_add() cannot make it
+ * (quota_counters.c says when): false when the row is missing or has no
+ * room.
+ */
+static bool
+consume_by_update(const QuotaCounterKey *key, int64 limit, int64 amount, int64 *used, int64 *reserved)
+{
+	Datum		args[6];
+	bool		isnull;
+
+	if (consume_update_plan == NULL)
+	{
+		Oid			types[6] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+
+		consume_update_plan = prepare_kept(
+			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
+			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
+			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
+			" RETURNING c.used, c.reserved", 6, types);
+	}
+	args[0] = UUIDPGetDatum(key->user_id);
+	args[1] = PointerGetDatum(key->metric);
+	args[2] = Int64GetDatum(amount);
+	args[3] = CStringGetTextDatum(key->period);
+	args[4] = TimestampTzGetDatum(key->start);
+	args[5] = Int64GetDatum(limit);
+	if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "consume_quota: counter update failed");
+	if (SPI_processed != 1)
+		return false;
+	*used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*reserved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return true;
+}
+
 /* The fast path; false when the general path must answer. */
 static bool
 consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 			 Datum *values, bool *nulls)
 {
 	QuotaWindow w;
-	Datum		args[7];
-	bool		isnull;
+	QuotaCounterKey key;
+	ItemPointerData row;
+	Datum		args[4];
 	int64		used;
 	int64		reserved;
-	bool		updated = false;
 
 	if (!fast_window(user_id, metric, now, &w))
 		return false;
 
-	/*
-	 * The counter's row, by the key and the room it must have.  When this
-	 * backend updated it last, first where the row was then (a TID scan, no
-	 * index descent): the row found there must still carry the key, and a
-	 * concurrent update is followed to the row's latest version as with
-	 * the key; when nothing is found there (the row moved, vacuum freed the
-	 * slot, or there is no room), by the key.
-	 */
-	if (consume_update_plan == NULL)
+	key.user_id = user_id;
+	key.metric = metric;
+	key.period = w.period;
+	key.start = w.start;
+	switch (quota_counter_add(&key, w.quota_limit, amount, w.has_row ? &w.row : NULL,
+							  &used, &reserved, &row))
 	{
-		Oid			types[7] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, TIDOID};
-
-		consume_update_plan = prepare_kept(
-			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
-			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
-			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
-			" RETURNING c.used, c.reserved, c.ctid", 6, types);
-		consume_update_at_plan = prepare_kept(
-			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
-			" WHERE c.ctid = $7 AND c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
-			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
-			" RETURNING c.used, c.reserved, c.ctid", 7, types);
-	}
-	args[0] = UUIDPGetDatum(user_id);
-	args[1] = PointerGetDatum(metric);
-	args[2] = Int64GetDatum(amount);
-	args[3] = CStringGetTextDatum(w.period);
-	args[4] = TimestampTzGetDatum(w.start);
-	args[5] = Int64GetDatum(w.quota_limit);
-	args[6] = PointerGetDatum(&w.row);
-	if (w.has_row)
-	{
-		if (SPI_execute_plan(consume_update_at_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "consume_quota: counter update failed");
-		updated = (SPI_processed == 1);
-	}
-	if (!updated)
-	{
-		if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "consume_quota: counter update failed");
-		if (SPI_processed != 1)
+		case QUOTA_COUNTER_ADDED:
+			window_remember_row(user_id, metric, w.start, &row);
+			break;
+		case QUOTA_COUNTER_REFUSED:
 			return false;
+		case QUOTA_COUNTER_INDIRECT:
+			if (!consume_by_update(&key, w.quota_limit, amount, &used, &reserved))
+				return false;
+			break;
 	}
-	used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	reserved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	window_remember_row(user_id, metric, w.start,
-						(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-														  3, &isnull)));
 
 	if (jobspy_quota_usage_records == QUOTA_RECORDS_ALL)
 	{
@@ -725,6 +730,9 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 				"INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at)"
 				" VALUES ($1, $2, $3, $4)", 4, types);
 		}
+		args[0] = UUIDPGetDatum(user_id);
+		args[1] = PointerGetDatum(metric);
+		args[2] = Int64GetDatum(amount);
 		args[3] = TimestampTzGetDatum(now);
 		if (SPI_execute_plan(consume_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "consume_quota: usage record insert failed");

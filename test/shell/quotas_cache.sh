@@ -12,7 +12,7 @@
 set +e
 db=jobspy_quota_cache
 
-echo "1..20"
+echo "1..21"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core;
@@ -90,8 +90,10 @@ q "SELECT jobspy.consume_quota(id, 'calls') FROM public.u" >/dev/null
 check "$(a "$used")" "$((before + 2))" "another session's consumption moved the counter's row: A counts on from it"
 q "VACUUM jobspy.quota_counters" >/dev/null
 check "$(a "$used")" "$((before + 3))" "and after a vacuum"
+q "VACUUM FULL jobspy.quota_counters" >/dev/null
+check "$(a "$used")" "$((before + 4))" "and after the table was rewritten (every row has a new place)"
 check "$(q "SELECT sum(used) FROM jobspy.quota_counters WHERE metric = 'calls' AND period_start = date_trunc('day', jobspy.now(), 'UTC')")" \
-    "$((before + 3))" "one counter row holds the day's count"
+    "$((before + 4))" "one counter row holds the day's count"
 
 check "$(a "SELECT pg_backend_pid();")" "$pid1" "all on one connection"
 session_close
