@@ -21,9 +21,11 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "funcapi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/value.h"
@@ -36,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -103,6 +106,7 @@ static const char *const quota_rel_names[] = {
 	"plans", "plan_quotas", "plan_quotas_pkey", "quota_counters", "quota_counters_pkey",
 };
 static Oid	quota_rel_oids[lengthof(quota_rel_names)];
+static Oid	quota_tables_owner = InvalidOid;
 
 static void
 quota_rels_forget(Datum arg, Oid relid)
@@ -111,6 +115,7 @@ quota_rels_forget(Datum arg, Oid relid)
 		if (relid == InvalidOid || quota_rel_oids[i] == relid)
 		{
 			memset(quota_rel_oids, 0, sizeof(quota_rel_oids));
+			quota_tables_owner = InvalidOid;
 			window_cache_forget();
 			return;
 		}
@@ -652,6 +657,50 @@ window_remember_row(pg_uuid_t *user_id, text *metric, TimestampTz start, ItemPoi
 }
 
 /*
+ * consume_quota runs as the owner of the quota tables, as a SECURITY
+ * DEFINER function would, but switches in C: fmgr's switch with SET
+ * search_path saves and restores the setting on every call, about 10,000
+ * instructions, and the hot path resolves no names.  The SQL of the slow
+ * paths runs with the search path pinned between sql_begin() and
+ * sql_end(), as it would be there; an error unwinds both with the
+ * (sub)transaction.
+ */
+static Oid
+tables_owner(void)
+{
+	if (!OidIsValid(quota_tables_owner))
+	{
+		HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(quota_relid("quota_counters")));
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for jobspy.quota_counters");
+		quota_tables_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
+	}
+	return quota_tables_owner;
+}
+
+static int
+sql_begin(void)
+{
+	int			nest;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+static void
+sql_end(int nest)
+{
+	AtEOXact_GUC(true, nest);
+	SPI_finish();
+}
+
+/*
  * The counter update as SQL, for when quota_counter_add() cannot make it
  * (quota_counters.c says when): false when the row is missing or has no
  * room.
@@ -661,6 +710,8 @@ consume_by_update(const QuotaCounterKey *key, int64 limit, int64 amount, int64 *
 {
 	Datum		args[6];
 	bool		isnull;
+	int			nest = sql_begin();
+	bool		updated;
 
 	if (consume_update_plan == NULL)
 	{
@@ -680,11 +731,14 @@ consume_by_update(const QuotaCounterKey *key, int64 limit, int64 amount, int64 *
 	args[5] = Int64GetDatum(limit);
 	if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "consume_quota: counter update failed");
-	if (SPI_processed != 1)
-		return false;
-	*used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*reserved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	return true;
+	updated = (SPI_processed == 1);
+	if (updated)
+	{
+		*used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*reserved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	sql_end(nest);
+	return updated;
 }
 
 /* The fast path; false when the general path must answer. */
@@ -722,6 +776,8 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 
 	if (jobspy_quota_usage_records == QUOTA_RECORDS_ALL)
 	{
+		int			nest = sql_begin();
+
 		if (consume_insert_plan == NULL)
 		{
 			Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
@@ -736,6 +792,7 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 		args[3] = TimestampTzGetDatum(now);
 		if (SPI_execute_plan(consume_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "consume_quota: usage record insert failed");
+		sql_end(nest);
 	}
 
 	/* (allowed, used, quota_limit, remaining, period_start, resets_at) */
@@ -757,9 +814,11 @@ jobspy_consume_quota(PG_FUNCTION_ARGS)
 	Datum		values[6] = {0};
 	bool		nulls[6] = {false, false, false, false, false, false};
 	bool		done = false;
+	Oid			save_user;
+	int			save_sec;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(tables_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_ARGISNULL(3) &&
 		PG_GETARG_INT64(2) > 0)
@@ -770,6 +829,7 @@ jobspy_consume_quota(PG_FUNCTION_ARGS)
 	{
 		Datum		args[4];
 		char		argnulls[4];
+		int			nest = sql_begin();
 
 		if (consume_general_plan == NULL)
 		{
@@ -790,8 +850,9 @@ jobspy_consume_quota(PG_FUNCTION_ARGS)
 		/* All six columns are passed by value. */
 		for (int i = 0; i < 6; i++)
 			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &nulls[i]);
+		sql_end(nest);
 	}
 
-	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
 	return jobspy_return_row(fcinfo, values, nulls);
 }

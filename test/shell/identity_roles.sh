@@ -30,7 +30,7 @@ SELECT jobspy.create_organization('Ann Co', (SELECT id FROM jobspy.users WHERE e
 SQL
 ann=$(psql -X -At -d $db -c "SELECT id FROM jobspy.users WHERE email = 'ann@example.com'")
 
-echo "1..30"
+echo "1..36"
 n=0
 # as ROLE SQL WANT: WANT is "ok" (runs) or a SQLSTATE it must fail with.
 as() {
@@ -74,6 +74,29 @@ is postgres "SELECT count(*) FROM pg_proc p, aclexplode(coalesce(p.proacl, aclde
               WHERE p.pronamespace = 'jobspy'::regnamespace AND a.grantee = 0" 0 "no function of schema jobspy is executable by PUBLIC"
 is postgres "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'jobspy'::regnamespace AND p.prosecdef
               AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)" 0 "every SECURITY DEFINER function pins search_path"
+
+# consume_quota is not SECURITY DEFINER: it switches to the tables' owner
+# in C and pins search_path for the SQL of its slow paths.  A caller whose
+# search_path puts its own = (uuid, uuid) first never gets it run there.
+psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
+SELECT jobspy.create_plan('idt_plan', 'Plan');
+SELECT jobspy.set_plan_quota('idt_plan', 'calls', 'day', 100);
+SELECT jobspy.set_user_plan('$ann', 'idt_plan');
+CREATE SCHEMA idt_evil AUTHORIZATION idt_app;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -U idt_app -d $db >/dev/null <<'SQL'
+CREATE FUNCTION idt_evil.uuid_eq(uuid, uuid) RETURNS boolean LANGUAGE plpgsql
+    AS $$BEGIN RAISE EXCEPTION 'hijacked' USING ERRCODE = 'XX666'; END$$;
+CREATE OPERATOR idt_evil.= (LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = idt_evil.uuid_eq);
+SQL
+evil="SET search_path = idt_evil, pg_catalog;"
+as idt_app "$evil SELECT '$ann'::uuid = '$ann'::uuid" XX666 "its own = (uuid, uuid) is the one its own SQL uses"
+as idt_app "$evil SELECT allowed FROM jobspy.consume_quota('$ann', 'calls')" ok "consume_quota, first use of the period (SQL path)"
+as idt_app "$evil SELECT allowed FROM jobspy.consume_quota('$ann', 'calls')" ok "consume_quota, the hot path"
+as idt_app "$evil BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT allowed FROM jobspy.consume_quota('$ann', 'calls'); COMMIT" ok \
+    "consume_quota under REPEATABLE READ (its SQL UPDATE)"
+as idt_app "$evil SELECT allowed FROM jobspy.consume_quota('$ann', 'calls', 1, 'idt-key')" ok "consume_quota with a key (SQL path)"
+is postgres "SELECT used FROM jobspy.quota_counters WHERE user_id = '$ann' AND metric = 'calls'" 4 "all four consumptions were counted"
 
 # Row-level security.
 is idt_enduser "SELECT count(*) FROM jobspy.users" 0 "without jobspy.user_id sees no user"
