@@ -1,7 +1,8 @@
 /*
- * license_cache.c: each backend's cache of the licence facts that
+ * license_cache.c: one cache, in shared memory, of the licence facts that
  * validation reads (the licence row, its user's status, its bound
- * machines), kept fresh by change generations in shared memory.
+ * machines), kept fresh by per-user change generations.  What one backend
+ * reads serves every backend.
  *
  * Every user has a generation bucket (a hash of the user id picks one of
  * GEN_BUCKETS counters).  A row trigger on users, licenses and
@@ -10,16 +11,42 @@
  * client hears of the commit, the buckets' counters go up.  An entry is used
  * only while its bucket still has the generation read before the entry's
  * rows were read (under a snapshot taken after that read), so a validation
- * that starts after a commit returned never uses what the commit changed.
+ * that starts after a commit returned never uses what the commit changed,
+ * whichever backend filled the entry.  The reading backend judges this
+ * itself, with its own jobspy.licensing_cache_seconds.
  *
- * The cache is bypassed, and validation reads under the statement's
- * snapshot, when it could be wrong: on a hot standby (changes arrive by
- * WAL, no trigger runs), in a transaction that changed those tables itself
- * (its changes are not committed), under REPEATABLE READ or SERIALIZABLE
- * (the transaction's snapshot rules), and when jobspy.licensing_cache_seconds
- * is 0.  Writes that skip triggers (session_replication_role = replica, as
- * logical replication and some restores run) are not seen until an entry's
- * age reaches jobspy.licensing_cache_seconds.
+ * The cache is bypassed, and validation reads under the statement's snapshot,
+ * when it could be wrong: on a hot standby (changes arrive by WAL, no
+ * trigger runs), in a transaction that changed those tables itself (its
+ * changes are not committed), under REPEATABLE READ or SERIALIZABLE (the
+ * transaction's snapshot rules), and when jobspy.licensing_cache_seconds is
+ * 0.  Such a call neither reads nor fills the cache.  Writes that skip
+ * triggers (session_replication_role = replica, as logical replication and
+ * some restores run) are not seen until an entry's age reaches
+ * jobspy.licensing_cache_seconds.
+ *
+ * The table: jobspy.licensing_cache_entries entries (set at server start),
+ * in sets of CACHE_WAYS; the key's hash picks the set, and the set's number
+ * modulo CACHE_PARTITIONS its LWLock.  A reader copies what it needs out
+ * under the lock in shared mode and judges freshness after releasing it; a
+ * writer holds the lock exclusively.  A full set gives up the entry loaded
+ * longest ago: no global recency list, no lock but the set's.
+ *
+ * An entry is filed under the database, the licences table (a dropped and
+ * re-created extension never finds the old entries) and the key's hash
+ * under the active hash key.  It also keeps the hash the licence row was
+ * found under, and answers only a caller for whom that hash is still a
+ * candidate: a backend that knows a hash key is retired is never answered
+ * through it, even by an entry another backend filled before it knew.
+ *
+ * Entries have a fixed size (sizeof(CacheEntry), given in docs/licensing.md):
+ * a licence whose type or features do not fit is not cached (validation
+ * reads the tables each time), nor is a fingerprint that does not fit.
+ *
+ * license_cache_clear() (a relation validation reads was altered) moves a
+ * shared epoch; entries written at an earlier one are misses, for every
+ * backend.  An entry carries the epoch read before its rows were read, so a
+ * clear during the read leaves it unused too.
  */
 #include "postgres.h"
 
@@ -32,12 +59,10 @@
 #include "executor/spi.h"
 #include "common/hashfn.h"
 #include "port/atomics.h"
+#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "core.h"
@@ -45,7 +70,14 @@
 
 #define GEN_SEGMENT "jobspy_license_generations"
 #define GEN_BUCKETS 4096
-#define MAX_CACHED_MACHINES 4
+
+#define CACHE_SEGMENT "jobspy_license_cache"
+#define CACHE_WAYS 4
+#define CACHE_PARTITIONS 128
+#define CACHED_TYPE_MAX 32		/* bytes of license_type */
+#define CACHED_FEATURES_MAX 192 /* bytes of the features jsonb, header excluded */
+#define CACHED_MACHINES 4
+#define CACHED_FINGERPRINT_MAX 64
 
 typedef struct Generations
 {
@@ -60,24 +92,42 @@ static int	cache_entries = 16384;
 
 typedef struct CachedMachine
 {
-	char	   *fingerprint;	/* NUL-terminated copy */
-	int			len;
 	pg_uuid_t	id;
+	uint8		len;
+	char		fingerprint[CACHED_FINGERPRINT_MAX];
 } CachedMachine;
 
 typedef struct CacheEntry
 {
-	uint8		key_hash[SECRET_HASH_BYTES];	/* hash table key */
+	uint64		epoch;			/* read before the rows were; 0: never written */
+	Oid			dbid;
+	Oid			relid;			/* jobspy.licenses */
+	uint8		key_hash[SECRET_HASH_BYTES];	/* under the active hash key */
+	uint8		found_hash[SECRET_HASH_BYTES];	/* the licence row's */
 	uint64		generation;
 	TimestampTz loaded_at;
-	LicRow		row;			/* license_type and features in cache_cxt */
+	LicRow		row;			/* license_type and features are NULL here */
 	bool		user_active;
-	int			nmachines;
-	CachedMachine machines[MAX_CACHED_MACHINES];
+	uint8		type_len;
+	uint8		nmachines;
+	uint16		features_len;
+	char		type[CACHED_TYPE_MAX];
+	char		features[CACHED_FEATURES_MAX];	/* the jsonb without its header */
+	CachedMachine machines[CACHED_MACHINES];
 } CacheEntry;
 
-static HTAB *cache = NULL;
-static MemoryContext cache_cxt = NULL;
+/* docs/licensing.md gives the size: change both together. */
+StaticAssertDecl(sizeof(CacheEntry) == 744, "docs/licensing.md gives the entry size");
+
+typedef struct LicenseCache
+{
+	pg_atomic_uint64 epoch;		/* license_cache_clear() moves it */
+	int32		nsets;
+	CacheEntry	entries[FLEXIBLE_ARRAY_MEMBER];
+} LicenseCache;
+
+static LicenseCache *cache = NULL;
+static LWLockPadded *cache_locks = NULL;
 
 /* Buckets this transaction changed, bumped at commit. */
 static bool xact_touched = false;
@@ -108,10 +158,37 @@ generations_startup(void *segment, bool found)
 	}
 }
 
+static int
+cache_sets(void)
+{
+	return Max(cache_entries / CACHE_WAYS, 1);
+}
+
+static Size
+cache_size(void)
+{
+	return add_size(offsetof(LicenseCache, entries),
+					mul_size(mul_size(cache_sets(), CACHE_WAYS), sizeof(CacheEntry)));
+}
+
+static void
+cache_startup(void *segment, bool found)
+{
+	cache = segment;
+	cache_locks = GetNamedLWLockTranche(CACHE_SEGMENT);
+	if (!found)
+	{
+		/* Epoch 0 is that of ways never written. */
+		pg_atomic_init_u64(&cache->epoch, 1);
+		cache->nsets = cache_sets();
+		memset(cache->entries, 0, mul_size(mul_size(cache->nsets, CACHE_WAYS), sizeof(CacheEntry)));
+	}
+}
+
 bool
 license_cache_usable(void)
 {
-	return generations != NULL && cache_seconds > 0 && !xact_touched &&
+	return generations != NULL && cache != NULL && cache_seconds > 0 && !xact_touched &&
 		!IsolationUsesXactSnapshot() && !RecoveryInProgress();
 }
 
@@ -135,136 +212,237 @@ license_cache_current(const pg_uuid_t *user, uint64 generation, TimestampTz load
 		GetCurrentTransactionStartTimestamp() - loaded_at < (int64) cache_seconds * USECS_PER_SEC;
 }
 
+uint64
+license_cache_epoch(void)
+{
+	return cache ? pg_atomic_read_u64(&cache->epoch) : 0;
+}
+
 void
 license_cache_clear(void)
 {
 	if (cache)
-		hash_destroy(cache);
-	cache = NULL;
-	if (cache_cxt)
-		MemoryContextReset(cache_cxt);
+		pg_atomic_fetch_add_u64(&cache->epoch, 1);
 }
 
-static void
-cache_create(void)
+/* ---- the table ----------------------------------------------------------- */
+
+/* The set of a key: the hash's bytes are already uniform, the database mixes in. */
+static inline int
+set_of(const LicCacheKey *key)
 {
-	HASHCTL		ctl;
+	uint32		h;
 
-	if (cache_cxt == NULL)
-		cache_cxt = AllocSetContextCreate(CacheMemoryContext, "jobspy licence cache",
-										  ALLOCSET_DEFAULT_SIZES);
-	ctl.keysize = SECRET_HASH_BYTES;
-	ctl.entrysize = sizeof(CacheEntry);
-	ctl.hcxt = cache_cxt;
-	cache = hash_create("jobspy licence cache", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memcpy(&h, key->hashes[0], sizeof(h));
+	return (int) ((h ^ murmurhash32(MyDatabaseId)) % (uint32) cache->nsets);
 }
 
-static void
-entry_free_contents(CacheEntry *e)
+static inline LWLock *
+set_lock(int set)
 {
-	if (e->row.license_type)
-		pfree(e->row.license_type);
-	if (e->row.features)
-		pfree(e->row.features);
-	for (int i = 0; i < e->nmachines; i++)
-		pfree(e->machines[i].fingerprint);
-	e->row.license_type = NULL;
-	e->row.features = NULL;
-	e->nmachines = 0;
+	return &cache_locks[set % CACHE_PARTITIONS].lock;
 }
 
+/* The way of the set that holds the key, at any epoch; NULL when none does. */
 static CacheEntry *
-current_entry(const uint8 *key_hash)
+way_of(int set, const LicCacheKey *key)
 {
-	CacheEntry *e;
+	CacheEntry *ways = &cache->entries[set * CACHE_WAYS];
 
-	if (cache == NULL)
-		return NULL;
-	e = hash_search(cache, key_hash, HASH_FIND, NULL);
-	if (e == NULL)
-		return NULL;
-	if (!license_cache_current(&e->row.user_id, e->generation, e->loaded_at))
+	for (int w = 0; w < CACHE_WAYS; w++)
+		if (ways[w].epoch != 0 && ways[w].dbid == MyDatabaseId && ways[w].relid == key->licenses &&
+			memcmp(ways[w].key_hash, key->hashes[0], SECRET_HASH_BYTES) == 0)
+			return &ways[w];
+	return NULL;
+}
+
+/* The way a new key takes: one cleared or never written, else the oldest. */
+static CacheEntry *
+way_to_replace(int set, uint64 epoch)
+{
+	CacheEntry *ways = &cache->entries[set * CACHE_WAYS];
+	CacheEntry *victim = &ways[0];
+
+	for (int w = 0; w < CACHE_WAYS; w++)
 	{
-		entry_free_contents(e);
-		hash_search(cache, key_hash, HASH_REMOVE, NULL);
-		return NULL;
+		if (ways[w].epoch != epoch)
+			return &ways[w];
+		if (ways[w].loaded_at < victim->loaded_at)
+			victim = &ways[w];
 	}
-	return e;
+	return victim;
 }
 
-bool
-license_cache_get(const uint8 *key_hash, LicRow *row, bool *user_active)
+/* The hash a row was found under is one of the caller's live ones (none retired). */
+static bool
+is_candidate(const LicCacheKey *key, const uint8 *hash)
 {
-	CacheEntry *e = current_entry(key_hash);
-
-	if (e == NULL)
-		return false;
-	/* Copies: an invalidation may clear the cache before the caller is done. */
-	*row = e->row;
-	row->license_type = (text *) datumCopy(PointerGetDatum(e->row.license_type), false, -1);
-	row->features = (Jsonb *) datumCopy(PointerGetDatum(e->row.features), false, -1);
-	*user_active = e->user_active;
-	return true;
-}
-
-void
-license_cache_put(const uint8 *key_hash, uint64 generation, const LicRow *row, bool user_active)
-{
-	CacheEntry *e;
-	bool		found;
-
-	if (cache == NULL || hash_get_num_entries(cache) >= cache_entries)
-	{
-		/* Full: start over rather than track recency on the hot path. */
-		license_cache_clear();
-		cache_create();
-	}
-	e = hash_search(cache, key_hash, HASH_ENTER, &found);
-	if (found)
-		entry_free_contents(e);
-	e->generation = generation;
-	e->loaded_at = GetCurrentTransactionStartTimestamp();
-	e->row = *row;
-	e->row.license_type = (text *) MemoryContextAlloc(cache_cxt, VARSIZE_ANY(row->license_type));
-	memcpy(e->row.license_type, row->license_type, VARSIZE_ANY(row->license_type));
-	e->row.features = (Jsonb *) MemoryContextAlloc(cache_cxt, VARSIZE(row->features));
-	memcpy(e->row.features, row->features, VARSIZE(row->features));
-	e->user_active = user_active;
-	e->nmachines = 0;
-}
-
-bool
-license_cache_machine(const uint8 *key_hash, text *fingerprint, pg_uuid_t *machine)
-{
-	CacheEntry *e = current_entry(key_hash);
-	int			len = VARSIZE_ANY_EXHDR(fingerprint);
-
-	if (e == NULL)
-		return false;
-	for (int i = 0; i < e->nmachines; i++)
-		if (e->machines[i].len == len &&
-			memcmp(e->machines[i].fingerprint, VARDATA_ANY(fingerprint), len) == 0)
-		{
-			*machine = e->machines[i].id;
+	for (int i = 0; i < key->nhashes; i++)
+		if (memcmp(key->hashes[i], hash, SECRET_HASH_BYTES) == 0)
 			return true;
-		}
 	return false;
 }
 
-void
-license_cache_add_machine(const uint8 *key_hash, text *fingerprint, const pg_uuid_t *machine)
+bool
+license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_active, uint64 *generation)
 {
-	CacheEntry *e = current_entry(key_hash);
-	CachedMachine *m;
+	int			set = set_of(key);
+	CacheEntry *way;
+	CacheEntry	e;
+	bool		found;
 
-	if (e == NULL || e->nmachines == MAX_CACHED_MACHINES)
+	LWLockAcquire(set_lock(set), LW_SHARED);
+	way = way_of(set, key);
+	found = way != NULL;
+	if (found)
+		e = *way;
+	LWLockRelease(set_lock(set));
+
+	/* Judged outside the lock: the copy is ours. */
+	if (!found || e.epoch != license_cache_epoch() || !is_candidate(key, e.found_hash) ||
+		!license_cache_current(&e.row.user_id, e.generation, e.loaded_at))
+		return false;
+	*row = e.row;
+	row->license_type = (text *) palloc(VARHDRSZ + e.type_len);
+	SET_VARSIZE(row->license_type, VARHDRSZ + e.type_len);
+	memcpy(VARDATA(row->license_type), e.type, e.type_len);
+	row->features = (Jsonb *) palloc(VARHDRSZ + e.features_len);
+	SET_VARSIZE(row->features, VARHDRSZ + e.features_len);
+	memcpy(VARDATA(row->features), e.features, e.features_len);
+	*user_active = e.user_active;
+	*generation = e.generation;
+	return true;
+}
+
+/*
+ * A put replaces whatever entry the key has, unless that one is of the same
+ * user at a later generation, or at the same generation and loaded no
+ * earlier: then it is at least as new.  Replacing a newer entry by an older
+ * one would be safe anyway (generations only go up, so the older one is
+ * simply never current and the next validation reads the rows again); the
+ * check saves that read.  Entries of different users (the licence moved)
+ * cannot be ordered, and the last put wins.  Machines start over: those of
+ * the entry replaced may have been read before the new entry's loaded_at,
+ * and would outlive jobspy.licensing_cache_seconds counted from it.
+ */
+void
+license_cache_put(const LicCacheKey *key, int found, uint64 epoch, uint64 generation,
+				  const LicRow *row, bool user_active)
+{
+	int			type_len = VARSIZE_ANY_EXHDR(row->license_type);
+	int			features_len = VARSIZE_ANY_EXHDR(row->features);
+	int			set;
+	CacheEntry *way;
+	CacheEntry	e;
+
+	/* Too big, or read across a clear: not cached. */
+	if (cache == NULL || type_len > CACHED_TYPE_MAX || features_len > CACHED_FEATURES_MAX ||
+		epoch != license_cache_epoch())
 		return;
-	m = &e->machines[e->nmachines++];
-	m->len = VARSIZE_ANY_EXHDR(fingerprint);
-	m->fingerprint = MemoryContextAlloc(cache_cxt, m->len + 1);
-	memcpy(m->fingerprint, VARDATA_ANY(fingerprint), m->len);
-	m->fingerprint[m->len] = '\0';
-	m->id = *machine;
+
+	memset(&e, 0, sizeof(e));
+	e.epoch = epoch;
+	e.dbid = MyDatabaseId;
+	e.relid = key->licenses;
+	memcpy(e.key_hash, key->hashes[0], SECRET_HASH_BYTES);
+	memcpy(e.found_hash, key->hashes[found], SECRET_HASH_BYTES);
+	e.generation = generation;
+	e.loaded_at = GetCurrentTransactionStartTimestamp();
+	e.row = *row;
+	e.row.license_type = NULL;
+	e.row.features = NULL;
+	e.user_active = user_active;
+	e.type_len = type_len;
+	memcpy(e.type, VARDATA_ANY(row->license_type), type_len);
+	e.features_len = features_len;
+	memcpy(e.features, VARDATA_ANY(row->features), features_len);
+
+	set = set_of(key);
+	LWLockAcquire(set_lock(set), LW_EXCLUSIVE);
+	way = way_of(set, key);
+	if (way == NULL)
+		way = way_to_replace(set, epoch);
+	else if (way->epoch == epoch && memcmp(&way->row.user_id, &row->user_id, UUID_LEN) == 0 &&
+			 (way->generation > generation ||
+			  (way->generation == generation && way->loaded_at >= e.loaded_at)))
+		way = NULL;
+	if (way)
+		*way = e;
+	LWLockRelease(set_lock(set));
+}
+
+/* The way, when it is the entry a caller's validation used (current epoch, generation, licence). */
+static CacheEntry *
+way_used(int set, const LicCacheKey *key, uint64 generation, const LicRow *lic)
+{
+	CacheEntry *way = way_of(set, key);
+
+	if (way && way->epoch == license_cache_epoch() && way->generation == generation &&
+		memcmp(&way->row.id, &lic->id, UUID_LEN) == 0 &&
+		memcmp(&way->row.user_id, &lic->user_id, UUID_LEN) == 0)
+		return way;
+	return NULL;
+}
+
+static CachedMachine *
+machine_of(CacheEntry *way, text *fingerprint)
+{
+	int			len = VARSIZE_ANY_EXHDR(fingerprint);
+
+	for (int i = 0; i < way->nmachines; i++)
+		if (way->machines[i].len == len &&
+			memcmp(way->machines[i].fingerprint, VARDATA_ANY(fingerprint), len) == 0)
+			return &way->machines[i];
+	return NULL;
+}
+
+bool
+license_cache_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
+					  text *fingerprint, pg_uuid_t *machine)
+{
+	int			set = set_of(key);
+	CacheEntry *way;
+	CachedMachine *m = NULL;
+	TimestampTz loaded_at = 0;
+
+	LWLockAcquire(set_lock(set), LW_SHARED);
+	way = way_used(set, key, generation, lic);
+	if (way && (m = machine_of(way, fingerprint)) != NULL)
+	{
+		*machine = m->id;
+		loaded_at = way->loaded_at;
+	}
+	LWLockRelease(set_lock(set));
+	return m != NULL && license_cache_current(&lic->user_id, generation, loaded_at);
+}
+
+/*
+ * Only into the entry the caller's validation used, and only while its
+ * generation is current: the machine was read under a snapshot taken after
+ * that generation was read, so no change to it committed in between.
+ */
+void
+license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
+						  text *fingerprint, const pg_uuid_t *machine)
+{
+	int			len = VARSIZE_ANY_EXHDR(fingerprint);
+	int			set = set_of(key);
+	CacheEntry *way;
+
+	if (len > CACHED_FINGERPRINT_MAX || license_cache_generation(&lic->user_id) != generation)
+		return;
+	LWLockAcquire(set_lock(set), LW_EXCLUSIVE);
+	way = way_used(set, key, generation, lic);
+	/* Another backend may have added it meanwhile. */
+	if (way && way->nmachines < CACHED_MACHINES && machine_of(way, fingerprint) == NULL)
+	{
+		CachedMachine *m = &way->machines[way->nmachines++];
+
+		m->id = *machine;
+		m->len = len;
+		memcpy(m->fingerprint, VARDATA_ANY(fingerprint), len);
+	}
+	LWLockRelease(set_lock(set));
 }
 
 /* ---- invalidation ------------------------------------------------------ */
@@ -352,28 +530,42 @@ cache_xact_callback(XactEvent event, void *arg)
 void
 license_cache_init(void)
 {
-	static const JobspyShmemSegment segment = {
+	static const JobspyShmemSegment gen_segment = {
 		.name = GEN_SEGMENT,
 		.size = generations_size,
 		.startup = generations_startup,
 	};
+	static const JobspyShmemSegment cache_segment = {
+		.name = CACHE_SEGMENT,
+		.size = cache_size,
+		.nlocks = CACHE_PARTITIONS,
+		.startup = cache_startup,
+	};
 
 	DefineCustomIntVariable("jobspy.licensing_cache_seconds",
-							"How long a backend may keep licence facts it read for validation, "
-							"users' licence types and quota windows.",
+							"How long licence facts cached for validation, users' licence types "
+							"and quota windows may be used.",
 							"Commits that change them end the entries at once; the age bounds "
 							"only changes made without triggers.  0 turns the caches off.",
 							&cache_seconds,
 							60, 0, 86400,
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
-	DefineCustomIntVariable("jobspy.licensing_cache_entries",
-							"How many licences each backend's validation cache holds.",
-							NULL,
-							&cache_entries,
-							16384, 16, 10000000,
-							PGC_SUSET, 0,
-							NULL, NULL, NULL);
+
+	/*
+	 * The cache's size can be defined only while the library is preloaded
+	 * (a PGC_POSTMASTER variable cannot appear later); without shared
+	 * memory there is no cache anyway.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("jobspy.licensing_cache_entries",
+								"How many licences the shared validation cache holds.",
+								"Each takes 744 bytes of shared memory.",
+								&cache_entries,
+								16384, 16, 10000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 	RegisterXactCallback(cache_xact_callback, NULL);
-	jobspy_shmem_register(&segment);
+	jobspy_shmem_register(&gen_segment);
+	jobspy_shmem_register(&cache_segment);
 }

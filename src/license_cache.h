@@ -1,8 +1,9 @@
 /*
- * license_cache.h: each backend's cache of the licence facts validation
- * reads, and the per-user change generations that keep it fresh (which
- * the rate limiter's cache of users' licence types follows too).  Rules
- * in license_cache.c.
+ * license_cache.h: the cache, in shared memory and one for all backends,
+ * of the licence facts validation reads, and the per-user change
+ * generations that keep it fresh (which the rate limiter's cache of users'
+ * licence types and the quota windows follow too).  Rules in
+ * license_cache.c.
  */
 #ifndef JOBSPY_LICENSE_CACHE_H
 #define JOBSPY_LICENSE_CACHE_H
@@ -51,19 +52,48 @@ extern uint64 license_cache_any_generation(void);
  */
 extern bool license_cache_current(const pg_uuid_t *user, uint64 generation, TimestampTz loaded_at);
 
-/* A current entry for the key hash: the licence (copied) and whether its user is active. */
-extern bool license_cache_get(const uint8 *key_hash, LicRow *row, bool *user_active);
+/*
+ * A licence key as the cache files it: this database's licences table and
+ * the key's candidate hashes (secret_hash_candidates: the active hash key's
+ * first).  An entry is filed under hashes[0] and answers only while the
+ * hash its row was found under is among the candidates.
+ */
+typedef struct LicCacheKey
+{
+	Oid			licenses;		/* jobspy.licenses */
+	uint8		(*hashes)[SECRET_HASH_BYTES];
+	int			nhashes;
+} LicCacheKey;
 
-/* Remember what was read under a snapshot taken after generation was read. */
-extern void license_cache_put(const uint8 *key_hash, uint64 generation, const LicRow *row,
-							  bool user_active);
+/* Read before the rows that license_cache_put() is given. */
+extern uint64 license_cache_epoch(void);
 
-/* A bound machine of the cached licence, by fingerprint. */
-extern bool license_cache_machine(const uint8 *key_hash, text *fingerprint, pg_uuid_t *machine);
-extern void license_cache_add_machine(const uint8 *key_hash, text *fingerprint,
-									  const pg_uuid_t *machine);
+/*
+ * A current entry for the key: the licence (copied), whether its user is
+ * active, and the generation it was read at (for the machine calls).
+ */
+extern bool license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_active,
+							  uint64 *generation);
 
-/* Forget everything (a relation validation reads was altered). */
+/*
+ * Remember what was read under a snapshot taken after the epoch and the
+ * generation were read; found is the index of the candidate hash the row
+ * was found under.  A licence too big for an entry is not cached.
+ */
+extern void license_cache_put(const LicCacheKey *key, int found, uint64 epoch, uint64 generation,
+							  const LicRow *row, bool user_active);
+
+/*
+ * A bound machine of the licence, by fingerprint, from the entry the
+ * caller's validation used (same generation and licence); and adding one,
+ * read under a snapshot taken after that generation was read.
+ */
+extern bool license_cache_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
+								  text *fingerprint, pg_uuid_t *machine);
+extern void license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
+									  text *fingerprint, const pg_uuid_t *machine);
+
+/* Forget everything, for every backend (a relation validation reads was altered). */
 extern void license_cache_clear(void);
 
 /* GUCs, callbacks and the shared generations. */

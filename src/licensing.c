@@ -3,11 +3,11 @@
  * rate-limit check, and Ed25519 for offline licence tokens.
  *
  * validate_license() takes the licence, its user and its machine from the
- * backend's cache (license_cache.c, which keeps it fresh) or straight from
- * their unique indexes (no SQL, no planning), so that a suspension,
- * revocation or renewal is seen by the very next call after it commits, in
- * every backend.  Validation counts go to a
- * table in shared memory; flush_license_validations() (run by maintain())
+ * cache that all backends share (license_cache.c, which keeps it fresh) or
+ * straight from their unique indexes (no SQL, no planning), so that a
+ * suspension, revocation or renewal is seen by the very next call after it
+ * commits, in every backend.  Validation counts go to a table in shared
+ * memory; flush_license_validations() (run by maintain())
  * writes them to licenses and license_machines, one UPDATE for each table.
  * Only a machine's first use (it takes a seat) and the failure log write,
  * through SPI, as the owner of the tables.
@@ -715,24 +715,26 @@ text_empty(text *t)
  * The licence of a key (its hash under any live hash key) and whether its
  * user is active, from the tables, under the statement's snapshot.  For
  * the cache, under a snapshot taken after the user's generation was read
- * (license_cache.c explains why), and then remembered.  The user is known
- * only once the licence is read: when no change at all committed between
- * just before the snapshot and just after the user's generation was read,
- * that read will do; otherwise the licence is read again.
+ * (license_cache.c explains why), and then remembered with that generation
+ * (also set for the caller).  The user is known only once the licence is
+ * read: when no change at all committed between just before the snapshot
+ * and just after the user's generation was read, that read will do;
+ * otherwise the licence is read again.
  */
 static bool
-read_license(uint8 hashes[][SECRET_HASH_BYTES], int nhashes, LicRow *lic, bool *user_active,
+read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *generation,
 			 bool for_cache)
 {
+	uint64		epoch = for_cache ? license_cache_epoch() : 0;
 	uint64		any_before = for_cache ? license_cache_any_generation() : 0;
 	Snapshot	snapshot = for_cache ? RegisterSnapshot(GetLatestSnapshot()) : jobspy_statement_snapshot();
 	int			i;
 	bool		found = false;
-	uint64		generation;
 	pg_uuid_t	user;
 
-	for (i = 0; i < nhashes && !found; i++)
-		found = license_by_hash(hashes[i], lic, snapshot);
+	*generation = 0;
+	for (i = 0; i < key->nhashes && !found; i++)
+		found = license_by_hash(key->hashes[i], lic, snapshot);
 	if (!for_cache || !found)
 	{
 		if (found)
@@ -742,40 +744,44 @@ read_license(uint8 hashes[][SECRET_HASH_BYTES], int nhashes, LicRow *lic, bool *
 		return found;
 	}
 
-	generation = license_cache_generation(&lic->user_id);
+	/* The row was found under candidate i - 1. */
+	*generation = license_cache_generation(&lic->user_id);
 	if (license_cache_any_generation() == any_before)
 	{
 		*user_active = user_is_active(&lic->user_id, snapshot);
 		UnregisterSnapshot(snapshot);
-		license_cache_put(hashes[0], generation, lic, *user_active);
+		license_cache_put(key, i - 1, epoch, *generation, lic, *user_active);
 		return true;
 	}
 	UnregisterSnapshot(snapshot);
 
 	user = lic->user_id;
-	generation = license_cache_generation(&user);
+	*generation = license_cache_generation(&user);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	found = license_by_hash(hashes[i - 1], lic, snapshot);
+	found = license_by_hash(key->hashes[i - 1], lic, snapshot);
 	if (found)
 		*user_active = user_is_active(&lic->user_id, snapshot);
 	UnregisterSnapshot(snapshot);
 	/* A licence moved to another user meanwhile is not worth caching. */
 	if (found && memcmp(&user, &lic->user_id, UUID_LEN) == 0)
-		license_cache_put(hashes[0], generation, lic, *user_active);
+		license_cache_put(key, i - 1, epoch, *generation, lic, *user_active);
 	return found;
 }
 
-/* A machine already bound to the licence, by fingerprint. */
+/*
+ * A machine already bound to the licence, by fingerprint.  With the cache,
+ * generation is that of the licence facts the validation uses.
+ */
 static bool
-machine_bound(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fingerprint,
-			  pg_uuid_t *machine)
+machine_bound(const LicCacheKey *key, uint64 generation, bool use_cache, const LicRow *lic,
+			  text *fingerprint, pg_uuid_t *machine)
 {
 	Snapshot	snapshot;
 	bool		found;
 
 	if (!use_cache)
 		return machine_by_fingerprint(lic, fingerprint, machine, jobspy_statement_snapshot());
-	if (license_cache_machine(key_hash, fingerprint, machine))
+	if (license_cache_machine(key, generation, lic, fingerprint, machine))
 		return true;
 
 	/*
@@ -787,7 +793,7 @@ machine_bound(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fi
 	found = machine_by_fingerprint(lic, fingerprint, machine, snapshot);
 	UnregisterSnapshot(snapshot);
 	if (found)
-		license_cache_add_machine(key_hash, fingerprint, machine);
+		license_cache_add_machine(key, generation, lic, fingerprint, machine);
 	return found;
 }
 
@@ -796,14 +802,14 @@ machine_bound(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fi
  * taken: an error (a lock timeout, a cancel) gives it back, as a refusal does.
  */
 static bool
-machine_usable(const uint8 *key_hash, bool use_cache, const LicRow *lic, text *fingerprint,
-			   text *app_version, TimestampTz now, pg_uuid_t *machine)
+machine_usable(const LicCacheKey *key, uint64 generation, bool use_cache, const LicRow *lic,
+			   text *fingerprint, text *app_version, TimestampTz now, pg_uuid_t *machine)
 {
 	bool		usable = false;
 
 	PG_TRY();
 	{
-		usable = machine_bound(key_hash, use_cache, lic, fingerprint, machine) ||
+		usable = machine_bound(key, generation, use_cache, lic, fingerprint, machine) ||
 			machine_bind(lic, fingerprint, app_version, machine);
 	}
 	PG_CATCH();
@@ -820,7 +826,8 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 {
 	char		key[LICENSE_KEY_LEN + 1];
 	uint8		hashes[MAX_HASH_KEYS][SECRET_HASH_BYTES];
-	int			nhashes;
+	LicCacheKey ck;
+	uint64		generation = 0;
 	LicRow	   *lic = palloc0(sizeof(LicRow));
 	TimestampTz now = jobspy_now();
 	pg_uuid_t	machine;
@@ -842,10 +849,12 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		return;
 	}
 
-	nhashes = secret_hash_candidates("license", key, LICENSE_KEY_LEN, hashes, MAX_HASH_KEYS);
+	ck.licenses = rels.licenses;
+	ck.hashes = hashes;
+	ck.nhashes = secret_hash_candidates("license", key, LICENSE_KEY_LEN, hashes, MAX_HASH_KEYS);
 	use_cache = license_cache_usable();
-	if (!(use_cache && license_cache_get(hashes[0], lic, &user_active)) &&
-		!read_license(hashes, nhashes, lic, &user_active, use_cache))
+	if (!(use_cache && license_cache_get(&ck, lic, &user_active, &generation)) &&
+		!read_license(&ck, lic, &user_active, &generation, use_cache))
 	{
 		v->code = "NOT_FOUND";
 		return;
@@ -863,7 +872,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		v->code = "FINGERPRINT_REQUIRED";
 	else if ((v->remaining = count_take(lic, now)) < 0)
 		v->code = "RATE_LIMITED";
-	else if (machine_usable(hashes[0], use_cache, lic, fingerprint, app_version, now, &machine))
+	else if (machine_usable(&ck, generation, use_cache, lic, fingerprint, app_version, now, &machine))
 	{
 		if (!machine_seen(&machine, now))
 		{

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The per-backend validation cache (src/license_cache.c): one connection
+# The validation cache (src/license_cache.c), seen from one connection that
 # keeps validating while others change what it cached; every committed
 # change through the tables' triggers is seen by its very next validation,
 # its own uncommitted changes are seen at once, and changes made without
@@ -21,7 +21,7 @@ session_open $db
 validate="SELECT v.code FROM public.k, jobspy.validate_license(k.license_key, 'fp-a') v;"
 pid1=$(a "SELECT pg_backend_pid();")
 say "SET jobspy.licensing_cache_seconds = 5;"
-check "$(a "$validate") $(a "$validate")" "VALID VALID" "A validates twice (the second from its cache)"
+check "$(a "$validate") $(a "$validate")" "VALID VALID" "A validates twice (the second from the cache)"
 
 q "UPDATE jobspy.users SET status = 'suspended'" >/dev/null
 check "$(a "$validate")" USER_SUSPENDED "another session suspends the user: A's next validation sees it"
@@ -73,7 +73,7 @@ q "SELECT pg_sleep(greatest(0, extract(epoch FROM expires_at - now()) + 0.2)) FR
 check "$(a "$rule")" cache-free "the licence expired (no write at all): free rules"
 
 # A machine deactivated while A was inside a slow statement: the statement's
-# snapshot still shows it, but A's cache must not keep it afterwards.
+# snapshot still shows it, but the cache must not keep it afterwards.
 q "CREATE TABLE public.k3 AS SELECT * FROM jobspy.issue_license(jobspy.create_user('slow@licensing.test'), 'pro', max_machines => 1)" >/dev/null
 v3="SELECT v.code FROM public.k3, jobspy.validate_license(k3.license_key, 'fp-1') v;"
 check "$(a "$v3") $(a "$v3")" "VALID VALID" "A validates machine fp-1 (cached)"
@@ -82,7 +82,7 @@ sleep 0.4
 q "SELECT jobspy.deactivate_machine(license_id, 'fp-1'), jobspy.activate_machine(license_id, 'fp-2') IS NOT NULL FROM public.k3" >/dev/null
 IFS= read -r -t 30 slow <&"${SA[0]}"
 check "$(a "$v3")" TOO_MANY_MACHINES \
-    "fp-1, deactivated (and its seat taken) during A's slow statement (which answered $slow): not VALID from A's cache afterwards"
+    "fp-1, deactivated (and its seat taken) during A's slow statement (which answered $slow): not VALID from the cache afterwards"
 
 # A hash key retired in another session: a licence found through it is gone.
 q "CREATE TABLE public.k4 AS SELECT * FROM jobspy.issue_license(jobspy.create_user('rot@licensing.test'), 'pro')" >/dev/null
