@@ -44,17 +44,21 @@
 static const char key_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /* Value of an upper-cased character, or -1; maps look-alikes O, I, L. */
+/* The value of each byte as a key symbol, -1 for none; built on first use. */
+static int8 key_digits[256];
+
 static int
 key_digit(char c)
 {
-	const char *p;
-
-	if (c == 'O')
-		return 0;
-	if (c == 'I' || c == 'L')
-		return 1;
-	p = strchr(key_alphabet, c);
-	return (p && c) ? (int) (p - key_alphabet) : -1;
+	if (key_digits['1'] == 0)
+	{
+		memset(key_digits, -1, sizeof(key_digits));
+		for (int i = 0; key_alphabet[i]; i++)
+			key_digits[(unsigned char) key_alphabet[i]] = i;
+		key_digits['O'] = 0;
+		key_digits['I'] = key_digits['L'] = 1;
+	}
+	return key_digits[(unsigned char) c];
 }
 
 static void
@@ -220,6 +224,8 @@ typedef struct HashKey
 {
 	int32		key_id;
 	unsigned char secret[crypto_generichash_KEYBYTES];
+	/* BLAKE2b keyed with the secret, before any data: keying costs a compression. */
+	crypto_generichash_state keyed;
 } HashKey;
 
 /* Per-backend cache: keys[0] is the active key, the rest verify only. */
@@ -300,6 +306,7 @@ hash_keys_load(void)
 		slot = &hash_keys[n_hash_keys];
 		slot->key_id = DatumGetInt32(key_id);
 		memcpy(slot->secret, VARDATA_ANY(sb), crypto_generichash_KEYBYTES);
+		crypto_generichash_init(&slot->keyed, slot->secret, sizeof(slot->secret), SECRET_HASH_BYTES);
 		if (strcmp(st, "active") == 0 &&
 			(active < 0 || DatumGetTimestampTz(created) < active_created))
 		{
@@ -335,9 +342,8 @@ static void
 keyed_hash(const HashKey *key, const char *purpose, const char *secret, size_t len,
 		   uint8 out[SECRET_HASH_BYTES])
 {
-	crypto_generichash_state st;
+	crypto_generichash_state st = key->keyed;
 
-	crypto_generichash_init(&st, key->secret, sizeof(key->secret), SECRET_HASH_BYTES);
 	/* The purpose and its NUL keep domains apart. */
 	crypto_generichash_update(&st, (const unsigned char *) purpose, strlen(purpose) + 1);
 	crypto_generichash_update(&st, (const unsigned char *) secret, len);
