@@ -43,10 +43,12 @@
  * a licence whose type or features do not fit is not cached (validation
  * reads the tables each time), nor is a fingerprint that does not fit.
  *
- * license_cache_clear() (a relation validation reads was altered) moves a
- * shared epoch; entries written at an earlier one are misses, for every
- * backend.  An entry carries the epoch read before its rows were read, so a
- * clear during the read leaves it unused too.
+ * An entry is also filed under the definition of the tables it was read
+ * from (LicCacheKey.schema: the pg_class rows of licenses, users and
+ * license_machines as they were when the reader looked them up).  An ALTER
+ * TABLE or TRUNCATE of one of them rewrites its pg_class row, so entries
+ * read before are never found again by a backend that has seen the change;
+ * VACUUM and ANALYZE write pg_class in place and leave the cache alone.
  */
 #include "postgres.h"
 
@@ -64,6 +66,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "core.h"
 #include "license_cache.h"
@@ -99,7 +102,7 @@ typedef struct CachedMachine
 
 typedef struct CacheEntry
 {
-	uint64		epoch;			/* read before the rows were; 0: never written */
+	uint32		schema;			/* LicCacheKey.schema; 0: never written */
 	Oid			dbid;
 	Oid			relid;			/* jobspy.licenses */
 	uint8		key_hash[SECRET_HASH_BYTES];	/* under the active hash key */
@@ -121,7 +124,6 @@ StaticAssertDecl(sizeof(CacheEntry) == 744, "docs/licensing.md gives the entry s
 
 typedef struct LicenseCache
 {
-	pg_atomic_uint64 epoch;		/* license_cache_clear() moves it */
 	int32		nsets;
 	CacheEntry	entries[FLEXIBLE_ARRAY_MEMBER];
 } LicenseCache;
@@ -178,8 +180,6 @@ cache_startup(void *segment, bool found)
 	cache_locks = GetNamedLWLockTranche(CACHE_SEGMENT);
 	if (!found)
 	{
-		/* Epoch 0 is that of ways never written. */
-		pg_atomic_init_u64(&cache->epoch, 1);
 		cache->nsets = cache_sets();
 		memset(cache->entries, 0, mul_size(mul_size(cache->nsets, CACHE_WAYS), sizeof(CacheEntry)));
 	}
@@ -212,17 +212,22 @@ license_cache_current(const pg_uuid_t *user, uint64 generation, TimestampTz load
 		GetCurrentTransactionStartTimestamp() - loaded_at < (int64) cache_seconds * USECS_PER_SEC;
 }
 
-uint64
-license_cache_epoch(void)
+uint32
+license_cache_schema(Oid *relids, int n)
 {
-	return cache ? pg_atomic_read_u64(&cache->epoch) : 0;
-}
+	uint32		stamp = 0;
 
-void
-license_cache_clear(void)
-{
-	if (cache)
-		pg_atomic_fetch_add_u64(&cache->epoch, 1);
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relids[i]));
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for relation %u", relids[i]);
+		/* An in-place update (VACUUM, ANALYZE) keeps the row's xmin; any other makes a new one. */
+		stamp = hash_combine(stamp, murmurhash32(HeapTupleHeaderGetRawXmin(tuple->t_data)));
+		ReleaseSysCache(tuple);
+	}
+	return stamp | 1;			/* 0 marks ways never written */
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -243,29 +248,30 @@ set_lock(int set)
 	return &cache_locks[set % CACHE_PARTITIONS].lock;
 }
 
-/* The way of the set that holds the key, at any epoch; NULL when none does. */
+/* The way of the set that holds the key; NULL when none does. */
 static CacheEntry *
 way_of(int set, const LicCacheKey *key)
 {
 	CacheEntry *ways = &cache->entries[set * CACHE_WAYS];
 
 	for (int w = 0; w < CACHE_WAYS; w++)
-		if (ways[w].epoch != 0 && ways[w].dbid == MyDatabaseId && ways[w].relid == key->licenses &&
+		if (ways[w].schema == key->schema && ways[w].dbid == MyDatabaseId &&
+			ways[w].relid == key->licenses &&
 			memcmp(ways[w].key_hash, key->hashes[0], SECRET_HASH_BYTES) == 0)
 			return &ways[w];
 	return NULL;
 }
 
-/* The way a new key takes: one cleared or never written, else the oldest. */
+/* The way a new key takes: one never written, else the oldest. */
 static CacheEntry *
-way_to_replace(int set, uint64 epoch)
+way_to_replace(int set)
 {
 	CacheEntry *ways = &cache->entries[set * CACHE_WAYS];
 	CacheEntry *victim = &ways[0];
 
 	for (int w = 0; w < CACHE_WAYS; w++)
 	{
-		if (ways[w].epoch != epoch)
+		if (ways[w].schema == 0)
 			return &ways[w];
 		if (ways[w].loaded_at < victim->loaded_at)
 			victim = &ways[w];
@@ -299,7 +305,7 @@ license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_active, uint64
 	LWLockRelease(set_lock(set));
 
 	/* Judged outside the lock: the copy is ours. */
-	if (!found || e.epoch != license_cache_epoch() || !is_candidate(key, e.found_hash) ||
+	if (!found || !is_candidate(key, e.found_hash) ||
 		!license_cache_current(&e.row.user_id, e.generation, e.loaded_at))
 		return false;
 	*row = e.row;
@@ -326,8 +332,8 @@ license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_active, uint64
  * and would outlive jobspy.licensing_cache_seconds counted from it.
  */
 void
-license_cache_put(const LicCacheKey *key, int found, uint64 epoch, uint64 generation,
-				  const LicRow *row, bool user_active)
+license_cache_put(const LicCacheKey *key, int found, uint64 generation, const LicRow *row,
+				  bool user_active)
 {
 	int			type_len = VARSIZE_ANY_EXHDR(row->license_type);
 	int			features_len = VARSIZE_ANY_EXHDR(row->features);
@@ -335,13 +341,12 @@ license_cache_put(const LicCacheKey *key, int found, uint64 epoch, uint64 genera
 	CacheEntry *way;
 	CacheEntry	e;
 
-	/* Too big, or read across a clear: not cached. */
-	if (cache == NULL || type_len > CACHED_TYPE_MAX || features_len > CACHED_FEATURES_MAX ||
-		epoch != license_cache_epoch())
+	/* Too big: not cached. */
+	if (cache == NULL || type_len > CACHED_TYPE_MAX || features_len > CACHED_FEATURES_MAX)
 		return;
 
 	memset(&e, 0, sizeof(e));
-	e.epoch = epoch;
+	e.schema = key->schema;
 	e.dbid = MyDatabaseId;
 	e.relid = key->licenses;
 	memcpy(e.key_hash, key->hashes[0], SECRET_HASH_BYTES);
@@ -361,8 +366,8 @@ license_cache_put(const LicCacheKey *key, int found, uint64 epoch, uint64 genera
 	LWLockAcquire(set_lock(set), LW_EXCLUSIVE);
 	way = way_of(set, key);
 	if (way == NULL)
-		way = way_to_replace(set, epoch);
-	else if (way->epoch == epoch && memcmp(&way->row.user_id, &row->user_id, UUID_LEN) == 0 &&
+		way = way_to_replace(set);
+	else if (memcmp(&way->row.user_id, &row->user_id, UUID_LEN) == 0 &&
 			 (way->generation > generation ||
 			  (way->generation == generation && way->loaded_at >= e.loaded_at)))
 		way = NULL;
@@ -371,13 +376,13 @@ license_cache_put(const LicCacheKey *key, int found, uint64 epoch, uint64 genera
 	LWLockRelease(set_lock(set));
 }
 
-/* The way, when it is the entry a caller's validation used (current epoch, generation, licence). */
+/* The way, when it is the entry a caller's validation used (same generation and licence). */
 static CacheEntry *
 way_used(int set, const LicCacheKey *key, uint64 generation, const LicRow *lic)
 {
 	CacheEntry *way = way_of(set, key);
 
-	if (way && way->epoch == license_cache_epoch() && way->generation == generation &&
+	if (way && way->generation == generation &&
 		memcmp(&way->row.id, &lic->id, UUID_LEN) == 0 &&
 		memcmp(&way->row.user_id, &lic->user_id, UUID_LEN) == 0)
 		return way;

@@ -61,12 +61,17 @@ extern bool license_cache_current(const pg_uuid_t *user, uint64 generation, Time
 typedef struct LicCacheKey
 {
 	Oid			licenses;		/* jobspy.licenses */
+	uint32		schema;			/* the tables' definitions, never 0 (license_cache_schema) */
 	uint8		(*hashes)[SECRET_HASH_BYTES];
 	int			nhashes;
 } LicCacheKey;
 
-/* Read before the rows that license_cache_put() is given. */
-extern uint64 license_cache_epoch(void);
+/*
+ * A stamp of the definitions of the tables validation reads, from their
+ * pg_class rows: it changes with an ALTER TABLE or TRUNCATE of one of them,
+ * not with VACUUM or ANALYZE (which write those rows in place).
+ */
+extern uint32 license_cache_schema(Oid *relids, int n);
 
 /*
  * A current entry for the key: the licence (copied), whether its user is
@@ -76,11 +81,11 @@ extern bool license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_ac
 							  uint64 *generation);
 
 /*
- * Remember what was read under a snapshot taken after the epoch and the
- * generation were read; found is the index of the candidate hash the row
+ * Remember what was read under a snapshot taken after the generation was
+ * read; found is the index of the candidate hash the row
  * was found under.  A licence too big for an entry is not cached.
  */
-extern void license_cache_put(const LicCacheKey *key, int found, uint64 epoch, uint64 generation,
+extern void license_cache_put(const LicCacheKey *key, int found, uint64 generation,
 							  const LicRow *row, bool user_active);
 
 /*
@@ -92,9 +97,6 @@ extern bool license_cache_machine(const LicCacheKey *key, uint64 generation, con
 								  text *fingerprint, pg_uuid_t *machine);
 extern void license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
 									  text *fingerprint, const pg_uuid_t *machine);
-
-/* Forget everything, for every backend (a relation validation reads was altered). */
-extern void license_cache_clear(void);
 
 /* GUCs, callbacks and the shared generations. */
 extern void license_cache_init(void);

@@ -317,9 +317,9 @@ typedef struct LicRels
 				users,
 				users_pkey,
 				machines,
-				machines_by_fingerprint,
-				hash_keys;		/* a key retired: cached hashes may no longer match */
+				machines_by_fingerprint;
 	Oid			owner;			/* owner of the tables: writes run as it */
+	uint32		schema;			/* license_cache_schema() of the tables read */
 	AttrNumber	l_id, l_user, l_hash, l_type, l_status, l_expires, l_features,
 				l_max_machines, l_max_per_day, l_day, l_on_day;
 	AttrNumber	u_id, u_status;
@@ -333,12 +333,8 @@ licensing_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == rels.licenses || relid == rels.users ||
 		relid == rels.machines || relid == rels.licenses_by_hash ||
-		relid == rels.users_pkey || relid == rels.machines_by_fingerprint ||
-		relid == rels.hash_keys)
-	{
-		rels.valid = false;
-		license_cache_clear();
-	}
+		relid == rels.users_pkey || relid == rels.machines_by_fingerprint)
+		rels.valid = false;		/* and the schema stamp is read again */
 }
 
 static Oid
@@ -364,7 +360,6 @@ rels_load(void)
 	r.users_pkey = rel_oid(nsp, "users_pkey");
 	r.machines = rel_oid(nsp, "license_machines");
 	r.machines_by_fingerprint = rel_oid(nsp, "license_machines_user_id_license_id_fingerprint_key");
-	r.hash_keys = rel_oid(nsp, "hash_keys");
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(r.licenses));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", r.licenses);
@@ -387,6 +382,11 @@ rels_load(void)
 	r.m_user = jobspy_attnum(r.machines, "user_id");
 	r.m_license = jobspy_attnum(r.machines, "license_id");
 	r.m_fingerprint = jobspy_attnum(r.machines, "fingerprint");
+	{
+		Oid			read[] = {r.licenses, r.users, r.machines};
+
+		r.schema = license_cache_schema(read, lengthof(read));
+	}
 	r.valid = true;
 	rels = r;
 }
@@ -725,7 +725,6 @@ static bool
 read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *generation,
 			 bool for_cache)
 {
-	uint64		epoch = for_cache ? license_cache_epoch() : 0;
 	uint64		any_before = for_cache ? license_cache_any_generation() : 0;
 	Snapshot	snapshot = for_cache ? RegisterSnapshot(GetLatestSnapshot()) : jobspy_statement_snapshot();
 	int			i;
@@ -750,7 +749,7 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 	{
 		*user_active = user_is_active(&lic->user_id, snapshot);
 		UnregisterSnapshot(snapshot);
-		license_cache_put(key, i - 1, epoch, *generation, lic, *user_active);
+		license_cache_put(key, i - 1, *generation, lic, *user_active);
 		return true;
 	}
 	UnregisterSnapshot(snapshot);
@@ -764,7 +763,7 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 	UnregisterSnapshot(snapshot);
 	/* A licence moved to another user meanwhile is not worth caching. */
 	if (found && memcmp(&user, &lic->user_id, UUID_LEN) == 0)
-		license_cache_put(key, i - 1, epoch, *generation, lic, *user_active);
+		license_cache_put(key, i - 1, *generation, lic, *user_active);
 	return found;
 }
 
@@ -850,6 +849,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	}
 
 	ck.licenses = rels.licenses;
+	ck.schema = rels.schema;
 	ck.hashes = hashes;
 	ck.nhashes = secret_hash_candidates("license", key, LICENSE_KEY_LEN, hashes, MAX_HASH_KEYS);
 	use_cache = license_cache_usable();
