@@ -8,6 +8,7 @@
 -- other than VALID returns no row and \gset then stops the client.
 -- compare: select1 >= 0.6
 -- compare: licensing_seed_validation_path >= 10
+-- against: floor_row
 \set n random(1, :scale)
 \set need (1021 - (866 + :n % 10 * 9 + :n / 10 % 10 * 288 + :n / 100 % 10 * 27 + :n / 1000 % 10 * 864 + :n / 10000 % 10 * 81) % 1021) % 1021
 \set key (10000000000000 + :n * 10000 + least(:need / 96, 9) * 1000 + least((:need - least(:need / 96, 9) * 96) % 32 / 3, 9) * 100 + (:need - least(:need / 96, 9) * 96) / 32 * 10 + (:need - least(:need / 96, 9) * 96) % 32 - least((:need - least(:need / 96, 9) * 96) % 32 / 3, 9) * 3) * 100
