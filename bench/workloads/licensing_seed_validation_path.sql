@@ -8,8 +8,8 @@
 -- status is not checked.  A refused check returns no row and \gset then
 -- stops the client.
 \set n random(1, :scale)
-\set need (1021 - (866 + :n % 10 * 9 + :n / 10 % 10 * 288 + :n / 100 % 10 * 27 + :n / 1000 % 10 * 864 + :n / 10000 % 10 * 81) % 1021) % 1021
-\set key (10000000000000 + :n * 10000 + least(:need / 96, 9) * 1000 + least((:need - least(:need / 96, 9) * 96) % 32 / 3, 9) * 100 + (:need - least(:need / 96, 9) * 96) / 32 * 10 + (:need - least(:need / 96, 9) * 96) % 32 - least((:need - least(:need / 96, 9) * 96) % 32 / 3, 9) * 3) * 100
+\set need (17357 - (556 + :n % 10 * 27 + :n / 10 % 10 * 864 + :n / 100 % 10 * 81 + :n / 1000 % 10 * 550 + :n / 10000 % 10 * 243)) % 1021
+\set key 1000000000000000 + :n * 1000000 + :need / 288 * 100000 + :need % 32 / 9 * 10000 + :need % 288 / 96 * 1000 + :need % 32 % 9 / 3 * 100 + :need % 96 / 32 * 10 + :need % 32 % 3
 \set fingerprint 1000000000000000000 + :n
 BEGIN;
 SELECT s.id AS license_id, s.user_id, s.license_type, s.features, s.max_validations_per_day AS max_per_day
