@@ -12,13 +12,16 @@
  * HOT.
  *
  * Only what an UPDATE of that column would do, and nothing it would do
- * differently: the direct path is taken only under READ COMMITTED, for a
- * plain heap table without row security, CHECK constraints or stored
- * generated columns, whose UPDATE triggers are either foreign-key checks
- * (the key does not change) or limited to other columns.  Otherwise, and
- * whenever the row was changed concurrently (a concurrent update is
- * followed by the SQL UPDATE, which re-checks the newest version), the
- * caller runs the SQL UPDATE instead.
+ * differently: the direct path is taken only in a read-write transaction
+ * under READ COMMITTED, for a plain heap table without rules, row
+ * security, CHECK constraints or stored generated columns, whose UPDATE
+ * triggers are either foreign-key checks (the key does not change; but a
+ * row version this transaction wrote gets its check, so the UPDATE runs)
+ * or limited to other columns.  Otherwise, and whenever the row was changed
+ * concurrently (a concurrent update is followed by the SQL UPDATE, which
+ * re-checks the newest version), the caller runs the SQL UPDATE instead.
+ * The replica-identity check of a publication is made as the UPDATE's.
+ * Executor hooks (pgaudit, sepgsql) do not see the direct update.
  */
 #include "postgres.h"
 
@@ -27,11 +30,13 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class_d.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_trigger_d.h"
+#include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/executor.h"
@@ -41,6 +46,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -49,16 +55,20 @@
 
 /*
  * True when an UPDATE of quota_counters.used alone would run nothing but
- * the heap update and its index entries.
+ * the heap update and its index entries.  *fk_check: the table has a
+ * foreign key, whose check an UPDATE still queues for a row version this
+ * transaction wrote (the check queued by its INSERT skips a version
+ * updated since).
  */
 static bool
-update_is_plain(Relation rel, AttrNumber used)
+update_is_plain(Relation rel, AttrNumber used, bool *fk_check)
 {
 	TriggerDesc *triggers = rel->trigdesc;
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
 
+	*fk_check = false;
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		rel->rd_rel->relrowsecurity)
+		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL)
 		return false;
 	if (constr && (constr->num_check > 0 || constr->has_generated_stored))
 		return false;
@@ -69,8 +79,16 @@ update_is_plain(Relation rel, AttrNumber used)
 
 		if (!(t->tgtype & TRIGGER_TYPE_UPDATE))
 			continue;
-		if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_NONE)
-			continue;			/* the keys never change here */
+		switch (RI_FKey_trigger_type(t->tgfoid))
+		{
+			case RI_TRIGGER_FK:
+				*fk_check = true;
+				continue;
+			case RI_TRIGGER_PK:
+				continue;		/* the keys never change here */
+			default:
+				break;
+		}
 		for (int a = 0; a < t->tgnattr; a++)
 			on_used |= (t->tgattr[a] == used);
 		if (on_used)
@@ -193,10 +211,14 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	QuotaCounterResult answer = QUOTA_COUNTER_INDIRECT;
+	bool		fk_check;
 
-	if (IsolationUsesXactSnapshot())
-		return QUOTA_COUNTER_INDIRECT;	/* the SQL UPDATE raises its serialization errors */
+	/* The SQL UPDATE raises the read-only and serialization errors. */
+	if (XactReadOnly || IsolationUsesXactSnapshot())
+		return QUOTA_COUNTER_INDIRECT;
 
+	/* What a new statement would see, as the SQL UPDATE would. */
+	CommandCounterIncrement();
 	rel = table_open(quota_relid("quota_counters"), RowExclusiveLock);
 	desc = RelationGetDescr(rel);
 	c.user_id = SPI_fnumber(desc, "user_id");
@@ -206,15 +228,16 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 	c.used = SPI_fnumber(desc, "used");
 	c.reserved = SPI_fnumber(desc, "reserved");
 	if (c.user_id <= 0 || c.metric <= 0 || c.period <= 0 || c.start <= 0 || c.used <= 0 ||
-		c.reserved <= 0 || !update_is_plain(rel, c.used) ||
-		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT | ACL_UPDATE) != ACLCHECK_OK)
+		c.reserved <= 0 || !update_is_plain(rel, c.used, &fk_check) ||
+		pg_class_aclmask(RelationGetRelid(rel), GetUserId(), ACL_SELECT | ACL_UPDATE, ACLMASK_ALL) !=
+		(ACL_SELECT | ACL_UPDATE))
 	{
 		table_close(rel, RowExclusiveLock);
 		return QUOTA_COUNTER_INDIRECT;
 	}
+	/* A publication that cannot replicate updates refuses them, as it would the UPDATE. */
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 
-	/* What a new statement would see, as the SQL UPDATE would. */
-	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	old = counter_row(rel, &c, GetActiveSnapshot(), key, hint);
 	if (old == NULL)
@@ -222,6 +245,8 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 		answer = QUOTA_COUNTER_REFUSED;
 		goto done;
 	}
+	if (fk_check && TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(old->t_data)))
+		goto done;				/* the UPDATE queues the foreign-key check */
 
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
@@ -240,8 +265,9 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 	if (pg_add_s64_overflow(*used, amount, used))
 		goto done;
 	/* used's domain (jobspy.quota_amount) as the UPDATE would check it. */
-	domain_check(Int64GetDatum(*used), false, TupleDescAttr(desc, c.used - 1)->atttypid,
-				 &used_domain_cache, TopMemoryContext);
+	if (get_typtype(TupleDescAttr(desc, c.used - 1)->atttypid) == TYPTYPE_DOMAIN)
+		domain_check(Int64GetDatum(*used), false, TupleDescAttr(desc, c.used - 1)->atttypid,
+					 &used_domain_cache, TopMemoryContext);
 
 	values[c.used - 1] = Int64GetDatum(*used);
 	replace[c.used - 1] = true;

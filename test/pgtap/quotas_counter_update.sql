@@ -2,23 +2,30 @@
 -- (src/quota_counters.c): index entries when an update is not HOT, and the
 -- SQL UPDATE whenever the table has something that update would skip.
 BEGIN;
-SELECT plan(16);
+SELECT plan(22);
 
 SET LOCAL jobspy.clock_override = '2031-05-14 12:00:00+00';
 CREATE EXTENSION IF NOT EXISTS amcheck;
 INSERT INTO jobspy.users (id, email, timezone) VALUES
     ('c0000000-0000-4000-8000-000000000001', 'cu1@example.com', 'UTC'),
-    ('c0000000-0000-4000-8000-000000000002', 'cu2@example.com', 'UTC');
+    ('c0000000-0000-4000-8000-000000000002', 'cu2@example.com', 'UTC'),
+    ('c0000000-0000-4000-8000-000000000003', 'cu3@example.com', 'UTC');
 SELECT jobspy.create_plan('cu_plan', 'Counter update');
 SELECT jobspy.set_plan_quota('cu_plan', 'calls', 'day', 1000);
 SELECT jobspy.set_plan_quota('cu_plan', 'tokens', 'day', -1);
 SELECT jobspy.set_user_plan(u, 'cu_plan')
   FROM (VALUES ('c0000000-0000-4000-8000-000000000001'::uuid),
-               ('c0000000-0000-4000-8000-000000000002'::uuid)) v(u);
+               ('c0000000-0000-4000-8000-000000000002'::uuid),
+               ('c0000000-0000-4000-8000-000000000003'::uuid)) v(u);
 
 CREATE TEMP VIEW cu_used AS
 SELECT c.used::bigint AS used FROM jobspy.quota_counters c
  WHERE c.user_id = 'c0000000-0000-4000-8000-000000000001' AND c.metric = 'calls';
+
+-- A foreign key makes the UPDATE run for a row version this transaction
+-- wrote (its check is queued again; the end of this file shows it).
+-- Without it, the updates below go straight through the heap.
+ALTER TABLE jobspy.quota_counters DROP CONSTRAINT quota_counters_user_id_fkey;
 
 -- 600 grants in one transaction: the row's versions fill their page, so
 -- some updates cannot be HOT and need index entries of their own.
@@ -80,6 +87,32 @@ SELECT is((SELECT q.used::bigint FROM jobspy.consume_quota('c0000000-0000-4000-8
           661::bigint, 'with row security enabled, the grant is counted');
 ALTER TABLE jobspy.quota_counters DISABLE ROW LEVEL SECURITY;
 
+-- A rule on the table sends consumption to the SQL UPDATE, which cannot
+-- return the counter through DO INSTEAD NOTHING: a clear error, not a
+-- silent count.
+CREATE RULE cu_nothing AS ON UPDATE TO jobspy.quota_counters DO INSTEAD NOTHING;
+SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000001', 'calls')$$,
+                 '0A000', NULL, 'with an ON UPDATE DO INSTEAD NOTHING rule, the UPDATE refuses');
+SELECT is((SELECT used FROM cu_used), 661::bigint, 'and used stays');
+DROP RULE cu_nothing ON jobspy.quota_counters;
+
+-- A publication of the table's updates without a replica identity refuses
+-- them, as it refuses the UPDATE.
+SAVEPOINT publication;
+ALTER TABLE jobspy.quota_counters REPLICA IDENTITY NOTHING;
+CREATE PUBLICATION cu_pub FOR TABLE jobspy.quota_counters;
+SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000001', 'calls')$$,
+                 '55000', NULL, 'a publication without a replica identity refuses the update');
+ROLLBACK TO SAVEPOINT publication;
+
+-- A read-only transaction is refused (25006), as the UPDATE is.
+SAVEPOINT read_only;
+SET LOCAL transaction_read_only = on;
+SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000001', 'calls')$$,
+                 '25006', NULL, 'a read-only transaction cannot consume');
+ROLLBACK TO SAVEPOINT read_only;
+SELECT is((SELECT used FROM cu_used), 661::bigint, 'and nothing was counted');
+
 -- An unlimited metric near the top of bigint: the sum overflows with 22003.
 SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000002', 'tokens');
 UPDATE jobspy.quota_counters SET used = 9223372036854775800
@@ -88,6 +121,20 @@ SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-00000000
                  '22003', NULL, 'used + amount beyond bigint is out of range');
 SELECT is((SELECT q.used::bigint FROM jobspy.consume_quota('c0000000-0000-4000-8000-000000000002', 'tokens', 7) q),
           9223372036854775807::bigint, 'up to the top it is counted');
+
+-- The foreign key, deferred: a counter row this transaction inserted and then
+-- consumed from, whose user is gone (deleted without the cascade), fails the
+-- check when it runs.  Were the second consumption not an UPDATE, nothing
+-- would check the row: the INSERT's check skips a version updated since.
+ALTER TABLE jobspy.quota_counters ADD CONSTRAINT quota_counters_user_id_fkey FOREIGN KEY (user_id)
+    REFERENCES jobspy.users (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED;
+SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000003', 'calls');
+SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000003', 'calls');
+SET LOCAL session_replication_role = replica;
+DELETE FROM jobspy.users WHERE id = 'c0000000-0000-4000-8000-000000000003';
+SET LOCAL session_replication_role = origin;
+SELECT throws_ok($$SET CONSTRAINTS jobspy.quota_counters_user_id_fkey IMMEDIATE$$, '23503', NULL,
+                 'the deferred foreign-key check of a counter row this transaction wrote still runs');
 
 SELECT * FROM finish();
 ROLLBACK;
