@@ -31,6 +31,7 @@
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
@@ -398,6 +399,21 @@ getattr(HeapTuple tuple, TupleDesc desc, AttrNumber a, bool *isnull)
 	return heap_getattr(tuple, a, desc, isnull);
 }
 
+/*
+ * Set when a read below returns a row version this transaction wrote: a
+ * write made without triggers (session_replication_role = replica, triggers
+ * disabled) does not mark the transaction, and what it has not committed
+ * must not reach the cache that every backend reads.
+ */
+static bool read_own_write = false;
+
+static void
+note_own_write(HeapTuple tuple)
+{
+	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data)))
+		read_own_write = true;
+}
+
 /* The licence whose key hashes to hash; false when there is none. */
 static bool
 license_by_hash(const uint8 *hash, LicRow *row, Snapshot snapshot)
@@ -422,6 +438,7 @@ license_by_hash(const uint8 *hash, LicRow *row, Snapshot snapshot)
 		text	   *status;
 
 #define COL(a) values[(a) - 1]
+		note_own_write(tuple);
 		heap_deform_tuple(tuple, desc, values, nulls);
 		found = true;
 		row->id = *DatumGetUUIDP(COL(rels.l_id));
@@ -460,6 +477,8 @@ user_is_active(const pg_uuid_t *user, Snapshot snapshot)
 		bool		isnull;
 		text	   *status = DatumGetTextPP(getattr(tuple, RelationGetDescr(rel), rels.u_status, &isnull));
 
+		note_own_write(tuple);
+
 		active = !isnull && VARSIZE_ANY_EXHDR(status) == 6 &&
 			memcmp(VARDATA_ANY(status), "active", 6) == 0;
 	}
@@ -488,6 +507,7 @@ machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine,
 		bool		isnull;
 
 		found = true;
+		note_own_write(tuple);
 		*machine = *DatumGetUUIDP(getattr(tuple, RelationGetDescr(rel), rels.m_id, &isnull));
 	}
 	systable_endscan(scan);
@@ -732,6 +752,7 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 	pg_uuid_t	user;
 
 	*generation = 0;
+	read_own_write = false;
 	for (i = 0; i < key->nhashes && !found; i++)
 		found = license_by_hash(key->hashes[i], lic, snapshot);
 	if (!for_cache || !found)
@@ -749,20 +770,22 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 	{
 		*user_active = user_is_active(&lic->user_id, snapshot);
 		UnregisterSnapshot(snapshot);
-		license_cache_put(key, i - 1, *generation, lic, *user_active);
+		if (!read_own_write)
+			license_cache_put(key, i - 1, *generation, lic, *user_active);
 		return true;
 	}
 	UnregisterSnapshot(snapshot);
 
 	user = lic->user_id;
 	*generation = license_cache_generation(&user);
+	read_own_write = false;
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	found = license_by_hash(key->hashes[i - 1], lic, snapshot);
 	if (found)
 		*user_active = user_is_active(&lic->user_id, snapshot);
 	UnregisterSnapshot(snapshot);
 	/* A licence moved to another user meanwhile is not worth caching. */
-	if (found && memcmp(&user, &lic->user_id, UUID_LEN) == 0)
+	if (found && !read_own_write && memcmp(&user, &lic->user_id, UUID_LEN) == 0)
 		license_cache_put(key, i - 1, *generation, lic, *user_active);
 	return found;
 }
@@ -788,10 +811,11 @@ machine_bound(const LicCacheKey *key, uint64 generation, bool use_cache, const L
 	 * (the statement's may be older than a deactivation that the entry's
 	 * generation already accounts for).
 	 */
+	read_own_write = false;
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	found = machine_by_fingerprint(lic, fingerprint, machine, snapshot);
 	UnregisterSnapshot(snapshot);
-	if (found)
+	if (found && !read_own_write)
 		license_cache_add_machine(key, generation, lic, fingerprint, machine);
 	return found;
 }

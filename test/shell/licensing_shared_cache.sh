@@ -16,7 +16,7 @@ set +e
 db=jobspy_lic_shared
 db2=jobspy_lic_shared_copy
 
-echo "1..24"
+echo "1..27"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS $db2" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
 CREATE EXTENSION jobspy_core;
@@ -106,6 +106,19 @@ check "$(va k4 fp-1) $(va k4 fp-1) $(v k4 fp-1)" "VALID VALID VALID" \
 q "SELECT jobspy.retire_hash_key(key_id) FROM jobspy.hash_keys WHERE state = 'verify'" >/dev/null
 check "$(v k4 fp-1)" NOT_FOUND "that key retired: a new connection is not answered through it from the shared entry"
 check "$(va k4 fp-1)" NOT_FOUND "nor is A"
+
+# What A's open transaction wrote without triggers (nothing marks it as
+# having changed the tables) is read by A's own validation, but never
+# reaches the cache the other connections read.
+q "CREATE TABLE public.k8 AS SELECT * FROM jobspy.issue_license(jobspy.create_user('uncommitted@licensing.test'), 'pro')" >/dev/null
+q "SELECT jobspy.activate_machine(license_id, 'fp-1') FROM public.k8" >/dev/null   # no seat to take later
+say "BEGIN;"
+say "SET LOCAL session_replication_role = replica;"
+say "UPDATE jobspy.licenses SET status = 'revoked' WHERE id = (SELECT license_id FROM public.k8);"
+check "$(va k8 fp-1)" REVOKED "A revokes a licence without triggers and sees it in its open transaction"
+check "$(v k8 fp-1)" VALID "a new connection is not answered with A's uncommitted revocation"
+say "ROLLBACK;"
+check "$(v k8 fp-1) $(va k8 fp-1)" "VALID VALID" "rolled back: VALID everywhere"
 
 session_close
 psql -X -q -d postgres -c "DROP DATABASE $db" -c "DROP DATABASE $db2" >/dev/null
