@@ -27,10 +27,15 @@
  *
  * The table: jobspy.licensing_cache_entries entries (set at server start),
  * in sets of CACHE_WAYS; the key's hash picks the set, and the set's number
- * modulo CACHE_PARTITIONS its LWLock.  A reader copies what it needs out
- * under the lock in shared mode and judges freshness after releasing it; a
- * writer holds the lock exclusively.  A full set gives up the entry loaded
- * longest ago: no global recency list, no lock but the set's.
+ * modulo CACHE_PARTITIONS its LWLock.  Sets are wide so that a cache filled
+ * to two thirds by keys spread at random still holds nearly all of them
+ * (sets of four, at that load, left one key in sixteen out), and each set
+ * has a line of tags, a few bits of each way's key, so that a lookup reads
+ * one cache line and then only the entry whose tag matches.  A reader
+ * copies what it needs out under the lock in shared mode and judges
+ * freshness after releasing it; a writer holds the lock exclusively.  A
+ * full set gives up the entry loaded longest ago: no global recency list,
+ * no lock but the set's.
  *
  * An entry is filed under the database, the licences table (a dropped and
  * re-created extension never finds the old entries) and the key's hash
@@ -75,7 +80,7 @@
 #define GEN_BUCKETS 4096
 
 #define CACHE_SEGMENT "jobspy_license_cache"
-#define CACHE_WAYS 4
+#define CACHE_WAYS 16
 #define CACHE_PARTITIONS 128
 #define CACHED_TYPE_MAX 32		/* bytes of license_type */
 #define CACHED_FEATURES_MAX 192 /* bytes of the features jsonb, header excluded */
@@ -119,13 +124,21 @@ typedef struct CacheEntry
 	CachedMachine machines[CACHED_MACHINES];
 } CacheEntry;
 
-/* docs/licensing.md gives the size: change both together. */
+/* docs/licensing.md gives the size (with the 4-byte tag): change both together. */
 StaticAssertDecl(sizeof(CacheEntry) == 744, "docs/licensing.md gives the entry size");
 
+/* A set's tags: 0 for a way never written, else a way's key_hash tag. */
+typedef struct SetTags
+{
+	uint32		tag[CACHE_WAYS];
+} SetTags;
+
+/* In shared memory: the sets' tags, then their entries. */
 typedef struct LicenseCache
 {
 	int32		nsets;
-	CacheEntry	entries[FLEXIBLE_ARRAY_MEMBER];
+	SetTags    *tags;			/* nsets of them */
+	CacheEntry *entries;		/* nsets * CACHE_WAYS */
 } LicenseCache;
 
 static LicenseCache *cache = NULL;
@@ -169,7 +182,7 @@ cache_sets(void)
 static Size
 cache_size(void)
 {
-	return add_size(offsetof(LicenseCache, entries),
+	return add_size(add_size(MAXALIGN(sizeof(LicenseCache)), mul_size(cache_sets(), sizeof(SetTags))),
 					mul_size(mul_size(cache_sets(), CACHE_WAYS), sizeof(CacheEntry)));
 }
 
@@ -181,6 +194,10 @@ cache_startup(void *segment, bool found)
 	if (!found)
 	{
 		cache->nsets = cache_sets();
+		/* Every backend maps the segment at the same address. */
+		cache->tags = (SetTags *) ((char *) segment + MAXALIGN(sizeof(LicenseCache)));
+		cache->entries = (CacheEntry *) (cache->tags + cache->nsets);
+		memset(cache->tags, 0, mul_size(cache->nsets, sizeof(SetTags)));
 		memset(cache->entries, 0, mul_size(mul_size(cache->nsets, CACHE_WAYS), sizeof(CacheEntry)));
 	}
 }
@@ -242,6 +259,16 @@ set_of(const LicCacheKey *key)
 	return (int) ((h ^ murmurhash32(MyDatabaseId)) % (uint32) cache->nsets);
 }
 
+/* The key's tag in its set: other bytes of the hash than set_of's, never 0. */
+static inline uint32
+tag_of(const LicCacheKey *key)
+{
+	uint32		t;
+
+	memcpy(&t, key->hashes[0] + sizeof(uint32), sizeof(t));
+	return t | 1;
+}
+
 static inline LWLock *
 set_lock(int set)
 {
@@ -252,29 +279,37 @@ set_lock(int set)
 static CacheEntry *
 way_of(int set, const LicCacheKey *key)
 {
-	CacheEntry *ways = &cache->entries[set * CACHE_WAYS];
+	const uint32 *tags = cache->tags[set].tag;
+	uint32		tag = tag_of(key);
 
 	for (int w = 0; w < CACHE_WAYS; w++)
-		if (ways[w].schema == key->schema && ways[w].dbid == MyDatabaseId &&
-			ways[w].relid == key->licenses &&
-			memcmp(ways[w].key_hash, key->hashes[0], SECRET_HASH_BYTES) == 0)
-			return &ways[w];
+	{
+		CacheEntry *way;
+
+		if (tags[w] != tag)
+			continue;
+		way = &cache->entries[set * CACHE_WAYS + w];
+		if (way->schema == key->schema && way->dbid == MyDatabaseId &&
+			way->relid == key->licenses &&
+			memcmp(way->key_hash, key->hashes[0], SECRET_HASH_BYTES) == 0)
+			return way;
+	}
 	return NULL;
 }
 
 /* The way a new key takes: one never written, else the oldest. */
-static CacheEntry *
+static int
 way_to_replace(int set)
 {
 	CacheEntry *ways = &cache->entries[set * CACHE_WAYS];
-	CacheEntry *victim = &ways[0];
+	int			victim = 0;
 
 	for (int w = 0; w < CACHE_WAYS; w++)
 	{
-		if (ways[w].schema == 0)
-			return &ways[w];
-		if (ways[w].loaded_at < victim->loaded_at)
-			victim = &ways[w];
+		if (cache->tags[set].tag[w] == 0)
+			return w;
+		if (ways[w].loaded_at < ways[victim].loaded_at)
+			victim = w;
 	}
 	return victim;
 }
@@ -289,23 +324,45 @@ is_candidate(const LicCacheKey *key, const uint8 *hash)
 	return false;
 }
 
+static CachedMachine *
+machine_of(CacheEntry *way, text *fingerprint)
+{
+	int			len = VARSIZE_ANY_EXHDR(fingerprint);
+
+	for (int i = 0; i < way->nmachines; i++)
+		if (way->machines[i].len == len &&
+			memcmp(way->machines[i].fingerprint, VARDATA_ANY(fingerprint), len) == 0)
+			return &way->machines[i];
+	return NULL;
+}
+
+/*
+ * Only what the caller needs is copied out under the lock, in one hold: the
+ * entry's fixed part, its type and features, and the one machine asked for.
+ */
 bool
-license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_active, uint64 *generation)
+license_cache_get(const LicCacheKey *key, text *fingerprint, LicRow *row, bool *user_active,
+				  uint64 *generation, pg_uuid_t *machine, bool *machine_found)
 {
 	int			set = set_of(key);
 	CacheEntry *way;
 	CacheEntry	e;
-	bool		found;
+	CachedMachine *m = NULL;
 
 	LWLockAcquire(set_lock(set), LW_SHARED);
 	way = way_of(set, key);
-	found = way != NULL;
-	if (found)
-		e = *way;
+	if (way)
+	{
+		memcpy(&e, way, offsetof(CacheEntry, type));
+		memcpy(e.type, way->type, e.type_len);
+		memcpy(e.features, way->features, e.features_len);
+		if (fingerprint && (m = machine_of(way, fingerprint)) != NULL)
+			*machine = m->id;
+	}
 	LWLockRelease(set_lock(set));
 
 	/* Judged outside the lock: the copy is ours. */
-	if (!found || !is_candidate(key, e.found_hash) ||
+	if (!way || !is_candidate(key, e.found_hash) ||
 		!license_cache_current(&e.row.user_id, e.generation, e.loaded_at))
 		return false;
 	*row = e.row;
@@ -317,6 +374,7 @@ license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_active, uint64
 	memcpy(VARDATA(row->features), e.features, e.features_len);
 	*user_active = e.user_active;
 	*generation = e.generation;
+	*machine_found = m != NULL;
 	return true;
 }
 
@@ -366,7 +424,12 @@ license_cache_put(const LicCacheKey *key, int found, uint64 generation, const Li
 	LWLockAcquire(set_lock(set), LW_EXCLUSIVE);
 	way = way_of(set, key);
 	if (way == NULL)
-		way = way_to_replace(set);
+	{
+		int			w = way_to_replace(set);
+
+		cache->tags[set].tag[w] = tag_of(key);
+		way = &cache->entries[set * CACHE_WAYS + w];
+	}
 	else if (memcmp(&way->row.user_id, &row->user_id, UUID_LEN) == 0 &&
 			 (way->generation > generation ||
 			  (way->generation == generation && way->loaded_at >= e.loaded_at)))
@@ -387,38 +450,6 @@ way_used(int set, const LicCacheKey *key, uint64 generation, const LicRow *lic)
 		memcmp(&way->row.user_id, &lic->user_id, UUID_LEN) == 0)
 		return way;
 	return NULL;
-}
-
-static CachedMachine *
-machine_of(CacheEntry *way, text *fingerprint)
-{
-	int			len = VARSIZE_ANY_EXHDR(fingerprint);
-
-	for (int i = 0; i < way->nmachines; i++)
-		if (way->machines[i].len == len &&
-			memcmp(way->machines[i].fingerprint, VARDATA_ANY(fingerprint), len) == 0)
-			return &way->machines[i];
-	return NULL;
-}
-
-bool
-license_cache_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
-					  text *fingerprint, pg_uuid_t *machine)
-{
-	int			set = set_of(key);
-	CacheEntry *way;
-	CachedMachine *m = NULL;
-	TimestampTz loaded_at = 0;
-
-	LWLockAcquire(set_lock(set), LW_SHARED);
-	way = way_used(set, key, generation, lic);
-	if (way && (m = machine_of(way, fingerprint)) != NULL)
-	{
-		*machine = m->id;
-		loaded_at = way->loaded_at;
-	}
-	LWLockRelease(set_lock(set));
-	return m != NULL && license_cache_current(&lic->user_id, generation, loaded_at);
 }
 
 /*
@@ -565,7 +596,7 @@ license_cache_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("jobspy.licensing_cache_entries",
 								"How many licences the shared validation cache holds.",
-								"Each takes 744 bytes of shared memory.",
+								"Each takes 748 bytes of shared memory.",
 								&cache_entries,
 								16384, 16, 10000000,
 								PGC_POSTMASTER, 0,

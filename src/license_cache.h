@@ -75,10 +75,13 @@ extern uint32 license_cache_schema(Oid *relids, int n);
 
 /*
  * A current entry for the key: the licence (copied), whether its user is
- * active, and the generation it was read at (for the machine calls).
+ * active, the generation it was read at (for license_cache_add_machine),
+ * and, when fingerprint is not NULL, whether the entry knows a bound
+ * machine with that fingerprint (then set in machine).
  */
-extern bool license_cache_get(const LicCacheKey *key, LicRow *row, bool *user_active,
-							  uint64 *generation);
+extern bool license_cache_get(const LicCacheKey *key, text *fingerprint, LicRow *row,
+							  bool *user_active, uint64 *generation, pg_uuid_t *machine,
+							  bool *machine_found);
 
 /*
  * Remember what was read under a snapshot taken after the generation was
@@ -89,12 +92,10 @@ extern void license_cache_put(const LicCacheKey *key, int found, uint64 generati
 							  const LicRow *row, bool user_active);
 
 /*
- * A bound machine of the licence, by fingerprint, from the entry the
- * caller's validation used (same generation and licence); and adding one,
- * read under a snapshot taken after that generation was read.
+ * Remember a bound machine in the entry the caller's validation used (same
+ * generation and licence), read under a snapshot taken after that
+ * generation was read.
  */
-extern bool license_cache_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
-								  text *fingerprint, pg_uuid_t *machine);
 extern void license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
 									  text *fingerprint, const pg_uuid_t *machine);
 

@@ -791,8 +791,9 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 }
 
 /*
- * A machine already bound to the licence, by fingerprint.  With the cache,
- * generation is that of the licence facts the validation uses.
+ * A machine already bound to the licence, by fingerprint, when the cache
+ * entry the validation used did not know it.  With the cache, generation
+ * is that of the licence facts the validation uses.
  */
 static bool
 machine_bound(const LicCacheKey *key, uint64 generation, bool use_cache, const LicRow *lic,
@@ -803,8 +804,6 @@ machine_bound(const LicCacheKey *key, uint64 generation, bool use_cache, const L
 
 	if (!use_cache)
 		return machine_by_fingerprint(lic, fingerprint, machine, jobspy_statement_snapshot());
-	if (license_cache_machine(key, generation, lic, fingerprint, machine))
-		return true;
 
 	/*
 	 * For the cache, a snapshot taken after the entry's generation was read
@@ -854,6 +853,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	LicRow	   *lic = palloc0(sizeof(LicRow));
 	TimestampTz now = jobspy_now();
 	pg_uuid_t	machine;
+	bool		machine_known = false;	/* from the cache entry */
 	bool		use_cache;
 	bool		user_active;
 
@@ -877,7 +877,8 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	ck.hashes = hashes;
 	ck.nhashes = secret_hash_candidates("license", key, LICENSE_KEY_LEN, hashes, MAX_HASH_KEYS);
 	use_cache = license_cache_usable();
-	if (!(use_cache && license_cache_get(&ck, lic, &user_active, &generation)) &&
+	if (!(use_cache && license_cache_get(&ck, text_empty(fingerprint) ? NULL : fingerprint, lic,
+										 &user_active, &generation, &machine, &machine_known)) &&
 		!read_license(&ck, lic, &user_active, &generation, use_cache))
 	{
 		v->code = "NOT_FOUND";
@@ -896,7 +897,8 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		v->code = "FINGERPRINT_REQUIRED";
 	else if ((v->remaining = count_take(lic, now)) < 0)
 		v->code = "RATE_LIMITED";
-	else if (machine_usable(&ck, generation, use_cache, lic, fingerprint, app_version, now, &machine))
+	else if (machine_known ||
+			 machine_usable(&ck, generation, use_cache, lic, fingerprint, app_version, now, &machine))
 	{
 		if (!machine_seen(&machine, now))
 		{

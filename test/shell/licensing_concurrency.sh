@@ -10,11 +10,6 @@ db=jobspy_lic_race
 clock='2030-08-01 12:00:00+00'
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-wait_ready() {
-    for _ in $(seq 1 60); do psql -X -Atq -d $db -c 'SELECT 1' >/dev/null 2>&1 && return 0; sleep 0.5; done
-    return 1
-}
-
 echo "1..24"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL

@@ -6,21 +6,11 @@
 . ./tap.bash
 set +e
 db=jobspy_lic_full
-wait_ready() {
-    for _ in $(seq 1 60); do psql -X -Atq -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0; sleep 0.5; done
-    return 1
-}
-
 echo "1..5"
-cluster_restart "$JOBSPY_TEST_CLUSTER" "-c jobspy.licensing_max_counters=1024"
-wait_ready
+restart_with jobspy.licensing_max_counters=1024
 check "$(psql -X -Atq -d postgres -c 'SHOW jobspy.licensing_max_counters')" 1024 "the store has 1024 entries (64 a partition)"
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1
+licences_db 1200 full
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
-CREATE EXTENSION jobspy_core;
-CREATE TABLE public.k AS
-SELECT g, l.* FROM generate_series(1, 1200) g,
-       LATERAL jobspy.issue_license(jobspy.create_user(format('full%s@licensing.test', g)), 'pro') l;
 CREATE TABLE public.answers (g int, code text);
 -- One validation per licence, each in its own subtransaction so that an
 -- error is kept as an answer.
@@ -58,5 +48,4 @@ SQL
 check "$(psql -X -Atq -d ${db}2 -c "SELECT count(*) FROM public.k, jobspy.validate_license(license_key, 'fp') v WHERE v.valid")" \
     250 "after the database is dropped and a flush runs, its slots serve other databases"
 psql -X -q -d postgres -c "DROP DATABASE ${db}2" >/dev/null
-cluster_restart "$JOBSPY_TEST_CLUSTER"
-wait_ready
+restart_with

@@ -2,6 +2,7 @@
 # Restarts: the rate limiter's state survives a clean restart (written at
 # shutdown, read at start) and is gone after a crash or an immediate stop.
 . ../../tools/lib.sh
+. ./tap.bash
 db=jobspy_rl_restart
 echo "1..6"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
@@ -11,11 +12,6 @@ q() { psql -X -Atq -d $db -c "$1"; }
 # limit 5, one unit back per hour; take three.
 take3() { q "SELECT count(*) FILTER (WHERE allowed) FROM generate_series(1, 3) n, LATERAL jobspy.rate_limit('$1', 4, 5, '5 hours', 1 + 0 * n)" >/dev/null; }
 left() { q "SELECT remaining FROM jobspy.rate_limit_peek('$1', 4, 5, '5 hours')"; }
-wait_ready() {
-    for _ in $(seq 1 60); do psql -X -Atq -d $db -c 'SELECT 1' >/dev/null 2>&1 && return 0; sleep 0.5; done
-    return 1
-}
-
 take3 restart:a
 cluster_restart "$JOBSPY_TEST_CLUSTER"
 got=$(left restart:a)
