@@ -13,7 +13,9 @@
  * rows were read (under a snapshot taken after that read), so a validation
  * that starts after a commit returned never uses what the commit changed,
  * whichever backend filled the entry.  The reading backend judges this
- * itself, with its own jobspy.licensing_cache_seconds.
+ * itself, with its own jobspy.licensing_cache_seconds.  An entry past that
+ * age but at its generation is handed out as stale: the caller may renew it
+ * after finding its rows unchanged (their versions are in the entry).
  *
  * The cache is bypassed, and validation reads under the statement's snapshot,
  * when it could be wrong: on a hot standby (changes arrive by WAL, no
@@ -101,6 +103,7 @@ static int	cache_entries = 16384;
 typedef struct CachedMachine
 {
 	pg_uuid_t	id;
+	RowVersion	version;
 	uint8		len;
 	char		fingerprint[CACHED_FINGERPRINT_MAX];
 } CachedMachine;
@@ -125,7 +128,7 @@ typedef struct CacheEntry
 } CacheEntry;
 
 /* docs/licensing.md gives the size (with the 4-byte tag): change both together. */
-StaticAssertDecl(sizeof(CacheEntry) == 744, "docs/licensing.md gives the entry size");
+StaticAssertDecl(sizeof(CacheEntry) == 824, "docs/licensing.md gives the entry size");
 
 /* A set's tags: 0 for a way never written, else a way's key_hash tag. */
 typedef struct SetTags
@@ -340,9 +343,8 @@ machine_of(CacheEntry *way, text *fingerprint)
  * Only what the caller needs is copied out under the lock, in one hold: the
  * entry's fixed part, its type and features, and the one machine asked for.
  */
-bool
-license_cache_get(const LicCacheKey *key, text *fingerprint, LicRow *row, bool *user_active,
-				  uint64 *generation, pg_uuid_t *machine, bool *machine_found)
+LicCacheResult
+license_cache_get(const LicCacheKey *key, text *fingerprint, LicCached *out)
 {
 	int			set = set_of(key);
 	CacheEntry *way;
@@ -357,25 +359,30 @@ license_cache_get(const LicCacheKey *key, text *fingerprint, LicRow *row, bool *
 		memcpy(e.type, way->type, e.type_len);
 		memcpy(e.features, way->features, e.features_len);
 		if (fingerprint && (m = machine_of(way, fingerprint)) != NULL)
-			*machine = m->id;
+		{
+			out->machine = m->id;
+			out->machine_version = m->version;
+		}
 	}
 	LWLockRelease(set_lock(set));
 
 	/* Judged outside the lock: the copy is ours. */
 	if (!way || !is_candidate(key, e.found_hash) ||
-		!license_cache_current(&e.row.user_id, e.generation, e.loaded_at))
-		return false;
-	*row = e.row;
-	row->license_type = (text *) palloc(VARHDRSZ + e.type_len);
-	SET_VARSIZE(row->license_type, VARHDRSZ + e.type_len);
-	memcpy(VARDATA(row->license_type), e.type, e.type_len);
-	row->features = (Jsonb *) palloc(VARHDRSZ + e.features_len);
-	SET_VARSIZE(row->features, VARHDRSZ + e.features_len);
-	memcpy(VARDATA(row->features), e.features, e.features_len);
-	*user_active = e.user_active;
-	*generation = e.generation;
-	*machine_found = m != NULL;
-	return true;
+		e.generation != license_cache_generation(&e.row.user_id))
+		return LIC_CACHE_MISS;
+	out->row = e.row;
+	out->row.license_type = (text *) palloc(VARHDRSZ + e.type_len);
+	SET_VARSIZE(out->row.license_type, VARHDRSZ + e.type_len);
+	memcpy(VARDATA(out->row.license_type), e.type, e.type_len);
+	out->row.features = (Jsonb *) palloc(VARHDRSZ + e.features_len);
+	SET_VARSIZE(out->row.features, VARHDRSZ + e.features_len);
+	memcpy(VARDATA(out->row.features), e.features, e.features_len);
+	out->user_active = e.user_active;
+	out->generation = e.generation;
+	out->loaded_at = e.loaded_at;
+	out->machine_found = m != NULL;
+	return license_cache_current(&e.row.user_id, e.generation, e.loaded_at) ?
+		LIC_CACHE_HIT : LIC_CACHE_STALE;
 }
 
 /*
@@ -453,13 +460,37 @@ way_used(int set, const LicCacheKey *key, uint64 generation, const LicRow *lic)
 }
 
 /*
+ * Only the entry the caller found stale, and only if nobody renewed or
+ * replaced it meanwhile (same generation, licence and load time).
+ */
+void
+license_cache_renew(const LicCacheKey *key, const LicCached *cached, text *fingerprint)
+{
+	int			set = set_of(key);
+	CacheEntry *way;
+
+	LWLockAcquire(set_lock(set), LW_EXCLUSIVE);
+	way = way_used(set, key, cached->generation, &cached->row);
+	if (way && way->loaded_at == cached->loaded_at)
+	{
+		CachedMachine *m = cached->machine_found ? machine_of(way, fingerprint) : NULL;
+
+		if (m)
+			way->machines[0] = *m;
+		way->nmachines = m ? 1 : 0;
+		way->loaded_at = GetCurrentTransactionStartTimestamp();
+	}
+	LWLockRelease(set_lock(set));
+}
+
+/*
  * Only into the entry the caller's validation used, and only while its
  * generation is current: the machine was read under a snapshot taken after
  * that generation was read, so no change to it committed in between.
  */
 void
 license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
-						  text *fingerprint, const pg_uuid_t *machine)
+						  text *fingerprint, const pg_uuid_t *machine, const RowVersion *version)
 {
 	int			len = VARSIZE_ANY_EXHDR(fingerprint);
 	int			set = set_of(key);
@@ -475,6 +506,7 @@ license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRo
 		CachedMachine *m = &way->machines[way->nmachines++];
 
 		m->id = *machine;
+		m->version = *version;
 		m->len = len;
 		memcpy(m->fingerprint, VARDATA_ANY(fingerprint), len);
 	}
@@ -596,7 +628,7 @@ license_cache_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("jobspy.licensing_cache_entries",
 								"How many licences the shared validation cache holds.",
-								"Each takes 748 bytes of shared memory.",
+								"Each takes 828 bytes of shared memory.",
 								&cache_entries,
 								16384, 16, 10000000,
 								PGC_POSTMASTER, 0,

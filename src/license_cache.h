@@ -10,11 +10,22 @@
 
 #include "postgres.h"
 
+#include "storage/itemptr.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "keys.h"
+
+/*
+ * A row as it was read: where it was and the transaction that wrote that
+ * version.  Any update makes a new version elsewhere or with another xmin.
+ */
+typedef struct RowVersion
+{
+	ItemPointerData tid;		/* invalid: no row was read */
+	TransactionId xmin;
+} RowVersion;
 
 /* What validation needs of a licence row. */
 typedef struct LicRow
@@ -30,6 +41,8 @@ typedef struct LicRow
 	int32		max_per_day;
 	int32		stored_day;		/* validation_day, or INT32_MIN */
 	int32		stored_on_day;
+	RowVersion	version;		/* the licence row's */
+	RowVersion	user_version;	/* its user's row, invalid when there is none */
 } LicRow;
 
 /* True when this call may use the cache (see license_cache.c). */
@@ -73,15 +86,40 @@ typedef struct LicCacheKey
  */
 extern uint32 license_cache_schema(Oid *relids, int n);
 
+/* What an entry tells a validation. */
+typedef struct LicCached
+{
+	LicRow		row;			/* license_type and features palloc'd */
+	bool		user_active;
+	uint64		generation;		/* the user's, when the rows were read */
+	TimestampTz loaded_at;
+	bool		machine_found;	/* the entry knows the fingerprint's machine */
+	pg_uuid_t	machine;
+	RowVersion	machine_version;
+} LicCached;
+
+typedef enum LicCacheResult
+{
+	LIC_CACHE_MISS,				/* no entry, or the user's generation moved */
+	LIC_CACHE_HIT,				/* current: use it */
+	LIC_CACHE_STALE				/* older than jobspy.licensing_cache_seconds, generation
+								 * unchanged: usable once its rows are found unchanged */
+} LicCacheResult;
+
 /*
- * A current entry for the key: the licence (copied), whether its user is
- * active, the generation it was read at (for license_cache_add_machine),
- * and, when fingerprint is not NULL, whether the entry knows a bound
- * machine with that fingerprint (then set in machine).
+ * The entry for the key, copied into *out (for a hit or a stale entry).
+ * With a fingerprint (not NULL), out->machine_found says whether the entry
+ * knows a bound machine with that fingerprint.
  */
-extern bool license_cache_get(const LicCacheKey *key, text *fingerprint, LicRow *row,
-							  bool *user_active, uint64 *generation, pg_uuid_t *machine,
-							  bool *machine_found);
+extern LicCacheResult license_cache_get(const LicCacheKey *key, text *fingerprint, LicCached *out);
+
+/*
+ * A stale entry whose rows the caller found unchanged, under a snapshot
+ * taken after it read the user's generation: it is current again from this
+ * transaction's start.  Machines other than the one found are dropped (not
+ * checked, they would outlive the age limit).
+ */
+extern void license_cache_renew(const LicCacheKey *key, const LicCached *cached, text *fingerprint);
 
 /*
  * Remember what was read under a snapshot taken after the generation was
@@ -97,7 +135,8 @@ extern void license_cache_put(const LicCacheKey *key, int found, uint64 generati
  * generation was read.
  */
 extern void license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
-									  text *fingerprint, const pg_uuid_t *machine);
+									  text *fingerprint, const pg_uuid_t *machine,
+									  const RowVersion *version);
 
 /* GUCs, callbacks and the shared generations. */
 extern void license_cache_init(void);

@@ -40,6 +40,7 @@
 #include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "storage/bufmgr.h"
 #include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -441,6 +442,8 @@ license_by_hash(const uint8 *hash, LicRow *row, Snapshot snapshot)
 		note_own_write(tuple);
 		heap_deform_tuple(tuple, desc, values, nulls);
 		found = true;
+		row->version.tid = tuple->t_self;
+		row->version.xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
 		row->id = *DatumGetUUIDP(COL(rels.l_id));
 		row->user_id = *DatumGetUUIDP(COL(rels.l_user));
 		status = DatumGetTextPP(COL(rels.l_status));
@@ -460,9 +463,9 @@ license_by_hash(const uint8 *hash, LicRow *row, Snapshot snapshot)
 	return found;
 }
 
-/* True when the user exists and is active. */
+/* True when the user exists and is active; version: its row's (invalid when none). */
 static bool
-user_is_active(const pg_uuid_t *user, Snapshot snapshot)
+user_is_active(const pg_uuid_t *user, Snapshot snapshot, RowVersion *version)
 {
 	Relation	rel = table_open(rels.users, AccessShareLock);
 	ScanKeyData skey;
@@ -470,6 +473,7 @@ user_is_active(const pg_uuid_t *user, Snapshot snapshot)
 	HeapTuple	tuple;
 	bool		active = false;
 
+	ItemPointerSetInvalid(&version->tid);
 	ScanKeyInit(&skey, rels.u_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
 	scan = systable_beginscan(rel, rels.users_pkey, true, snapshot, 1, &skey);
 	if ((tuple = systable_getnext(scan)) != NULL)
@@ -478,6 +482,8 @@ user_is_active(const pg_uuid_t *user, Snapshot snapshot)
 		text	   *status = DatumGetTextPP(getattr(tuple, RelationGetDescr(rel), rels.u_status, &isnull));
 
 		note_own_write(tuple);
+		version->tid = tuple->t_self;
+		version->xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
 
 		active = !isnull && VARSIZE_ANY_EXHDR(status) == 6 &&
 			memcmp(VARDATA_ANY(status), "active", 6) == 0;
@@ -487,9 +493,10 @@ user_is_active(const pg_uuid_t *user, Snapshot snapshot)
 	return active;
 }
 
-/* The machine of a licence with this fingerprint; false when unknown. */
+/* The machine of a licence with this fingerprint, and its row's version; false when unknown. */
 static bool
-machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine, Snapshot snapshot)
+machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine, RowVersion *version,
+					   Snapshot snapshot)
 {
 	Relation	rel = table_open(rels.machines, AccessShareLock);
 	ScanKeyData skey[3];
@@ -509,6 +516,8 @@ machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine,
 		found = true;
 		note_own_write(tuple);
 		*machine = *DatumGetUUIDP(getattr(tuple, RelationGetDescr(rel), rels.m_id, &isnull));
+		version->tid = tuple->t_self;
+		version->xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -758,7 +767,7 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 	if (!for_cache || !found)
 	{
 		if (found)
-			*user_active = user_is_active(&lic->user_id, snapshot);
+			*user_active = user_is_active(&lic->user_id, snapshot, &lic->user_version);
 		if (for_cache)
 			UnregisterSnapshot(snapshot);
 		return found;
@@ -768,7 +777,7 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 	*generation = license_cache_generation(&lic->user_id);
 	if (license_cache_any_generation() == any_before)
 	{
-		*user_active = user_is_active(&lic->user_id, snapshot);
+		*user_active = user_is_active(&lic->user_id, snapshot, &lic->user_version);
 		UnregisterSnapshot(snapshot);
 		if (!read_own_write)
 			license_cache_put(key, i - 1, *generation, lic, *user_active);
@@ -782,7 +791,7 @@ read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 *gen
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	found = license_by_hash(key->hashes[i - 1], lic, snapshot);
 	if (found)
-		*user_active = user_is_active(&lic->user_id, snapshot);
+		*user_active = user_is_active(&lic->user_id, snapshot, &lic->user_version);
 	UnregisterSnapshot(snapshot);
 	/* A licence moved to another user meanwhile is not worth caching. */
 	if (found && !read_own_write && memcmp(&user, &lic->user_id, UUID_LEN) == 0)
@@ -800,10 +809,11 @@ machine_bound(const LicCacheKey *key, uint64 generation, bool use_cache, const L
 			  text *fingerprint, pg_uuid_t *machine)
 {
 	Snapshot	snapshot;
+	RowVersion	version;
 	bool		found;
 
 	if (!use_cache)
-		return machine_by_fingerprint(lic, fingerprint, machine, jobspy_statement_snapshot());
+		return machine_by_fingerprint(lic, fingerprint, machine, &version, jobspy_statement_snapshot());
 
 	/*
 	 * For the cache, a snapshot taken after the entry's generation was read
@@ -812,10 +822,10 @@ machine_bound(const LicCacheKey *key, uint64 generation, bool use_cache, const L
 	 */
 	read_own_write = false;
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	found = machine_by_fingerprint(lic, fingerprint, machine, snapshot);
+	found = machine_by_fingerprint(lic, fingerprint, machine, &version, snapshot);
 	UnregisterSnapshot(snapshot);
 	if (found && !read_own_write)
-		license_cache_add_machine(key, generation, lic, fingerprint, machine);
+		license_cache_add_machine(key, generation, lic, fingerprint, machine, &version);
 	return found;
 }
 
@@ -843,6 +853,74 @@ machine_usable(const LicCacheKey *key, uint64 generation, bool use_cache, const 
 	return usable;
 }
 
+/*
+ * The row at version's place is visible under the snapshot and is that
+ * version: nothing updated or deleted it since it was read.
+ */
+static bool
+row_unchanged(Oid relid, const RowVersion *version, Snapshot snapshot)
+{
+	Relation	rel;
+	HeapTupleData tuple;
+	Buffer		buffer;
+	bool		same = false;
+
+	if (!ItemPointerIsValid(&version->tid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	/* Only a heap has these TIDs; a VACUUM may have cut the table short since. */
+	if (rel->rd_tableam == GetHeapamTableAmRoutine() &&
+		ItemPointerGetBlockNumber(&version->tid) < RelationGetNumberOfBlocks(rel))
+	{
+		tuple.t_self = version->tid;
+		if (heap_fetch(rel, snapshot, &tuple, &buffer, false))
+		{
+			same = HeapTupleHeaderGetRawXmin(tuple.t_data) == version->xmin;
+			ReleaseBuffer(buffer);
+		}
+	}
+	table_close(rel, AccessShareLock);
+	return same;
+}
+
+/*
+ * The licence facts of a key from the cache: a current entry, or a stale one
+ * (older than jobspy.licensing_cache_seconds, its user's generation
+ * unchanged) whose rows are still the versions it was read from.  That
+ * check is what the age limit is for (a write made without triggers moves
+ * no generation but makes a new row version), at a fetch by TID per row
+ * instead of an index search: a licence validated less often than the age
+ * limit, as periodic check-ins are, keeps its entry.  As for a read, the
+ * generation is read before the snapshot is taken.
+ */
+static bool
+from_cache(const LicCacheKey *key, text *fingerprint, LicCached *cached)
+{
+	Snapshot	snapshot;
+	bool		unchanged;
+
+	switch (license_cache_get(key, fingerprint, cached))
+	{
+		case LIC_CACHE_HIT:
+			return true;
+		case LIC_CACHE_MISS:
+			return false;
+		case LIC_CACHE_STALE:
+			break;
+	}
+	if (license_cache_generation(&cached->row.user_id) != cached->generation)
+		return false;
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	unchanged = row_unchanged(rels.licenses, &cached->row.version, snapshot) &&
+		row_unchanged(rels.users, &cached->row.user_version, snapshot) &&
+		(!cached->machine_found || row_unchanged(rels.machines, &cached->machine_version, snapshot));
+	UnregisterSnapshot(snapshot);
+	if (!unchanged)
+		return false;
+	license_cache_renew(key, cached, fingerprint);
+	return true;
+}
+
 static void
 validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 {
@@ -854,6 +932,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	TimestampTz now = jobspy_now();
 	pg_uuid_t	machine;
 	bool		machine_known = false;	/* from the cache entry */
+	LicCached	cached;
 	bool		use_cache;
 	bool		user_active;
 
@@ -877,9 +956,15 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	ck.hashes = hashes;
 	ck.nhashes = secret_hash_candidates("license", key, LICENSE_KEY_LEN, hashes, MAX_HASH_KEYS);
 	use_cache = license_cache_usable();
-	if (!(use_cache && license_cache_get(&ck, text_empty(fingerprint) ? NULL : fingerprint, lic,
-										 &user_active, &generation, &machine, &machine_known)) &&
-		!read_license(&ck, lic, &user_active, &generation, use_cache))
+	if (use_cache && from_cache(&ck, text_empty(fingerprint) ? NULL : fingerprint, &cached))
+	{
+		*lic = cached.row;
+		user_active = cached.user_active;
+		generation = cached.generation;
+		machine_known = cached.machine_found;
+		machine = cached.machine;
+	}
+	else if (!read_license(&ck, lic, &user_active, &generation, use_cache))
 	{
 		v->code = "NOT_FOUND";
 		return;
