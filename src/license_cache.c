@@ -225,11 +225,17 @@ license_cache_any_generation(void)
 	return pg_atomic_read_u64(&generations->any);
 }
 
+/* Loaded less than jobspy.licensing_cache_seconds before this transaction began. */
+static inline bool
+young(TimestampTz loaded_at)
+{
+	return GetCurrentTransactionStartTimestamp() - loaded_at < (int64) cache_seconds * USECS_PER_SEC;
+}
+
 bool
 license_cache_current(const pg_uuid_t *user, uint64 generation, TimestampTz loaded_at)
 {
-	return generation == license_cache_generation(user) &&
-		GetCurrentTransactionStartTimestamp() - loaded_at < (int64) cache_seconds * USECS_PER_SEC;
+	return generation == license_cache_generation(user) && young(loaded_at);
 }
 
 uint32
@@ -381,8 +387,7 @@ license_cache_get(const LicCacheKey *key, text *fingerprint, LicCached *out)
 	out->generation = e.generation;
 	out->loaded_at = e.loaded_at;
 	out->machine_found = m != NULL;
-	return license_cache_current(&e.row.user_id, e.generation, e.loaded_at) ?
-		LIC_CACHE_HIT : LIC_CACHE_STALE;
+	return young(e.loaded_at) ? LIC_CACHE_HIT : LIC_CACHE_STALE;
 }
 
 /*

@@ -109,7 +109,9 @@ typedef enum LicCacheResult
 /*
  * The entry for the key, copied into *out (for a hit or a stale entry).
  * With a fingerprint (not NULL), out->machine_found says whether the entry
- * knows a bound machine with that fingerprint.
+ * knows a bound machine with that fingerprint.  The user's generation is
+ * read, and found unchanged, before it returns: a snapshot the caller takes
+ * afterwards follows that read, as license_cache_renew requires.
  */
 extern LicCacheResult license_cache_get(const LicCacheKey *key, text *fingerprint, LicCached *out);
 

@@ -408,9 +408,12 @@ getattr(HeapTuple tuple, TupleDesc desc, AttrNumber a, bool *isnull)
  */
 static bool read_own_write = false;
 
+/* A row a read below returns: its version, for the cache, and whether we wrote it. */
 static void
-note_own_write(HeapTuple tuple)
+note_row(HeapTuple tuple, RowVersion *version)
 {
+	version->tid = tuple->t_self;
+	version->xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
 	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data)))
 		read_own_write = true;
 }
@@ -439,11 +442,9 @@ license_by_hash(const uint8 *hash, LicRow *row, Snapshot snapshot)
 		text	   *status;
 
 #define COL(a) values[(a) - 1]
-		note_own_write(tuple);
+		note_row(tuple, &row->version);
 		heap_deform_tuple(tuple, desc, values, nulls);
 		found = true;
-		row->version.tid = tuple->t_self;
-		row->version.xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
 		row->id = *DatumGetUUIDP(COL(rels.l_id));
 		row->user_id = *DatumGetUUIDP(COL(rels.l_user));
 		status = DatumGetTextPP(COL(rels.l_status));
@@ -481,9 +482,7 @@ user_is_active(const pg_uuid_t *user, Snapshot snapshot, RowVersion *version)
 		bool		isnull;
 		text	   *status = DatumGetTextPP(getattr(tuple, RelationGetDescr(rel), rels.u_status, &isnull));
 
-		note_own_write(tuple);
-		version->tid = tuple->t_self;
-		version->xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
+		note_row(tuple, version);
 
 		active = !isnull && VARSIZE_ANY_EXHDR(status) == 6 &&
 			memcmp(VARDATA_ANY(status), "active", 6) == 0;
@@ -514,10 +513,8 @@ machine_by_fingerprint(const LicRow *lic, text *fingerprint, pg_uuid_t *machine,
 		bool		isnull;
 
 		found = true;
-		note_own_write(tuple);
+		note_row(tuple, version);
 		*machine = *DatumGetUUIDP(getattr(tuple, RelationGetDescr(rel), rels.m_id, &isnull));
-		version->tid = tuple->t_self;
-		version->xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -890,8 +887,7 @@ row_unchanged(Oid relid, const RowVersion *version, Snapshot snapshot)
  * check is what the age limit is for (a write made without triggers moves
  * no generation but makes a new row version), at a fetch by TID per row
  * instead of an index search: a licence validated less often than the age
- * limit, as periodic check-ins are, keeps its entry.  As for a read, the
- * generation is read before the snapshot is taken.
+ * limit, as periodic check-ins are, keeps its entry.
  */
 static bool
 from_cache(const LicCacheKey *key, text *fingerprint, LicCached *cached)
@@ -908,8 +904,7 @@ from_cache(const LicCacheKey *key, text *fingerprint, LicCached *cached)
 		case LIC_CACHE_STALE:
 			break;
 	}
-	if (license_cache_generation(&cached->row.user_id) != cached->generation)
-		return false;
+	/* license_cache_get found the generation unchanged before this snapshot. */
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	unchanged = row_unchanged(rels.licenses, &cached->row.version, snapshot) &&
 		row_unchanged(rels.users, &cached->row.user_version, snapshot) &&
