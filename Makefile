@@ -2,9 +2,11 @@
 #
 # The control file is the single source of the version.  The install script
 # of the current version is built from one SQL file per module, in the order
-# of SQL_MODULES.  Each upgrade script is built the same way from the module
-# files in sql/upgrade/<from>--<to>/.  Released versions keep their full
-# install scripts, committed, in sql/ (see docs/development.md).
+# of SQL_MODULES.  The upgrade script to it is built the same way from
+# sql/upgrade/<from>--<to>/: a module new in that version is a symlink there
+# to its one file in sql/, a changed module is a delta of what changed.
+# Scripts of released versions are frozen, as shipped, in releases/ (see
+# docs/development.md).
 
 EXTENSION   = jobspy_core
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
@@ -12,12 +14,20 @@ EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).c
 MODULE_big  = jobspy_core
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-SQL_MODULES = core keys audit identity licensing billing ratelimit quotas ops analytics roles
+# Modules in install order; a name with no file in sql/ yet is skipped.
+SQL_MODULES = core keys audit identity licensing billing ratelimit quotas outbox \
+              billing_subscriptions billing_invoices webhooks loyalty ops analytics roles
 SQL_SOURCES = $(foreach m,$(SQL_MODULES),$(wildcard sql/$(m).sql))
 
 UPGRADES    = $(notdir $(wildcard sql/upgrade/*--*))
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(foreach u,$(UPGRADES),sql/$(EXTENSION)--$(u).sql)
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+DATA        = $(wildcard releases/$(EXTENSION)--*.sql)
+
+# A file in sql/ that no script is built from would be silently left out.
+SQL_STRAY   = $(filter-out $(SQL_SOURCES) $(DATA_built) sql/upgrade,$(wildcard sql/*))
+ifneq ($(strip $(SQL_STRAY)),)
+$(error $(SQL_STRAY): not a module of SQL_MODULES, so in no script; list it there or remove it)
+endif
 DOCS        = README.md
 
 PG_CPPFLAGS = -I$(srcdir)/src -DJOBSPY_VERSION=\"$(EXTVERSION)\"
@@ -49,7 +59,9 @@ define upgrade_rule
 sql/$(EXTENSION)--$(1).sql: $$(wildcard sql/upgrade/$(1)/*.sql) Makefile
 	@for f in $$(wildcard sql/upgrade/$(1)/*.sql); do \
 	   case " $$(SQL_MODULES) " in *" $$$$(basename $$$$f .sql) "*) ;; \
-	   *) echo "$$$$f: not a module name (SQL_MODULES)" >&2; exit 1;; esac; done
+	   *) echo "$$$$f: not a module name (SQL_MODULES)" >&2; exit 1;; esac; \
+	   if [ -L "$$$$f" ] && [ "$$$$(readlink "$$$$f")" != "../../$$$$(basename $$$$f)" ]; then \
+	     echo "$$$$f: a new module's link must point to ../../$$$$(basename $$$$f)" >&2; exit 1; fi; done
 	$$(call concat_sql,$$@,$(1),$$(foreach m,$$(SQL_MODULES),$$(wildcard sql/upgrade/$(1)/$$(m).sql)))
 endef
 $(foreach u,$(UPGRADES),$(eval $(call upgrade_rule,$(u))))

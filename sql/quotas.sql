@@ -23,7 +23,6 @@ CREATE TRIGGER feature_flags_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.fe
 SELECT pg_catalog.pg_extension_config_dump('jobspy.feature_flags', '');
 
 -- ==== 0.2.0: plans, quotas, usage, reservations, entitlements ==========
--- Everything below is also in sql/upgrade/0.1.0--0.2.0/quotas.sql.
 
 CREATE TABLE jobspy.plans (
     id            uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),

@@ -14,10 +14,17 @@ installed=$(psql -X -q -Atd postgres -c "SELECT default_version FROM pg_availabl
     || echo "not ok 2 - installed default version '$installed'"
 grep -q "^## $version\b" "$root/CHANGELOG.md" && echo "ok 3 - CHANGELOG.md has a section for $version" \
     || echo "not ok 3 - CHANGELOG.md lacks '## $version'"
-# Every released version (a committed full script) has an upgrade path to the newest.
+# Every released version (a frozen script in releases/) reaches the newest
+# through upgrade scripts, frozen or built from sql/upgrade/.
+steps=$( { ls "$root"/releases; ls "$root"/sql/upgrade | sed 's/^/jobspy_core--/; s/$/.sql/'; } |
+         sed -n 's/^jobspy_core--\([0-9.]*\)--\([0-9.]*\)\.sql$/\1 \2/p')
 missing=""
-for f in "$root"/sql/jobspy_core--*.sql; do
-    v=$(basename "$f" .sql | sed -n 's/^jobspy_core--\([0-9.]*\)$/\1/p')
-    [ -n "$v" ] && [ "$v" != "$version" ] && ! ls "$root"/sql/upgrade/"$v"--* >/dev/null 2>&1 && missing="$missing $v"
+for v in $(ls "$root"/releases | sed -n 's/^jobspy_core--\([0-9.]*\)\(--[0-9.]*\)\{0,1\}\.sql$/\1/p' | sort -uV); do
+    at=$v
+    while [ "$at" != "$version" ]; do
+        next=$(echo "$steps" | awk -v a="$at" '$1 == a {print $2}' | sort -V | tail -1)
+        [ -n "$next" ] || { missing="$missing $v"; break; }
+        at=$next
+    done
 done
-[ -z "$missing" ] && echo "ok 4 - every released version has an upgrade script" || echo "not ok 4 - no upgrade from:$missing"
+[ -z "$missing" ] && echo "ok 4 - every released version has an upgrade path to $version" || echo "not ok 4 - no upgrade path from:$missing"

@@ -6,8 +6,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 share=$(pg_config --sharedir)/extension
 newest=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../jobspy_core.control")
-# Released versions, oldest first, from the full install scripts present.
-mapfile -t versions < <(ls "$share" | sed -n 's/^jobspy_core--\([0-9.]*\)\.sql$/\1/p' | sort -V)
+# The oldest full install script, then each version the upgrade scripts lead
+# to, in turn, up to the newest.
+versions=("$(ls "$share" | sed -n 's/^jobspy_core--\([0-9.]*\)\.sql$/\1/p' | sort -V | head -1)")
+while next=$(ls "$share" | sed -n "s/^jobspy_core--${versions[-1]//./\\.}--\([0-9.]*\)\.sql\$/\1/p" | sort -V | tail -1)
+      [ -n "$next" ]; do
+    versions+=("$next")
+done
 
 echo "1..4"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS jobspy_fresh' -c 'DROP DATABASE IF EXISTS jobspy_upgraded' \

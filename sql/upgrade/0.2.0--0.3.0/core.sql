@@ -1,0 +1,1 @@
+-- 0.2.0 -> 0.3.0: what core changes (new modules are symlinks beside this file).
