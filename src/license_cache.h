@@ -27,12 +27,21 @@ typedef struct RowVersion
 	TransactionId xmin;
 } RowVersion;
 
+/* jobspy.licenses.status, mapped by name (licensing_read.c); 0 is no status. */
+typedef enum LicStatus
+{
+	LIC_ACTIVE = 1,
+	LIC_SUSPENDED,
+	LIC_REVOKED,
+	LIC_EXPIRED
+} LicStatus;
+
 /* What validation needs of a licence row. */
 typedef struct LicRow
 {
 	pg_uuid_t	id;
 	pg_uuid_t	user_id;
-	char		status;			/* a(ctive), s(uspended), r(evoked), e(xpired) */
+	LicStatus	status;
 	text	   *license_type;
 	Jsonb	   *features;
 	bool		has_expiry;

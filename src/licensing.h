@@ -1,0 +1,147 @@
+/*
+ * licensing.h: the licensing module's parts and how they call each other.
+ *
+ *   licensing.c           registration (GUCs, shared memory) and the cache
+ *                         of the tables' relation and column numbers
+ *   licensing_store.c     the validation counters in shared memory and their
+ *                         state file across restarts
+ *   licensing_read.c      the licence, user and machine rows, read through
+ *                         their unique indexes or the shared cache
+ *                         (license_cache.c)
+ *   licensing_write.c     the rare writes, run as the tables' owner: a
+ *                         machine's first use and the validation log
+ *   licensing_validate.c  validate_license and check_license_rate_limit
+ *   licensing_flush.c     flush_license_validations: counts to the tables
+ *   licensing_ed25519.c   Ed25519 for offline licence tokens
+ */
+#ifndef JOBSPY_LICENSING_H
+#define JOBSPY_LICENSING_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "utils/snapshot.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "license_cache.h"
+
+#define ERRCODE_JS_COUNTERS_FULL	MAKE_SQLSTATE('J','S','2','0','4')
+
+#define MAX_FINGERPRINT 255
+#define MAX_APP_VERSION 64
+#define MAX_KEY_INPUT 64		/* longer input cannot be a key */
+#define MAX_HASH_KEYS 16
+
+/* GUCs (licensing.c) */
+extern int	licensing_max_counters;
+extern bool licensing_log_successes;
+
+/* ---- licensing.c: the tables validation reads ---------------------------- */
+
+typedef struct LicRels
+{
+	bool		valid;
+	Oid			licenses,
+				licenses_by_hash,
+				users,
+				users_pkey,
+				machines,
+				machines_by_fingerprint;
+	Oid			owner;			/* owner of the tables: writes run as it */
+	uint32		schema;			/* license_cache_schema() of the tables read */
+	AttrNumber	l_id, l_user, l_hash, l_type, l_status, l_expires, l_features,
+				l_max_machines, l_max_per_day, l_day, l_on_day;
+	AttrNumber	u_id, u_status;
+	AttrNumber	m_id, m_user, m_license, m_fingerprint;
+} LicRels;
+
+/* Valid after lic_rels_require(); a relcache invalidation clears it. */
+extern LicRels lic_rels;
+
+extern void lic_rels_require(void);
+extern Oid	lic_rel_oid(Oid nsp, const char *name);
+
+/* ---- licensing_store.c: the counters in shared memory --------------------- */
+
+/*
+ * One entry per licence or machine validated since its counters were last
+ * flushed (a licence's entry stays for the rest of its day).
+ */
+typedef struct LicCounter
+{
+	pg_uuid_t	id;				/* all zero: free */
+	Oid			dbid;			/* the store serves every database */
+	bool		machine;
+	int32		day;			/* UTC day of day_count, days since 2000-01-01 */
+	int32		day_count;		/* validations counted on that day */
+	int64		pending;		/* validations not yet in the table (below zero:
+								 * a refusal given back after a flush took it) */
+	TimestampTz last_at;		/* latest validation, 0 when none pending */
+} LicCounter;
+
+/* Days since 2000-01-01 in UTC. */
+static inline int32
+lic_utc_day(TimestampTz t)
+{
+	return (int32) (t / USECS_PER_DAY - (t < 0 && t % USECS_PER_DAY != 0));
+}
+
+/* Raise unless the counters are in shared memory. */
+extern void lic_store_require(void);
+extern void lic_counters_full_error(void);
+
+/*
+ * Count one validation of the licence today, unless the day's maximum is
+ * reached: the validations left after this one, or -1 (RATE_LIMITED).
+ */
+extern int32 lic_count_take(const LicRow *lic, TimestampTz now);
+/* Give back a count lic_count_take took (the machine was refused). */
+extern void lic_count_give_back(const LicRow *lic, TimestampTz now);
+/* A machine was seen now; false when there is no room to count it. */
+extern bool lic_machine_seen(const pg_uuid_t *machine, TimestampTz now);
+/* The licence's count of day today in the store, or -1 when it has no entry. */
+extern int64 lic_store_day_count(const pg_uuid_t *id, int32 today);
+
+/* For the flush: the databases with entries that no longer exist. */
+#define MAX_DEAD_DATABASES 64
+extern int	lic_store_dropped_databases(Oid *dead);
+
+/*
+ * For the flush: take every pending count of this database out of the
+ * store, calling take() for each entry with one (under a partition lock:
+ * take() must not wait), and drop the entries that need not stay.
+ */
+extern void lic_store_take(int32 today, const Oid *dead, int ndead, void (*take) (const LicCounter *e));
+
+/* Put counts a rolled-back flush took back; false when there is no room. */
+extern bool lic_store_give_back(const LicCounter *taken);
+
+extern void lic_store_register(void);
+
+/* ---- licensing_read.c: the rows, from the indexes or the cache -------------- */
+
+/*
+ * The licence of a key and whether its user is active, read from the
+ * tables (and remembered in the cache when for_cache).
+ */
+extern bool lic_read_license(const LicCacheKey *key, LicRow *lic, bool *user_active,
+							 uint64 *generation, bool for_cache);
+/* The licence facts of a key from the cache, current or found unchanged. */
+extern bool lic_from_cache(const LicCacheKey *key, text *fingerprint, LicCached *cached);
+/* A machine already bound to the licence, by fingerprint. */
+extern bool lic_machine_bound(const LicCacheKey *key, uint64 generation, bool use_cache,
+							  const LicRow *lic, text *fingerprint, pg_uuid_t *machine);
+/* The day's count last flushed to the licence row (0 when another day or none). */
+extern int64 lic_stored_day_count(const pg_uuid_t *id, int32 today);
+
+/* ---- licensing_write.c: the rare writes, as the tables' owner -------------- */
+
+/* Bind a machine while seats remain; false when every seat is taken. */
+extern bool lic_machine_bind(const LicRow *lic, text *fingerprint, text *app_version,
+							 pg_uuid_t *machine);
+/* One row of the validation log; skipped where nothing may be written. */
+extern void lic_log_validation(const char *code, const LicRow *lic, text *fingerprint,
+							   text *app_version);
+
+#endif							/* JOBSPY_LICENSING_H */

@@ -1,0 +1,214 @@
+/*
+ * licensing_flush.c: flush_license_validations (run by maintain()) writes
+ * the counts the store holds to licenses and license_machines, one UPDATE
+ * for each table.  What a flush took out of shared memory is kept until
+ * the transaction ends, and put back if it (or the subtransaction of the
+ * flush) rolls back, so that no count is lost or counted twice.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/date.h"
+#include "utils/memutils.h"
+
+#include "core.h"
+#include "licensing.h"
+
+typedef struct Taken
+{
+	LicCounter	counts;			/* as they were taken */
+	SubTransactionId subxact;	/* the flush's; a rollback to it gives this back */
+} Taken;
+
+/* What this transaction's flushes took out of shared memory, to give back on abort. */
+static Taken *taken = NULL;
+static int	ntaken = 0;
+static int	taken_allocated = 0;
+static bool xact_callback_registered = false;
+
+/* Put one taken entry's counts back into shared memory. */
+static void
+give_back_one(const Taken *t)
+{
+	if (!lic_store_give_back(&t->counts))
+		ereport(LOG,
+				(errmsg("lost " INT64_FORMAT " validation counts of a rolled back flush: the counter table is full",
+						t->counts.pending)));
+}
+
+/* lic_store_take's callback: note one entry's pending counts (in TopTransactionContext). */
+static void
+take_one(const LicCounter *e)
+{
+	if (ntaken == taken_allocated)
+	{
+		taken_allocated *= 2;
+		taken = repalloc(taken, sizeof(Taken) * taken_allocated);
+	}
+	taken[ntaken].counts = *e;
+	taken[ntaken].subxact = GetCurrentSubTransactionId();
+	ntaken++;
+}
+
+/* Give back what was taken in subtransaction subxact (everything when invalid). */
+static void
+give_back_taken(SubTransactionId subxact)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < ntaken; i++)
+	{
+		if (subxact == InvalidSubTransactionId || taken[i].subxact == subxact)
+			give_back_one(&taken[i]);
+		else
+			taken[kept++] = taken[i];
+	}
+	ntaken = kept;
+}
+
+static void
+flush_xact_callback(XactEvent event, void *arg)
+{
+	if (taken == NULL)
+		return;
+	/* What a prepared transaction took could not be given back by ROLLBACK PREPARED. */
+	if (event == XACT_EVENT_PRE_PREPARE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that flushed licence validation counters")));
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		give_back_taken(InvalidSubTransactionId);
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		/* taken lives in TopTransactionContext, which is going away. */
+		taken = NULL;
+		ntaken = taken_allocated = 0;
+	}
+}
+
+static void
+flush_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (taken == NULL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		give_back_taken(mySubid);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		for (int i = 0; i < ntaken; i++)
+			if (taken[i].subxact == mySubid)
+				taken[i].subxact = parentSubid;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_flush_license_validations);
+Datum
+jobspy_flush_license_validations(PG_FUNCTION_ARGS)
+{
+	int			first;
+	Oid			dead[MAX_DEAD_DATABASES];
+	int			ndead;
+	int32		today = lic_utc_day(jobspy_now());
+	ArrayBuildState *ids[2] = {NULL, NULL},
+			   *counts[2] = {NULL, NULL},
+			   *lasts[2] = {NULL, NULL},
+			   *days = NULL,
+			   *ondays = NULL;
+	int64		updated = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	lic_store_require();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("validation counters cannot be flushed on a standby")));
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(flush_xact_callback, NULL);
+		RegisterSubXactCallback(flush_subxact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	lic_rels_require();
+
+	ndead = lic_store_dropped_databases(dead);
+
+	/* A second flush in one transaction adds to what the first took. */
+	if (taken == NULL)
+	{
+		taken_allocated = 256;
+		taken = MemoryContextAlloc(TopTransactionContext, sizeof(Taken) * taken_allocated);
+		ntaken = 0;
+	}
+	first = ntaken;
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		lic_store_take(today, dead, ndead, take_one);
+		MemoryContextSwitchTo(old);
+	}
+
+	for (int i = first; i < ntaken; i++)
+	{
+		int			k = taken[i].counts.machine ? 1 : 0;
+
+		ids[k] = accumArrayResult(ids[k], UUIDPGetDatum(&taken[i].counts.id), false, UUIDOID, cxt);
+		counts[k] = accumArrayResult(counts[k], Int64GetDatum(taken[i].counts.pending), false, INT8OID, cxt);
+		lasts[k] = accumArrayResult(lasts[k], TimestampTzGetDatum(taken[i].counts.last_at),
+									taken[i].counts.last_at == 0, TIMESTAMPTZOID, cxt);
+		if (k == 0)
+		{
+			days = accumArrayResult(days, DateADTGetDatum((DateADT) taken[i].counts.day), false, DATEOID, cxt);
+			ondays = accumArrayResult(ondays, Int32GetDatum(taken[i].counts.day_count), false, INT4OID, cxt);
+		}
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (ids[0])
+	{
+		Oid			types[5] = {UUIDARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, DATEARRAYOID, INT4ARRAYOID};
+		Datum		values[5] = {
+			makeArrayResult(ids[0], cxt), makeArrayResult(counts[0], cxt),
+			makeArrayResult(lasts[0], cxt), makeArrayResult(days, cxt), makeArrayResult(ondays, cxt)
+		};
+
+		/* A later day's count already flushed is never replaced by an earlier one. */
+		if (SPI_execute_with_args(
+								  "UPDATE jobspy.licenses l"
+								  "   SET validation_count = l.validation_count OPERATOR(pg_catalog.+) u.n,"
+								  "       last_validated_at = greatest(l.last_validated_at, u.t),"
+								  "       validation_day = greatest(l.validation_day, u.d),"
+								  "       validations_on_day = CASE WHEN l.validation_day OPERATOR(pg_catalog.>) u.d"
+								  "                                 THEN l.validations_on_day"
+								  "                                 WHEN l.validation_day OPERATOR(pg_catalog.=) u.d"
+								  "                                 THEN greatest(l.validations_on_day, u.c)"
+								  "                                 ELSE u.c END"
+								  "  FROM unnest($1, $2, $3, $4, $5) AS u(id, n, t, d, c)"
+								  " WHERE l.id OPERATOR(pg_catalog.=) u.id",
+								  5, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not flush licence validation counters");
+		updated += SPI_processed;
+	}
+	if (ids[1])
+	{
+		Oid			types[2] = {UUIDARRAYOID, TIMESTAMPTZARRAYOID};
+		Datum		values[2] = {makeArrayResult(ids[1], cxt), makeArrayResult(lasts[1], cxt)};
+
+		if (SPI_execute_with_args(
+								  "UPDATE jobspy.license_machines m"
+								  "   SET last_seen_at = greatest(m.last_seen_at, u.t)"
+								  "  FROM unnest($1, $2) AS u(id, t)"
+								  " WHERE m.id OPERATOR(pg_catalog.=) u.id",
+								  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not flush machine last-seen times");
+		updated += SPI_processed;
+	}
+	SPI_finish();
+	PG_RETURN_INT64(updated);
+}

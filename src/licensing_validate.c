@@ -1,0 +1,195 @@
+/*
+ * licensing_validate.c: validate_license and seed 000's
+ * check_license_rate_limit.
+ *
+ * Order of checks (docs/licensing.md): MALFORMED (format, checksum, sizes;
+ * no lookup), NOT_FOUND, REVOKED, SUSPENDED, EXPIRED, USER_SUSPENDED,
+ * FINGERPRINT_REQUIRED, RATE_LIMITED, then the machine: known, or bound now
+ * while seats remain, else TOO_MANY_MACHINES.  Counts go to the store in
+ * shared memory (licensing_store.c); only a machine's first use and the
+ * failure log write (licensing_write.c).
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "core.h"
+#include "keys.h"
+#include "licensing.h"
+
+typedef struct Verdict
+{
+	const char *code;
+	LicRow	   *lic;			/* NULL before the licence is found */
+	int32		remaining;		/* validations left today; -1 for NULL */
+} Verdict;
+
+static bool
+text_empty(text *t)
+{
+	return t == NULL || VARSIZE_ANY_EXHDR(t) == 0;
+}
+
+/*
+ * The machine is bound already or was bound now.  Called with a count
+ * taken: an error (a lock timeout, a cancel) gives it back, as a refusal does.
+ */
+static bool
+machine_usable(const LicCacheKey *key, uint64 generation, bool use_cache, const LicRow *lic,
+			   text *fingerprint, text *app_version, TimestampTz now, pg_uuid_t *machine)
+{
+	bool		usable = false;
+
+	PG_TRY();
+	{
+		usable = lic_machine_bound(key, generation, use_cache, lic, fingerprint, machine) ||
+			lic_machine_bind(lic, fingerprint, app_version, machine);
+	}
+	PG_CATCH();
+	{
+		lic_count_give_back(lic, now);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return usable;
+}
+
+static void
+validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
+{
+	char		key[LICENSE_KEY_LEN + 1];
+	uint8		hashes[MAX_HASH_KEYS][SECRET_HASH_BYTES];
+	LicCacheKey ck;
+	uint64		generation = 0;
+	LicRow	   *lic = palloc0(sizeof(LicRow));
+	TimestampTz now = jobspy_now();
+	pg_uuid_t	machine;
+	bool		machine_known = false;	/* from the cache entry */
+	LicCached	cached;
+	bool		use_cache;
+	bool		user_active;
+
+	v->lic = NULL;
+	v->remaining = -1;
+	lic_rels_require();
+
+	/* Malformed input costs no index probe. */
+	if (key_text == NULL || VARSIZE_ANY_EXHDR(key_text) > MAX_KEY_INPUT ||
+		!license_key_normalize(VARDATA_ANY(key_text), VARSIZE_ANY_EXHDR(key_text), key) ||
+		(fingerprint && VARSIZE_ANY_EXHDR(fingerprint) > MAX_FINGERPRINT) ||
+		(app_version && VARSIZE_ANY_EXHDR(app_version) > MAX_APP_VERSION))
+	{
+		v->code = "MALFORMED";
+		return;
+	}
+
+	ck.licenses = lic_rels.licenses;
+	ck.schema = lic_rels.schema;
+	ck.hashes = hashes;
+	ck.nhashes = secret_hash_candidates("license", key, LICENSE_KEY_LEN, hashes, MAX_HASH_KEYS);
+	use_cache = license_cache_usable();
+	if (use_cache && lic_from_cache(&ck, text_empty(fingerprint) ? NULL : fingerprint, &cached))
+	{
+		*lic = cached.row;
+		user_active = cached.user_active;
+		generation = cached.generation;
+		machine_known = cached.machine_found;
+		machine = cached.machine;
+	}
+	else if (!lic_read_license(&ck, lic, &user_active, &generation, use_cache))
+	{
+		v->code = "NOT_FOUND";
+		return;
+	}
+	v->lic = lic;
+	if (lic->status == LIC_REVOKED)
+		v->code = "REVOKED";
+	else if (lic->status == LIC_SUSPENDED)
+		v->code = "SUSPENDED";
+	else if (lic->status == LIC_EXPIRED || (lic->has_expiry && lic->expires_at <= now))
+		v->code = "EXPIRED";
+	else if (!user_active)
+		v->code = "USER_SUSPENDED";
+	else if (text_empty(fingerprint))
+		v->code = "FINGERPRINT_REQUIRED";
+	else if ((v->remaining = lic_count_take(lic, now)) < 0)
+		v->code = "RATE_LIMITED";
+	else if (machine_known ||
+			 machine_usable(&ck, generation, use_cache, lic, fingerprint, app_version, now, &machine))
+	{
+		if (!lic_machine_seen(&machine, now))
+		{
+			/* Not counted at all, rather than counted for the licence only. */
+			lic_count_give_back(lic, now);
+			lic_counters_full_error();
+		}
+		v->code = "VALID";
+	}
+	else
+	{
+		lic_count_give_back(lic, now);
+		v->remaining = -1;
+		v->code = "TOO_MANY_MACHINES";
+	}
+}
+
+PG_FUNCTION_INFO_V1(jobspy_validate_license);
+Datum
+jobspy_validate_license(PG_FUNCTION_ARGS)
+{
+	text	   *key = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	text	   *fingerprint = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	text	   *app_version = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
+	Verdict		v;
+	Datum		values[8];
+	bool		nulls[8];
+	bool		valid;
+
+	lic_store_require();
+	validate(key, fingerprint, app_version, &v);
+	valid = strcmp(v.code, "VALID") == 0;
+	if (!valid || licensing_log_successes)
+		lic_log_validation(v.code, v.lic, fingerprint, app_version);
+
+	memset(nulls, true, sizeof(nulls));
+	values[0] = BoolGetDatum(valid);
+	values[1] = CStringGetTextDatum(v.code);
+	nulls[0] = nulls[1] = false;
+	if (v.lic)
+	{
+		values[2] = UUIDPGetDatum(&v.lic->id);
+		values[3] = UUIDPGetDatum(&v.lic->user_id);
+		values[4] = PointerGetDatum(v.lic->license_type);
+		values[5] = JsonbPGetDatum(v.lic->features);
+		values[6] = TimestampTzGetDatum(v.lic->expires_at);
+		nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
+		nulls[6] = !v.lic->has_expiry;
+	}
+	if (v.remaining >= 0 || strcmp(v.code, "RATE_LIMITED") == 0)
+	{
+		values[7] = Int32GetDatum(Max(v.remaining, 0));
+		nulls[7] = false;
+	}
+	return jobspy_return_row(fcinfo, values, nulls);
+}
+
+/* ---- check_license_rate_limit: seed 000's check, from the counters ------------ */
+
+PG_FUNCTION_INFO_V1(jobspy_check_license_rate_limit);
+Datum
+jobspy_check_license_rate_limit(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+	int32		max = PG_GETARG_INT32(1);
+	int32		today = lic_utc_day(jobspy_now());
+	int64		count;
+
+	lic_store_require();
+	count = lic_store_day_count(id, today);
+	/* Not validated since the last restart: the day's count as last flushed. */
+	if (count < 0)
+		count = lic_stored_day_count(id, today);
+	PG_RETURN_BOOL(count < max);
+}

@@ -1,0 +1,126 @@
+/*
+ * licensing_write.c: the rare writes of validation, through SPI as the
+ * owner of the tables (the caller, jobspy_app, may validate but not write
+ * them): a machine's first use, which takes a seat, and the log of
+ * validations.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "licensing.h"
+
+/*
+ * Run one prepared statement as the tables' owner: the caller (jobspy_app)
+ * may validate but not write the tables directly.  An error unwinds the
+ * user id with the (sub)transaction.
+ */
+static int
+run_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls, Oid *save_user, int *save_sec)
+{
+	int			ret;
+
+	GetUserIdAndSecContext(save_user, save_sec);
+	SetUserIdAndSecContext(lic_rels.owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	ret = SPI_execute_plan(*plan, values, nulls, false, 0);
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	return ret;					/* the caller reads SPI_tuptable, then finish_as_owner() */
+}
+
+static void
+finish_as_owner(Oid user, int sec)
+{
+	SPI_finish();
+	SetUserIdAndSecContext(user, sec);
+}
+
+/*
+ * Bind fingerprint to the licence while seats remain (license_machine_bind
+ * locks the licence row, so concurrent first uses are counted one at a
+ * time).  False when every seat is taken.
+ */
+bool
+lic_machine_bind(const LicRow *lic, text *fingerprint, text *app_version, pg_uuid_t *machine)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {UUIDOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[4] = "   ";
+	Oid			save_user;
+	int			save_sec;
+	bool		bound = false;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("a machine's first validation cannot be answered on a standby"),
+				 errdetail("It takes a seat of the licence, which is a write."),
+				 errhint("Validate the machine once against the primary.")));
+	values[0] = UUIDPGetDatum(&lic->id);
+	values[1] = PointerGetDatum(fingerprint);
+	values[2] = PointerGetDatum(app_version);
+	nulls[2] = app_version ? ' ' : 'n';
+	run_as_owner(&plan, "SELECT jobspy.license_machine_bind($1, $2, NULL, NULL, $3)",
+				 3, types, values, nulls, &save_user, &save_sec);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			*machine = *DatumGetUUIDP(d);
+			bound = true;
+		}
+	}
+	finish_as_owner(save_user, save_sec);
+	return bound;
+}
+
+/* One row of the validation log; skipped where nothing may be written. */
+void
+lic_log_validation(const char *code, const LicRow *lic, text *fingerprint, text *app_version)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[5] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[6] = "     ";
+	Oid			save_user;
+	int			save_sec;
+
+	if (RecoveryInProgress() || XactReadOnly)
+		return;
+	values[0] = lic ? UUIDPGetDatum(&lic->id) : (Datum) 0;
+	values[1] = lic ? UUIDPGetDatum(&lic->user_id) : (Datum) 0;
+	nulls[0] = nulls[1] = lic ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(code);
+	/* Input too long for the log's columns is left out, not truncated. */
+	values[3] = PointerGetDatum(fingerprint);
+	nulls[3] = fingerprint && VARSIZE_ANY_EXHDR(fingerprint) <= MAX_FINGERPRINT ? ' ' : 'n';
+	values[4] = PointerGetDatum(app_version);
+	nulls[4] = app_version && VARSIZE_ANY_EXHDR(app_version) <= MAX_APP_VERSION ? ' ' : 'n';
+	run_as_owner(&plan,
+				 "INSERT INTO jobspy.license_validations"
+				 " (license_id, user_id, result, fingerprint, app_version, ip_address)"
+				 " VALUES ($1, $2, $3, $4, $5, pg_catalog.inet_client_addr())",
+				 5, types, values, nulls, &save_user, &save_sec);
+	finish_as_owner(save_user, save_sec);
+}
