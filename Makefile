@@ -31,7 +31,7 @@ endif
 DOCS        = README.md
 
 PG_CPPFLAGS = -I$(srcdir)/src -DJOBSPY_VERSION=\"$(EXTVERSION)\"
-SHLIB_LINK += -lsodium
+SHLIB_LINK += -lsodium -lsecp256k1
 
 # Test suites (run by tools/test): pg_regress, isolation, pgTAP.
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))

@@ -4,7 +4,7 @@
 
 CREATE TABLE jobspy.users (
     id                 uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    email              text NOT NULL CHECK (length(email) BETWEEN 3 AND 254 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
+    email              text CHECK (length(email) BETWEEN 3 AND 254 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
     password_hash      text CHECK (password_hash LIKE '$argon2id$%'),
     first_name         text CHECK (length(first_name) <= 100),
     last_name          text CHECK (length(last_name) <= 100),
@@ -21,9 +21,12 @@ CREATE TABLE jobspy.users (
     created_at         timestamptz NOT NULL DEFAULT jobspy.now(),
     updated_at         timestamptz NOT NULL DEFAULT jobspy.now(),
     locked_until       timestamptz,
-    CHECK (email_verified OR email_verified_at IS NULL)
+    nostr_public_key   bytea UNIQUE CHECK (octet_length(nostr_public_key) = 32),
+    CHECK (email_verified OR email_verified_at IS NULL),
+    CONSTRAINT users_email_or_nostr_key CHECK (email IS NOT NULL OR nostr_public_key IS NOT NULL)
 );
-COMMENT ON TABLE jobspy.users IS 'accounts; email unique without regard to case, password as an Argon2id PHC string';
+COMMENT ON TABLE jobspy.users IS 'accounts; email unique without regard to case, password as an Argon2id PHC string; a Nostr user may have no email';
+COMMENT ON COLUMN jobspy.users.nostr_public_key IS 'the user''s Nostr (BIP-340 x-only) public key, 32 bytes; jobspy.nostr_npub() shows it as npub';
 CREATE UNIQUE INDEX users_email_key ON jobspy.users (lower(email));
 CREATE INDEX users_status_idx ON jobspy.users (status) WHERE status <> 'active';
 CREATE INDEX users_created_at_idx ON jobspy.users (created_at);
@@ -246,20 +249,61 @@ $$;
 COMMENT ON FUNCTION jobspy.identity_seconds(text) IS
     'an identity configuration value (interval string or seconds) in whole seconds';
 
+-- Nostr identity (seed 003): BIP-340 signatures, NIP-01 events, NIP-19 keys.
+
+CREATE FUNCTION jobspy.schnorr_verify(public_key bytea, message bytea, signature bytea) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_schnorr_verify';
+COMMENT ON FUNCTION jobspy.schnorr_verify(bytea, bytea, bytea) IS
+    'BIP-340: true when signature (64 bytes) signs message (any length) under the x-only public key (32 bytes); false for a key off the curve; 22023 for wrong lengths';
+
+CREATE FUNCTION jobspy.nostr_verify_event(event jsonb) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_nostr_verify_event';
+COMMENT ON FUNCTION jobspy.nostr_verify_event(jsonb) IS
+    'NIP-01: true when the event''s id is the SHA-256 of its canonical serialisation and sig is its BIP-340 signature by pubkey; 22023 when a field is missing or malformed';
+
+CREATE FUNCTION jobspy.nostr_public_key(key text) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_nostr_public_key';
+COMMENT ON FUNCTION jobspy.nostr_public_key(text) IS
+    'the 32 bytes of a Nostr public key given as 64 hex digits or NIP-19 npub; 22023 for a bad form, JS105 for a wrong npub checksum';
+
+CREATE FUNCTION jobspy.nostr_npub(public_key bytea) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_nostr_npub';
+COMMENT ON FUNCTION jobspy.nostr_npub(bytea) IS
+    'a 32-byte Nostr public key in NIP-19 npub form (bech32)';
+
+CREATE FUNCTION jobspy.nostr_user_id(public_key text) RETURNS uuid
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT u.id FROM jobspy.users u
+     WHERE u.nostr_public_key = jobspy.nostr_public_key($1) AND u.status <> 'deleted'
+$$;
+COMMENT ON FUNCTION jobspy.nostr_user_id(text) IS
+    'the user whose Nostr public key (hex or npub) this is, or NULL; deleted users are not found';
+
 -- Accounts.
 
 CREATE FUNCTION jobspy.create_user(email text, password text DEFAULT NULL,
                                    first_name text DEFAULT NULL, last_name text DEFAULT NULL,
                                    phone text DEFAULT NULL, country_code text DEFAULT NULL,
-                                   timezone text DEFAULT 'UTC', language text DEFAULT 'en')
+                                   timezone text DEFAULT 'UTC', language text DEFAULT 'en',
+                                   nostr_public_key text DEFAULT NULL)
     RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    e   text := jobspy.normalize_email(email);
+    -- A Nostr user may have no email; everyone else must have one.
+    e   text := CASE WHEN email IS NULL AND nostr_public_key IS NOT NULL THEN NULL
+                     ELSE jobspy.normalize_email(email) END;
+    k   bytea := jobspy.nostr_public_key(nostr_public_key);
     uid uuid;
     h   text;
+    c   text;
 BEGIN
     IF timezone IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = timezone) THEN
         RAISE EXCEPTION 'time zone is not known'
@@ -285,10 +329,14 @@ BEGIN
     END IF;
     BEGIN
         INSERT INTO jobspy.users (email, password_hash, first_name, last_name, phone,
-                                  country_code, timezone, language)
-        VALUES (e, h, first_name, last_name, phone, country_code, timezone, language)
+                                  country_code, timezone, language, nostr_public_key)
+        VALUES (e, h, first_name, last_name, phone, country_code, timezone, language, k)
         RETURNING id INTO uid;
     EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS c = CONSTRAINT_NAME;
+        IF c = 'users_nostr_public_key_key' THEN
+            RAISE EXCEPTION 'a user with this nostr public key already exists' USING ERRCODE = '23505';
+        END IF;
         RAISE EXCEPTION 'a user with this email address already exists'
             USING ERRCODE = '23505',
                   DETAIL = 'Email addresses are unique without regard to case.';
@@ -296,8 +344,8 @@ BEGIN
     RETURN uid;
 END
 $$;
-COMMENT ON FUNCTION jobspy.create_user(text, text, text, text, text, text, text, text) IS
-    'creates an account: email trimmed and lower-cased, unique (23505); password hashed with Argon2id; time zone from pg_timezone_names (22023)';
+COMMENT ON FUNCTION jobspy.create_user(text, text, text, text, text, text, text, text, text) IS
+    'creates an account: email trimmed and lower-cased, unique (23505), optional only with a Nostr public key (hex or npub, unique); password hashed with Argon2id; time zone from pg_timezone_names (22023)';
 
 -- Sessions.
 
@@ -563,6 +611,9 @@ BEGIN
     SELECT * INTO u FROM jobspy.users x WHERE x.id = issue_email_verification.user_id;
     IF NOT FOUND OR u.status = 'deleted' THEN
         RAISE EXCEPTION 'user does not exist' USING ERRCODE = '22023';
+    END IF;
+    IF u.email IS NULL THEN
+        RAISE EXCEPTION 'user has no email address to verify' USING ERRCODE = '55000';
     END IF;
     INSERT INTO jobspy.email_verification_tokens (user_id, token_hash, email, expires_at)
     VALUES (u.id, jobspy.secret_hash('email_verification', tok), u.email,
@@ -836,7 +887,9 @@ REVOKE ALL ON FUNCTION
     jobspy.login_failure_record(uuid, integer, integer, integer), jobspy.login_locked_until(uuid),
     jobspy.login_failures_clear(uuid), jobspy.login_locks(), jobspy.normalize_email(text),
     jobspy.identity_seconds(text),
-    jobspy.create_user(text, text, text, text, text, text, text, text),
+    jobspy.create_user(text, text, text, text, text, text, text, text, text),
+    jobspy.schnorr_verify(bytea, bytea, bytea), jobspy.nostr_verify_event(jsonb),
+    jobspy.nostr_public_key(text), jobspy.nostr_npub(bytea), jobspy.nostr_user_id(text),
     jobspy.session_open(uuid, uuid, timestamptz, inet, text),
     jobspy.login(text, text, inet, text), jobspy.session_user_id(text), jobspy.refresh_session(text),
     jobspy.revoke_session(text), jobspy.revoke_all_sessions(uuid), jobspy.unlock_user(uuid),
@@ -849,7 +902,9 @@ REVOKE ALL ON FUNCTION
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     jobspy.hash_password(text), jobspy.verify_password(text, text), jobspy.normalize_email(text),
-    jobspy.create_user(text, text, text, text, text, text, text, text),
+    jobspy.create_user(text, text, text, text, text, text, text, text, text),
+    jobspy.schnorr_verify(bytea, bytea, bytea), jobspy.nostr_verify_event(jsonb),
+    jobspy.nostr_public_key(text), jobspy.nostr_npub(bytea), jobspy.nostr_user_id(text),
     jobspy.login(text, text, inet, text), jobspy.session_user_id(text), jobspy.refresh_session(text),
     jobspy.revoke_session(text), jobspy.revoke_all_sessions(uuid),
     jobspy.issue_email_verification(uuid), jobspy.verify_email(text),

@@ -51,7 +51,7 @@ REVOKE SELECT ON jobspy.users, jobspy.user_sessions, jobspy.email_verification_t
     jobspy.password_reset_tokens FROM jobspy_admin;
 GRANT SELECT (id, email, first_name, last_name, phone, country_code, timezone, language, status,
               email_verified, email_verified_at, two_factor_enabled, last_login_at, metadata,
-              created_at, updated_at, locked_until)
+              created_at, updated_at, locked_until, nostr_public_key)
    ON jobspy.users TO jobspy_admin;
 GRANT SELECT (user_id, id, device_fingerprint, user_agent, ip_address, country_code, city, expires_at,
               last_activity_at, created_at, revoked_at, revocation_reason, family_id)

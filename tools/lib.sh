@@ -21,7 +21,7 @@ as_root() {
 }
 
 # Debian packages each command needs; only missing ones are installed.
-PKGS_BUILD="build-essential postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev"
+PKGS_BUILD="build-essential postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev libsecp256k1-dev"
 PKGS_TEST="postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl python3 python3-nacl python3-argon2"
 PKGS_BENCH="redis-server redis-tools"
 
