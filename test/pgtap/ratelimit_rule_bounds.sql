@@ -4,7 +4,7 @@
 -- and admit without limit.  Shared memory is not rolled back: the user and
 -- rules here are this file's own.
 BEGIN;
-SELECT plan(6);
+SELECT plan(9);
 
 SET LOCAL jobspy.clock_override = '2031-05-01 00:00:00+00';
 SET LOCAL jobspy.ratelimit_default_license_type = 'rb-free';
@@ -32,5 +32,13 @@ SELECT is((SELECT row(c.allowed, c.rule)::text FROM rb, jobspy.check_rate_limit(
 SELECT is((SELECT row(c.allowed, c.rule)::text FROM rb, jobspy.check_rate_limit(rb.id, '/rb/x') c),
           '(f,rb-big:day)', 'second call refused by its day window');
 
+-- Every argument is required; a NULL is 22004 with a message of its own, not
+-- the table's not-null violation naming an internal relation.
+SELECT throws_ok($$SELECT jobspy.set_rate_limit_rule(NULL, '/x', 'rb-free', 10, 10, 1)$$, '22004',
+                 'a rate-limit rule needs every argument', 'a NULL name is refused with 22004');
+SELECT throws_ok($$SELECT jobspy.set_rate_limit_rule('rb-null', '/x', 'rb-free', 10, 10, 1, NULL)$$, '22004',
+                 'a rate-limit rule needs every argument', 'a NULL enabled is refused with 22004');
+SELECT is(jobspy.set_rate_limit_rule('rb-twice', '/x', 'rb-free', 10, 10, 1),
+          jobspy.set_rate_limit_rule('rb-twice', '/y', 'rb-free', 20, 20, 2), 'a rule set again by name keeps its id');
 SELECT * FROM finish();
 ROLLBACK;
