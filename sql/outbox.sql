@@ -1,0 +1,169 @@
+\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
+-- outbox: domain events written in the same transaction as the change they
+-- describe (seed 001 payment_events, seed 002 notifications), consumed by
+-- workers in order, with a NOTIFY on commit so that a waiting worker wakes
+-- at once.  Part of the webhooks module (docs/webhooks.md).
+
+CREATE TABLE jobspy.outbox_events (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    topic         text NOT NULL CHECK (topic ~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' AND length(topic) <= 100),
+    entity_type   text NOT NULL CHECK (length(entity_type) BETWEEN 1 AND 50),
+    entity_id     text NOT NULL CHECK (length(entity_id) BETWEEN 1 AND 255),
+    user_id       uuid,
+    payload       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(payload) = 'object'),
+    created_at    timestamptz NOT NULL DEFAULT jobspy.now(),
+    attempts      integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    claimed_until timestamptz,
+    last_error    text CHECK (length(last_error) <= 2000),
+    consumed_at   timestamptz
+);
+COMMENT ON TABLE jobspy.outbox_events IS
+    'domain events written in the transaction of the change they describe; claimed in id order, one entity''s events one at a time';
+-- user_id names whom an event concerns (a notification's recipient); no
+-- foreign key, so that deleting a user never loses or blocks an event.
+CREATE INDEX outbox_events_pending_idx ON jobspy.outbox_events (id) WHERE consumed_at IS NULL;
+CREATE INDEX outbox_events_entity_pending_idx ON jobspy.outbox_events (entity_type, entity_id, id)
+    WHERE consumed_at IS NULL;
+CREATE INDEX outbox_events_consumed_idx ON jobspy.outbox_events (consumed_at) WHERE consumed_at IS NOT NULL;
+
+CREATE FUNCTION jobspy.emit_event(topic text, entity_type text, entity_id text,
+                                  payload jsonb DEFAULT '{}', user_id uuid DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF topic IS NULL OR entity_type IS NULL OR entity_id IS NULL OR payload IS NULL THEN
+        RAISE EXCEPTION 'emit_event: topic, entity_type, entity_id and payload must not be NULL'
+            USING ERRCODE = '22004';
+    END IF;
+    IF topic !~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' OR length(topic) > 100 THEN
+        RAISE EXCEPTION 'emit_event: invalid topic "%"', left(topic, 100)
+            USING ERRCODE = '22023',
+                  DETAIL = 'A topic is lower-case words of letters, digits and underscores joined by dots, at most 100 characters.',
+                  HINT = 'For example ''billing.subscription.status_changed''.';
+    END IF;
+    IF jsonb_typeof(payload) <> 'object' THEN
+        RAISE EXCEPTION 'emit_event: payload must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO jobspy.outbox_events AS e (topic, entity_type, entity_id, payload, user_id)
+    VALUES (emit_event.topic, emit_event.entity_type, emit_event.entity_id, emit_event.payload, emit_event.user_id)
+    RETURNING e.id INTO new_id;
+    -- Delivered at commit, and only if the transaction commits; identical
+    -- notifications of one transaction are folded into one.
+    PERFORM pg_notify('jobspy_outbox', emit_event.topic);
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid) IS
+    'writes a domain event to the outbox in the caller''s transaction and notifies channel jobspy_outbox (payload: the topic) at commit; returns the event id';
+
+-- A worker takes the oldest events nobody holds.  An event is held for a
+-- lease; an event whose entity has an older event still unconsumed waits,
+-- so that one entity's events are handled one at a time, in order.
+CREATE FUNCTION jobspy.claim_events(max integer DEFAULT 100, topics text[] DEFAULT NULL,
+                                    lease interval DEFAULT '5 minutes')
+    RETURNS SETOF jobspy.outbox_events
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t timestamptz := jobspy.now();
+BEGIN
+    IF max IS NULL OR max < 1 OR max > 10000 THEN
+        RAISE EXCEPTION 'claim_events: max must be from 1 to 10000' USING ERRCODE = '22023';
+    END IF;
+    IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+        RAISE EXCEPTION 'claim_events: lease must be a positive interval of at most a day' USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+    WITH picked AS (
+        SELECT e.id
+          FROM jobspy.outbox_events e
+         WHERE e.consumed_at IS NULL
+           AND (e.claimed_until IS NULL OR e.claimed_until <= t)
+           AND (topics IS NULL OR e.topic = ANY (topics))
+           AND NOT EXISTS (SELECT 1 FROM jobspy.outbox_events o
+                            WHERE o.entity_type = e.entity_type AND o.entity_id = e.entity_id
+                              AND o.id < e.id AND o.consumed_at IS NULL)
+         ORDER BY e.id
+         LIMIT max
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE jobspy.outbox_events u
+       SET claimed_until = t + lease, attempts = u.attempts + 1
+      FROM picked
+     WHERE u.id = picked.id
+    RETURNING u.*;
+END
+$$;
+COMMENT ON FUNCTION jobspy.claim_events(integer, text[], interval) IS
+    'claims up to max pending outbox events (of the given topics, or all) for a lease, oldest first, skipping events other workers hold and events whose entity has an older pending event';
+
+CREATE FUNCTION jobspy.ack_events(ids bigint[]) RETURNS integer
+    LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH done AS (
+        UPDATE jobspy.outbox_events e
+           SET consumed_at = jobspy.now(), claimed_until = NULL
+         WHERE e.id = ANY (ids) AND e.consumed_at IS NULL
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM done
+$$;
+COMMENT ON FUNCTION jobspy.ack_events(bigint[]) IS
+    'marks outbox events consumed (idempotent); returns how many were pending';
+
+CREATE FUNCTION jobspy.fail_event(id bigint, error text, retry_after interval DEFAULT '1 minute')
+    RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF id IS NULL OR retry_after IS NULL OR retry_after < interval '0' THEN
+        RAISE EXCEPTION 'fail_event: id and a non-negative retry_after are required' USING ERRCODE = '22023';
+    END IF;
+    UPDATE jobspy.outbox_events e
+       SET claimed_until = jobspy.now() + retry_after, last_error = left(error, 2000)
+     WHERE e.id = fail_event.id AND e.consumed_at IS NULL;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION jobspy.fail_event(bigint, text, interval) IS
+    'gives back a claimed outbox event that could not be handled, keeping the error; it is claimable again after retry_after';
+
+-- Consumed events are kept for retention.outbox_events (default 7 days);
+-- pending events are never deleted.
+CREATE FUNCTION jobspy.maintain_outbox() RETURNS TABLE (action text, object text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    keep interval := coalesce(jobspy.config_get('retention.outbox_events'), '"7 days"') #>> '{}';
+    n    bigint;
+BEGIN
+    IF keep IS NULL THEN
+        RETURN;
+    END IF;
+    DELETE FROM jobspy.outbox_events e
+     WHERE e.consumed_at IS NOT NULL AND e.consumed_at < jobspy.now() - keep;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        action := 'deleted'; object := format('%s consumed events of jobspy.outbox_events', n);
+        RETURN NEXT;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.maintain_outbox() IS
+    'maintain() step: deletes outbox events consumed longer ago than retention.outbox_events (default 7 days; null keeps them)';
+
+REVOKE ALL ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid), jobspy.claim_events(integer, text[], interval),
+    jobspy.ack_events(bigint[]), jobspy.fail_event(bigint, text, interval), jobspy.maintain_outbox() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.claim_events(integer, text[], interval), jobspy.ack_events(bigint[]),
+    jobspy.fail_event(bigint, text, interval) TO jobspy_app, jobspy_admin;
+GRANT EXECUTE ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid), jobspy.maintain_outbox() TO jobspy_admin;
+REVOKE ALL ON jobspy.outbox_events FROM PUBLIC;
+GRANT SELECT ON jobspy.outbox_events TO jobspy_admin;
