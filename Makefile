@@ -15,7 +15,7 @@ MODULE_big  = jobspy_core
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # Modules in install order; a name with no file in sql/ yet is skipped.
-SQL_MODULES = core keys audit identity licensing billing ratelimit quotas outbox \
+SQL_MODULES = core keys audit identity licensing billing ratelimit quotas quotas_metering outbox \
               billing_subscriptions billing_invoices webhooks loyalty ops analytics roles
 SQL_SOURCES = $(foreach m,$(SQL_MODULES),$(wildcard sql/$(m).sql))
 

@@ -1,0 +1,1 @@
+../../quotas_metering.sql
