@@ -47,7 +47,7 @@ static const char key_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /* The value of each byte as a key symbol, -1 for none; built on first use. */
 static int8 key_digits[256];
 
-static int
+int
 key_digit(char c)
 {
 	if (key_digits['1'] == 0)
@@ -59,6 +59,13 @@ key_digit(char c)
 		key_digits['I'] = key_digits['L'] = 1;
 	}
 	return key_digits[(unsigned char) c];
+}
+
+char
+key_symbol(int value)
+{
+	Assert(value >= 0 && value < 32);
+	return key_alphabet[value];
 }
 
 static void
@@ -84,7 +91,7 @@ key_format(const int digits[KEY_CHARS], char out[LICENSE_KEY_LEN + 1])
 static unsigned char key_pool[1024];
 static size_t key_pool_left = 0;
 
-static void
+void
 key_random_bytes(unsigned char *out, size_t n)
 {
 	unsigned char *from;

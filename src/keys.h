@@ -19,6 +19,18 @@
  */
 extern bool license_key_normalize(const char *input, size_t len, char out[LICENSE_KEY_LEN + 1]);
 
+/*
+ * The symbols of licence keys (Crockford's base 32), shared with other
+ * human-typed codes such as referral codes: the value of an upper-case
+ * symbol (look-alikes O, I, L read as 0, 1, 1), -1 for none, and the
+ * symbol of a value in 0..31.
+ */
+extern int	key_digit(char c);
+extern char key_symbol(int value);
+
+/* Bytes from libsodium's CSPRNG through a small per-backend pool. */
+extern void key_random_bytes(unsigned char *out, size_t n);
+
 /* A fresh licence key in canonical form, from libsodium's CSPRNG. */
 extern void license_key_generate(char out[LICENSE_KEY_LEN + 1]);
 

@@ -1,0 +1,226 @@
+/*
+ * loyalty.c: the parts of the loyalty module that read what people type.
+ *
+ * Phone numbers: members are found by phone as well as by email, and the
+ * same member must be found whatever the spacing, punctuation or prefix
+ * ("+7 (912) 345-67-89", "8 912 345 67 89" with country code 7,
+ * "0079123456789"), so every number is stored in E.164 form.
+ *
+ * Referral codes: 7 random symbols of the licence-key alphabet (35 bits)
+ * and a check symbol, the code's value modulo the prime 37 (Crockford's
+ * check).  A single substitution changes the value by d * 32^k and a swap
+ * of neighbours by d * 31 * 32^k, 0 < |d| < 32, neither a multiple of 37;
+ * a swap with the check symbol leaves 2(b - a) = 0 mod 37, so a = b.  Codes
+ * whose check would fall on 32..36 (symbols outside the alphabet) are never
+ * generated, so every check symbol is one a person can type.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "keys.h"
+#include "loyalty.h"
+
+#define PHONE_MIN_DIGITS 8
+#define PHONE_MAX_DIGITS 15
+#define REFERRAL_RANDOM 7
+#define REFERRAL_MODULUS 37
+
+/* Keep only digits and a leading '+'; false on anything else. */
+static bool
+phone_digits(const char *input, size_t len, bool *plus, char *digits, int *n)
+{
+	*plus = false;
+	*n = 0;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = input[i];
+
+		if (c >= '0' && c <= '9')
+		{
+			if (*n >= 20)
+				return false;
+			digits[(*n)++] = c;
+		}
+		else if (c == '+' && *n == 0 && !*plus)
+			*plus = true;
+		else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')' && c != '/' && c != '\t')
+			return false;
+	}
+	return *n > 0;
+}
+
+bool
+phone_normalize(const char *input, size_t len, const char *country_code, char out[17])
+{
+	char		digits[21];
+	const char *national = digits;
+	int			n;
+	int			cc_len = 0;
+	bool		plus;
+	int			o = 0;
+
+	if (!phone_digits(input, len, &plus, digits, &n))
+		return false;
+	if (!plus && n > 2 && digits[0] == '0' && digits[1] == '0')
+	{
+		/* 00: the international call prefix of most countries */
+		plus = true;
+		national += 2;
+		n -= 2;
+	}
+	if (!plus)
+	{
+		if (country_code == NULL)
+			return false;
+		cc_len = strlen(country_code);
+		/* one trunk prefix: 0 in most countries, 8 in Russia and Kazakhstan, 1 in NANP */
+		if (n > 1 && (national[0] == '0' ||
+					  (national[0] == '8' && strcmp(country_code, "7") == 0) ||
+					  (national[0] == '1' && strcmp(country_code, "1") == 0 && n == 11)))
+		{
+			national++;
+			n--;
+		}
+	}
+	if (cc_len + n < PHONE_MIN_DIGITS || cc_len + n > PHONE_MAX_DIGITS)
+		return false;
+	out[o++] = '+';
+	for (int i = 0; i < cc_len; i++)
+		out[o++] = country_code[i];
+	memcpy(out + o, national, n);
+	o += n;
+	out[o] = '\0';
+	return out[1] != '0';
+}
+
+/* A calling code as given ("7", "+7", "44"), or NULL: digits only. */
+static const char *
+calling_code(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *cc;
+	char	   *p;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	cc = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	p = cc[0] == '+' ? cc + 1 : cc;
+	if (strlen(p) < 1 || strlen(p) > 3 || strspn(p, "0123456789") != strlen(p) || p[0] == '0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("country calling code must be 1 to 3 digits"),
+				 errdetail("The code given was \"%s\".", cc)));
+	return p;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_normalize_phone);
+Datum
+jobspy_normalize_phone(PG_FUNCTION_ARGS)
+{
+	text	   *input;
+	const char *cc;
+	char		out[17];
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	input = PG_GETARG_TEXT_PP(0);
+	cc = calling_code(fcinfo, 1);
+	if (!phone_normalize(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input), cc, out))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("not a phone number that can be written in E.164 form"),
+				 errhint(cc == NULL ? "Write it with its international prefix (+ or 00), or give the country calling code."
+						 : "Expect 8 to 15 digits with the country code, and only spaces, dashes, dots or parentheses between them.")));
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+static int
+referral_check(const int digits[REFERRAL_RANDOM])
+{
+	uint64		v = 0;
+
+	for (int i = 0; i < REFERRAL_RANDOM; i++)
+		v = v * 32 + digits[i];
+	return (int) (v % REFERRAL_MODULUS);
+}
+
+static void
+referral_format(const int digits[REFERRAL_RANDOM], int check, char out[REFERRAL_CODE_LEN + 1])
+{
+	int			o = 0;
+
+	for (int i = 0; i < REFERRAL_RANDOM; i++)
+	{
+		if (i == 4)
+			out[o++] = '-';
+		out[o++] = key_symbol(digits[i]);
+	}
+	out[o++] = key_symbol(check);
+	out[o] = '\0';
+}
+
+void
+referral_code_generate(char out[REFERRAL_CODE_LEN + 1])
+{
+	unsigned char bytes[REFERRAL_RANDOM];
+	int			digits[REFERRAL_RANDOM];
+	int			check;
+
+	do
+	{
+		key_random_bytes(bytes, sizeof(bytes));
+		for (int i = 0; i < REFERRAL_RANDOM; i++)
+			digits[i] = bytes[i] & 31;
+		check = referral_check(digits);
+	} while (check >= 32);
+	referral_format(digits, check, out);
+}
+
+bool
+referral_code_normalize(const char *input, size_t len, char out[REFERRAL_CODE_LEN + 1])
+{
+	int			digits[REFERRAL_RANDOM + 1];
+	int			n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = input[i];
+		int			d;
+
+		if (c == '-' || c == ' ' || c == '\t')
+			continue;
+		if (c >= 'a' && c <= 'z')
+			c = c - 'a' + 'A';
+		d = key_digit(c);
+		if (d < 0 || n == REFERRAL_RANDOM + 1)
+			return false;
+		digits[n++] = d;
+	}
+	if (n != REFERRAL_RANDOM + 1 || referral_check(digits) != digits[REFERRAL_RANDOM])
+		return false;
+	referral_format(digits, digits[REFERRAL_RANDOM], out);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(jobspy_generate_referral_code);
+Datum
+jobspy_generate_referral_code(PG_FUNCTION_ARGS)
+{
+	char		code[REFERRAL_CODE_LEN + 1];
+
+	referral_code_generate(code);
+	PG_RETURN_TEXT_P(cstring_to_text(code));
+}
+
+PG_FUNCTION_INFO_V1(jobspy_normalize_referral_code);
+Datum
+jobspy_normalize_referral_code(PG_FUNCTION_ARGS)
+{
+	text	   *input = PG_GETARG_TEXT_PP(0);
+	char		code[REFERRAL_CODE_LEN + 1];
+
+	if (!referral_code_normalize(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input), code))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(code));
+}

@@ -1,0 +1,40 @@
+/*
+ * loyalty.h: the loyalty module (businesses, members, purchases, the points
+ * ledger, tiers, coupons, referral codes, prepaid credits, community events,
+ * RFM).  The rules live in sql/loyalty.sql; C holds what people type: phone
+ * numbers and referral codes.
+ */
+#ifndef JOBSPY_LOYALTY_H
+#define JOBSPY_LOYALTY_H
+
+#include "postgres.h"
+
+/*
+ * SQLSTATEs of the loyalty module (JS7xx), listed in docs/errors.md.  The
+ * SQL functions raise them by their text; these names are for C callers.
+ */
+#define ERRCODE_JS_PURCHASE_CONFLICT	MAKE_SQLSTATE('J','S','7','0','1')
+#define ERRCODE_JS_SPEND_CONFLICT		MAKE_SQLSTATE('J','S','7','0','2')
+#define ERRCODE_JS_COUPON_REFUSED		MAKE_SQLSTATE('J','S','7','0','3')
+#define ERRCODE_JS_REFUND_EXCEEDS		MAKE_SQLSTATE('J','S','7','0','4')
+#define ERRCODE_JS_LEDGER_APPEND_ONLY	MAKE_SQLSTATE('J','S','7','0','5')
+
+/* Referral code: 7 random symbols and a check symbol, shown XXXX-XXXX. */
+#define REFERRAL_CODE_LEN 9
+
+/*
+ * A phone number in E.164 form ("+" and 8 to 15 digits) into out, from what
+ * a person typed; country_code (digits, may be NULL) is the calling code
+ * used for a number written without an international prefix.  False when
+ * it cannot be one.
+ */
+extern bool phone_normalize(const char *input, size_t len, const char *country_code,
+							char out[17]);
+
+/* A fresh referral code in canonical form. */
+extern void referral_code_generate(char out[REFERRAL_CODE_LEN + 1]);
+
+/* The canonical form of a typed referral code, false when malformed or its check fails. */
+extern bool referral_code_normalize(const char *input, size_t len, char out[REFERRAL_CODE_LEN + 1]);
+
+#endif							/* JOBSPY_LOYALTY_H */
