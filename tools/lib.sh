@@ -24,6 +24,7 @@ as_root() {
 PKGS_BUILD="build-essential postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev libsecp256k1-dev"
 PKGS_TEST="postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl python3 python3-nacl python3-argon2"
 PKGS_BENCH="redis-server redis-tools"
+PKGS_FUZZ="clang libclang-rt-14-dev"
 
 install_packages() {
     local missing=()
