@@ -68,13 +68,13 @@ CREATE FUNCTION jobspy.rate_limit_reset(key text) RETURNS boolean
     LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'jobspy_rate_limit_reset';
 COMMENT ON FUNCTION jobspy.rate_limit_reset(text) IS
-    'forget a rate-limit key (it is full again); false when it was not tracked';
+    'forget a rate-limit key of the current database (it is full again); false when it was not tracked';
 
 CREATE FUNCTION jobspy.rate_limit_reset_user(user_id uuid) RETURNS bigint
     LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'jobspy_rate_limit_reset_user';
 COMMENT ON FUNCTION jobspy.rate_limit_reset_user(uuid) IS
-    'forget every rule window of a user (all full again); returns how many were tracked';
+    'forget every rule window of a user in the current database (all full again); returns how many were tracked';
 
 CREATE FUNCTION jobspy.rate_limit_pattern_match(pattern text, endpoint text) RETURNS boolean
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
@@ -141,7 +141,7 @@ CREATE FUNCTION jobspy.rate_limit_entries(OUT key text, OUT key_digest bytea, OU
     LANGUAGE c VOLATILE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'jobspy_rate_limit_entries';
 COMMENT ON FUNCTION jobspy.rate_limit_entries() IS
-    'every key the rate limiter tracks, with its counters of admitted and refused calls';
+    'every key the rate limiter tracks for the current database, with its counters of admitted and refused calls';
 
 CREATE VIEW jobspy.rate_limit_keys AS
     SELECT e.key, e.key_digest, e.rule_id, r.name AS rule, e.user_id, e."window",
@@ -149,7 +149,7 @@ CREATE VIEW jobspy.rate_limit_keys AS
       FROM jobspy.rate_limit_entries() e
       LEFT JOIN jobspy.rate_limit_rules r ON r.id = e.rule_id;
 COMMENT ON VIEW jobspy.rate_limit_keys IS
-    'tracked rate-limit keys: plain key, or digest of a long key, or rule window (rule, user, hour/day); full_at is when the bucket is full again';
+    'rate-limit keys of the current database: plain key, or digest of a long key, or rule window (rule, user, hour/day); full_at is when the bucket is full again';
 
 CREATE FUNCTION jobspy.rate_limit_store(OUT max_keys bigint, OUT partitions integer,
                                         OUT tracked_keys bigint, OUT active_keys bigint,
@@ -166,7 +166,7 @@ CREATE FUNCTION jobspy.rate_limit_stats_reset() RETURNS void
     LANGUAGE c VOLATILE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'jobspy_rate_limit_stats_reset';
 COMMENT ON FUNCTION jobspy.rate_limit_stats_reset() IS
-    'zero the admitted and refused counters of every key and of the store';
+    'zero the admitted and refused counters of the current database''s keys (and, for a superuser, of the store)';
 
 REVOKE ALL ON FUNCTION
     jobspy.rate_limit_rules_changed(),

@@ -294,7 +294,7 @@ jobspy_rate_limit_reset_user(PG_FUNCTION_ARGS)
 		LWLockAcquire(rl_store->parts[p].lock, LW_EXCLUSIVE);
 		for (int32 i = 0; i < rl_store->capacity; i++)
 		{
-			if (ents[i].kind == KIND_WINDOW &&
+			if (ents[i].kind == KIND_WINDOW && ents[i].dbid == MyDatabaseId &&
 				memcmp(ents[i].key + UUID_LEN, user->data, UUID_LEN) == 0)
 			{
 				rl_part_remove(p, i);

@@ -10,6 +10,9 @@
  * arrival time (see gcra.c).  Keys of up to RATE_KEY_INLINE bytes are kept
  * as they are; longer keys are kept as their BLAKE2b-256 digest.  Rule
  * windows (check_rate_limit) use a binary key: rule id, user id, window.
+ * Every key belongs to the database it was made in (its oid is part of
+ * the key and of the hash), so that databases of one cluster never share
+ * rate state; the views and resets see only their own database's keys.
  * Keys are hashed with a seed drawn at each server start (saved entries are
  * rehashed when loaded), so that nobody can pick keys that pile up in one
  * chain.
@@ -67,7 +70,8 @@
 #define RATE_FILE "pg_stat/jobspy_ratelimit.stat"
 #define RATE_FILE_TMP RATE_FILE ".tmp"
 #define RATE_FILE_MAGIC 0x4a535231	/* "JSR1" */
-#define RATE_FILE_VERSION 1
+/* Version 2 keys each entry by database; a version 1 file is not read. */
+#define RATE_FILE_VERSION 2
 
 /* GUCs, static boot values. */
 static int	ratelimit_max_keys = 100000;
@@ -108,7 +112,7 @@ bucket_of(int p, uint32 hash)
 static void
 key_hash(RateKey *k)
 {
-	k->hash = hash_combine((uint32) k->kind,
+	k->hash = hash_combine(hash_combine((uint32) k->kind, (uint32) k->dbid),
 						   (uint32) hash_bytes_extended((const unsigned char *) k->bytes, k->len,
 														rl_store->hash_seed));
 }
@@ -116,6 +120,7 @@ key_hash(RateKey *k)
 void
 rl_key_from_text(const char *s, size_t len, RateKey *k)
 {
+	k->dbid = MyDatabaseId;
 	if (len <= RATE_KEY_INLINE)
 	{
 		k->kind = KIND_TEXT;
@@ -135,6 +140,7 @@ rl_key_from_text(const char *s, size_t len, RateKey *k)
 void
 rl_key_for_window(const pg_uuid_t *rule, const pg_uuid_t *user, char window, RateKey *k)
 {
+	k->dbid = MyDatabaseId;
 	k->kind = KIND_WINDOW;
 	k->len = 2 * UUID_LEN + 1;
 	memcpy(k->bytes, rule->data, UUID_LEN);
@@ -155,7 +161,7 @@ rl_part_find(int p, const RateKey *k)
 	{
 		RateEntry  *e = &ents[i];
 
-		if (e->hash == k->hash && e->kind == k->kind && e->keylen == k->len &&
+		if (e->hash == k->hash && e->dbid == k->dbid && e->kind == k->kind && e->keylen == k->len &&
 			memcmp(e->key, k->bytes, k->len) == 0)
 			return i;
 		i = e->next;
@@ -237,6 +243,7 @@ rl_part_insert(int p, const RateKey *k, int64 now, const int32 *pinned, int npin
 	part->free_head = e->next;
 	part->used++;
 	e->hash = k->hash;
+	e->dbid = k->dbid;
 	e->kind = k->kind;
 	e->keylen = k->len;
 	memcpy(e->key, k->bytes, k->len);
@@ -325,7 +332,7 @@ jobspy_rate_limit_entries(PG_FUNCTION_ARGS)
 
 		LWLockAcquire(rl_store->parts[p].lock, LW_SHARED);
 		for (int32 i = 0; i < rl_store->capacity; i++)
-			if (ents[i].kind != KIND_FREE)
+			if (ents[i].kind != KIND_FREE && ents[i].dbid == MyDatabaseId)
 				copy[n++] = ents[i];
 		LWLockRelease(rl_store->parts[p].lock);
 
@@ -429,9 +436,17 @@ jobspy_rate_limit_stats_reset(PG_FUNCTION_ARGS)
 
 		LWLockAcquire(rl_store->parts[p].lock, LW_EXCLUSIVE);
 		for (int32 i = 0; i < rl_store->capacity; i++)
-			ents[i].allowed = ents[i].denied = 0;
+			if (ents[i].dbid == MyDatabaseId)
+				ents[i].allowed = ents[i].denied = 0;
 		LWLockRelease(rl_store->parts[p].lock);
 	}
+
+	/*
+	 * The store-wide counters belong to every database: only a superuser
+	 * zeroes them.
+	 */
+	if (!superuser())
+		PG_RETURN_VOID();
 	pg_atomic_write_u64(&rl_store->evictions, 0);
 	pg_atomic_write_u64(&rl_store->full_allowed, 0);
 	pg_atomic_write_u64(&rl_store->full_denied, 0);
@@ -465,6 +480,7 @@ rate_restore_entry(const RateEntry *saved)
 
 	if (saved->kind == KIND_FREE || saved->kind > KIND_WINDOW || saved->keylen > RATE_KEY_INLINE)
 		return false;
+	k.dbid = saved->dbid;
 	k.kind = saved->kind;
 	k.len = saved->keylen;
 	memcpy(k.bytes, saved->key, k.len);
@@ -499,9 +515,26 @@ rate_store_load(void)
 					 errmsg("could not read file \"%s\": %m", RATE_FILE)));
 		return;
 	}
+	memset(&h, 0, sizeof(h));
 	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != RATE_FILE_MAGIC ||
 		h.version != RATE_FILE_VERSION || h.entry_size != sizeof(RateEntry) || h.count < 0)
 		ok = false;
+	if (!ok && h.magic == RATE_FILE_MAGIC && h.version < RATE_FILE_VERSION)
+	{
+		/*
+		 * An older format's entries do not say which database they belong
+		 * to, and giving them to any would be a guess: every key starts
+		 * full, as after a crash.
+		 */
+		FreeFile(f);
+		unlink(RATE_FILE);
+		ereport(LOG,
+				(errmsg("ignoring rate-limit state file \"%s\" of format version %u",
+						RATE_FILE, h.version),
+				 errdetail("Version %u keeps every key with its database; the saved keys start full.",
+						   RATE_FILE_VERSION)));
+		return;
+	}
 	for (int64 n = 0; ok && n < h.count; n++)
 	{
 		if (fread(&e, sizeof(e), 1, f) != 1)

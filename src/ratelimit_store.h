@@ -15,7 +15,7 @@
 #define RATE_SEGMENT "jobspy_ratelimit"
 #define RATE_PARTITIONS 32
 #define RATE_PART_BITS 5
-#define RATE_KEY_INLINE 62
+#define RATE_KEY_INLINE 58
 #define RATE_DIGEST_BYTES 32
 
 #define KIND_FREE 0
@@ -37,6 +37,7 @@ typedef struct RateEntry
 	int64		tat;			/* ns since 2000-01-01, GCRA_EMPTY if never */
 	int64		allowed;		/* calls admitted */
 	int64		denied;			/* calls refused */
+	Oid			dbid;			/* the database whose key this is */
 	uint8		kind;
 	uint8		keylen;
 	char		key[RATE_KEY_INLINE];
@@ -67,9 +68,15 @@ typedef struct RateStore
 	RatePartition parts[RATE_PARTITIONS];
 } RateStore;
 
+/*
+ * A key belongs to one database (MyDatabaseId when it is made), as
+ * pg_stat_statements keys its entries by dbid: the same text in two
+ * databases is two keys.
+ */
 typedef struct RateKey
 {
 	uint32		hash;
+	Oid			dbid;
 	uint8		kind;
 	uint8		len;
 	char		bytes[RATE_KEY_INLINE];
@@ -98,7 +105,7 @@ key_partition(const RateKey *k)
 	return (int) (k->hash & (RATE_PARTITIONS - 1));
 }
 
-/* Keys: text (inline or digest) and rule windows. */
+/* Keys of the current database: text (inline or digest) and rule windows. */
 extern void rl_key_from_text(const char *s, size_t len, RateKey *k);
 extern void rl_key_for_window(const pg_uuid_t *rule, const pg_uuid_t *user, char window, RateKey *k);
 
