@@ -432,6 +432,14 @@ BEGIN
 
     SELECT * INTO w FROM jobspy.quota_resolve(v_user, v_metric, v_now);
 
+    -- An unlimited plan never refuses, so only the counter's range bounds
+    -- it: one call takes at most 10^12 units there, and no single call can
+    -- fill the counter (it would then refuse every later call).
+    IF w.quota_limit < 0 AND v_amount > 1000000000000 THEN
+        RAISE EXCEPTION 'amount % is more than one call may take on an unlimited plan', v_amount
+            USING ERRCODE = '22023', DETAIL = 'One call takes at most 1000000000000 units of a metric without a limit.';
+    END IF;
+
     IF w.period IS NULL THEN
         -- The plan in force does not include this metric: none of it.
         v_ok := false; c_used := 0; c_res := 0; w.quota_limit := 0;
@@ -442,12 +450,14 @@ BEGIN
                  WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
                    AND c.period_start = w.period_start
                    AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
+                   AND v_amount <= 9223372036854775807 - c.used - c.reserved
                 RETURNING c.used, c.reserved INTO c_used, c_res;
             ELSE
                 UPDATE jobspy.quota_counters c SET reserved = c.reserved + v_amount
                  WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
                    AND c.period_start = w.period_start
                    AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
+                   AND v_amount <= 9223372036854775807 - c.used - c.reserved
                 RETURNING c.used, c.reserved INTO c_used, c_res;
             END IF;
             v_ok := FOUND;
@@ -462,6 +472,13 @@ BEGIN
             SELECT c.used, c.reserved INTO c_used, c_res FROM jobspy.quota_counters c
              WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
                AND c.period_start = w.period_start;
+            IF w.quota_limit < 0 THEN
+                -- Without a limit the only refusal is the counter's range.
+                RAISE EXCEPTION 'amount % would carry the usage counter past its largest value', v_amount
+                    USING ERRCODE = '22023',
+                          DETAIL = format('The counter of "%s" holds %s used and %s reserved this period.',
+                                          left(v_metric, 100), c_used, c_res);
+            END IF;
         ELSIF op = 'consume' THEN
             IF v_key IS NOT NULL OR cost IS NOT NULL OR metadata IS NOT NULL
                OR current_setting('jobspy.quota_usage_records', true) = 'all' THEN

@@ -262,8 +262,13 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 		answer = QUOTA_COUNTER_REFUSED;
 		goto done;
 	}
-	if (pg_add_s64_overflow(*used, amount, used))
+	/* used + reserved stays within bigint, as the UPDATE's condition keeps it. */
+	if (pg_sub_s64_overflow(PG_INT64_MAX - *used, *reserved, &room) || amount > room)
+	{
+		answer = QUOTA_COUNTER_REFUSED;
 		goto done;
+	}
+	*used += amount;
 	/* used's domain (jobspy.quota_amount) as the UPDATE would check it. */
 	if (get_typtype(TupleDescAttr(desc, c.used - 1)->atttypid) == TYPTYPE_DOMAIN)
 		domain_check(Int64GetDatum(*used), false, TupleDescAttr(desc, c.used - 1)->atttypid,

@@ -721,6 +721,7 @@ consume_by_update(const QuotaCounterKey *key, int64 limit, int64 amount, int64 *
 			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
 			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
 			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
+			"   AND $3 <= 9223372036854775807 - c.used - c.reserved"
 			" RETURNING c.used, c.reserved", 6, types);
 	}
 	args[0] = UUIDPGetDatum(key->user_id);
@@ -754,6 +755,9 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 	int64		reserved;
 
 	if (!fast_window(user_id, metric, now, &w))
+		return false;
+	/* quota_take() refuses what an unlimited plan's call may not take. */
+	if (w.quota_limit < 0 && amount > QUOTA_UNLIMITED_MAX_AMOUNT)
 		return false;
 
 	key.user_id = user_id;
@@ -807,6 +811,37 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 	return true;
 }
 
+/*
+ * Run the SQL implementation as if its errors were consume_quota's own: an
+ * error keeps its SQLSTATE, message, detail and hint, but not the CONTEXT
+ * lines naming the internal functions and statements it went through (the
+ * caller did not write them and cannot act on them).
+ */
+static void
+execute_as_own(SPIPlanPtr plan, Datum *args, const char *argnulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		if (SPI_execute_plan(plan, args, argnulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "consume_quota: jobspy.quota_take failed");
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->context = NULL;
+		edata->internalquery = NULL;
+		edata->internalpos = 0;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
 PG_FUNCTION_INFO_V1(jobspy_consume_quota);
 Datum
 jobspy_consume_quota(PG_FUNCTION_ARGS)
@@ -844,8 +879,8 @@ jobspy_consume_quota(PG_FUNCTION_ARGS)
 			args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 			argnulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		}
-		if (SPI_execute_plan(consume_general_plan, args, argnulls, false, 0) != SPI_OK_SELECT ||
-			SPI_processed != 1)
+		execute_as_own(consume_general_plan, args, argnulls);
+		if (SPI_processed != 1)
 			elog(ERROR, "consume_quota: jobspy.quota_take gave no answer");
 		/* All six columns are passed by value. */
 		for (int i = 0; i < 6; i++)

@@ -20,6 +20,9 @@
 #define ERRCODE_JS_USER_NOT_ACTIVE		MAKE_SQLSTATE('J','S','4','0','3')
 #define ERRCODE_JS_IDEMPOTENCY_REUSED	MAKE_SQLSTATE('J','S','4','0','4')
 
+/* The most one consume_quota call takes on an unlimited plan (sql/quotas.sql). */
+#define QUOTA_UNLIMITED_MAX_AMOUNT		INT64CONST(1000000000000)
+
 /* jobspy.quota_usage_records: which grants get a usage record. */
 typedef enum QuotaUsageRecords
 {

@@ -113,12 +113,12 @@ SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-00000000
 ROLLBACK TO SAVEPOINT read_only;
 SELECT is((SELECT used FROM cu_used), 661::bigint, 'and nothing was counted');
 
--- An unlimited metric near the top of bigint: the sum overflows with 22003.
+-- An unlimited metric near the top of bigint: a sum past it is refused with 22023.
 SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000002', 'tokens');
 UPDATE jobspy.quota_counters SET used = 9223372036854775800
  WHERE user_id = 'c0000000-0000-4000-8000-000000000002' AND metric = 'tokens';
 SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000002', 'tokens', 100)$$,
-                 '22003', NULL, 'used + amount beyond bigint is out of range');
+                 '22023', NULL, 'used + amount beyond bigint is refused, not an overflow');
 SELECT is((SELECT q.used::bigint FROM jobspy.consume_quota('c0000000-0000-4000-8000-000000000002', 'tokens', 7) q),
           9223372036854775807::bigint, 'up to the top it is counted');
 

@@ -1,0 +1,131 @@
+\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
+-- 0.2.0 -> 0.3.0: quotas.
+
+-- An unlimited plan never locks a user out: one call takes at most 10^12
+-- units there, and a call that would carry the counter past the bigint
+-- range is refused with 22023 (it raised 22003 on every later call).
+CREATE OR REPLACE FUNCTION jobspy.quota_take(op text, user_id uuid, metric text, amount bigint, idempotency_key text,
+                                  ttl interval, cost numeric, metadata jsonb)
+    RETURNS TABLE (reservation_id uuid, allowed boolean, used bigint, quota_limit bigint, remaining bigint,
+                   period_start timestamptz, resets_at timestamptz)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_user   uuid := user_id;
+    v_metric text := metric;
+    v_amount bigint := amount;
+    v_key    text := idempotency_key;
+    v_now    timestamptz := jobspy.now();
+    w        record;
+    k        record;
+    c_used   bigint;
+    c_res    bigint;
+    v_rid    uuid;
+    v_ok     boolean;
+BEGIN
+    PERFORM jobspy.quota_check_args(v_user, v_metric, v_amount, v_key);
+
+    IF v_key IS NOT NULL THEN
+        -- Calls with the same key wait for each other here; the one that
+        -- comes second then sees the first one's answer.
+        PERFORM pg_advisory_xact_lock(1246774341, hashtext(v_user::text || '/' || v_key));
+        SELECT * INTO k FROM jobspy.quota_idempotency i
+         WHERE i.user_id = v_user AND i.idempotency_key = v_key;
+        IF FOUND THEN
+            IF k.operation <> op OR k.metric <> v_metric OR k.amount <> v_amount THEN
+                RAISE EXCEPTION 'idempotency key reused for another request'
+                    USING ERRCODE = 'JS404',
+                          DETAIL = format('The key was first used to %s %s of "%s".', k.operation, k.amount, k.metric),
+                          HINT = 'Use a new key for a new request.';
+            END IF;
+            RETURN QUERY SELECT k.reservation_id, k.allowed, k.used, k.quota_limit, k.remaining,
+                                k.period_start, k.resets_at;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT * INTO w FROM jobspy.quota_resolve(v_user, v_metric, v_now);
+
+    -- An unlimited plan never refuses, so only the counter's range bounds
+    -- it: one call takes at most 10^12 units there, and no single call can
+    -- fill the counter (it would then refuse every later call).
+    IF w.quota_limit < 0 AND v_amount > 1000000000000 THEN
+        RAISE EXCEPTION 'amount % is more than one call may take on an unlimited plan', v_amount
+            USING ERRCODE = '22023', DETAIL = 'One call takes at most 1000000000000 units of a metric without a limit.';
+    END IF;
+
+    IF w.period IS NULL THEN
+        -- The plan in force does not include this metric: none of it.
+        v_ok := false; c_used := 0; c_res := 0; w.quota_limit := 0;
+    ELSE
+        FOR attempt IN 1..2 LOOP
+            IF op = 'consume' THEN
+                UPDATE jobspy.quota_counters c SET used = c.used + v_amount
+                 WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
+                   AND c.period_start = w.period_start
+                   AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
+                   AND v_amount <= 9223372036854775807 - c.used - c.reserved
+                RETURNING c.used, c.reserved INTO c_used, c_res;
+            ELSE
+                UPDATE jobspy.quota_counters c SET reserved = c.reserved + v_amount
+                 WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
+                   AND c.period_start = w.period_start
+                   AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
+                   AND v_amount <= 9223372036854775807 - c.used - c.reserved
+                RETURNING c.used, c.reserved INTO c_used, c_res;
+            END IF;
+            v_ok := FOUND;
+            EXIT WHEN v_ok OR attempt = 2;
+            -- No room, or no counter yet for this period: make it (a
+            -- concurrent maker wins quietly) and try once more.
+            INSERT INTO jobspy.quota_counters AS c (user_id, metric, period, period_start, period_end)
+            VALUES (v_user, v_metric, w.period, w.period_start, w.period_end)
+            ON CONFLICT DO NOTHING;
+        END LOOP;
+        IF NOT v_ok THEN
+            SELECT c.used, c.reserved INTO c_used, c_res FROM jobspy.quota_counters c
+             WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
+               AND c.period_start = w.period_start;
+            IF w.quota_limit < 0 THEN
+                -- Without a limit the only refusal is the counter's range.
+                RAISE EXCEPTION 'amount % would carry the usage counter past its largest value', v_amount
+                    USING ERRCODE = '22023',
+                          DETAIL = format('The counter of "%s" holds %s used and %s reserved this period.',
+                                          left(v_metric, 100), c_used, c_res);
+            END IF;
+        ELSIF op = 'consume' THEN
+            IF v_key IS NOT NULL OR cost IS NOT NULL OR metadata IS NOT NULL
+               OR current_setting('jobspy.quota_usage_records', true) = 'all' THEN
+                INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, idempotency_key, metadata, created_at)
+                VALUES (v_user, v_metric, v_amount, cost, v_key, coalesce(metadata, '{}'), v_now);
+            END IF;
+        ELSE
+            INSERT INTO jobspy.quota_reservations AS r
+                   (user_id, metric, period, period_start, quota_limit, amount, idempotency_key, expires_at)
+            VALUES (v_user, v_metric, w.period, w.period_start, w.quota_limit, v_amount, v_key, v_now + ttl)
+            RETURNING r.id INTO v_rid;
+        END IF;
+    END IF;
+
+    reservation_id := v_rid;
+    allowed := v_ok;
+    used := c_used;
+    quota_limit := CASE WHEN w.quota_limit >= 0 THEN w.quota_limit END;
+    remaining := CASE WHEN w.quota_limit >= 0 THEN greatest(w.quota_limit - c_used - c_res, 0) END;
+    period_start := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_start END;
+    resets_at := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_end END;
+
+    -- A key is bound by a grant only: a denial consumed nothing, so the
+    -- same request may be tried again (after an upgrade or a reset).
+    IF v_key IS NOT NULL AND v_ok THEN
+        INSERT INTO jobspy.quota_idempotency AS i
+               (user_id, idempotency_key, operation, metric, amount, reservation_id,
+                allowed, used, quota_limit, remaining, period_start, resets_at, created_at)
+        VALUES (v_user, v_key, op, v_metric, v_amount, v_rid,
+                allowed, used, quota_limit, remaining, period_start, resets_at, v_now);
+    END IF;
+    RETURN NEXT;
+END
+$$;
