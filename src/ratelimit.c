@@ -585,6 +585,39 @@ read_user_license_type(const pg_uuid_t *user, Snapshot snapshot, TimestampTz *ch
 	return best;				/* NULL: no active licence */
 }
 
+/* Whether the user exists, read under snapshot (the licence type's own). */
+static bool
+user_exists(const pg_uuid_t *user, Snapshot snapshot)
+{
+	static Oid	users_relid = InvalidOid;
+	static Oid	users_pkey = InvalidOid;
+	static AttrNumber att_id = InvalidAttrNumber;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	if (!OidIsValid(users_relid))
+	{
+		Oid			relid = get_relname_relid("users", get_namespace_oid("jobspy", false));
+
+		if (!OidIsValid(relid))
+			elog(ERROR, "table jobspy.users is missing");
+		rel = table_open(relid, AccessShareLock);
+		users_pkey = RelationGetPrimaryKeyIndex(rel);
+		table_close(rel, AccessShareLock);
+		att_id = jobspy_attnum(relid, "id");
+		users_relid = relid;
+	}
+	rel = table_open(users_relid, AccessShareLock);
+	ScanKeyInit(&skey, att_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
+	scan = systable_beginscan(rel, users_pkey, OidIsValid(users_pkey), snapshot, 1, &skey);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /*
  * Each backend remembers a user's licence type, fresh by the licence
  * cache's rules (license_cache.c): the user's change generation, read
@@ -600,6 +633,7 @@ typedef struct CachedType
 	TimestampTz loaded_at;		/* transaction start then, for the age limit */
 	TimestampTz read_at;		/* jobspy.now() then: the clock may be moved back */
 	TimestampTz changes_at;
+	bool		exists;			/* the user exists (has_license implies it) */
 	bool		has_license;
 	char		type[TYPE_LEN];
 } CachedType;
@@ -635,8 +669,19 @@ type_cache_forget(void)
  * The licence type whose rules apply to a user: that of the user's active,
  * unexpired licence (the highest tier, enterprise > pro > free > others,
  * then the latest issued, when there are several), else
- * jobspy.ratelimit_default_license_type.
+ * jobspy.ratelimit_default_license_type.  22023 when there is no such user:
+ * an unknown id is a caller's mistake, not a user without a licence.
  */
+static void
+unknown_user(const pg_uuid_t *user)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown user %s",
+					DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(user)))),
+			 errdetail("check_rate_limit applies the rules of an existing user's licence type.")));
+}
+
 static const char *
 user_license_type(const pg_uuid_t *user)
 {
@@ -648,20 +693,29 @@ user_license_type(const pg_uuid_t *user)
 	Snapshot	snapshot;
 	TimestampTz changes_at;
 	char	   *type;
+	bool		exists;
 
 	if (!license_cache_usable())
 	{
-		type = read_user_license_type(user, jobspy_statement_snapshot(), &changes_at);
+		snapshot = jobspy_statement_snapshot();
+		type = read_user_license_type(user, snapshot, &changes_at);
+		if (type == NULL && !user_exists(user, snapshot))
+			unknown_user(user);
 		return type ? type : dflt;
 	}
 	c = type_cache_entry(user, &found);
 	if (found && license_cache_current(user, c->generation, c->loaded_at) &&
 		now >= c->read_at && now < c->changes_at)
+	{
+		if (!c->exists)
+			unknown_user(user);
 		return c->has_license ? pstrdup(c->type) : dflt;
+	}
 
 	generation = license_cache_generation(user);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	type = read_user_license_type(user, snapshot, &changes_at);
+	exists = type != NULL || user_exists(user, snapshot);
 	UnregisterSnapshot(snapshot);
 	/* The entry may have moved while the table was read. */
 	c = type_cache_entry(user, &found);
@@ -669,11 +723,14 @@ user_license_type(const pg_uuid_t *user)
 	c->loaded_at = GetCurrentTransactionStartTimestamp();
 	c->read_at = now;
 	c->changes_at = changes_at;
+	c->exists = exists;
 	c->has_license = type != NULL && strlen(type) < TYPE_LEN;
 	if (c->has_license)
 		strlcpy(c->type, type, TYPE_LEN);
 	else if (type != NULL)
 		c->changes_at = now;	/* a type too long to keep: never used from the cache */
+	if (!exists)
+		unknown_user(user);
 	return type ? type : dflt;
 }
 

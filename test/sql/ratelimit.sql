@@ -63,3 +63,17 @@ SELECT * FROM jobspy.rate_limit('', 1, 10, '1 minute');
 SELECT partitions, bytes_per_key, bytes_per_key <= 128 AS within_budget,
        shared_bytes <= 128 * max_keys AS total_within_budget
   FROM jobspy.rate_limit_store();
+
+-- check_rate_limit for a user that does not exist is a caller's mistake:
+-- 22023, asked twice (the second answer comes from the backend's cache),
+-- and the user once created is served.
+\set VERBOSITY sqlstate
+SELECT * FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000dead', '/api/v1/jobs');
+\set VERBOSITY default
+SELECT * FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000dead', '/api/v1/jobs');
+INSERT INTO jobspy.users (id, email) VALUES ('00000000-0000-4000-8000-00000000dead', 'rt-dead@example.com');
+SELECT allowed FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000dead', '/api/v1/jobs');
+DELETE FROM jobspy.users WHERE id = '00000000-0000-4000-8000-00000000dead';
+\set VERBOSITY sqlstate
+SELECT * FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000dead', '/api/v1/jobs');
+\set VERBOSITY default
