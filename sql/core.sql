@@ -29,3 +29,21 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The configuration registry: every key a module reads, declared by that
+-- module's own SQL file beside the code that reads it (INSERT INTO
+-- jobspy.config_defaults), with its built-in value and what a value must
+-- be.  jobspy.config_set() checks a value against it; keys an application
+-- keeps for itself live under "app." (docs/operations.md).
+CREATE TABLE jobspy.config_defaults (
+    key         text PRIMARY KEY,
+    value       jsonb NOT NULL,
+    description text NOT NULL,
+    value_type  text NOT NULL CHECK (value_type IN ('integer', 'interval', 'text', 'boolean')),
+    nullable    boolean NOT NULL DEFAULT false,
+    min_value   numeric,
+    max_value   numeric,
+    choices     jsonb CHECK (jsonb_typeof(choices) = 'array')
+);
+COMMENT ON TABLE jobspy.config_defaults IS
+    'the configuration registry: each known key, its built-in value and the type, range or choices a value must have; system_config overrides the value';

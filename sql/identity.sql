@@ -2,6 +2,16 @@
 -- identity: users, sessions, one-time tokens.
 -- Per-user tables lead their keys with user_id (the tenancy key).
 
+-- Configuration keys of identity (the registry: core.sql).
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('identity.login_max_failures',       '5',            'failed logins within identity.login_failure_window that lock an account', 'integer', false, 1, 1000, NULL),
+    ('identity.login_failure_window',     '"15 minutes"', 'window in which failed logins are counted', 'interval', false, NULL, NULL, NULL),
+    ('identity.lockout_duration',         '"15 minutes"', 'how long an account stays locked after too many failed logins', 'interval', false, NULL, NULL, NULL),
+    ('identity.session_absolute_timeout', '"30 days"',    'a session ends this long after its login, however often it is refreshed', 'interval', false, NULL, NULL, NULL),
+    ('identity.session_idle_timeout',     '"7 days"',     'a session ends when unused this long', 'interval', false, NULL, NULL, NULL),
+    ('identity.email_verification_ttl',   '"48 hours"',   'how long an email verification token stays valid', 'interval', false, NULL, NULL, NULL),
+    ('identity.password_reset_ttl',       '"1 hour"',     'how long a password reset token stays valid', 'interval', false, NULL, NULL, NULL);
+
 CREATE TABLE jobspy.users (
     id                 uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     email              text CHECK (length(email) BETWEEN 3 AND 254 AND email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),

@@ -2,6 +2,10 @@
 -- licensing: licences, machines, validation, offline licence tokens.  The key itself is never stored: a keyed hash finds
 -- it, and a hint of its last four characters lets a person recognise it.
 
+-- Configuration keys of licensing (the registry: core.sql).
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('retention.license_validations', '"13 months"', 'how long license_validations rows are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL);
+
 CREATE TABLE jobspy.licenses (
     user_id                 uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
     id                      uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),

@@ -1,29 +1,14 @@
 \echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
 -- ops: system configuration, partitions, retention, maintenance.
 
--- Built-in defaults live apart from the values a DBA sets, so that pg_dump
--- keeps exactly the values set and a restore never collides with defaults.
-CREATE TABLE jobspy.config_defaults (
-    key         text PRIMARY KEY,
-    value       jsonb NOT NULL,
-    description text NOT NULL
-);
-COMMENT ON TABLE jobspy.config_defaults IS 'built-in configuration values; system_config overrides them';
-INSERT INTO jobspy.config_defaults (key, value, description) VALUES
-    ('partitions.premake_months', '3',            'monthly partitions maintain() keeps ready ahead of the current month'),
-    ('retention.api_usage',       '"13 months"',  'how long api_usage rows are kept; null keeps them forever'),
-    ('retention.audit_logs',      '"7 years"',    'how long audit_logs rows are kept; null keeps them forever'),
-    ('retention.mode',            '"drop"',       'what maintain() does with a partition past retention: "drop" or "detach"');
-
--- Defaults of the quotas module (its tables come before this one).
-INSERT INTO jobspy.config_defaults (key, value, description) VALUES
-    ('quotas.default_plan',       'null',         'code of the plan in force for users with no other plan; null means none'),
-    ('retention.quota_counters',  '"13 months"',  'how long a finished period''s quota counter is kept; null keeps them forever'),
-    ('retention.usage_records',   'null',         'how long usage_records rows are kept (idempotency keys live as long); null keeps them forever');
-
--- Defaults of the licensing module.
-INSERT INTO jobspy.config_defaults (key, value, description) VALUES
-    ('retention.license_validations', '"13 months"', 'how long license_validations rows are kept; null keeps them forever');
+-- Built-in defaults (the registry in core.sql) live apart from the values a
+-- DBA sets, so that pg_dump keeps exactly the values set and a restore
+-- never collides with defaults.  The keys of ops itself:
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('partitions.premake_months', '3',           'monthly partitions maintain() keeps ready ahead of the current month', 'integer', false, 0, 120, NULL),
+    ('retention.api_usage',       '"13 months"', 'how long api_usage rows are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL),
+    ('retention.audit_logs',      '"7 years"',   'how long audit_logs rows are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL),
+    ('retention.mode',            '"drop"',      'what maintain() does with a partition past retention: "drop" or "detach"', 'text', false, NULL, NULL, '["drop", "detach"]');
 
 CREATE TABLE jobspy.system_config (
     key         text PRIMARY KEY CHECK (key ~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' AND length(key) <= 100),
@@ -51,18 +36,58 @@ $$;
 COMMENT ON FUNCTION jobspy.config_get(text) IS
     'a configuration value: the one set with config_set, else the built-in default, else NULL';
 
--- Checks a value against what the key means; raises 22023 when it is wrong.
+-- Checks a value against the registry (config_defaults); raises 22023 when
+-- it is wrong and JS003 for a key nobody declared.  A key under "app." is
+-- the application's own and holds any JSON; "retention.<table>" is known
+-- for every range-partitioned table of schema jobspy (maintain() applies
+-- it, docs/development.md).
 CREATE FUNCTION jobspy.config_check(key text, value jsonb) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    d jobspy.config_defaults;
+    t text := jsonb_typeof(value);
+    n numeric;
 BEGIN
-    IF key LIKE 'retention.%' AND key <> 'retention.mode' THEN
-        IF jsonb_typeof(value) = 'null' THEN
+    SELECT * INTO d FROM jobspy.config_defaults c WHERE c.key = $1;
+    IF NOT FOUND THEN
+        IF key LIKE 'app.%' THEN
             RETURN;
         END IF;
-        IF jsonb_typeof(value) <> 'string' THEN
-            RAISE EXCEPTION 'configuration % must be an interval string or null', key
+        IF key LIKE 'retention.%' AND EXISTS (
+               SELECT FROM pg_class r JOIN pg_namespace s ON s.oid = r.relnamespace
+                WHERE s.nspname = 'jobspy' AND r.relkind = 'p' AND r.relname = substr($1, 11)) THEN
+            d.value_type := 'interval';
+            d.nullable := true;
+        ELSE
+            RAISE EXCEPTION 'unknown configuration key "%"', left(key, 100)
+                USING ERRCODE = 'JS003',
+                      DETAIL = 'jobspy.config_defaults lists the keys jobspy_core knows.',
+                      HINT = 'An application''s own keys start with "app.".';
+        END IF;
+    END IF;
+
+    IF t = 'null' THEN
+        IF NOT d.nullable THEN
+            RAISE EXCEPTION 'configuration % must not be null', key USING ERRCODE = '22023';
+        END IF;
+        RETURN;
+    END IF;
+    IF d.value_type = 'integer' THEN
+        IF t <> 'number' OR value::numeric <> trunc(value::numeric) THEN
+            RAISE EXCEPTION 'configuration % must be a whole number', key
+                USING ERRCODE = '22023', DETAIL = format('%s is not one.', value);
+        END IF;
+        n := value::numeric;
+        IF n < d.min_value OR n > d.max_value THEN
+            RAISE EXCEPTION 'configuration % must be from % to %', key, d.min_value, d.max_value
+                USING ERRCODE = '22023', DETAIL = format('%s is out of range.', value);
+        END IF;
+    ELSIF d.value_type = 'interval' THEN
+        IF t <> 'string' THEN
+            RAISE EXCEPTION 'configuration % must be an interval string%', key,
+                            CASE WHEN d.nullable THEN ' or null' ELSE '' END
                 USING ERRCODE = '22023', HINT = 'For example ''"13 months"''::jsonb.';
         END IF;
         BEGIN
@@ -71,25 +96,25 @@ BEGIN
                     USING ERRCODE = '22023';
             END IF;
         EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
-            RAISE EXCEPTION 'configuration % must be an interval string or null', key
+            RAISE EXCEPTION 'configuration % must be an interval string%', key,
+                            CASE WHEN d.nullable THEN ' or null' ELSE '' END
                 USING ERRCODE = '22023', DETAIL = format('%s is not an interval.', value);
         END;
-    ELSIF key = 'quotas.default_plan' AND jsonb_typeof(value) NOT IN ('string', 'null') THEN
-        RAISE EXCEPTION 'configuration quotas.default_plan must be a plan code string or null'
-            USING ERRCODE = '22023', HINT = 'For example ''"basic"''::jsonb.';
-    ELSIF key = 'retention.mode' AND value NOT IN ('"drop"', '"detach"') THEN
-        RAISE EXCEPTION 'configuration retention.mode must be "drop" or "detach"'
-            USING ERRCODE = '22023';
-    ELSIF key = 'partitions.premake_months'
-          AND (jsonb_typeof(value) <> 'number' OR value::numeric NOT BETWEEN 0 AND 120
-               OR value::numeric <> trunc(value::numeric)) THEN
-        RAISE EXCEPTION 'configuration partitions.premake_months must be a whole number from 0 to 120'
-            USING ERRCODE = '22023';
+    ELSIF d.value_type = 'boolean' AND t <> 'boolean' THEN
+        RAISE EXCEPTION 'configuration % must be true or false', key USING ERRCODE = '22023';
+    ELSIF d.value_type = 'text' THEN
+        IF t <> 'string' THEN
+            RAISE EXCEPTION 'configuration % must be a string', key
+                USING ERRCODE = '22023', HINT = 'For example ''"basic"''::jsonb.';
+        END IF;
+        IF d.choices IS NOT NULL AND NOT d.choices @> jsonb_build_array(value) THEN
+            RAISE EXCEPTION 'configuration % must be one of %', key, d.choices USING ERRCODE = '22023';
+        END IF;
     END IF;
 END
 $$;
 COMMENT ON FUNCTION jobspy.config_check(text, jsonb) IS
-    'raises 22023 when a value does not suit its configuration key';
+    'raises 22023 when a value does not suit its key''s entry in config_defaults, JS003 for an unknown key outside app.';
 
 CREATE FUNCTION jobspy.config_set(key text, value jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -113,7 +138,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.config_set(text, jsonb) IS
-    'sets a configuration value (audited); known keys are checked';
+    'sets a configuration value (audited), checked against the registry config_defaults; an application''s own keys start with app.';
 
 -- A partitioned table keeps its keys and indexes on its default partition
 -- (see analytics.sql); each new partition gets copies named after itself.

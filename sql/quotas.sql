@@ -2,6 +2,12 @@
 -- quotas: feature flags, plans and their quotas, consumption with idempotency
 -- keys, reservations, the usage ledger and entitlements.
 
+-- Configuration keys of quotas (the registry: core.sql).
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('quotas.default_plan',      'null',        'code of the plan in force for users with no other plan; null means none', 'text', true, NULL, NULL, NULL),
+    ('retention.quota_counters', '"13 months"', 'how long a finished period''s quota counter is kept; null keeps them forever', 'interval', true, NULL, NULL, NULL),
+    ('retention.usage_records',  'null',        'how long usage_records rows are kept (idempotency keys live as long); null keeps them forever', 'interval', true, NULL, NULL, NULL);
+
 CREATE TABLE jobspy.feature_flags (
     id                 uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     name               text NOT NULL UNIQUE CHECK (name ~ '^[a-z][a-z0-9_.-]{0,99}$'),

@@ -34,17 +34,6 @@ GRANT SELECT ON jobspy.users, jobspy.licenses, jobspy.subscriptions, jobspy.paym
     jobspy.config_defaults, jobspy.rate_limit_rules, jobspy.audit_logs
   TO jobspy_admin;
 
--- Identity's configuration defaults (config_defaults is made by ops, which
--- runs after identity).
-INSERT INTO jobspy.config_defaults (key, value, description) VALUES
-    ('identity.login_max_failures',       '5',              'failed logins within identity.login_failure_window that lock an account'),
-    ('identity.login_failure_window',     '"15 minutes"',   'window in which failed logins are counted'),
-    ('identity.lockout_duration',         '"15 minutes"',   'how long an account stays locked after too many failed logins'),
-    ('identity.session_absolute_timeout', '"30 days"',      'a session ends this long after its login, however often it is refreshed'),
-    ('identity.session_idle_timeout',     '"7 days"',       'a session ends when unused this long'),
-    ('identity.email_verification_ttl',   '"48 hours"',     'how long an email verification token stays valid'),
-    ('identity.password_reset_ttl',       '"1 hour"',       'how long a password reset token stays valid');
-
 -- Identity tables: the admin reads them but not the secret columns.
 GRANT SELECT ON jobspy.organizations, jobspy.organization_members TO jobspy_admin;
 REVOKE SELECT ON jobspy.users, jobspy.user_sessions, jobspy.email_verification_tokens,
