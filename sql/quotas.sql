@@ -173,7 +173,7 @@ CREATE TABLE jobspy.usage_records (
     created_at      timestamptz NOT NULL DEFAULT jobspy.now()
 ) PARTITION BY RANGE (created_at);
 COMMENT ON TABLE jobspy.usage_records IS
-    'usage ledger: each granted consumption (amount, cost in minor units, metadata), partitioned by month';
+    'usage ledger: each granted consumption (amount, cost in minor units in the currency of the user''s plan, metadata), partitioned by month';
 CREATE TABLE jobspy.usage_records_default PARTITION OF jobspy.usage_records
     (PRIMARY KEY (user_id, created_at, id)) DEFAULT;
 SELECT pg_catalog.pg_extension_config_dump('jobspy.usage_records_default', '');
@@ -488,8 +488,12 @@ BEGIN
         ELSIF op = 'consume' THEN
             IF v_key IS NOT NULL OR cost IS NOT NULL OR metadata IS NOT NULL
                OR current_setting('jobspy.quota_usage_records', true) = 'all' THEN
-                INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, idempotency_key, metadata, created_at)
-                VALUES (v_user, v_metric, v_amount, cost, v_key, coalesce(metadata, '{}'), v_now);
+                -- A cost is in the currency of the plan that granted it.
+                INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, currency, idempotency_key,
+                                                  metadata, created_at)
+                VALUES (v_user, v_metric, v_amount, cost,
+                        CASE WHEN cost IS NOT NULL THEN (SELECT p.currency FROM jobspy.plans p WHERE p.id = w.plan_id) END,
+                        v_key, coalesce(metadata, '{}'), v_now);
             END IF;
         ELSE
             INSERT INTO jobspy.quota_reservations AS r
@@ -632,6 +636,7 @@ DECLARE
     c_res  bigint;
     v_now  timestamptz := jobspy.now();
     v_end  timestamptz;
+    v_currency text;
 BEGIN
     IF $1 IS NULL OR $2 IS NULL OR $2 < 0 THEN
         RAISE EXCEPTION 'reservation_id and a non-negative actual_amount are required'
@@ -671,9 +676,19 @@ BEGIN
         UPDATE jobspy.quota_reservations x SET status = 'settled', actual_amount = $2
          WHERE x.user_id = r.user_id AND x.id = r.id;
         IF $2 > 0 THEN
-            INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, idempotency_key, reservation_id,
+            -- A cost is in the currency of the plan in force when it is settled.
+            IF $3 IS NOT NULL THEN
+                SELECT p.currency INTO v_currency FROM jobspy.plans p
+                 WHERE p.id = (jobspy.quota_lookup(r.user_id, r.metric, v_now)).plan_id;
+                IF v_currency IS NULL THEN
+                    RAISE EXCEPTION 'a cost needs a currency, and user % has no plan in force', r.user_id
+                        USING ERRCODE = 'JS401', DETAIL = 'A cost is recorded in the currency of the user''s plan.',
+                              HINT = 'Settle without a cost, or give the user a plan.';
+                END IF;
+            END IF;
+            INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, currency, idempotency_key, reservation_id,
                                               metadata, created_at)
-            VALUES (r.user_id, r.metric, $2, $3, r.idempotency_key, r.id, coalesce($4, '{}'), v_now);
+            VALUES (r.user_id, r.metric, $2, $3, v_currency, r.idempotency_key, r.id, coalesce($4, '{}'), v_now);
         END IF;
     END IF;
     allowed := r.quota_limit < 0 OR c_used + c_res <= r.quota_limit;

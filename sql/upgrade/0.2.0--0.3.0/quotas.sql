@@ -98,8 +98,12 @@ BEGIN
         ELSIF op = 'consume' THEN
             IF v_key IS NOT NULL OR cost IS NOT NULL OR metadata IS NOT NULL
                OR current_setting('jobspy.quota_usage_records', true) = 'all' THEN
-                INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, idempotency_key, metadata, created_at)
-                VALUES (v_user, v_metric, v_amount, cost, v_key, coalesce(metadata, '{}'), v_now);
+                -- A cost is in the currency of the plan that granted it.
+                INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, currency, idempotency_key,
+                                                  metadata, created_at)
+                VALUES (v_user, v_metric, v_amount, cost,
+                        CASE WHEN cost IS NOT NULL THEN (SELECT p.currency FROM jobspy.plans p WHERE p.id = w.plan_id) END,
+                        v_key, coalesce(metadata, '{}'), v_now);
             END IF;
         ELSE
             INSERT INTO jobspy.quota_reservations AS r
@@ -129,3 +133,85 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+
+-- A cost is recorded with the currency of the user's plan.
+CREATE OR REPLACE FUNCTION jobspy.settle_reservation(reservation_id uuid, actual_amount bigint,
+                                          cost numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
+    RETURNS TABLE (allowed boolean, used bigint, quota_limit bigint, remaining bigint,
+                   period_start timestamptz, resets_at timestamptz)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    r      record;
+    c_used bigint;
+    c_res  bigint;
+    v_now  timestamptz := jobspy.now();
+    v_end  timestamptz;
+    v_currency text;
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL OR $2 < 0 THEN
+        RAISE EXCEPTION 'reservation_id and a non-negative actual_amount are required'
+            USING ERRCODE = '22023';
+    END IF;
+    IF $3 < 0 THEN
+        RAISE EXCEPTION 'cost must not be negative' USING ERRCODE = '22023';
+    END IF;
+    IF $4 IS NOT NULL AND jsonb_typeof($4) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO r FROM jobspy.quota_reservations x WHERE x.id = $1 FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown reservation %', $1 USING ERRCODE = '22023';
+    END IF;
+    IF r.status = 'settled' AND r.actual_amount = $2 THEN
+        -- A repeated settlement: nothing more is counted.
+        SELECT c.used, c.reserved, c.period_end INTO c_used, c_res, v_end FROM jobspy.quota_counters c
+         WHERE c.user_id = r.user_id AND c.metric = r.metric AND c.period = r.period
+           AND c.period_start = r.period_start;
+    ELSIF r.status <> 'held' THEN
+        IF r.status = 'settled' THEN
+            RAISE EXCEPTION 'reservation is settled'
+                USING ERRCODE = '55000',
+                      DETAIL = format('It was settled with %s; a settlement is final.', r.actual_amount);
+        END IF;
+        RAISE EXCEPTION 'reservation is %', r.status
+            USING ERRCODE = '55000', DETAIL = 'Its amount was released.',
+                  HINT = 'Record the usage with jobspy.consume_quota().';
+    ELSE
+        -- The actual amount is recorded even past the limit: the usage
+        -- has happened; the reservation was the gate.
+        UPDATE jobspy.quota_counters c SET used = c.used + $2, reserved = c.reserved - r.amount
+         WHERE c.user_id = r.user_id AND c.metric = r.metric AND c.period = r.period
+           AND c.period_start = r.period_start
+        RETURNING c.used, c.reserved, c.period_end INTO c_used, c_res, v_end;
+        UPDATE jobspy.quota_reservations x SET status = 'settled', actual_amount = $2
+         WHERE x.user_id = r.user_id AND x.id = r.id;
+        IF $2 > 0 THEN
+            -- A cost is in the currency of the plan in force when it is settled.
+            IF $3 IS NOT NULL THEN
+                SELECT p.currency INTO v_currency FROM jobspy.plans p
+                 WHERE p.id = (jobspy.quota_lookup(r.user_id, r.metric, v_now)).plan_id;
+                IF v_currency IS NULL THEN
+                    RAISE EXCEPTION 'a cost needs a currency, and user % has no plan in force', r.user_id
+                        USING ERRCODE = 'JS401', DETAIL = 'A cost is recorded in the currency of the user''s plan.',
+                              HINT = 'Settle without a cost, or give the user a plan.';
+                END IF;
+            END IF;
+            INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, currency, idempotency_key, reservation_id,
+                                              metadata, created_at)
+            VALUES (r.user_id, r.metric, $2, $3, v_currency, r.idempotency_key, r.id, coalesce($4, '{}'), v_now);
+        END IF;
+    END IF;
+    allowed := r.quota_limit < 0 OR c_used + c_res <= r.quota_limit;
+    used := c_used;
+    quota_limit := CASE WHEN r.quota_limit >= 0 THEN r.quota_limit END;
+    remaining := CASE WHEN r.quota_limit >= 0 THEN greatest(r.quota_limit - c_used - c_res, 0) END;
+    period_start := CASE WHEN r.period <> 'lifetime' THEN r.period_start END;
+    resets_at := CASE WHEN r.period <> 'lifetime' THEN v_end END;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON TABLE jobspy.usage_records IS
+    'usage ledger: each granted consumption (amount, cost in minor units in the currency of the user''s plan, metadata), partitioned by month';
