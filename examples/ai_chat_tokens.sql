@@ -42,11 +42,14 @@ SELECT reservation_id IS NULL AS denied, allowed, used, remaining
   FROM jobspy.reserve_quota('f0000000-0000-4000-8000-000000000002', 'ai.tokens', 4000);
 
 -- Bob subscribes to PLUS, billed monthly from the 20th at 09:00: his
--- token month now follows the billing period, with a fresh count.
+-- token month now follows the billing period, with a fresh count.  A live
+-- subscription names its plan by code (plan_type, which accepts basic,
+-- professional and enterprise), so PLUS is sold as "professional".
+SELECT jobspy.create_plan('professional', 'Plus (subscription)', price_monthly => 2000) IS NOT NULL AS plus_sold;
+SELECT jobspy.set_plan_quota('professional', 'ai.tokens', 'month', 1000000);
 INSERT INTO jobspy.subscriptions (user_id, plan_type, plan_interval, status, current_period_start, current_period_end)
 VALUES ('f0000000-0000-4000-8000-000000000002', 'professional', 'month', 'active',
         '2030-06-20 09:00:00+00', '2030-07-20 09:00:00+00');
-SELECT jobspy.set_user_plan('f0000000-0000-4000-8000-000000000002', 'PLUS');
 SELECT quota_limit, used, remaining, period_start, resets_at
   FROM jobspy.quota_status('f0000000-0000-4000-8000-000000000002', 'ai.tokens');
 

@@ -247,7 +247,8 @@ COMMENT ON FUNCTION jobspy.quota_default_plan_id() IS
     'the plan named by configuration quotas.default_plan, or NULL';
 
 -- The plan in force for a user at a time: the live subscription's plan
--- (by code = subscriptions.plan_type), else the one set with
+-- (by code = subscriptions.plan_type; none when no plan has that code: a
+-- subscription never falls back to another plan), else the one set with
 -- set_user_plan, else the plan named like the most recently issued active
 -- licence's type, else the configured default.  anchor is the live
 -- subscription's current period start, whichever plan is in force: a
@@ -261,7 +262,7 @@ CREATE FUNCTION jobspy.quota_plan_of(user_id uuid, at timestamptz)
 -- OFFSET 0 keeps the planner from copying the expression (and its
 -- lookups) into every place that uses it.
 SELECT u.status, u.timezone, pid.plan_id,
-       CASE WHEN s.plan_id IS NOT NULL THEN 'subscription'
+       CASE WHEN s.live THEN 'subscription'
             WHEN EXISTS (SELECT FROM jobspy.user_plans x WHERE x.user_id = u.id) THEN 'user'
             WHEN EXISTS (SELECT FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
                           WHERE li.user_id = u.id AND li.status = 'active'
@@ -270,18 +271,18 @@ SELECT u.status, u.timezone, pid.plan_id,
        s.anchor
   FROM jobspy.users u
   LEFT JOIN LATERAL (
-        SELECT p.id AS plan_id, sub.current_period_start AS anchor
+        SELECT true AS live, p.id AS plan_id, sub.current_period_start AS anchor
           FROM jobspy.subscriptions sub LEFT JOIN jobspy.plans p ON p.code = sub.plan_type
          WHERE sub.user_id = u.id AND sub.status IN ('active', 'trialing', 'past_due')
          LIMIT 1) s ON true
   CROSS JOIN LATERAL (
-        SELECT coalesce(s.plan_id,
-                        (SELECT x.plan_id FROM jobspy.user_plans x WHERE x.user_id = u.id),
-                        (SELECT p.id FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
-                          WHERE li.user_id = u.id AND li.status = 'active'
-                            AND (li.expires_at IS NULL OR li.expires_at > $2)
-                          ORDER BY li.issued_at DESC, li.id LIMIT 1),
-                        jobspy.quota_default_plan_id()) AS plan_id
+        SELECT CASE WHEN s.live THEN s.plan_id
+               ELSE coalesce((SELECT x.plan_id FROM jobspy.user_plans x WHERE x.user_id = u.id),
+                             (SELECT p.id FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
+                               WHERE li.user_id = u.id AND li.status = 'active'
+                                 AND (li.expires_at IS NULL OR li.expires_at > $2)
+                               ORDER BY li.issued_at DESC, li.id LIMIT 1),
+                             jobspy.quota_default_plan_id()) END AS plan_id
         OFFSET 0) pid
  WHERE u.id = $1
 $$;
@@ -370,6 +371,16 @@ BEGIN
     IF w.user_status <> 'active' THEN
         RAISE EXCEPTION 'user % is %', $1, w.user_status
             USING ERRCODE = 'JS403', DETAIL = 'Only active users consume quota.';
+    END IF;
+    IF w.plan_id IS NULL AND EXISTS (
+           SELECT FROM jobspy.subscriptions s
+            WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')) THEN
+        RAISE EXCEPTION 'the plan of user %''s subscription does not exist', $1
+            USING ERRCODE = 'JS401',
+                  DETAIL = format('The live subscription names plan "%s", and no plan has that code.',
+                                  (SELECT s.plan_type FROM jobspy.subscriptions s
+                                    WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due') LIMIT 1)),
+                  HINT = 'Create the plan with jobspy.create_plan(), or correct the subscription.';
     END IF;
     IF w.plan_id IS NULL THEN
         RAISE EXCEPTION 'user % has no plan in force', $1

@@ -291,6 +291,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	TimestampTz start = 0,
 				end = 0;
 	TimestampTz changes_at = DT_NOEND;
+	bool		subscribed = false;
 
 	/* The user. */
 	rel = table_open(quota_relid("users"), AccessShareLock);
@@ -325,6 +326,12 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 				have_anchor = true;
 				anchor = DatumGetTimestampTz(d);
 			}
+			/*
+			 * A live subscription decides alone: a plan_type with no plan
+			 * leaves the user without a plan (quota_resolve() says why)
+			 * rather than on another plan.
+			 */
+			subscribed = true;
 			if (plan_type)
 				have_plan = plan_by_code(plan_type, snap, &plan_id);
 			break;
@@ -334,7 +341,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	table_close(rel, AccessShareLock);
 
 	/* 2. The plan set for the user. */
-	if (!have_plan)
+	if (!have_plan && !subscribed)
 	{
 		rel = table_open(quota_relid("user_plans"), AccessShareLock);
 		scan = scan_by_uuid(rel, "user_plans_pkey", "user_id", user_id, snap, &key);
@@ -348,7 +355,7 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	}
 
 	/* 3. The most recently issued active licence whose type names a plan. */
-	if (!have_plan)
+	if (!have_plan && !subscribed)
 	{
 		TimestampTz best_issued = 0;
 		pg_uuid_t	best_id;
@@ -386,8 +393,8 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	}
 
 	/* 4. The configured default plan. */
-	w->by_default = !have_plan;
-	if (!have_plan)
+	w->by_default = !have_plan && !subscribed;
+	if (w->by_default)
 	{
 		FmgrInfo	flinfo;
 		LOCAL_FCINFO(dfc, 0);

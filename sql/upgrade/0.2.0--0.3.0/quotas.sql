@@ -1,6 +1,86 @@
 \echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
 -- 0.2.0 -> 0.3.0: quotas.
 
+-- A live subscription decides the plan in force alone: a plan_type no plan
+-- has is an error (JS401), not a silent fallback to another plan.
+CREATE OR REPLACE FUNCTION jobspy.quota_plan_of(user_id uuid, at timestamptz)
+    RETURNS TABLE (user_status text, timezone text, plan_id uuid, source text, anchor timestamptz)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+-- coalesce() evaluates its arguments in order and stops at the first that
+-- is not NULL, so each later lookup runs only when the earlier ones miss;
+-- OFFSET 0 keeps the planner from copying the expression (and its
+-- lookups) into every place that uses it.
+SELECT u.status, u.timezone, pid.plan_id,
+       CASE WHEN s.live THEN 'subscription'
+            WHEN EXISTS (SELECT FROM jobspy.user_plans x WHERE x.user_id = u.id) THEN 'user'
+            WHEN EXISTS (SELECT FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
+                          WHERE li.user_id = u.id AND li.status = 'active'
+                            AND (li.expires_at IS NULL OR li.expires_at > $2)) THEN 'license'
+            WHEN pid.plan_id IS NOT NULL THEN 'default' END,
+       s.anchor
+  FROM jobspy.users u
+  LEFT JOIN LATERAL (
+        SELECT true AS live, p.id AS plan_id, sub.current_period_start AS anchor
+          FROM jobspy.subscriptions sub LEFT JOIN jobspy.plans p ON p.code = sub.plan_type
+         WHERE sub.user_id = u.id AND sub.status IN ('active', 'trialing', 'past_due')
+         LIMIT 1) s ON true
+  CROSS JOIN LATERAL (
+        SELECT CASE WHEN s.live THEN s.plan_id
+               ELSE coalesce((SELECT x.plan_id FROM jobspy.user_plans x WHERE x.user_id = u.id),
+                             (SELECT p.id FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
+                               WHERE li.user_id = u.id AND li.status = 'active'
+                                 AND (li.expires_at IS NULL OR li.expires_at > $2)
+                               ORDER BY li.issued_at DESC, li.id LIMIT 1),
+                             jobspy.quota_default_plan_id()) END AS plan_id
+        OFFSET 0) pid
+ WHERE u.id = $1
+$$;
+
+CREATE OR REPLACE FUNCTION jobspy.quota_resolve(user_id uuid, metric text, at timestamptz)
+    RETURNS TABLE (plan_id uuid, period text, quota_limit bigint, period_start timestamptz, period_end timestamptz)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    w record;
+BEGIN
+    w := jobspy.quota_lookup($1, $2, $3);
+    IF w.user_status IS NULL THEN
+        RAISE EXCEPTION 'unknown user %', $1 USING ERRCODE = '22023';
+    END IF;
+    IF w.user_status <> 'active' THEN
+        RAISE EXCEPTION 'user % is %', $1, w.user_status
+            USING ERRCODE = 'JS403', DETAIL = 'Only active users consume quota.';
+    END IF;
+    IF w.plan_id IS NULL AND EXISTS (
+           SELECT FROM jobspy.subscriptions s
+            WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')) THEN
+        RAISE EXCEPTION 'the plan of user %''s subscription does not exist', $1
+            USING ERRCODE = 'JS401',
+                  DETAIL = format('The live subscription names plan "%s", and no plan has that code.',
+                                  (SELECT s.plan_type FROM jobspy.subscriptions s
+                                    WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due') LIMIT 1)),
+                  HINT = 'Create the plan with jobspy.create_plan(), or correct the subscription.';
+    END IF;
+    IF w.plan_id IS NULL THEN
+        RAISE EXCEPTION 'user % has no plan in force', $1
+            USING ERRCODE = 'JS401',
+                  DETAIL = 'The user has no live subscription with a known plan, no plan set, no licence named like a plan, and no default plan is configured.',
+                  HINT = 'Call jobspy.set_user_plan(), or configure one with jobspy.config_set(''quotas.default_plan'', ''"code"'').';
+    END IF;
+    IF w.period IS NULL AND NOT EXISTS (SELECT FROM jobspy.plan_quotas q WHERE q.metric = $2) THEN
+        RAISE EXCEPTION 'unknown metric "%"', left($2, 100)
+            USING ERRCODE = 'JS402', DETAIL = 'No plan defines a quota for this metric.',
+                  HINT = 'Define it with jobspy.set_plan_quota().';
+    END IF;
+    plan_id := w.plan_id; period := w.period; quota_limit := w.quota_limit;
+    period_start := w.period_start; period_end := w.period_end;
+    RETURN NEXT;
+END
+$$;
+
 -- An unlimited plan never locks a user out: one call takes at most 10^12
 -- units there, and a call that would carry the counter past the bigint
 -- range is refused with 22023 (it raised 22003 on every later call).
