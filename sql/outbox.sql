@@ -4,6 +4,10 @@
 -- workers in order, with a NOTIFY on commit so that a waiting worker wakes
 -- at once.  Part of the webhooks module (docs/webhooks.md).
 
+-- Configuration keys of the outbox (the registry: core.sql).
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('retention.outbox_events', '"7 days"', 'how long consumed outbox events are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL);
+
 CREATE TABLE jobspy.outbox_events (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     topic         text NOT NULL CHECK (topic ~ '^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$' AND length(topic) <= 100),
