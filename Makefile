@@ -16,7 +16,8 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # Modules in install order; a name with no file in sql/ yet is skipped.
 SQL_MODULES = core keys audit identity licensing billing ratelimit quotas quotas_metering outbox \
-              billing_subscriptions billing_invoices webhooks loyalty ops analytics roles
+              billing_subscriptions billing_invoices webhooks loyalty loyalty_offers loyalty_credits \
+              loyalty_events loyalty_rfm ops analytics roles
 SQL_SOURCES = $(foreach m,$(SQL_MODULES),$(wildcard sql/$(m).sql))
 
 UPGRADES    = $(notdir $(wildcard sql/upgrade/*--*))

@@ -691,25 +691,12 @@ BEGIN
      WHERE m.user_id = $1;
     INSERT INTO jobspy.loyalty_tier_changes (user_id, from_tier, to_tier, reason, spend)
     VALUES ($1, old_code, new_code, $3, $4);
-    PERFORM jobspy.loyalty_emit('loyalty.tier_changed', $1,
-        jsonb_build_object('user_id', $1, 'from_tier', old_code, 'to_tier', new_code, 'reason', $3, 'spend', $4));
+    PERFORM jobspy.emit_event('loyalty.tier_changed', 'loyalty_member', $1::text,
+        jsonb_build_object('user_id', $1, 'from_tier', old_code, 'to_tier', new_code, 'reason', $3, 'spend', $4), $1);
 END
 $$;
 COMMENT ON FUNCTION jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint) IS
-    'moves a locked member to a tier, recording the change and emitting a loyalty.tier_changed event';
-
--- Domain events of the loyalty module go to the outbox (sql/outbox.sql)
--- when that module is installed.
-CREATE FUNCTION jobspy.loyalty_emit(event_type text, user_id uuid, payload jsonb) RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    NULL;
-END
-$$;
-COMMENT ON FUNCTION jobspy.loyalty_emit(text, uuid, jsonb) IS
-    'emits a loyalty domain event to the outbox';
+    'moves a locked member to a tier, recording the change and emitting a loyalty.tier_changed outbox event';
 
 -- ==== purchases ============================================================
 
@@ -822,32 +809,10 @@ $$;
 COMMENT ON FUNCTION jobspy.record_purchase(text, text, uuid, bigint, text, text, text) IS
     'records a purchase and earns its points by the member''s tier rules; idempotent forever on (business, external_id): a replay returns the first answer with replayed, other values raise JS701';
 
--- Hooks of a new purchase that later sections fill in: the coupon it
--- redeems (returns the discount), and what it triggers (referral rewards,
--- cross-promotion coupons).
-CREATE FUNCTION jobspy.loyalty_purchase_coupon(p jobspy.loyalty_purchases, b jobspy.loyalty_businesses, code text)
-    RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    RAISE EXCEPTION 'coupons are not available yet' USING ERRCODE = '0A000';
-END
-$$;
-COMMENT ON FUNCTION jobspy.loyalty_purchase_coupon(jobspy.loyalty_purchases, jobspy.loyalty_businesses, text) IS
-    'redeems the coupon of a new purchase and returns its discount';
-
-CREATE FUNCTION jobspy.loyalty_after_purchase(p jobspy.loyalty_purchases, b jobspy.loyalty_businesses)
-    RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    NULL;
-END
-$$;
-COMMENT ON FUNCTION jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses) IS
-    'what a new purchase triggers: referral rewards and cross-promotion coupons';
+-- The coupon of a new purchase and what a purchase triggers (referral
+-- rewards, cross-promotion coupons) live with the offers:
+-- jobspy.loyalty_purchase_coupon and jobspy.loyalty_after_purchase in
+-- sql/loyalty_offers.sql.
 
 CREATE FUNCTION jobspy.refund_purchase(business_code text, external_id text, amount bigint, refund_id text,
                                        OUT points_clawed bigint, OUT balance bigint, OUT debt bigint)
@@ -1050,10 +1015,7 @@ REVOKE ALL ON FUNCTION
     jobspy.loyalty_next_expiry(uuid), jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint),
     jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text), jobspy.spend_points(uuid, bigint, text),
     jobspy.loyalty_qualifying_tier(uuid, interval), jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint),
-    jobspy.loyalty_emit(text, uuid, jsonb),
     jobspy.record_purchase(text, text, uuid, bigint, text, text, text),
-    jobspy.loyalty_purchase_coupon(jobspy.loyalty_purchases, jobspy.loyalty_businesses, text),
-    jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses),
     jobspy.refund_purchase(text, text, bigint, text), jobspy.loyalty_check(), jobspy.loyalty_expire_points(),
     jobspy.loyalty_review_tiers(), jobspy.maintain_loyalty()
   FROM PUBLIC;

@@ -18,6 +18,7 @@
 #define ERRCODE_JS_COUPON_REFUSED		MAKE_SQLSTATE('J','S','7','0','3')
 #define ERRCODE_JS_REFUND_EXCEEDS		MAKE_SQLSTATE('J','S','7','0','4')
 #define ERRCODE_JS_LEDGER_APPEND_ONLY	MAKE_SQLSTATE('J','S','7','0','5')
+#define ERRCODE_JS_REDEMPTION_CONFLICT	MAKE_SQLSTATE('J','S','7','0','6')
 
 /* Referral code: 7 random symbols and a check symbol, shown XXXX-XXXX. */
 #define REFERRAL_CODE_LEN 9

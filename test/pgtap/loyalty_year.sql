@@ -2,7 +2,7 @@
 -- earns, an upgrade at once, expiries, a refund leaving a debt, the debt
 -- settled, and a downgrade only at the periodic review in maintain().
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 INSERT INTO jobspy.users (id, email) VALUES ('b0000000-0000-4000-8000-000000000011', 'year@example.com');
 DO $$
@@ -62,6 +62,9 @@ SELECT is((SELECT count(*) FROM jobspy.maintain_loyalty() WHERE action = 'review
 SELECT is((SELECT t.code FROM jobspy.loyalty_members m JOIN jobspy.loyalty_tiers t ON t.id = m.tier_id
             WHERE m.user_id = 'b0000000-0000-4000-8000-000000000011'), 'silver', 'back to silver');
 SELECT is((SELECT count(*) FROM jobspy.loyalty_check()), 0::bigint, 'the ledger reconciles after the year');
+SELECT is(ARRAY(SELECT format('%s>%s', payload->>'from_tier', payload->>'to_tier') FROM jobspy.outbox_events
+                 WHERE topic = 'loyalty.tier_changed' AND entity_id = 'b0000000-0000-4000-8000-000000000011' ORDER BY id),
+          ARRAY['>silver', 'silver>gold', 'gold>silver', 'silver>gold', 'gold>silver'], 'an outbox event per tier change');
 
 SELECT * FROM finish();
 ROLLBACK;
