@@ -522,6 +522,11 @@ BEGIN
     period_start := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_start END;
     resets_at := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_end END;
 
+    -- A denial consumes nothing but is remembered (seed 003's usage events).
+    IF NOT v_ok THEN
+        PERFORM jobspy.usage_event_denied(v_user, v_metric, v_amount, c_used, w.quota_limit);
+    END IF;
+
     -- A key is bound by a grant only: a denial consumed nothing, so the
     -- same request may be tried again (after an upgrade or a reset).
     IF v_key IS NOT NULL AND v_ok THEN

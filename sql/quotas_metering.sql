@@ -328,22 +328,141 @@ $$;
 COMMENT ON FUNCTION jobspy.metered_token_lines(uuid, timestamptz, timestamptz, boolean) IS
     'a user''s token usage in [period_start, period_end) per provider, model and currency: exact cost and the amount in whole minor units (rounded half up once) for a metered invoice line';
 
+-- ---- usage events (seed 003) ---------------------------------------------
+
+-- What the usage ledger does not show: quota denials, plan (tier) changes
+-- and failures the application reports.  Granted usage is in
+-- usage_records already and is not repeated here.  Partitioned by month
+-- (maintain() makes the partitions; retention.usage_events, null unless
+-- configured, drops old ones).
+CREATE TABLE jobspy.usage_events (
+    user_id     uuid NOT NULL,
+    id          uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    event_type  text NOT NULL CHECK (event_type IN ('quota_exceeded', 'tier_change', 'failure')),
+    metric      text CHECK (length(metric) BETWEEN 1 AND 100),
+    amount      bigint,
+    used        bigint,
+    quota_limit bigint,
+    from_plan   text,
+    to_plan     text,
+    detail      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(detail) = 'object'),
+    occurred_at timestamptz NOT NULL DEFAULT jobspy.now()
+) PARTITION BY RANGE (occurred_at);
+COMMENT ON TABLE jobspy.usage_events IS
+    'usage events beyond granted usage (seed 003): quota_exceeded (a denial: metric, amount asked, used, limit), tier_change (from_plan, to_plan), failure (reported by the application)';
+CREATE TABLE jobspy.usage_events_default PARTITION OF jobspy.usage_events
+    (PRIMARY KEY (user_id, occurred_at, id)) DEFAULT;
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('retention.usage_events', 'null', 'how long usage_events rows (denials, tier changes, failures) are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL);
+CREATE INDEX usage_events_default_type_idx ON jobspy.usage_events_default (event_type, occurred_at);
+SELECT pg_catalog.pg_extension_config_dump('jobspy.usage_events_default', '');
+
+-- Called by quota_take when it refuses: the row is written in the
+-- caller's transaction, so it stays when the caller commits.
+CREATE FUNCTION jobspy.usage_event_denied(user_id uuid, metric text, amount bigint, used bigint,
+                                          quota_limit bigint)
+    RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    INSERT INTO jobspy.usage_events (user_id, event_type, metric, amount, used, quota_limit)
+    VALUES ($1, 'quota_exceeded', $2, $3, $4, $5)
+$$;
+COMMENT ON FUNCTION jobspy.usage_event_denied(uuid, text, bigint, bigint, bigint) IS
+    'internal: records a quota denial as a quota_exceeded usage event';
+
+CREATE FUNCTION jobspy.usage_event_tier_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_from text;
+    v_to   text;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        SELECT p.code INTO v_from FROM jobspy.plans p WHERE p.id = OLD.plan_id;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        SELECT p.code INTO v_to FROM jobspy.plans p WHERE p.id = NEW.plan_id;
+    END IF;
+    IF v_from IS DISTINCT FROM v_to THEN
+        INSERT INTO jobspy.usage_events (user_id, event_type, from_plan, to_plan)
+        VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.user_id ELSE NEW.user_id END, 'tier_change', v_from, v_to);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.usage_event_tier_change() IS
+    'trigger on user_plans: records a change of the plan set for a user as a tier_change usage event';
+CREATE TRIGGER user_plans_usage_event AFTER INSERT OR UPDATE OF plan_id OR DELETE ON jobspy.user_plans
+    FOR EACH ROW EXECUTE FUNCTION jobspy.usage_event_tier_change();
+
+CREATE FUNCTION jobspy.record_usage_event(user_id uuid, event_type text, metric text DEFAULT NULL,
+                                          detail jsonb DEFAULT '{}')
+    RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF $1 IS NULL OR NOT EXISTS (SELECT FROM jobspy.users u WHERE u.id = $1) THEN
+        RAISE EXCEPTION 'user does not exist' USING ERRCODE = '22023';
+    END IF;
+    IF $2 IS DISTINCT FROM 'failure' THEN
+        RAISE EXCEPTION 'the application records failure events only' USING ERRCODE = '22023',
+            DETAIL = 'Denials and tier changes are recorded by the extension itself.';
+    END IF;
+    IF length($3) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'metric must be 1 to 100 characters' USING ERRCODE = '22023';
+    END IF;
+    IF $4 IS NULL OR jsonb_typeof($4) <> 'object' THEN
+        RAISE EXCEPTION 'detail must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO jobspy.usage_events AS e (user_id, event_type, metric, detail)
+    VALUES ($1, $2, $3, $4) RETURNING e.id INTO v_id;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.record_usage_event(uuid, text, text, jsonb) IS
+    'records a failure the application saw (seed 003 post_failure, relay_error: say which in detail) as a usage event';
+
+-- Row-level security for deployments whose users query directly (seed
+-- 003): quota counters, the usage ledger and usage events, beside
+-- token_usage above.  ENABLE without FORCE, as identity's tables: the
+-- owner, under which consume_quota and every SECURITY DEFINER function
+-- run, is not subject to them.
+ALTER TABLE jobspy.usage_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY usage_events_own ON jobspy.usage_events USING (user_id = jobspy.current_row_user());
+CREATE POLICY usage_events_admin_read ON jobspy.usage_events FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.quota_counters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY quota_counters_own ON jobspy.quota_counters USING (user_id = jobspy.current_row_user());
+CREATE POLICY quota_counters_admin_read ON jobspy.quota_counters FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.usage_records ENABLE ROW LEVEL SECURITY;
+CREATE POLICY usage_records_own ON jobspy.usage_records USING (user_id = jobspy.current_row_user());
+CREATE POLICY usage_records_admin_read ON jobspy.usage_records FOR SELECT TO jobspy_admin USING (true);
+
 REVOKE ALL ON FUNCTION
     jobspy.set_ai_provider(text, text, integer, integer, boolean),
     jobspy.set_model_price(text, text, numeric, numeric, text, timestamptz, timestamptz),
     jobspy.model_price_at(text, text, timestamptz),
     jobspy.record_token_usage(uuid, text, text, bigint, bigint, uuid, uuid, text, text),
     jobspy.check_provider_limit(text, integer),
-    jobspy.metered_token_lines(uuid, timestamptz, timestamptz, boolean)
+    jobspy.metered_token_lines(uuid, timestamptz, timestamptz, boolean),
+    jobspy.usage_event_denied(uuid, text, bigint, bigint, bigint), jobspy.usage_event_tier_change(),
+    jobspy.record_usage_event(uuid, text, text, jsonb)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     jobspy.model_price_at(text, text, timestamptz),
     jobspy.record_token_usage(uuid, text, text, bigint, bigint, uuid, uuid, text, text),
     jobspy.check_provider_limit(text, integer),
-    jobspy.metered_token_lines(uuid, timestamptz, timestamptz, boolean)
+    jobspy.metered_token_lines(uuid, timestamptz, timestamptz, boolean),
+    jobspy.record_usage_event(uuid, text, text, jsonb)
   TO jobspy_app, jobspy_admin;
 GRANT EXECUTE ON FUNCTION
     jobspy.set_ai_provider(text, text, integer, integer, boolean),
     jobspy.set_model_price(text, text, numeric, numeric, text, timestamptz, timestamptz)
   TO jobspy_admin;
-GRANT SELECT ON jobspy.ai_providers, jobspy.model_prices, jobspy.token_usage TO jobspy_admin;
+REVOKE ALL ON jobspy.ai_providers, jobspy.model_prices, jobspy.token_usage, jobspy.usage_events,
+    jobspy.usage_events_default FROM PUBLIC;
+GRANT SELECT ON jobspy.ai_providers, jobspy.model_prices, jobspy.token_usage, jobspy.usage_events TO jobspy_admin;

@@ -76,6 +76,8 @@ SELECT throws_ok($$SELECT jobspy.record_token_usage('a1000000-0000-4000-8000-000
 SELECT is((SELECT count(*) FROM jobspy.token_usage), (SELECT n FROM n0), 'the refused calls wrote no row');
 
 -- per-provider limits: 2 requests and 100 tokens a minute, both or neither
+-- (the limiter lives in shared memory, outside transactions: start afresh)
+SELECT jobspy.rate_limit_reset('ai_provider:mt-openai:' || w) FROM (VALUES ('requests'), ('tokens')) v(w);
 SELECT is((SELECT allowed::text || coalesce("window", '-') FROM jobspy.check_provider_limit('mt-openai', 60)), 'true-', 'provider limit: 60 tokens fit');
 SELECT is((SELECT allowed::text || ' ' || "window" || ' ' || retry_after_ms FROM jobspy.check_provider_limit('mt-openai', 60)),
           'false tokens_per_minute 12000', 'provider limit: 60 more do not; the tokens window refuses, 20 tokens take 12 s to come back');

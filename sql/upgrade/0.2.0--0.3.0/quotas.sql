@@ -1,5 +1,6 @@
 \echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
--- 0.2.0 -> 0.3.0: quotas.
+-- 0.2.0 -> 0.3.0: quotas.  quota_take also records each denial as a usage
+-- event (jobspy.usage_event_denied, in quotas_metering, which runs after this).
 
 -- A live subscription decides the plan in force alone: a plan_type no plan
 -- has is an error (JS401), not a silent fallback to another plan.
@@ -200,6 +201,11 @@ BEGIN
     remaining := CASE WHEN w.quota_limit >= 0 THEN greatest(w.quota_limit - c_used - c_res, 0) END;
     period_start := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_start END;
     resets_at := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_end END;
+
+    -- A denial consumes nothing but is remembered (seed 003's usage events).
+    IF NOT v_ok THEN
+        PERFORM jobspy.usage_event_denied(v_user, v_metric, v_amount, c_used, w.quota_limit);
+    END IF;
 
     -- A key is bound by a grant only: a denial consumed nothing, so the
     -- same request may be tried again (after an upgrade or a reset).
