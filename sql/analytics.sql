@@ -19,7 +19,11 @@ CREATE TABLE jobspy.api_usage (
     error_message       text CHECK (length(error_message) <= 2000),
     metadata            jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
     created_at          timestamptz NOT NULL DEFAULT jobspy.now(),
-    FOREIGN KEY (user_id, license_id) REFERENCES jobspy.licenses (user_id, id) ON DELETE CASCADE
+    FOREIGN KEY (user_id, license_id) REFERENCES jobspy.licenses (user_id, id) ON DELETE CASCADE,
+    -- The writing transaction: refresh_rollups() counts each row once by it
+    -- (see the rollups below).  A column, so that rows keep it when
+    -- maintain() moves them into their month's partition.
+    xact                xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
 ) PARTITION BY RANGE (created_at);
 COMMENT ON TABLE jobspy.api_usage IS 'one row per API call, partitioned by month';
 -- Keys and indexes live on the partitions (maintain() copies the default
@@ -30,6 +34,7 @@ CREATE TABLE jobspy.api_usage_default PARTITION OF jobspy.api_usage
     (PRIMARY KEY (user_id, created_at, id)) DEFAULT;
 CREATE INDEX api_usage_default_license_idx ON jobspy.api_usage_default (license_id, created_at) WHERE license_id IS NOT NULL;
 CREATE INDEX api_usage_default_endpoint_idx ON jobspy.api_usage_default (endpoint, created_at);
+CREATE INDEX api_usage_default_xact_idx ON jobspy.api_usage_default (xact);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.api_usage_default', '');
 
 -- Seed 000's views, without the row multiplication of its joins: each
@@ -93,3 +98,4 @@ SELECT date_trunc('month', p.created_at, 'UTC') AS month,
  GROUP BY 1, 2, p.currency;
 COMMENT ON VIEW jobspy.revenue_analytics IS
     'revenue per UTC month, plan and currency (amounts in that currency''s minor units): collected payments, refunds and net; payments without a subscription under plan none';
+
