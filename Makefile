@@ -74,3 +74,17 @@ endef
 $(foreach u,$(UPGRADES),$(eval $(call upgrade_rule,$(u))))
 
 .PHONY: pgtap
+
+# make dist: the PGXN release dist/jobspy_core-<version>.zip (version from
+# the control file): the committed tree at HEAD under one top directory,
+# plus the built install and upgrade scripts META.json names.
+DISTNAME = $(EXTENSION)-$(EXTVERSION)
+.PHONY: dist
+dist: $(DATA_built)
+	rm -rf dist/$(DISTNAME) dist/$(DISTNAME).zip
+	mkdir -p dist/$(DISTNAME)/sql
+	git archive --format=zip --prefix=$(DISTNAME)/ --output=dist/$(DISTNAME).zip HEAD
+	cp $(DATA_built) dist/$(DISTNAME)/sql/
+	cd dist && zip -q $(DISTNAME).zip $(addprefix $(DISTNAME)/,$(DATA_built))
+	rm -rf dist/$(DISTNAME)
+	@echo "dist/$(DISTNAME).zip"
