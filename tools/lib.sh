@@ -25,6 +25,8 @@ PKGS_BUILD="build-essential postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 PKGS_TEST="postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl python3 python3-nacl python3-argon2"
 PKGS_BENCH="redis-server redis-tools"
 PKGS_FUZZ="clang libclang-rt-14-dev"
+# Release packaging (make dist, debian/): test/shell/package_*.sh.
+PKGS_PACKAGE="zip unzip debhelper postgresql-server-dev-all"
 
 install_packages() {
     local missing=()
