@@ -196,6 +196,7 @@ Datum
 jobspy_audit_trigger(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, UUIDOID};
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
 	HeapTuple	oldtup = NULL;
@@ -285,22 +286,14 @@ jobspy_audit_trigger(PG_FUNCTION_ARGS)
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
-	if (plan == NULL)
-	{
-		Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, UUIDOID};
-		SPIPlanPtr	p = SPI_prepare("INSERT INTO jobspy.audit_logs"
-									" (action, resource_type, resource_id, old_values, new_values,"
-									"  actor_id, ip_address, created_at)"
-									" VALUES ($1, $2, $3, $4, $5, $6,"
-									"  pg_catalog.inet_client_addr(), jobspy.now())",
-									6, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		plan = p;
-	}
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	ret = SPI_execute_plan(jobspy_plan(&plan,
+									   "INSERT INTO jobspy.audit_logs"
+									   " (action, resource_type, resource_id, old_values, new_values,"
+									   "  actor_id, ip_address, created_at)"
+									   " VALUES ($1, $2, $3, $4, $5, $6,"
+									   "  pg_catalog.inet_client_addr(), jobspy.now())",
+									   6, argtypes),
+						   values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "audit insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();

@@ -272,16 +272,6 @@ jobspy_statement_snapshot(void)
 	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 }
 
-AttrNumber
-jobspy_attnum(Oid relid, const char *name)
-{
-	AttrNumber	a = get_attnum(relid, name);
-
-	if (a == InvalidAttrNumber)
-		elog(ERROR, "column %s is missing from %s", name, get_rel_name(relid));
-	return a;
-}
-
 PG_FUNCTION_INFO_V1(jobspy_now_sql);
 Datum
 jobspy_now_sql(PG_FUNCTION_ARGS)

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "access/attnum.h"
 #include "access/tupdesc.h"
+#include "executor/spi.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
@@ -64,6 +65,97 @@ extern Snapshot jobspy_statement_snapshot(void);
 
 /* A column's number in one of the extension's tables; an error when missing. */
 extern AttrNumber jobspy_attnum(Oid relid, const char *name);
+
+/*
+ * A module's relations in schema jobspy and the columns it reads, looked
+ * up once per backend (src/core_cache.c).  The module declares a static
+ * JobspyRels with names and columns (indexes into names), registers it
+ * from its *_init(), and reads jobspy_rel()/jobspy_col(); a relcache
+ * invalidation of any of the relations makes the next call look them all
+ * up again, after calling forget() (may be NULL) so that the module drops
+ * what it derived from them.  forget() may run in the middle of a lookup:
+ * it only marks things stale, it frees nothing in use.
+ */
+typedef struct JobspyColumn
+{
+	int			rel;			/* index into names */
+	const char *name;
+} JobspyColumn;
+
+typedef struct JobspyRels
+{
+	const char *const *names;
+	int			nrels;
+	const JobspyColumn *columns;
+	int			ncolumns;
+	void		(*forget) (void);
+	/* Filled in by the core: */
+	bool		valid;
+	bool		stale;			/* invalidated while being looked up */
+	Oid		   *oids;
+	AttrNumber *attnums;
+	Oid			owner;			/* the first relation's owner */
+	struct JobspyRels *next;
+} JobspyRels;
+
+extern void jobspy_rels_register(JobspyRels *set);
+extern void jobspy_rels_load(JobspyRels *set);
+
+static inline void
+jobspy_rels_require(JobspyRels *set)
+{
+	if (!set->valid)
+		jobspy_rels_load(set);
+}
+
+static inline Oid
+jobspy_rel(JobspyRels *set, int i)
+{
+	jobspy_rels_require(set);
+	return set->oids[i];
+}
+
+static inline AttrNumber
+jobspy_col(JobspyRels *set, int i)
+{
+	jobspy_rels_require(set);
+	return set->attnums[i];
+}
+
+/* The owner of the set's first relation: what runs "as the tables' owner". */
+static inline Oid
+jobspy_rels_owner(JobspyRels *set)
+{
+	jobspy_rels_require(set);
+	return set->owner;
+}
+
+/*
+ * An SPI plan prepared on first use and kept (src/core_cache.c); *plan is
+ * the caller's static.  The caller is connected to SPI.
+ */
+extern SPIPlanPtr jobspy_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+
+/*
+ * State files across restarts (src/core_state.c), as pg_stat_statements
+ * keeps its own: written by the postmaster at a clean shutdown to
+ * <path>.tmp and renamed durably into place; a header of magic and format
+ * version, the module's records, and the magic again as a trailer.  The
+ * reader removes the file once read; a file of another version or a
+ * damaged one is logged and ignored, so the state starts empty.
+ */
+typedef struct JobspyStateFile JobspyStateFile;
+
+extern JobspyStateFile *jobspy_state_write_open(const char *path, uint32 magic, uint32 version);
+extern void jobspy_state_write(JobspyStateFile *f, const void *data, size_t size);
+extern void jobspy_state_write_close(JobspyStateFile *f);
+
+extern JobspyStateFile *jobspy_state_read_open(const char *path, uint32 magic, uint32 version,
+											   const char *what);
+extern bool jobspy_state_read(JobspyStateFile *f, void *data, size_t size);
+/* The records read make no sense (the module's own checks): the file is damaged. */
+extern void jobspy_state_damaged(JobspyStateFile *f);
+extern bool jobspy_state_read_close(JobspyStateFile *f, const char *what);
 
 /* Raise 55000 with a hint unless the library was preloaded. */
 extern void jobspy_require_preload(const char *what);

@@ -186,7 +186,7 @@ counter_row(Relation rel, const CounterCols *c, Snapshot snapshot, const QuotaCo
 						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(key->period));
 	ScanKeyInit(&skey[3], c->start, BTEqualStrategyNumber, F_TIMESTAMP_EQ,
 				TimestampTzGetDatum(key->start));
-	scan = systable_beginscan(rel, quota_relid("quota_counters_pkey"), true, snapshot, 4, skey);
+	scan = systable_beginscan(rel, jobspy_rel(&quota_rels, QR_COUNTERS_PKEY), true, snapshot, 4, skey);
 	if ((tuple = systable_getnext(scan)) != NULL)
 		found = heap_copytuple(tuple);
 	systable_endscan(scan);
@@ -219,16 +219,15 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 
 	/* What a new statement would see, as the SQL UPDATE would. */
 	CommandCounterIncrement();
-	rel = table_open(quota_relid("quota_counters"), RowExclusiveLock);
+	rel = table_open(jobspy_rel(&quota_rels, QR_COUNTERS), RowExclusiveLock);
 	desc = RelationGetDescr(rel);
-	c.user_id = SPI_fnumber(desc, "user_id");
-	c.metric = SPI_fnumber(desc, "metric");
-	c.period = SPI_fnumber(desc, "period");
-	c.start = SPI_fnumber(desc, "period_start");
-	c.used = SPI_fnumber(desc, "used");
-	c.reserved = SPI_fnumber(desc, "reserved");
-	if (c.user_id <= 0 || c.metric <= 0 || c.period <= 0 || c.start <= 0 || c.used <= 0 ||
-		c.reserved <= 0 || !update_is_plain(rel, c.used, &fk_check) ||
+	c.user_id = jobspy_col(&quota_rels, QC_COUNTER_USER);
+	c.metric = jobspy_col(&quota_rels, QC_COUNTER_METRIC);
+	c.period = jobspy_col(&quota_rels, QC_COUNTER_PERIOD);
+	c.start = jobspy_col(&quota_rels, QC_COUNTER_START);
+	c.used = jobspy_col(&quota_rels, QC_COUNTER_USED);
+	c.reserved = jobspy_col(&quota_rels, QC_COUNTER_RESERVED);
+	if (!update_is_plain(rel, c.used, &fk_check) ||
 		pg_class_aclmask(RelationGetRelid(rel), GetUserId(), ACL_SELECT | ACL_UPDATE, ACLMASK_ALL) !=
 		(ACL_SELECT | ACL_UPDATE))
 	{

@@ -54,7 +54,6 @@ static const struct config_enum_entry usage_records_options[] = {
 	{NULL, 0, false}
 };
 
-static void quota_rels_forget(Datum arg, Oid relid);
 static void window_cache_forget(void);
 
 void
@@ -70,7 +69,7 @@ jobspy_quotas_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-	CacheRegisterRelcacheCallback(quota_rels_forget, (Datum) 0);
+	jobspy_rels_register(&quota_rels);
 }
 
 /*
@@ -94,83 +93,58 @@ jobspy_quotas_init(void)
  * statement in the calling function would.  No locks beyond AccessShare.
  */
 
-/*
- * The tables and indexes the lookup (and the counter update) reads, by name, their oids found once
- * per backend: two catalog lookups for each on every call cost about 8,500
- * instructions.  Any relcache invalidation of one of them (a DROP, or
- * the extension dropped and created again) forgets them all.
- */
 static const char *const quota_rel_names[] = {
-	"users", "users_pkey", "subscriptions", "subscriptions_pkey",
-	"user_plans", "user_plans_pkey", "licenses", "licenses_pkey",
-	"plans", "plan_quotas", "plan_quotas_pkey", "quota_counters", "quota_counters_pkey",
+	[QR_COUNTERS] = "quota_counters", [QR_COUNTERS_PKEY] = "quota_counters_pkey",
+	[QR_USERS] = "users", [QR_USERS_PKEY] = "users_pkey",
+	[QR_SUBSCRIPTIONS] = "subscriptions", [QR_SUBSCRIPTIONS_PKEY] = "subscriptions_pkey",
+	[QR_USER_PLANS] = "user_plans", [QR_USER_PLANS_PKEY] = "user_plans_pkey",
+	[QR_LICENSES] = "licenses", [QR_LICENSES_PKEY] = "licenses_pkey",
+	[QR_PLANS] = "plans", [QR_PLAN_QUOTAS] = "plan_quotas", [QR_PLAN_QUOTAS_PKEY] = "plan_quotas_pkey",
 };
-static Oid	quota_rel_oids[lengthof(quota_rel_names)];
-static Oid	quota_tables_owner = InvalidOid;
 
-static void
-quota_rels_forget(Datum arg, Oid relid)
-{
-	for (size_t i = 0; i < lengthof(quota_rel_oids); i++)
-		if (relid == InvalidOid || quota_rel_oids[i] == relid)
-		{
-			memset(quota_rel_oids, 0, sizeof(quota_rel_oids));
-			quota_tables_owner = InvalidOid;
-			window_cache_forget();
-			return;
-		}
-}
+static const JobspyColumn quota_columns[] = {
+	[QC_COUNTER_USER] = {QR_COUNTERS, "user_id"}, [QC_COUNTER_METRIC] = {QR_COUNTERS, "metric"},
+	[QC_COUNTER_PERIOD] = {QR_COUNTERS, "period"}, [QC_COUNTER_START] = {QR_COUNTERS, "period_start"},
+	[QC_COUNTER_USED] = {QR_COUNTERS, "used"}, [QC_COUNTER_RESERVED] = {QR_COUNTERS, "reserved"},
+	[QC_USER_ID] = {QR_USERS, "id"}, [QC_USER_STATUS] = {QR_USERS, "status"},
+	[QC_USER_TIMEZONE] = {QR_USERS, "timezone"},
+	[QC_SUB_USER] = {QR_SUBSCRIPTIONS, "user_id"}, [QC_SUB_STATUS] = {QR_SUBSCRIPTIONS, "status"},
+	[QC_SUB_PLAN_TYPE] = {QR_SUBSCRIPTIONS, "plan_type"},
+	[QC_SUB_PERIOD_START] = {QR_SUBSCRIPTIONS, "current_period_start"},
+	[QC_UP_USER] = {QR_USER_PLANS, "user_id"}, [QC_UP_PLAN] = {QR_USER_PLANS, "plan_id"},
+	[QC_LIC_USER] = {QR_LICENSES, "user_id"}, [QC_LIC_ID] = {QR_LICENSES, "id"},
+	[QC_LIC_STATUS] = {QR_LICENSES, "status"}, [QC_LIC_TYPE] = {QR_LICENSES, "license_type"},
+	[QC_LIC_EXPIRES] = {QR_LICENSES, "expires_at"}, [QC_LIC_ISSUED] = {QR_LICENSES, "issued_at"},
+	[QC_PLAN_ID] = {QR_PLANS, "id"}, [QC_PLAN_CODE] = {QR_PLANS, "code"},
+	[QC_PQ_PLAN] = {QR_PLAN_QUOTAS, "plan_id"}, [QC_PQ_METRIC] = {QR_PLAN_QUOTAS, "metric"},
+	[QC_PQ_PERIOD] = {QR_PLAN_QUOTAS, "period"}, [QC_PQ_LIMIT] = {QR_PLAN_QUOTAS, "quota_limit"},
+};
 
-Oid
-quota_relid(const char *name)
-{
-	for (size_t i = 0; i < lengthof(quota_rel_names); i++)
-	{
-		if (strcmp(quota_rel_names[i], name) != 0)
-			continue;
-		if (!OidIsValid(quota_rel_oids[i]))
-		{
-			Oid			relid = get_relname_relid(name, get_namespace_oid("jobspy", false));
+/*
+ * Their oids and column numbers, found once per backend: two catalog
+ * lookups for each on every call cost about 8,500 instructions.  Any
+ * relcache invalidation of one of them forgets them all, and the cached
+ * windows below with them.
+ */
+JobspyRels	quota_rels = {
+	.names = quota_rel_names, .nrels = lengthof(quota_rel_names),
+	.columns = quota_columns, .ncolumns = lengthof(quota_columns),
+	.forget = window_cache_forget,
+};
 
-			if (!OidIsValid(relid))
-				elog(ERROR, "jobspy.%s is missing", name);
-			quota_rel_oids[i] = relid;
-		}
-		return quota_rel_oids[i];
-	}
-	elog(ERROR, "jobspy.%s is not a relation of the quota lookup", name);
-	return InvalidOid;			/* keep the compiler quiet */
-}
-
-static AttrNumber
-attnum_of(Relation rel, const char *name)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(desc, i);
-
-		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
-			return a->attnum;
-	}
-	elog(ERROR, "column %s.%s is missing", RelationGetRelationName(rel), name);
-	return InvalidAttrNumber;	/* keep the compiler quiet */
-}
-
-/* A column of a tuple; *isnull set. */
+/* A column of a tuple of rel; *isnull set. */
 static Datum
-col(HeapTuple tup, Relation rel, const char *name, bool *isnull)
+col(HeapTuple tup, Relation rel, int column, bool *isnull)
 {
-	return heap_getattr(tup, attnum_of(rel, name), RelationGetDescr(rel), isnull);
+	return heap_getattr(tup, jobspy_col(&quota_rels, column), RelationGetDescr(rel), isnull);
 }
 
 /* A text column as a palloc'd C string, or NULL. */
 static char *
-col_text(HeapTuple tup, Relation rel, const char *name)
+col_text(HeapTuple tup, Relation rel, int column)
 {
 	bool		isnull;
-	Datum		d = col(tup, rel, name, &isnull);
+	Datum		d = col(tup, rel, column, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
 }
@@ -179,20 +153,20 @@ col_text(HeapTuple tup, Relation rel, const char *name)
 static bool
 plan_by_code(const char *code, Snapshot snap, pg_uuid_t *out)
 {
-	Relation	rel = table_open(quota_relid("plans"), AccessShareLock);
+	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_PLANS), AccessShareLock);
 	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 	HeapTuple	tup;
 	bool		found = false;
 
 	while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
-		char	   *c = col_text(tup, rel, "code");
+		char	   *c = col_text(tup, rel, QC_PLAN_CODE);
 
 		if (c && strcmp(c, code) == 0)
 		{
 			bool		isnull;
 
-			*out = *DatumGetUUIDP(col(tup, rel, "id", &isnull));
+			*out = *DatumGetUUIDP(col(tup, rel, QC_PLAN_ID, &isnull));
 			found = true;
 		}
 	}
@@ -203,12 +177,11 @@ plan_by_code(const char *code, Snapshot snap, pg_uuid_t *out)
 
 /* Start an index scan of table on its primary key's leading uuid column. */
 static SysScanDesc
-scan_by_uuid(Relation rel, const char *index, const char *column, pg_uuid_t *value,
-			 Snapshot snap, ScanKeyData *key)
+scan_by_uuid(Relation rel, int index, int column, pg_uuid_t *value, Snapshot snap, ScanKeyData *key)
 {
-	ScanKeyInit(key, attnum_of(rel, column), BTEqualStrategyNumber, F_UUID_EQ,
+	ScanKeyInit(key, jobspy_col(&quota_rels, column), BTEqualStrategyNumber, F_UUID_EQ,
 				UUIDPGetDatum(value));
-	return systable_beginscan(rel, quota_relid(index), true, snap, 1, key);
+	return systable_beginscan(rel, jobspy_rel(&quota_rels, index), true, snap, 1, key);
 }
 
 static Oid
@@ -294,8 +267,8 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	bool		subscribed = false;
 
 	/* The user. */
-	rel = table_open(quota_relid("users"), AccessShareLock);
-	scan = scan_by_uuid(rel, "users_pkey", "id", user_id, snap, &key);
+	rel = table_open(jobspy_rel(&quota_rels, QR_USERS), AccessShareLock);
+	scan = scan_by_uuid(rel, QR_USERS_PKEY, QC_USER_ID, user_id, snap, &key);
 	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
 	{
@@ -303,23 +276,23 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 		table_close(rel, AccessShareLock);
 		return false;
 	}
-	status = col_text(tup, rel, "status");
-	zone = col_text(tup, rel, "timezone");
+	status = col_text(tup, rel, QC_USER_STATUS);
+	zone = col_text(tup, rel, QC_USER_TIMEZONE);
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
 	/* 1. The live subscription. */
-	rel = table_open(quota_relid("subscriptions"), AccessShareLock);
-	scan = scan_by_uuid(rel, "subscriptions_pkey", "user_id", user_id, snap, &key);
+	rel = table_open(jobspy_rel(&quota_rels, QR_SUBSCRIPTIONS), AccessShareLock);
+	scan = scan_by_uuid(rel, QR_SUBSCRIPTIONS_PKEY, QC_SUB_USER, user_id, snap, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		char	   *s = col_text(tup, rel, "status");
+		char	   *s = col_text(tup, rel, QC_SUB_STATUS);
 
 		if (s && (strcmp(s, "active") == 0 || strcmp(s, "trialing") == 0 ||
 				  strcmp(s, "past_due") == 0))
 		{
-			char	   *plan_type = col_text(tup, rel, "plan_type");
-			Datum		d = col(tup, rel, "current_period_start", &isnull);
+			char	   *plan_type = col_text(tup, rel, QC_SUB_PLAN_TYPE);
+			Datum		d = col(tup, rel, QC_SUB_PERIOD_START, &isnull);
 
 			if (!isnull)
 			{
@@ -343,11 +316,11 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	/* 2. The plan set for the user. */
 	if (!have_plan && !subscribed)
 	{
-		rel = table_open(quota_relid("user_plans"), AccessShareLock);
-		scan = scan_by_uuid(rel, "user_plans_pkey", "user_id", user_id, snap, &key);
+		rel = table_open(jobspy_rel(&quota_rels, QR_USER_PLANS), AccessShareLock);
+		scan = scan_by_uuid(rel, QR_USER_PLANS_PKEY, QC_UP_USER, user_id, snap, &key);
 		if (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
-			plan_id = *DatumGetUUIDP(col(tup, rel, "plan_id", &isnull));
+			plan_id = *DatumGetUUIDP(col(tup, rel, QC_UP_PLAN, &isnull));
 			have_plan = true;
 		}
 		systable_endscan(scan);
@@ -360,12 +333,12 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 		TimestampTz best_issued = 0;
 		pg_uuid_t	best_id;
 
-		rel = table_open(quota_relid("licenses"), AccessShareLock);
-		scan = scan_by_uuid(rel, "licenses_pkey", "user_id", user_id, snap, &key);
+		rel = table_open(jobspy_rel(&quota_rels, QR_LICENSES), AccessShareLock);
+		scan = scan_by_uuid(rel, QR_LICENSES_PKEY, QC_LIC_USER, user_id, snap, &key);
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
-			char	   *s = col_text(tup, rel, "status");
-			Datum		exp = col(tup, rel, "expires_at", &isnull);
+			char	   *s = col_text(tup, rel, QC_LIC_STATUS);
+			Datum		exp = col(tup, rel, QC_LIC_EXPIRES, &isnull);
 			TimestampTz issued;
 			pg_uuid_t	id;
 			pg_uuid_t	p;
@@ -376,12 +349,12 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 			/* The choice may change when an active licence expires. */
 			if (!isnull && DatumGetTimestampTz(exp) < changes_at)
 				changes_at = DatumGetTimestampTz(exp);
-			issued = DatumGetTimestampTz(col(tup, rel, "issued_at", &isnull));
-			id = *DatumGetUUIDP(col(tup, rel, "id", &isnull));
+			issued = DatumGetTimestampTz(col(tup, rel, QC_LIC_ISSUED, &isnull));
+			id = *DatumGetUUIDP(col(tup, rel, QC_LIC_ID, &isnull));
 			if (have_plan && (issued < best_issued ||
 							  (issued == best_issued && memcmp(&id, &best_id, UUID_LEN) > 0)))
 				continue;
-			if (!plan_by_code(col_text(tup, rel, "license_type"), snap, &p))
+			if (!plan_by_code(col_text(tup, rel, QC_LIC_TYPE), snap, &p))
 				continue;
 			have_plan = true;
 			plan_id = p;
@@ -413,17 +386,17 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	/* The plan's quota on the metric. */
 	if (have_plan)
 	{
-		rel = table_open(quota_relid("plan_quotas"), AccessShareLock);
-		scan = scan_by_uuid(rel, "plan_quotas_pkey", "plan_id", &plan_id, snap, &key);
+		rel = table_open(jobspy_rel(&quota_rels, QR_PLAN_QUOTAS), AccessShareLock);
+		scan = scan_by_uuid(rel, QR_PLAN_QUOTAS_PKEY, QC_PQ_PLAN, &plan_id, snap, &key);
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
-			text	   *m = DatumGetTextPP(col(tup, rel, "metric", &isnull));
+			text	   *m = DatumGetTextPP(col(tup, rel, QC_PQ_METRIC, &isnull));
 
 			if (VARSIZE_ANY_EXHDR(m) == VARSIZE_ANY_EXHDR(metric) &&
 				memcmp(VARDATA_ANY(m), VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(m)) == 0)
 			{
-				period = col_text(tup, rel, "period");
-				quota_limit = DatumGetInt64(col(tup, rel, "quota_limit", &isnull));
+				period = col_text(tup, rel, QC_PQ_PERIOD);
+				quota_limit = DatumGetInt64(col(tup, rel, QC_PQ_LIMIT, &isnull));
 				break;
 			}
 		}
@@ -507,17 +480,6 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
 static SPIPlanPtr consume_update_plan = NULL;
 static SPIPlanPtr consume_insert_plan = NULL;
 static SPIPlanPtr consume_general_plan = NULL;
-
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
 
 /*
  * Each backend remembers the quota window of the (user, metric) pairs it
@@ -672,21 +634,6 @@ window_remember_row(pg_uuid_t *user_id, text *metric, TimestampTz start, ItemPoi
  * sql_end(), as it would be there; an error unwinds both with the
  * (sub)transaction.
  */
-static Oid
-tables_owner(void)
-{
-	if (!OidIsValid(quota_tables_owner))
-	{
-		HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(quota_relid("quota_counters")));
-
-		if (!HeapTupleIsValid(tuple))
-			elog(ERROR, "cache lookup failed for jobspy.quota_counters");
-		quota_tables_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-		ReleaseSysCache(tuple);
-	}
-	return quota_tables_owner;
-}
-
 static int
 sql_begin(void)
 {
@@ -720,24 +667,22 @@ consume_by_update(const QuotaCounterKey *key, int64 limit, int64 amount, int64 *
 	int			nest = sql_begin();
 	bool		updated;
 
-	if (consume_update_plan == NULL)
-	{
-		Oid			types[6] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+	Oid			types[6] = {UUIDOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+	SPIPlanPtr	plan = jobspy_plan(&consume_update_plan,
+								   "UPDATE jobspy.quota_counters c SET used = c.used + $3"
+								   " WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4"
+								   "   AND c.period_start = $5"
+								   "   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
+								   "   AND $3 <= 9223372036854775807 - c.used - c.reserved"
+								   " RETURNING c.used, c.reserved", 6, types);
 
-		consume_update_plan = prepare_kept(
-			"UPDATE jobspy.quota_counters c SET used = c.used + $3"
-			" WHERE c.user_id = $1 AND c.metric = $2 AND c.period = $4 AND c.period_start = $5"
-			"   AND ($6 < 0 OR $3 <= $6 - c.used - c.reserved)"
-			"   AND $3 <= 9223372036854775807 - c.used - c.reserved"
-			" RETURNING c.used, c.reserved", 6, types);
-	}
 	args[0] = UUIDPGetDatum(key->user_id);
 	args[1] = PointerGetDatum(key->metric);
 	args[2] = Int64GetDatum(amount);
 	args[3] = CStringGetTextDatum(key->period);
 	args[4] = TimestampTzGetDatum(key->start);
 	args[5] = Int64GetDatum(limit);
-	if (SPI_execute_plan(consume_update_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "consume_quota: counter update failed");
 	updated = (SPI_processed == 1);
 	if (updated)
@@ -789,19 +734,16 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 	{
 		int			nest = sql_begin();
 
-		if (consume_insert_plan == NULL)
-		{
-			Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+		Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+		SPIPlanPtr	plan = jobspy_plan(&consume_insert_plan,
+									   "INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at)"
+									   " VALUES ($1, $2, $3, $4)", 4, types);
 
-			consume_insert_plan = prepare_kept(
-				"INSERT INTO jobspy.usage_records (user_id, metric, amount, created_at)"
-				" VALUES ($1, $2, $3, $4)", 4, types);
-		}
 		args[0] = UUIDPGetDatum(user_id);
 		args[1] = PointerGetDatum(metric);
 		args[2] = Int64GetDatum(amount);
 		args[3] = TimestampTzGetDatum(now);
-		if (SPI_execute_plan(consume_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "consume_quota: usage record insert failed");
 		sql_end(nest);
 	}
@@ -860,7 +802,7 @@ jobspy_consume_quota(PG_FUNCTION_ARGS)
 	int			save_sec;
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(tables_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(jobspy_rels_owner(&quota_rels), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_ARGISNULL(3) &&
 		PG_GETARG_INT64(2) > 0)
@@ -873,20 +815,19 @@ jobspy_consume_quota(PG_FUNCTION_ARGS)
 		char		argnulls[4];
 		int			nest = sql_begin();
 
-		if (consume_general_plan == NULL)
-		{
-			Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TEXTOID};
+		Oid			types[4] = {UUIDOID, TEXTOID, INT8OID, TEXTOID};
+		SPIPlanPtr	plan = jobspy_plan(&consume_general_plan,
+									   "SELECT t.allowed, t.used, t.quota_limit, t.remaining,"
+									   "       t.period_start, t.resets_at"
+									   "  FROM jobspy.quota_take('consume', $1, $2, $3, $4, NULL, NULL, NULL) t",
+									   4, types);
 
-			consume_general_plan = prepare_kept(
-				"SELECT t.allowed, t.used, t.quota_limit, t.remaining, t.period_start, t.resets_at"
-				"  FROM jobspy.quota_take('consume', $1, $2, $3, $4, NULL, NULL, NULL) t", 4, types);
-		}
 		for (int i = 0; i < 4; i++)
 		{
 			args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 			argnulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		}
-		execute_as_own(consume_general_plan, args, argnulls);
+		execute_as_own(plan, args, argnulls);
 		if (SPI_processed != 1)
 			elog(ERROR, "consume_quota: jobspy.quota_take gave no answer");
 		/* All six columns are passed by value. */

@@ -1,9 +1,11 @@
 /*
  * quotas.h: plans, quotas and entitlements.
  *
- * The quota logic itself is SQL (sql/quotas.sql): a row lock on a
- * per-(user, metric, period) counter makes check-and-consume exact.  The C
- * side owns the module's setting and its SQLSTATEs.
+ * Quotas are decided in SQL (sql/quotas.sql, jobspy.quota_take) and, for
+ * the common case, in C: quotas.c finds the quota that applies and runs
+ * consume_quota's hot path, quota_counters.c updates the counter's row.
+ * Either way a row lock on the per-(user, metric, period) counter makes
+ * check-and-consume exact.
  */
 #ifndef JOBSPY_QUOTAS_H
 #define JOBSPY_QUOTAS_H
@@ -11,6 +13,7 @@
 #include "postgres.h"
 
 #include "storage/itemptr.h"
+#include "core.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -32,8 +35,31 @@ typedef enum QuotaUsageRecords
 
 extern int	jobspy_quota_usage_records;
 
-/* A table or index of the jobspy schema that quotas read, its oid cached. */
-extern Oid	quota_relid(const char *name);
+/*
+ * The tables and indexes quotas read and their columns, looked up once per
+ * backend (core_cache.c): jobspy_rel(&quota_rels, QR_...),
+ * jobspy_col(&quota_rels, QC_...).
+ */
+enum QuotaRel
+{
+	QR_COUNTERS, QR_COUNTERS_PKEY, QR_USERS, QR_USERS_PKEY, QR_SUBSCRIPTIONS,
+	QR_SUBSCRIPTIONS_PKEY, QR_USER_PLANS, QR_USER_PLANS_PKEY, QR_LICENSES, QR_LICENSES_PKEY,
+	QR_PLANS, QR_PLAN_QUOTAS, QR_PLAN_QUOTAS_PKEY
+};
+
+enum QuotaColumn
+{
+	QC_COUNTER_USER, QC_COUNTER_METRIC, QC_COUNTER_PERIOD, QC_COUNTER_START, QC_COUNTER_USED,
+	QC_COUNTER_RESERVED,
+	QC_USER_ID, QC_USER_STATUS, QC_USER_TIMEZONE,
+	QC_SUB_USER, QC_SUB_STATUS, QC_SUB_PLAN_TYPE, QC_SUB_PERIOD_START,
+	QC_UP_USER, QC_UP_PLAN,
+	QC_LIC_USER, QC_LIC_ID, QC_LIC_STATUS, QC_LIC_TYPE, QC_LIC_EXPIRES, QC_LIC_ISSUED,
+	QC_PLAN_ID, QC_PLAN_CODE,
+	QC_PQ_PLAN, QC_PQ_METRIC, QC_PQ_PERIOD, QC_PQ_LIMIT
+};
+
+extern JobspyRels quota_rels;
 
 /* One jobspy.quota_counters row, by its primary key. */
 typedef struct QuotaCounterKey

@@ -322,12 +322,6 @@ static MemoryContext rules_cxt = NULL;
 static CachedRule *rules = NULL;
 static int	nrules = 0;
 static bool rules_valid = false;
-static Oid	rules_relid = InvalidOid;
-
-/* Licences: looked up directly through the primary key's index. */
-static Oid	licenses_relid = InvalidOid;
-static Oid	licenses_pkey = InvalidOid;
-static AttrNumber att_user_id, att_type, att_status, att_expires, att_issued;
 
 /*
  * Invalidation only marks the cache stale: it can arrive while rules_load()
@@ -336,36 +330,50 @@ static AttrNumber att_user_id, att_type, att_status, att_expires, att_issued;
  */
 static bool rules_stale = false;
 
+static void type_cache_forget(void);
+
 static void
 rules_forget(void)
 {
 	rules_valid = false;
 	rules_stale = true;
+	type_cache_forget();
 }
 
-static void type_cache_forget(void);
-
-static void
-ratelimit_relcache_callback(Datum arg, Oid relid)
+/* The tables the limiter reads, and their columns (core_cache.c). */
+enum
 {
-	if (relid == InvalidOid || relid == rules_relid)
-		rules_forget();
-	if (relid == InvalidOid || relid == licenses_relid)
-	{
-		licenses_relid = InvalidOid;
-		type_cache_forget();
-	}
-}
+	REL_RULES, REL_LICENSES, REL_LICENSES_PKEY
+};
+static const char *const rl_rel_names[] = {"rate_limit_rules", "licenses", "licenses_pkey"};
 
+enum
+{
+	R_ID, R_NAME, R_PATTERN, R_TYPE, R_PER_HOUR, R_PER_DAY, R_BURST, R_ENABLED,
+	L_USER, L_TYPE, L_STATUS, L_EXPIRES, L_ISSUED
+};
+static const JobspyColumn rl_columns[] = {
+	{REL_RULES, "id"}, {REL_RULES, "name"}, {REL_RULES, "endpoint_pattern"},
+	{REL_RULES, "license_type"}, {REL_RULES, "requests_per_hour"},
+	{REL_RULES, "requests_per_day"}, {REL_RULES, "burst_limit"}, {REL_RULES, "enabled"},
+	{REL_LICENSES, "user_id"}, {REL_LICENSES, "license_type"}, {REL_LICENSES, "status"},
+	{REL_LICENSES, "expires_at"}, {REL_LICENSES, "issued_at"},
+};
+
+static JobspyRels rl_rels = {
+	.names = rl_rel_names, .nrels = lengthof(rl_rel_names),
+	.columns = rl_columns, .ncolumns = lengthof(rl_columns),
+	.forget = rules_forget,
+};
+
+/* Load the enabled rules.  Takes AccessShareLock on the rules table. */
 static void
 rules_load(void)
 {
-	Oid			nsp = get_namespace_oid("jobspy", false);
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	Snapshot	snapshot;
-	AttrNumber	a_id, a_name, a_pattern, a_type, a_rph, a_rpd, a_burst, a_enabled;
 	int			allocated = 16;
 	MemoryContext old;
 
@@ -375,56 +383,44 @@ rules_load(void)
 	MemoryContextReset(rules_cxt);
 	rules = NULL;
 	nrules = 0;
+	jobspy_rels_require(&rl_rels);
 	/* An invalidation from here on makes the next call load again. */
 	rules_valid = false;
 	rules_stale = false;
-	rules_relid = get_relname_relid("rate_limit_rules", nsp);
-	if (!OidIsValid(rules_relid))
-		elog(ERROR, "table jobspy.rate_limit_rules is missing");
-	a_id = jobspy_attnum(rules_relid, "id");
-	a_name = jobspy_attnum(rules_relid, "name");
-	a_pattern = jobspy_attnum(rules_relid, "endpoint_pattern");
-	a_type = jobspy_attnum(rules_relid, "license_type");
-	a_rph = jobspy_attnum(rules_relid, "requests_per_hour");
-	a_rpd = jobspy_attnum(rules_relid, "requests_per_day");
-	a_burst = jobspy_attnum(rules_relid, "burst_limit");
-	a_enabled = jobspy_attnum(rules_relid, "enabled");
 
 	old = MemoryContextSwitchTo(rules_cxt);
 	rules = palloc(sizeof(CachedRule) * allocated);
 	MemoryContextSwitchTo(old);
 
-	rel = table_open(rules_relid, AccessShareLock);
+	rel = table_open(jobspy_rel(&rl_rels, REL_RULES), AccessShareLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snapshot, 0, NULL);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 		bool		isnull[8];
-		Datum		id = heap_getattr(tuple, a_id, desc, &isnull[0]);
-		Datum		name = heap_getattr(tuple, a_name, desc, &isnull[1]);
-		Datum		pattern = heap_getattr(tuple, a_pattern, desc, &isnull[2]);
-		Datum		type = heap_getattr(tuple, a_type, desc, &isnull[3]);
-		Datum		rph = heap_getattr(tuple, a_rph, desc, &isnull[4]);
-		Datum		rpd = heap_getattr(tuple, a_rpd, desc, &isnull[5]);
-		Datum		burst = heap_getattr(tuple, a_burst, desc, &isnull[6]);
-		Datum		enabled = heap_getattr(tuple, a_enabled, desc, &isnull[7]);
+		Datum		d[8];
 		CachedRule	r;
 		const char *why;
 		bool		skip = false;
 
 		for (int j = 0; j < 8; j++)
+		{
+			d[j] = heap_getattr(tuple, jobspy_col(&rl_rels, R_ID + j), desc, &isnull[j]);
 			skip |= isnull[j];
-		if (skip || !DatumGetBool(enabled))
+		}
+		if (skip || !DatumGetBool(d[R_ENABLED]))
 			continue;
-		if (!gcra_params(DatumGetInt32(burst) - 1, DatumGetInt32(rph), NS_PER_HOUR, &r.hour, &why) ||
-			!gcra_params((int64) DatumGetInt32(rpd) - 1, DatumGetInt32(rpd), NS_PER_DAY, &r.day, &why))
+		if (!gcra_params(DatumGetInt32(d[R_BURST]) - 1, DatumGetInt32(d[R_PER_HOUR]), NS_PER_HOUR,
+						 &r.hour, &why) ||
+			!gcra_params((int64) DatumGetInt32(d[R_PER_DAY]) - 1, DatumGetInt32(d[R_PER_DAY]),
+						 NS_PER_DAY, &r.day, &why))
 			continue;			/* the table's checks make this unreachable */
-		memcpy(&r.id, DatumGetUUIDP(id), sizeof(pg_uuid_t));
+		memcpy(&r.id, DatumGetUUIDP(d[R_ID]), sizeof(pg_uuid_t));
 		old = MemoryContextSwitchTo(rules_cxt);
-		r.name = TextDatumGetCString(name);
-		r.pattern = TextDatumGetCString(pattern);
-		r.license_type = TextDatumGetCString(type);
+		r.name = TextDatumGetCString(d[R_NAME]);
+		r.pattern = TextDatumGetCString(d[R_PATTERN]);
+		r.license_type = TextDatumGetCString(d[R_TYPE]);
 		if (nrules == allocated)
 		{
 			allocated *= 2;
@@ -513,36 +509,10 @@ read_user_license_type(const pg_uuid_t *user, Snapshot snapshot, TimestampTz *ch
 	TimestampTz now = jobspy_now();
 
 	*changes_at = DT_NOEND;
-	if (!OidIsValid(licenses_relid))
-	{
-		Oid			nsp = get_namespace_oid("jobspy", false);
-		Oid			relid = get_relname_relid("licenses", nsp);
-
-		if (!OidIsValid(relid))
-			elog(ERROR, "table jobspy.licenses is missing");
-		att_user_id = jobspy_attnum(relid, "user_id");
-		/* The primary key leads with user_id (tenancy key); else scan. */
-		rel = table_open(relid, AccessShareLock);
-		licenses_pkey = RelationGetPrimaryKeyIndex(rel);
-		if (OidIsValid(licenses_pkey))
-		{
-			Relation	irel = index_open(licenses_pkey, AccessShareLock);
-
-			if (irel->rd_index->indkey.values[0] != att_user_id)
-				licenses_pkey = InvalidOid;
-			index_close(irel, AccessShareLock);
-		}
-		table_close(rel, AccessShareLock);
-		att_type = jobspy_attnum(relid, "license_type");
-		att_status = jobspy_attnum(relid, "status");
-		att_expires = jobspy_attnum(relid, "expires_at");
-		att_issued = jobspy_attnum(relid, "issued_at");
-		licenses_relid = relid;
-	}
-
-	rel = table_open(licenses_relid, AccessShareLock);
-	ScanKeyInit(&skey, att_user_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
-	scan = systable_beginscan(rel, licenses_pkey, OidIsValid(licenses_pkey), snapshot, 1, &skey);
+	rel = table_open(jobspy_rel(&rl_rels, REL_LICENSES), AccessShareLock);
+	ScanKeyInit(&skey, jobspy_col(&rl_rels, L_USER), BTEqualStrategyNumber, F_UUID_EQ,
+				UUIDPGetDatum(user));
+	scan = systable_beginscan(rel, jobspy_rel(&rl_rels, REL_LICENSES_PKEY), true, snapshot, 1, &skey);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
@@ -553,24 +523,24 @@ read_user_license_type(const pg_uuid_t *user, Snapshot snapshot, TimestampTz *ch
 		int			rank;
 		TimestampTz issued;
 
-		d = heap_getattr(tuple, att_status, desc, &isnull);
+		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_STATUS), desc, &isnull);
 		if (isnull)
 			continue;
 		status = DatumGetTextPP(d);
 		if (VARSIZE_ANY_EXHDR(status) != 6 || memcmp(VARDATA_ANY(status), "active", 6) != 0)
 			continue;
-		d = heap_getattr(tuple, att_expires, desc, &isnull);
+		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_EXPIRES), desc, &isnull);
 		if (!isnull && DatumGetTimestampTz(d) <= now)
 			continue;
 		/* The answer may change when this licence expires. */
 		if (!isnull && DatumGetTimestampTz(d) < *changes_at)
 			*changes_at = DatumGetTimestampTz(d);
-		d = heap_getattr(tuple, att_type, desc, &isnull);
+		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_TYPE), desc, &isnull);
 		if (isnull)
 			continue;
 		type = TextDatumGetCString(d);
 		rank = license_rank(type);
-		d = heap_getattr(tuple, att_issued, desc, &isnull);
+		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_ISSUED), desc, &isnull);
 		issued = isnull ? 0 : DatumGetTimestampTz(d);
 		if (rank > best_rank || (rank == best_rank && issued > best_issued))
 		{
@@ -969,5 +939,5 @@ jobspy_ratelimit_init(void)
 							   "free",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
-	CacheRegisterRelcacheCallback(ratelimit_relcache_callback, (Datum) 0);
+	jobspy_rels_register(&rl_rels);
 }

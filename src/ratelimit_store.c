@@ -40,13 +40,13 @@
  *
  * Restarts.  The postmaster writes the store to RATE_FILE at a clean
  * shutdown (one that ended with a shutdown checkpoint) and the next start
- * reads it back and removes it; after a crash or an immediate stop no file
- * is written, so the store starts empty.
+ * reads it back and removes it (the core's state file, core_state.c); after
+ * a crash or an immediate stop no file is written, so the store starts
+ * empty.
  */
 #include "postgres.h"
 
 #include <sodium.h>
-#include <unistd.h>
 
 #include "fmgr.h"
 #include "funcapi.h"
@@ -54,7 +54,6 @@
 #include "common/hashfn.h"
 #include "port/atomics.h"
 #include "port/pg_bitutils.h"
-#include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -68,7 +67,6 @@
 #include "ratelimit_store.h"
 
 #define RATE_FILE "pg_stat/jobspy_ratelimit.stat"
-#define RATE_FILE_TMP RATE_FILE ".tmp"
 #define RATE_FILE_MAGIC 0x4a535231	/* "JSR1" */
 /* Version 2 keys each entry by database; a version 1 file is not read. */
 #define RATE_FILE_VERSION 2
@@ -456,10 +454,9 @@ jobspy_rate_limit_stats_reset(PG_FUNCTION_ARGS)
 
 /* ---- shared memory: startup, load, save ----------------------------------- */
 
+/* What follows the state file's magic and version (core_state.c). */
 typedef struct RateFileHeader
 {
-	uint32		magic;
-	uint32		version;
 	uint32		entry_size;
 	uint32		pad;
 	uint64		evictions;
@@ -500,64 +497,23 @@ rate_restore_entry(const RateEntry *saved)
 static void
 rate_store_load(void)
 {
-	FILE	   *f;
+	JobspyStateFile *f = jobspy_state_read_open(RATE_FILE, RATE_FILE_MAGIC, RATE_FILE_VERSION,
+											  "rate-limit state");
 	RateFileHeader h;
 	RateEntry	e;
 	int64		kept = 0;
-	bool		ok = true;
 
-	f = AllocateFile(RATE_FILE, PG_BINARY_R);
 	if (f == NULL)
-	{
-		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", RATE_FILE)));
 		return;
-	}
 	memset(&h, 0, sizeof(h));
-	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != RATE_FILE_MAGIC ||
-		h.version != RATE_FILE_VERSION || h.entry_size != sizeof(RateEntry) || h.count < 0)
-		ok = false;
-	if (!ok && h.magic == RATE_FILE_MAGIC && h.version < RATE_FILE_VERSION)
-	{
-		/*
-		 * An older format's entries do not say which database they belong
-		 * to, and giving them to any would be a guess: every key starts
-		 * full, as after a crash.
-		 */
-		FreeFile(f);
-		unlink(RATE_FILE);
-		ereport(LOG,
-				(errmsg("ignoring rate-limit state file \"%s\" of format version %u",
-						RATE_FILE, h.version),
-				 errdetail("Version %u keeps every key with its database; the saved keys start full.",
-						   RATE_FILE_VERSION)));
-		return;
-	}
-	for (int64 n = 0; ok && n < h.count; n++)
-	{
-		if (fread(&e, sizeof(e), 1, f) != 1)
-			ok = false;
-		else if (rate_restore_entry(&e))
-			kept++;
-	}
-	if (ok)
-	{
-		uint32		trailer;
-
-		if (fread(&trailer, sizeof(trailer), 1, f) != 1 || trailer != RATE_FILE_MAGIC)
-			ok = false;
-	}
-	FreeFile(f);
-	unlink(RATE_FILE);
-
-	if (!ok)
+	if (!jobspy_state_read(f, &h, sizeof(h)) || h.entry_size != sizeof(RateEntry) || h.count < 0)
+		jobspy_state_damaged(f);
+	for (int64 n = 0; n < h.count && jobspy_state_read(f, &e, sizeof(e)); n++)
+		kept += rate_restore_entry(&e);
+	if (!jobspy_state_read_close(f, "rate-limit state"))
 	{
 		for (int p = 0; p < RATE_PARTITIONS; p++)
 			part_clear(p);
-		ereport(LOG,
-				(errmsg("ignoring damaged rate-limit state file \"%s\"", RATE_FILE)));
 		return;
 	}
 	pg_atomic_write_u64(&rl_store->evictions, h.evictions);
@@ -600,19 +556,16 @@ rate_store_startup(void *segment, bool found)
 	}
 }
 
-/* In the postmaster at shutdown: every other process is gone. */
+/* In the postmaster at shutdown: every other process is gone, no lock is needed. */
 static void
 rate_store_shutdown(void)
 {
-	FILE	   *f;
+	JobspyStateFile *f;
 	RateFileHeader h;
-	uint32		trailer = RATE_FILE_MAGIC;
 
 	if (rl_store == NULL || !ratelimit_save || !jobspy_cluster_shut_down_cleanly())
 		return;
 	memset(&h, 0, sizeof(h));
-	h.magic = RATE_FILE_MAGIC;
-	h.version = RATE_FILE_VERSION;
 	h.entry_size = sizeof(RateEntry);
 	h.evictions = pg_atomic_read_u64(&rl_store->evictions);
 	h.full_allowed = pg_atomic_read_u64(&rl_store->full_allowed);
@@ -621,36 +574,17 @@ rate_store_shutdown(void)
 	for (int p = 0; p < RATE_PARTITIONS; p++)
 		h.count += rl_store->parts[p].used;
 
-	f = AllocateFile(RATE_FILE_TMP, PG_BINARY_W);
-	if (f == NULL)
-		goto fail;
-	if (fwrite(&h, sizeof(h), 1, f) != 1)
-		goto fail;
+	f = jobspy_state_write_open(RATE_FILE, RATE_FILE_MAGIC, RATE_FILE_VERSION);
+	jobspy_state_write(f, &h, sizeof(h));
 	for (int p = 0; p < RATE_PARTITIONS; p++)
 	{
 		RateEntry  *ents = part_entries(p);
 
 		for (int32 i = 0; i < rl_store->capacity; i++)
-			if (ents[i].kind != KIND_FREE && fwrite(&ents[i], sizeof(RateEntry), 1, f) != 1)
-				goto fail;
+			if (ents[i].kind != KIND_FREE)
+				jobspy_state_write(f, &ents[i], sizeof(RateEntry));
 	}
-	if (fwrite(&trailer, sizeof(trailer), 1, f) != 1)
-		goto fail;
-	if (FreeFile(f))
-	{
-		f = NULL;
-		goto fail;
-	}
-	(void) durable_rename(RATE_FILE_TMP, RATE_FILE, LOG);
-	return;
-
-fail:
-	ereport(LOG,
-			(errcode_for_file_access(),
-			 errmsg("could not write file \"%s\": %m", RATE_FILE_TMP)));
-	if (f)
-		FreeFile(f);
-	unlink(RATE_FILE_TMP);
+	jobspy_state_write_close(f);
 }
 
 void
