@@ -243,199 +243,257 @@ null_row(TupleDesc desc)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-/* Fills *w for the user's metric at a time; false for an unknown user. */
+/* The user's status and time zone; false for an unknown user. */
 static bool
-quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
+read_user(pg_uuid_t *user_id, Snapshot snap, char **status, char **zone)
 {
-	Snapshot	snap = GetActiveSnapshot();
-	Relation	rel;
-	SysScanDesc scan;
+	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_USERS), AccessShareLock);
 	ScanKeyData key;
-	HeapTuple	tup;
-	char	   *status;
-	char	   *zone;
-	bool		have_plan = false;
-	pg_uuid_t	plan_id;
-	bool		have_anchor = false;
-	TimestampTz anchor = 0;
-	bool		isnull;
-	char	   *period = NULL;
-	int64		quota_limit = 0;
-	TimestampTz start = 0,
-				end = 0;
-	TimestampTz changes_at = DT_NOEND;
-	bool		subscribed = false;
+	SysScanDesc scan = scan_by_uuid(rel, QR_USERS_PKEY, QC_USER_ID, user_id, snap, &key);
+	HeapTuple	tup = systable_getnext(scan);
+	bool		found = HeapTupleIsValid(tup);
 
-	/* The user. */
-	rel = table_open(jobspy_rel(&quota_rels, QR_USERS), AccessShareLock);
-	scan = scan_by_uuid(rel, QR_USERS_PKEY, QC_USER_ID, user_id, snap, &key);
-	tup = systable_getnext(scan);
-	if (!HeapTupleIsValid(tup))
+	if (found)
 	{
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-		return false;
+		*status = col_text(tup, rel, QC_USER_STATUS);
+		*zone = col_text(tup, rel, QC_USER_TIMEZONE);
 	}
-	status = col_text(tup, rel, QC_USER_STATUS);
-	zone = col_text(tup, rel, QC_USER_TIMEZONE);
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	return found;
+}
 
-	/* 1. The live subscription. */
-	rel = table_open(jobspy_rel(&quota_rels, QR_SUBSCRIPTIONS), AccessShareLock);
-	scan = scan_by_uuid(rel, QR_SUBSCRIPTIONS_PKEY, QC_SUB_USER, user_id, snap, &key);
+/* What decided the plan in force, and what its period hangs on. */
+typedef struct PlanChoice
+{
+	bool		have_plan;
+	pg_uuid_t	plan_id;
+	bool		by_default;		/* the plan is the configured default */
+	bool		subscribed;		/* a live subscription decided (even on no plan) */
+	bool		have_anchor;	/* a live subscription's current_period_start */
+	TimestampTz anchor;
+	TimestampTz changes_at;		/* a licence that chose the plan expires then */
+} PlanChoice;
+
+/* 1. The plan named by the live subscription, and its period's anchor. */
+static void
+subscription_plan(pg_uuid_t *user_id, Snapshot snap, PlanChoice *c)
+{
+	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_SUBSCRIPTIONS), AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan = scan_by_uuid(rel, QR_SUBSCRIPTIONS_PKEY, QC_SUB_USER, user_id, snap, &key);
+	HeapTuple	tup;
+
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		char	   *s = col_text(tup, rel, QC_SUB_STATUS);
+		char	   *plan_type;
+		bool		isnull;
+		Datum		d;
 
-		if (s && (strcmp(s, "active") == 0 || strcmp(s, "trialing") == 0 ||
-				  strcmp(s, "past_due") == 0))
+		if (!s || (strcmp(s, "active") != 0 && strcmp(s, "trialing") != 0 &&
+				   strcmp(s, "past_due") != 0))
+			continue;
+		plan_type = col_text(tup, rel, QC_SUB_PLAN_TYPE);
+		d = col(tup, rel, QC_SUB_PERIOD_START, &isnull);
+		if (!isnull)
 		{
-			char	   *plan_type = col_text(tup, rel, QC_SUB_PLAN_TYPE);
-			Datum		d = col(tup, rel, QC_SUB_PERIOD_START, &isnull);
+			c->have_anchor = true;
+			c->anchor = DatumGetTimestampTz(d);
+		}
 
-			if (!isnull)
-			{
-				have_anchor = true;
-				anchor = DatumGetTimestampTz(d);
-			}
-			/*
-			 * A live subscription decides alone: a plan_type with no plan
-			 * leaves the user without a plan (quota_resolve() says why)
-			 * rather than on another plan.
-			 */
-			subscribed = true;
-			if (plan_type)
-				have_plan = plan_by_code(plan_type, snap, &plan_id);
+		/*
+		 * A live subscription decides alone: a plan_type with no plan
+		 * leaves the user without a plan (quota_resolve() says why) rather
+		 * than on another plan.
+		 */
+		c->subscribed = true;
+		if (plan_type)
+			c->have_plan = plan_by_code(plan_type, snap, &c->plan_id);
+		break;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* 2. The plan set for the user in jobspy.user_plans. */
+static void
+assigned_plan(pg_uuid_t *user_id, Snapshot snap, PlanChoice *c)
+{
+	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_USER_PLANS), AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan = scan_by_uuid(rel, QR_USER_PLANS_PKEY, QC_UP_USER, user_id, snap, &key);
+	HeapTuple	tup;
+	bool		isnull;
+
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		c->plan_id = *DatumGetUUIDP(col(tup, rel, QC_UP_PLAN, &isnull));
+		c->have_plan = true;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* 3. The plan of the most recently issued active licence whose type names one. */
+static void
+license_plan(pg_uuid_t *user_id, TimestampTz at, Snapshot snap, PlanChoice *c)
+{
+	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_LICENSES), AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan = scan_by_uuid(rel, QR_LICENSES_PKEY, QC_LIC_USER, user_id, snap, &key);
+	HeapTuple	tup;
+	TimestampTz best_issued = 0;
+	pg_uuid_t	best_id;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		char	   *s = col_text(tup, rel, QC_LIC_STATUS);
+		bool		isnull;
+		Datum		exp = col(tup, rel, QC_LIC_EXPIRES, &isnull);
+		TimestampTz issued;
+		pg_uuid_t	id;
+		pg_uuid_t	p;
+
+		if (!s || strcmp(s, "active") != 0 || (!isnull && DatumGetTimestampTz(exp) <= at))
+			continue;
+		/* The choice may change when an active licence expires. */
+		if (!isnull && DatumGetTimestampTz(exp) < c->changes_at)
+			c->changes_at = DatumGetTimestampTz(exp);
+		issued = DatumGetTimestampTz(col(tup, rel, QC_LIC_ISSUED, &isnull));
+		id = *DatumGetUUIDP(col(tup, rel, QC_LIC_ID, &isnull));
+		if (c->have_plan && (issued < best_issued ||
+							 (issued == best_issued && memcmp(&id, &best_id, UUID_LEN) > 0)))
+			continue;
+		if (!plan_by_code(col_text(tup, rel, QC_LIC_TYPE), snap, &p))
+			continue;
+		c->have_plan = true;
+		c->plan_id = p;
+		best_issued = issued;
+		best_id = id;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* 4. The configured default plan, if any. */
+static void
+default_plan(PlanChoice *c)
+{
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(dfc, 0);
+	Datum		d;
+
+	fmgr_info(jobspy_func("quota_default_plan_id", 0, NULL), &flinfo);
+	InitFunctionCallInfoData(*dfc, &flinfo, 0, InvalidOid, NULL, NULL);
+	d = FunctionCallInvoke(dfc);
+	if (!dfc->isnull)
+	{
+		c->plan_id = *DatumGetUUIDP(d);
+		c->have_plan = true;
+	}
+}
+
+/* The plan in force for a user at a time, by the precedence above. */
+static void
+plan_in_force(pg_uuid_t *user_id, TimestampTz at, Snapshot snap, PlanChoice *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->changes_at = DT_NOEND;
+	subscription_plan(user_id, snap, c);
+	if (!c->have_plan && !c->subscribed)
+		assigned_plan(user_id, snap, c);
+	if (!c->have_plan && !c->subscribed)
+		license_plan(user_id, at, snap, c);
+	c->by_default = !c->have_plan && !c->subscribed;
+	if (c->by_default)
+		default_plan(c);
+}
+
+/* The plan's quota on the metric: its period (NULL when none) and limit. */
+static void
+plan_quota(pg_uuid_t *plan_id, text *metric, Snapshot snap, char **period, int64 *quota_limit)
+{
+	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_PLAN_QUOTAS), AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan = scan_by_uuid(rel, QR_PLAN_QUOTAS_PKEY, QC_PQ_PLAN, plan_id, snap, &key);
+	HeapTuple	tup;
+	bool		isnull;
+
+	*period = NULL;
+	*quota_limit = 0;
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		text	   *m = DatumGetTextPP(col(tup, rel, QC_PQ_METRIC, &isnull));
+
+		if (VARSIZE_ANY_EXHDR(m) == VARSIZE_ANY_EXHDR(metric) &&
+			memcmp(VARDATA_ANY(m), VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(m)) == 0)
+		{
+			*period = col_text(tup, rel, QC_PQ_PERIOD);
+			*quota_limit = DatumGetInt64(col(tup, rel, QC_PQ_LIMIT, &isnull));
 			break;
 		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
 
-	/* 2. The plan set for the user. */
-	if (!have_plan && !subscribed)
+/*
+ * The period containing at: lifetime is unbounded; months and years of a
+ * plan chosen while a subscription is live follow its anchor; the rest are
+ * calendar periods in the user's time zone.
+ */
+static void
+period_bounds(const char *period, const PlanChoice *c, TimestampTz at, const char *zone,
+			  TimestampTz *start, TimestampTz *end)
+{
+	if (strcmp(period, "lifetime") == 0)
 	{
-		rel = table_open(jobspy_rel(&quota_rels, QR_USER_PLANS), AccessShareLock);
-		scan = scan_by_uuid(rel, QR_USER_PLANS_PKEY, QC_UP_USER, user_id, snap, &key);
-		if (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			plan_id = *DatumGetUUIDP(col(tup, rel, QC_UP_PLAN, &isnull));
-			have_plan = true;
-		}
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
+		TIMESTAMP_NOBEGIN(*start);
+		TIMESTAMP_NOEND(*end);
 	}
-
-	/* 3. The most recently issued active licence whose type names a plan. */
-	if (!have_plan && !subscribed)
-	{
-		TimestampTz best_issued = 0;
-		pg_uuid_t	best_id;
-
-		rel = table_open(jobspy_rel(&quota_rels, QR_LICENSES), AccessShareLock);
-		scan = scan_by_uuid(rel, QR_LICENSES_PKEY, QC_LIC_USER, user_id, snap, &key);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			char	   *s = col_text(tup, rel, QC_LIC_STATUS);
-			Datum		exp = col(tup, rel, QC_LIC_EXPIRES, &isnull);
-			TimestampTz issued;
-			pg_uuid_t	id;
-			pg_uuid_t	p;
-
-			if (!s || strcmp(s, "active") != 0 ||
-				(!isnull && DatumGetTimestampTz(exp) <= at))
-				continue;
-			/* The choice may change when an active licence expires. */
-			if (!isnull && DatumGetTimestampTz(exp) < changes_at)
-				changes_at = DatumGetTimestampTz(exp);
-			issued = DatumGetTimestampTz(col(tup, rel, QC_LIC_ISSUED, &isnull));
-			id = *DatumGetUUIDP(col(tup, rel, QC_LIC_ID, &isnull));
-			if (have_plan && (issued < best_issued ||
-							  (issued == best_issued && memcmp(&id, &best_id, UUID_LEN) > 0)))
-				continue;
-			if (!plan_by_code(col_text(tup, rel, QC_LIC_TYPE), snap, &p))
-				continue;
-			have_plan = true;
-			plan_id = p;
-			best_issued = issued;
-			best_id = id;
-		}
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-	}
-
-	/* 4. The configured default plan. */
-	w->by_default = !have_plan && !subscribed;
-	if (w->by_default)
-	{
-		FmgrInfo	flinfo;
-		LOCAL_FCINFO(dfc, 0);
-		Datum		d;
-
-		fmgr_info(jobspy_func("quota_default_plan_id", 0, NULL), &flinfo);
-		InitFunctionCallInfoData(*dfc, &flinfo, 0, InvalidOid, NULL, NULL);
-		d = FunctionCallInvoke(dfc);
-		if (!dfc->isnull)
-		{
-			plan_id = *DatumGetUUIDP(d);
-			have_plan = true;
-		}
-	}
-
-	/* The plan's quota on the metric. */
-	if (have_plan)
-	{
-		rel = table_open(jobspy_rel(&quota_rels, QR_PLAN_QUOTAS), AccessShareLock);
-		scan = scan_by_uuid(rel, QR_PLAN_QUOTAS_PKEY, QC_PQ_PLAN, &plan_id, snap, &key);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			text	   *m = DatumGetTextPP(col(tup, rel, QC_PQ_METRIC, &isnull));
-
-			if (VARSIZE_ANY_EXHDR(m) == VARSIZE_ANY_EXHDR(metric) &&
-				memcmp(VARDATA_ANY(m), VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(m)) == 0)
-			{
-				period = col_text(tup, rel, QC_PQ_PERIOD);
-				quota_limit = DatumGetInt64(col(tup, rel, QC_PQ_LIMIT, &isnull));
-				break;
-			}
-		}
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-	}
-
-	/* Its period. */
-	if (period && strcmp(period, "lifetime") == 0)
-	{
-		TIMESTAMP_NOBEGIN(start);
-		TIMESTAMP_NOEND(end);
-	}
-	else if (period && have_anchor &&
-			 (strcmp(period, "month") == 0 || strcmp(period, "year") == 0))
+	else if (c->have_anchor && (strcmp(period, "month") == 0 || strcmp(period, "year") == 0))
 	{
 		Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
-		Datum		r;
 		HeapTupleHeader th;
+		bool		isnull;
 
-		r = OidFunctionCall3(jobspy_func("quota_anchored_period", 3, argtypes),
-							 TimestampTzGetDatum(anchor), TimestampTzGetDatum(at),
-							 Int32GetDatum(strcmp(period, "month") == 0 ? 1 : 12));
-		th = DatumGetHeapTupleHeader(r);
-		start = DatumGetTimestampTz(GetAttributeByNum(th, 1, &isnull));
-		end = DatumGetTimestampTz(GetAttributeByNum(th, 2, &isnull));
+		th = DatumGetHeapTupleHeader(OidFunctionCall3(jobspy_func("quota_anchored_period", 3, argtypes),
+													  TimestampTzGetDatum(c->anchor),
+													  TimestampTzGetDatum(at),
+													  Int32GetDatum(strcmp(period, "month") == 0 ? 1 : 12)));
+		*start = DatumGetTimestampTz(GetAttributeByNum(th, 1, &isnull));
+		*end = DatumGetTimestampTz(GetAttributeByNum(th, 2, &isnull));
 	}
-	else if (period)
-		calendar_period(period, at, zone, &start, &end);
+	else
+		calendar_period(period, at, zone, start, end);
+}
 
-	w->status = status;
-	w->have_plan = have_plan;
-	if (have_plan)
-		w->plan_id = plan_id;
-	w->period = period;
-	w->quota_limit = quota_limit;
-	w->start = start;
-	w->end = end;
-	w->changes_at = changes_at;
+/*
+ * Fills *w for the user's metric at a time; false for an unknown user.
+ * Reads under the active snapshot with AccessShareLock on each table.
+ */
+static bool
+quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
+{
+	Snapshot	snap = GetActiveSnapshot();
+	char	   *zone;
+	PlanChoice	c;
+
+	if (!read_user(user_id, snap, &w->status, &zone))
+		return false;
+	plan_in_force(user_id, at, snap, &c);
+	w->have_plan = c.have_plan;
+	w->plan_id = c.plan_id;
+	w->by_default = c.by_default;
+	w->changes_at = c.changes_at;
+	w->period = NULL;
+	w->quota_limit = 0;
+	w->start = w->end = 0;
+	if (c.have_plan)
+		plan_quota(&c.plan_id, metric, snap, &w->period, &w->quota_limit);
+	if (w->period)
+		period_bounds(w->period, &c, at, zone, &w->start, &w->end);
 	return true;
 }
 

@@ -727,43 +727,18 @@ cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-PG_FUNCTION_INFO_V1(jobspy_check_rate_limit);
-Datum
-jobspy_check_rate_limit(PG_FUNCTION_ARGS)
+/*
+ * The hour and day windows of every rule that applies to the user's
+ * licence type and the endpoint, in w (room for 2 * nrules), and the
+ * distinct partitions they fall in, in parts.  Returns how many windows.
+ */
+static int
+matching_windows(const pg_uuid_t *user, const char *type, const char *endpoint, Window *w,
+				 int *parts, int *nparts)
 {
-	pg_uuid_t  *user;
-	char	   *endpoint;
-	int32		cost;
-	const char *type;
-	Window	   *w;
 	int			nw = 0;
-	int			parts[RATE_PARTITIONS];
-	int			nparts = 0;
-	int32	   *pinned;
-	int			npinned;
-	int64		now;
-	bool		allowed = true;
-	bool		any_full = false;
-	Window	   *shown = NULL;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
-	LWLockMode	mode;
 
-	require_arg(fcinfo, 0, "user_id");
-	require_arg(fcinfo, 1, "endpoint");
-	require_arg(fcinfo, 2, "cost");
-	user = PG_GETARG_UUID_P(0);
-	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	cost = PG_GETARG_INT32(2);
-	if (cost < 0)
-		bad_parameter("cost must be zero or more.");
-	ratelimit_require();
-
-	type = user_license_type(user);
-	if (!rules_valid)
-		rules_load();
-
-	w = palloc(sizeof(Window) * 2 * Max(nrules, 1));
+	*nparts = 0;
 	for (int i = 0; i < nrules; i++)
 	{
 		const CachedRule *r = &rules[i];
@@ -774,6 +749,7 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 		for (int h = 0; h < 2; h++)
 		{
 			Window	   *x = &w[nw++];
+			bool		seen = false;
 
 			x->rule = r;
 			x->window = h == 0 ? WINDOW_HOUR : WINDOW_DAY;
@@ -782,56 +758,56 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 			x->part = key_partition(&x->key);
 			x->idx = -1;
 			x->min_tat = PG_INT64_MAX;
-			{
-				bool		seen = false;
-
-				for (int j = 0; j < nparts; j++)
-					seen |= (parts[j] == x->part);
-				if (!seen)
-					parts[nparts++] = x->part;
-			}
+			for (int j = 0; j < *nparts; j++)
+				seen |= (parts[j] == x->part);
+			if (!seen)
+				parts[(*nparts)++] = x->part;
 		}
 	}
+	return nw;
+}
 
-	if (nw == 0)
-	{
-		/* No rule applies: allowed, nothing to report. */
-		values[0] = BoolGetDatum(true);
-		nulls[1] = nulls[2] = nulls[3] = true;
-		values[4] = Int64GetDatum(-1);
-		values[5] = Int64GetDatum(0);
-		return jobspy_return_row(fcinfo, values, nulls);
-	}
+/*
+ * Find (or, when consuming, make) every window's entry; true when one
+ * could not be stored.  pinned: room for nw entries, allocated before the
+ * locks were taken.  The caller holds the windows' partition locks,
+ * exclusively when cost > 0.
+ */
+static bool
+find_windows(Window *w, int nw, int32 cost, int64 now, int32 *pinned)
+{
+	bool		any_full = false;
 
-	qsort(parts, nparts, sizeof(int), cmp_int);
-	pinned = palloc(sizeof(int32) * nw);
-	mode = cost > 0 ? LW_EXCLUSIVE : LW_SHARED;
-	now = ratelimit_now_ns();
-
-	for (int j = 0; j < nparts; j++)
-		LWLockAcquire(rl_store->parts[parts[j]].lock, mode);
-
-	/* 1. Find (or, when consuming, make) every window's entry. */
 	for (int i = 0; i < nw; i++)
 	{
 		Window	   *x = &w[i];
+		int			npinned = 0;
 
 		x->idx = rl_part_find(x->part, &x->key);
-		if (x->idx < 0 && cost > 0)
-		{
-			npinned = 0;
-			for (int j = 0; j < i; j++)
-				if (w[j].part == x->part && w[j].idx >= 0)
-					pinned[npinned++] = w[j].idx;
-			x->idx = rl_part_insert(x->part, &x->key, now, pinned, npinned, &x->min_tat);
-			any_full |= (x->idx < 0);
-		}
+		if (x->idx >= 0 || cost == 0)
+			continue;
+		/* Never evict a window of this same call. */
+		for (int j = 0; j < i; j++)
+			if (w[j].part == x->part && w[j].idx >= 0)
+				pinned[npinned++] = w[j].idx;
+		x->idx = rl_part_insert(x->part, &x->key, now, pinned, npinned, &x->min_tat);
+		any_full |= (x->idx < 0);
 	}
-	/*
-	 * 2. Decide every window.  A window that could not be stored is
-	 * answered by jobspy.ratelimit_when_full.
-	 */
-	for (int i = 0; i < nw && !(any_full && ratelimit_when_full == WHEN_FULL_ERROR); i++)
+	return any_full;
+}
+
+/*
+ * Decide every window, then consume from all of them or from none; a
+ * window that could not be stored is answered by
+ * jobspy.ratelimit_when_full.  True when every window admits the call.
+ * The caller holds the partition locks as for find_windows().
+ */
+static bool
+decide_windows(Window *w, int nw, int32 cost, int64 now)
+{
+	bool		allowed = true;
+
+	for (int i = 0; i < nw; i++)
 	{
 		Window	   *x = &w[i];
 
@@ -843,40 +819,37 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 						now, cost, &x->r);
 		allowed &= x->r.allowed;
 	}
-	/* 3. Consume from all of them, or from none. */
-	if (cost > 0 && !(any_full && ratelimit_when_full == WHEN_FULL_ERROR))
+	for (int i = 0; i < nw && cost > 0; i++)
 	{
-		for (int i = 0; i < nw; i++)
+		RateEntry  *e;
+
+		if (w[i].idx < 0)
+			continue;
+		e = &part_entries(w[i].part)[w[i].idx];
+		if (allowed)
 		{
-			RateEntry  *e;
-
-			if (w[i].idx < 0)
-				continue;
-			e = &part_entries(w[i].part)[w[i].idx];
-			if (allowed)
-			{
-				e->tat = w[i].r.new_tat;
-				e->allowed++;
-			}
-			else if (!w[i].r.allowed)
-				e->denied++;
+			e->tat = w[i].r.new_tat;
+			e->allowed++;
 		}
+		else if (!w[i].r.allowed)
+			e->denied++;
 	}
+	return allowed;
+}
 
-	for (int j = nparts - 1; j >= 0; j--)
-		LWLockRelease(rl_store->parts[parts[j]].lock);
+/*
+ * The window to report: when refused, the refusing window that frees last
+ * (retrying after it finds every window ready); when admitted, the window
+ * with the fewest units left (what RateLimit-* headers should show).
+ */
+static const Window *
+window_to_show(const Window *w, int nw, bool allowed)
+{
+	const Window *shown = NULL;
 
-	if (any_full && ratelimit_when_full == WHEN_FULL_ERROR)
-		store_full_error();
-
-	/*
-	 * Report: when refused, the refusing window that frees last (retrying
-	 * after it finds every window ready); when admitted, the window with the
-	 * fewest units left (what RateLimit-* headers should show).
-	 */
 	for (int i = 0; i < nw; i++)
 	{
-		Window	   *x = &w[i];
+		const Window *x = &w[i];
 
 		if (!allowed)
 		{
@@ -891,7 +864,70 @@ jobspy_check_rate_limit(PG_FUNCTION_ARGS)
 		else if (shown == NULL || x->r.remaining < shown->r.remaining)
 			shown = x;
 	}
+	return shown;
+}
 
+PG_FUNCTION_INFO_V1(jobspy_check_rate_limit);
+Datum
+jobspy_check_rate_limit(PG_FUNCTION_ARGS)
+{
+	char	   *endpoint;
+	int32		cost;
+	const char *type;
+	Window	   *w;
+	int32	   *pinned;
+	int			nw;
+	int			parts[RATE_PARTITIONS];
+	int			nparts;
+	int64		now;
+	bool		allowed = true;
+	bool		any_full;
+	const Window *shown;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	LWLockMode	mode;
+
+	require_arg(fcinfo, 0, "user_id");
+	require_arg(fcinfo, 1, "endpoint");
+	require_arg(fcinfo, 2, "cost");
+	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	cost = PG_GETARG_INT32(2);
+	if (cost < 0)
+		bad_parameter("cost must be zero or more.");
+	ratelimit_require();
+
+	type = user_license_type(PG_GETARG_UUID_P(0));
+	if (!rules_valid)
+		rules_load();
+	w = palloc(sizeof(Window) * 2 * Max(nrules, 1));
+	nw = matching_windows(PG_GETARG_UUID_P(0), type, endpoint, w, parts, &nparts);
+	if (nw == 0)
+	{
+		/* No rule applies: allowed, nothing to report. */
+		values[0] = BoolGetDatum(true);
+		nulls[1] = nulls[2] = nulls[3] = true;
+		values[4] = Int64GetDatum(-1);
+		values[5] = Int64GetDatum(0);
+		return jobspy_return_row(fcinfo, values, nulls);
+	}
+
+	/* Partition locks in ascending order (ratelimit_store.c's rule). */
+	qsort(parts, nparts, sizeof(int), cmp_int);
+	pinned = palloc(sizeof(int32) * nw);
+	mode = cost > 0 ? LW_EXCLUSIVE : LW_SHARED;
+	now = ratelimit_now_ns();
+	for (int j = 0; j < nparts; j++)
+		LWLockAcquire(rl_store->parts[parts[j]].lock, mode);
+	any_full = find_windows(w, nw, cost, now, pinned);
+	if (!(any_full && ratelimit_when_full == WHEN_FULL_ERROR))
+		allowed = decide_windows(w, nw, cost, now);
+	for (int j = nparts - 1; j >= 0; j--)
+		LWLockRelease(rl_store->parts[parts[j]].lock);
+
+	if (any_full && ratelimit_when_full == WHEN_FULL_ERROR)
+		store_full_error();
+
+	shown = window_to_show(w, nw, allowed);
 	values[0] = BoolGetDatum(allowed);
 	values[1] = CStringGetTextDatum(psprintf("%s:%s", shown->rule->name,
 											 shown->window == WINDOW_HOUR ? "hour" : "day"));
