@@ -11,10 +11,12 @@
  *
  * A restore of a pg_dump loads rows into tables whose triggers already exist
  * (CREATE EXTENSION made them), while the audit log is restored from the dump
- * as well; auditing the reload would record every row twice.  pg_dump's
- * output always runs with check_function_bodies off, so a session whose role
- * is a superuser, with it off, is taken to be a restore and is not audited.  A superuser can
- * disable triggers anyway, so this opens no way around the log.
+ * as well; auditing the reload would record every row twice.  A restore is
+ * recognised explicitly (audit_restoring): pg_upgrade's binary upgrade, a
+ * superuser session of pg_restore (its application_name), or a session with
+ * jobspy.restoring on (superuser only: for a plain dump replayed by psql).
+ * A superuser can disable triggers anyway, so this opens no way around the
+ * log.
  */
 #include "postgres.h"
 
@@ -34,15 +36,41 @@
 
 #include "core.h"
 
+/* jobspy.restoring: this session replays a dump; static boot value. */
+static bool audit_restoring_setting = false;
+
+void
+jobspy_audit_init(void)
+{
+	DefineCustomBoolVariable("jobspy.restoring",
+							 "This session restores a dump: the audit trigger records nothing.",
+							 "Set it (superuser only) when replaying a plain pg_dump script; "
+							 "pg_restore sessions are recognised without it.",
+							 &audit_restoring_setting,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * True when this session restores a dump, so that rows reloaded into
+ * audited tables are not logged a second time.  The session's role (after
+ * SET ROLE) counts, not the trigger's owner.
+ */
+static bool
+audit_restoring(void)
+{
+	if (IsBinaryUpgrade || audit_restoring_setting)
+		return true;
+	return application_name != NULL && strcmp(application_name, "pg_restore") == 0 &&
+		superuser_arg(GetOuterUserId());
+}
+
 static void
 require_row_trigger(FunctionCallInfo fcinfo, const char *name)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata = jobspy_trigger_data(fcinfo, name);
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s must be called as a trigger", name)));
 	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -213,9 +241,8 @@ jobspy_audit_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("jobspy.audit_trigger() must be fired after the change")));
 
-	/* The session's role: the trigger runs as its owner, a superuser. */
-	if (!check_function_bodies && superuser_arg(GetOuterUserId()))
-		return PointerGetDatum(NULL);	/* a dump being restored */
+	if (audit_restoring())
+		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))

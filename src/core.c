@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "access/xact.h"
 #include "catalog/pg_control.h"
+#include "commands/trigger.h"
 #include "common/controldata_utils.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -147,6 +148,16 @@ jobspy_require_preload(const char *what)
 				 errhint("Add jobspy_core to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
+TriggerData *
+jobspy_trigger_data(FunctionCallInfo fcinfo, const char *name)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a trigger", name)));
+	return (TriggerData *) fcinfo->context;
+}
+
 void
 jobspy_shmem_register(const JobspyShmemSegment *segment)
 {
@@ -181,6 +192,7 @@ jobspy_shmem_shutdown(int code, Datum arg)
 			segments[i].shutdown();
 }
 
+/* Creates or attaches every segment under AddinShmemInitLock. */
 static void
 jobspy_shmem_startup(void)
 {
@@ -231,6 +243,7 @@ _PG_init(void)
 							   check_actor_id, NULL, NULL);
 
 	jobspy_keys_init();
+	jobspy_audit_init();
 	jobspy_ratelimit_init();
 	jobspy_identity_init();
 	jobspy_quotas_init();

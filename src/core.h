@@ -157,6 +157,13 @@ extern bool jobspy_state_read(JobspyStateFile *f, void *data, size_t size);
 extern void jobspy_state_damaged(JobspyStateFile *f);
 extern bool jobspy_state_read_close(JobspyStateFile *f, const char *what);
 
+/*
+ * The TriggerData of a call made by the trigger manager; 39P01 naming the
+ * function (e.g. "jobspy.audit_trigger()") when called any other way.
+ */
+struct TriggerData;
+extern struct TriggerData *jobspy_trigger_data(FunctionCallInfo fcinfo, const char *name);
+
 /* Raise 55000 with a hint unless the library was preloaded. */
 extern void jobspy_require_preload(const char *what);
 
@@ -168,6 +175,7 @@ extern Datum jobspy_return_row(FunctionCallInfo fcinfo, Datum *values, bool *nul
 
 /* Module initialisers called by _PG_init. */
 extern void jobspy_keys_init(void);
+extern void jobspy_audit_init(void);
 extern void jobspy_ratelimit_init(void);
 extern void jobspy_identity_init(void);
 extern void jobspy_quotas_init(void);

@@ -1,6 +1,6 @@
 -- The updated_at and audit triggers.
 BEGIN;
-SELECT plan(19);
+SELECT plan(23);
 
 SET LOCAL jobspy.clock_override = '2030-05-06 07:08:09+00';
 INSERT INTO jobspy.users (id, email, first_name) VALUES ('11111111-1111-4111-8111-111111111111', 'audit@example.com', 'Ann');
@@ -60,22 +60,41 @@ CREATE TRIGGER t2_bad BEFORE UPDATE ON t2 FOR EACH ROW EXECUTE FUNCTION jobspy.s
 INSERT INTO t2 VALUES (1);
 SELECT throws_ok($$UPDATE t2 SET id = 2$$, '42703', NULL, 'set_updated_at() needs an updated_at column');
 
--- A restore (a superuser session with check_function_bodies off) is not
--- audited; any other role that turns the setting off still is.
+-- A restore is recognised explicitly: a superuser session of pg_restore, or
+-- one with jobspy.restoring on.  check_function_bodies says nothing: a
+-- superuser who turns it off is audited, and so is any other role that
+-- calls itself pg_restore.
 CREATE ROLE jobspy_audit_probe NOLOGIN;
 GRANT USAGE ON SCHEMA jobspy TO jobspy_audit_probe;
 GRANT INSERT, UPDATE ON jobspy.system_config TO jobspy_audit_probe;
 GRANT EXECUTE ON FUNCTION jobspy.now() TO jobspy_audit_probe;
 SET LOCAL check_function_bodies = off;
+INSERT INTO jobspy.system_config (key, value) VALUES ('probe.no_bodies', '1');
+SET LOCAL check_function_bodies = on;
+SET LOCAL application_name = 'pg_restore';
 SET LOCAL ROLE jobspy_audit_probe;
 INSERT INTO jobspy.system_config (key, value) VALUES ('probe.by_role', '1');
 RESET ROLE;
 INSERT INTO jobspy.system_config (key, value) VALUES ('probe.by_restore', '1');
-SET LOCAL check_function_bodies = on;
+SET LOCAL application_name = 'probe';
+SET LOCAL jobspy.restoring = on;
+INSERT INTO jobspy.system_config (key, value) VALUES ('probe.by_setting', '1');
+SET LOCAL jobspy.restoring = off;
+INSERT INTO jobspy.system_config (key, value) VALUES ('probe.after', '1');
+SELECT is((SELECT count(*) FROM jobspy.audit_logs WHERE resource_id = 'probe.no_bodies'), 1::bigint,
+          'a superuser session with check_function_bodies off is audited');
 SELECT is((SELECT count(*) FROM jobspy.audit_logs WHERE resource_id = 'probe.by_role'), 1::bigint,
-          'a non-superuser with check_function_bodies off is still audited');
+          'a non-superuser calling itself pg_restore is still audited');
 SELECT is((SELECT count(*) FROM jobspy.audit_logs WHERE resource_id = 'probe.by_restore'), 0::bigint,
-          'a superuser session with check_function_bodies off (a restore) is not');
+          'a superuser pg_restore session is not audited');
+SELECT is((SELECT count(*) FROM jobspy.audit_logs WHERE resource_id = 'probe.by_setting'), 0::bigint,
+          'a session with jobspy.restoring on is not audited');
+SELECT is((SELECT count(*) FROM jobspy.audit_logs WHERE resource_id = 'probe.after'), 1::bigint,
+          'with jobspy.restoring off again the session is audited');
+SET LOCAL ROLE jobspy_audit_probe;
+SELECT throws_ok($$SET jobspy.restoring = on$$, '42501', NULL,
+                 'only a superuser may declare a restore');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
