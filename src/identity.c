@@ -292,7 +292,10 @@ have_failures(void)
 	return jobspy_preloaded() && failures != NULL;
 }
 
-/* The slot of user, or NULL; with create, a free or reusable slot. */
+/*
+ * The slot of user, or NULL; with create, a free or reusable slot.  Caller
+ * must hold failures->lock, exclusively when create is set.
+ */
 static LoginFailure *
 find_slot(const pg_uuid_t *user, bool create, TimestampTz now)
 {
@@ -330,6 +333,7 @@ find_slot(const pg_uuid_t *user, bool create, TimestampTz now)
 /*
  * login_failure_record(user_id, max_failures, window_seconds, lock_seconds)
  * counts one failure and returns the end of the lock it causes, or NULL.
+ * Takes failures->lock exclusively.
  */
 PG_FUNCTION_INFO_V1(jobspy_login_failure_record);
 Datum
@@ -369,7 +373,10 @@ jobspy_login_failure_record(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-/* login_locked_until(user_id): end of the user's current lock, or NULL. */
+/*
+ * login_locked_until(user_id): end of the user's current lock, or NULL.
+ * Takes failures->lock shared.
+ */
 PG_FUNCTION_INFO_V1(jobspy_login_locked_until);
 Datum
 jobspy_login_locked_until(PG_FUNCTION_ARGS)
@@ -391,7 +398,10 @@ jobspy_login_locked_until(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-/* login_failures_clear(user_id): forget the user's failures and lock. */
+/*
+ * login_failures_clear(user_id): forget the user's failures and lock.
+ * Takes failures->lock exclusively.
+ */
 PG_FUNCTION_INFO_V1(jobspy_login_failures_clear);
 Datum
 jobspy_login_failures_clear(PG_FUNCTION_ARGS)
@@ -430,7 +440,10 @@ jobspy_login_failures_clear(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* login_locks(): every current lock, (user_id, locked_until). */
+/*
+ * login_locks(): every current lock, (user_id, locked_until).  Copies the
+ * table under failures->lock shared, and builds the rows after releasing it.
+ */
 PG_FUNCTION_INFO_V1(jobspy_login_locks);
 Datum
 jobspy_login_locks(PG_FUNCTION_ARGS)

@@ -239,7 +239,6 @@ typedef struct HashKey
 static HashKey hash_keys[MAX_HASH_KEYS];
 static int	n_hash_keys = 0;
 static bool hash_keys_valid = false;
-static Oid	hash_keys_relid = InvalidOid;
 
 static void
 hash_keys_forget(void)
@@ -249,22 +248,21 @@ hash_keys_forget(void)
 	hash_keys_valid = false;
 }
 
-static void
-hash_keys_relcache_callback(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == hash_keys_relid)
-		hash_keys_forget();
-}
+/* The table, looked up once per backend; a change to it forgets the keys. */
+static const char *const hash_keys_rel_names[] = {"hash_keys"};
+static JobspyRels hash_keys_rels = {
+	.names = hash_keys_rel_names, .nrels = 1, .forget = hash_keys_forget,
+};
 
 /*
  * Load the live keys.  The active key is the earliest-created row in state
  * 'active' (a restore can leave a second, never-used one from CREATE
- * EXTENSION beside the restored key); 'verify' keys follow it.
+ * EXTENSION beside the restored key); 'verify' keys follow it.  Takes
+ * AccessShareLock on jobspy.hash_keys.
  */
 static void
 hash_keys_load(void)
 {
-	Oid			nsp = get_namespace_oid("jobspy", false);
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tuple;
@@ -273,11 +271,7 @@ hash_keys_load(void)
 	int			active = -1;
 
 	hash_keys_forget();
-	hash_keys_relid = get_relname_relid("hash_keys", nsp);
-	if (!OidIsValid(hash_keys_relid))
-		elog(ERROR, "table jobspy.hash_keys is missing");
-
-	rel = table_open(hash_keys_relid, AccessShareLock);
+	rel = table_open(jobspy_rel(&hash_keys_rels, 0), AccessShareLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snapshot, 0, NULL);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
@@ -455,10 +449,8 @@ PG_FUNCTION_INFO_V1(jobspy_hash_keys_changed);
 Datum
 jobspy_hash_keys_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata = jobspy_trigger_data(fcinfo, "jobspy.hash_keys_changed()");
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "jobspy_hash_keys_changed: not called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	hash_keys_forget();
 	return PointerGetDatum(NULL);
@@ -467,5 +459,5 @@ jobspy_hash_keys_changed(PG_FUNCTION_ARGS)
 void
 jobspy_keys_init(void)
 {
-	CacheRegisterRelcacheCallback(hash_keys_relcache_callback, (Datum) 0);
+	jobspy_rels_register(&hash_keys_rels);
 }

@@ -346,8 +346,9 @@ machine_of(CacheEntry *way, text *fingerprint)
 }
 
 /*
- * Only what the caller needs is copied out under the lock, in one hold: the
- * entry's fixed part, its type and features, and the one machine asked for.
+ * Only what the caller needs is copied out under the set's lock (shared),
+ * in one hold: the entry's fixed part, its type and features, and the one
+ * machine asked for.
  */
 LicCacheResult
 license_cache_get(const LicCacheKey *key, text *fingerprint, LicCached *out)
@@ -399,7 +400,8 @@ license_cache_get(const LicCacheKey *key, text *fingerprint, LicCached *out)
  * check saves that read.  Entries of different users (the licence moved)
  * cannot be ordered, and the last put wins.  Machines start over: those of
  * the entry replaced may have been read before the new entry's loaded_at,
- * and would outlive jobspy.licensing_cache_seconds counted from it.
+ * and would outlive jobspy.licensing_cache_seconds counted from it.  Takes
+ * the set's lock exclusively.
  */
 void
 license_cache_put(const LicCacheKey *key, int found, uint64 generation, const LicRow *row,
@@ -466,7 +468,8 @@ way_used(int set, const LicCacheKey *key, uint64 generation, const LicRow *lic)
 
 /*
  * Only the entry the caller found stale, and only if nobody renewed or
- * replaced it meanwhile (same generation, licence and load time).
+ * replaced it meanwhile (same generation, licence and load time).  Takes
+ * the set's lock exclusively.
  */
 void
 license_cache_renew(const LicCacheKey *key, const LicCached *cached, text *fingerprint)
@@ -492,6 +495,7 @@ license_cache_renew(const LicCacheKey *key, const LicCached *cached, text *finge
  * Only into the entry the caller's validation used, and only while its
  * generation is current: the machine was read under a snapshot taken after
  * that generation was read, so no change to it committed in between.
+ * Takes the set's lock exclusively.
  */
 void
 license_cache_add_machine(const LicCacheKey *key, uint64 generation, const LicRow *lic,
@@ -550,11 +554,9 @@ PG_FUNCTION_INFO_V1(jobspy_license_cache_touch);
 Datum
 jobspy_license_cache_touch(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata = jobspy_trigger_data(fcinfo, "jobspy.license_cache_touch()");
 	TupleDesc	desc;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "license_cache_touch: not called as a trigger");
 	desc = RelationGetDescr(trigdata->tg_relation);
 	xact_touched = true;
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||

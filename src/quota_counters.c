@@ -193,6 +193,11 @@ counter_row(Relation rel, const CounterCols *c, Snapshot snapshot, const QuotaCo
 	return found;
 }
 
+/*
+ * See quotas.h.  Takes RowExclusiveLock on jobspy.quota_counters (kept to
+ * the end of the transaction, as an UPDATE's is) and, through
+ * heap_update(), the row's lock.
+ */
 QuotaCounterResult
 quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPointer hint,
 				  int64 *used, int64 *reserved, ItemPointer row)

@@ -149,7 +149,10 @@ col_text(HeapTuple tup, Relation rel, int column)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* The id of the plan with this code, or false.  Plans are few: a scan. */
+/*
+ * The id of the plan with this code, or false.  Plans are few: a scan.
+ * Takes AccessShareLock on jobspy.plans.
+ */
 static bool
 plan_by_code(const char *code, Snapshot snap, pg_uuid_t *out)
 {
@@ -243,7 +246,10 @@ null_row(TupleDesc desc)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-/* The user's status and time zone; false for an unknown user. */
+/*
+ * The user's status and time zone; false for an unknown user.  Each of
+ * the reads below takes AccessShareLock on the table it reads.
+ */
 static bool
 read_user(pg_uuid_t *user_id, Snapshot snap, char **status, char **zone)
 {

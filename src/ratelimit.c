@@ -137,6 +137,7 @@ interval_to_us(const Interval *iv)
 	return (int64) us;
 }
 
+/* Takes the key's partition lock: shared to read (quantity 0), else exclusive. */
 void
 ratelimit_take(const char *key, size_t keylen, int64 max_burst, int64 count,
 			   int64 period_us, int64 quantity, RateLimitAnswer *out)
@@ -258,6 +259,7 @@ jobspy_rate_limit_peek(PG_FUNCTION_ARGS)
 	return rate_limit_sql(fcinfo, true);
 }
 
+/* Forget one key; takes its partition lock exclusively. */
 PG_FUNCTION_INFO_V1(jobspy_rate_limit_reset);
 Datum
 jobspy_rate_limit_reset(PG_FUNCTION_ARGS)
@@ -278,7 +280,10 @@ jobspy_rate_limit_reset(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(i >= 0);
 }
 
-/* Forget every rule window of one user; returns how many entries went. */
+/*
+ * Forget every rule window of one user; returns how many entries went.
+ * Takes each partition lock exclusively in turn, never two at once.
+ */
 PG_FUNCTION_INFO_V1(jobspy_rate_limit_reset_user);
 Datum
 jobspy_rate_limit_reset_user(PG_FUNCTION_ARGS)
@@ -495,6 +500,7 @@ license_rank(const char *type)
  * enterprise > pro > free > others, then the latest issued, when there are
  * several), palloc'd, or NULL when there is none; *changes_at is when the
  * first of those licences expires.
+ * Takes AccessShareLock on jobspy.licenses.
  */
 static char *
 read_user_license_type(const pg_uuid_t *user, Snapshot snapshot, TimestampTz *changes_at)
@@ -946,12 +952,8 @@ PG_FUNCTION_INFO_V1(jobspy_rate_limit_rules_changed);
 Datum
 jobspy_rate_limit_rules_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata = jobspy_trigger_data(fcinfo, "jobspy.rate_limit_rules_changed()");
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("jobspy.rate_limit_rules_changed() must be called as a trigger")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	rules_forget();
 	return PointerGetDatum(NULL);

@@ -149,6 +149,7 @@ rl_key_for_window(const pg_uuid_t *rule, const pg_uuid_t *user, char window, Rat
 
 /* ---- partition operations (caller holds the partition lock) ----------- */
 
+/* The index of key k in partition p, or -1.  Caller holds p's lock, shared or exclusive. */
 int32
 rl_part_find(int p, const RateKey *k)
 {
@@ -167,6 +168,7 @@ rl_part_find(int p, const RateKey *k)
 	return -1;
 }
 
+/* Free entry i of partition p.  Caller holds p's lock exclusively. */
 void
 rl_part_remove(int p, int32 i)
 {
@@ -196,7 +198,7 @@ is_pinned(int32 i, const int32 *pinned, int npinned)
  * Add key k to partition p and return its index, evicting an entry whose
  * bucket is full again when there is no free one (never one of pinned).
  * Returns -1 when every entry is active; *min_tat is then the earliest
- * time one of them becomes evictable.
+ * time one of them becomes evictable.  Caller holds p's lock exclusively.
  */
 int32
 rl_part_insert(int p, const RateKey *k, int64 now, const int32 *pinned, int npinned,
@@ -310,6 +312,10 @@ ns_to_timestamp(int64 ns)
 
 /* ---- observing the store ------------------------------------------------- */
 
+/*
+ * Every key of the store.  Copies each partition under its lock (shared),
+ * one at a time, and builds the rows after releasing it.
+ */
 PG_FUNCTION_INFO_V1(jobspy_rate_limit_entries);
 Datum
 jobspy_rate_limit_entries(PG_FUNCTION_ARGS)
@@ -380,6 +386,7 @@ jobspy_rate_limit_entries(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* The store's size and counters; takes each partition lock shared in turn. */
 PG_FUNCTION_INFO_V1(jobspy_rate_limit_store);
 Datum
 jobspy_rate_limit_store(PG_FUNCTION_ARGS)
@@ -423,6 +430,7 @@ jobspy_rate_limit_store(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
+/* Zero the counters; takes each partition lock exclusively in turn. */
 PG_FUNCTION_INFO_V1(jobspy_rate_limit_stats_reset);
 Datum
 jobspy_rate_limit_stats_reset(PG_FUNCTION_ARGS)
