@@ -11,6 +11,7 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
+#include "core.h"
 #include "webhooks.h"
 
 int64
@@ -39,16 +40,8 @@ jobspy_emit_event(const char *topic, const char *entity_type, const char *entity
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("SELECT jobspy.emit_event($1, $2, $3, $4, $5)", 5, types);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		plan = p;
-	}
-	ret = SPI_execute_plan(plan, values, nulls, false, 1);
+	ret = SPI_execute_plan(jobspy_plan(&plan, "SELECT jobspy.emit_event($1, $2, $3, $4, $5)", 5, types),
+						   values, nulls, false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
