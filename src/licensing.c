@@ -28,14 +28,30 @@ bool		licensing_log_successes = false;
 
 LicRels		lic_rels;
 
-static void
-licensing_relcache_callback(Datum arg, Oid relid)
+/* The relations validation reads, looked up by the core's cache (core_cache.c). */
+enum
 {
-	if (relid == InvalidOid || relid == lic_rels.licenses || relid == lic_rels.users ||
-		relid == lic_rels.machines || relid == lic_rels.licenses_by_hash ||
-		relid == lic_rels.users_pkey || relid == lic_rels.machines_by_fingerprint)
-		lic_rels.valid = false;		/* and the schema stamp is read again */
+	LR_LICENSES, LR_LICENSES_BY_HASH, LR_USERS, LR_USERS_PKEY, LR_MACHINES, LR_MACHINES_BY_FP
+};
+static const char *const lic_rel_names[] = {
+	[LR_LICENSES] = "licenses",
+	[LR_LICENSES_BY_HASH] = "licenses_license_key_hash_key",
+	[LR_USERS] = "users",
+	[LR_USERS_PKEY] = "users_pkey",
+	[LR_MACHINES] = "license_machines",
+	[LR_MACHINES_BY_FP] = "license_machines_user_id_license_id_fingerprint_key",
+};
+
+/* A change to any of them: lic_rels, and the schema stamp, are read again. */
+static void
+lic_rels_forget(void)
+{
+	lic_rels.valid = false;
 }
+
+static JobspyRels lic_rel_set = {
+	.names = lic_rel_names, .nrels = lengthof(lic_rel_names), .forget = lic_rels_forget,
+};
 
 Oid
 lic_rel_oid(Oid nsp, const char *name)
@@ -50,21 +66,16 @@ lic_rel_oid(Oid nsp, const char *name)
 static void
 rels_load(void)
 {
-	Oid			nsp = get_namespace_oid("jobspy", false);
 	LicRels		r;
-	HeapTuple	tup;
 
-	r.licenses = lic_rel_oid(nsp, "licenses");
-	r.licenses_by_hash = lic_rel_oid(nsp, "licenses_license_key_hash_key");
-	r.users = lic_rel_oid(nsp, "users");
-	r.users_pkey = lic_rel_oid(nsp, "users_pkey");
-	r.machines = lic_rel_oid(nsp, "license_machines");
-	r.machines_by_fingerprint = lic_rel_oid(nsp, "license_machines_user_id_license_id_fingerprint_key");
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(r.licenses));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", r.licenses);
-	r.owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	jobspy_rels_require(&lic_rel_set);
+	r.licenses = lic_rel_set.oids[LR_LICENSES];
+	r.licenses_by_hash = lic_rel_set.oids[LR_LICENSES_BY_HASH];
+	r.users = lic_rel_set.oids[LR_USERS];
+	r.users_pkey = lic_rel_set.oids[LR_USERS_PKEY];
+	r.machines = lic_rel_set.oids[LR_MACHINES];
+	r.machines_by_fingerprint = lic_rel_set.oids[LR_MACHINES_BY_FP];
+	r.owner = lic_rel_set.owner;
 	r.l_id = jobspy_attnum(r.licenses, "id");
 	r.l_user = jobspy_attnum(r.licenses, "user_id");
 	r.l_hash = jobspy_attnum(r.licenses, "license_key_hash");
@@ -87,8 +98,9 @@ rels_load(void)
 
 		r.schema = license_cache_schema(read, lengthof(read));
 	}
-	r.valid = true;
 	lic_rels = r;
+	/* An invalidation that arrived meanwhile makes the next call read them again. */
+	lic_rels.valid = lic_rel_set.valid;
 }
 
 void
@@ -118,7 +130,7 @@ jobspy_licensing_init(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
-	CacheRegisterRelcacheCallback(licensing_relcache_callback, (Datum) 0);
+	jobspy_rels_register(&lic_rel_set);
 	license_cache_init();
 	lic_store_register();
 }

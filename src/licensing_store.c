@@ -10,11 +10,8 @@
  */
 #include "postgres.h"
 
-#include <unistd.h>
-
 #include "miscadmin.h"
 #include "common/hashfn.h"
-#include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/syscache.h"
@@ -94,65 +91,48 @@ lic_store_size(void)
 
 /*
  * Restarts.  At a clean shutdown the postmaster writes every entry to
- * LIC_FILE; the next start reads them back and removes the file, so that
- * counts not yet flushed survive.  After a crash or an immediate stop
+ * LIC_FILE (the core's state file, core_state.c); the next start reads
+ * them back and removes the file, so that counts not yet flushed survive.  After a crash or an immediate stop
  * there is no file: what was counted since the last flush is lost, and a
  * licence's day resumes from its last flushed count.
  */
 #define LIC_FILE "pg_stat/jobspy_licensing.stat"
-#define LIC_FILE_TMP LIC_FILE ".tmp"
 #define LIC_FILE_MAGIC 0x4a534c31	/* "JSL1" */
+#define LIC_FILE_VERSION 2		/* 1: no version, no trailer (before 0.3.0) */
 
+/* What follows the state file's magic and version (core_state.c). */
 typedef struct LicFileHeader
 {
-	uint32		magic;
 	uint32		entry_size;
+	uint32		pad;
 	int64		count;
 } LicFileHeader;
 
 static void
 lic_store_load(void)
 {
-	FILE	   *f = AllocateFile(LIC_FILE, PG_BINARY_R);
-	LicFileHeader h;
+	JobspyStateFile *f = jobspy_state_read_open(LIC_FILE, LIC_FILE_MAGIC, LIC_FILE_VERSION,
+											  "licence counter");
+	LicFileHeader h = {0};
 	LicCounter	e;
 	int64		lost = 0;
-	bool		ok;
 
 	if (f == NULL)
-	{
-		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", LIC_FILE)));
 		return;
-	}
-	ok = fread(&h, sizeof(h), 1, f) == 1 && h.magic == LIC_FILE_MAGIC &&
-		h.entry_size == sizeof(LicCounter) && h.count >= 0;
-	for (int64 n = 0; ok && n < h.count; n++)
+	if (!jobspy_state_read(f, &h, sizeof(h)) || h.entry_size != sizeof(LicCounter) || h.count < 0)
+		jobspy_state_damaged(f);
+	for (int64 n = 0; n < h.count && jobspy_state_read(f, &e, sizeof(e)); n++)
 	{
-		uint32		hash;
-		LicCounter *slot;
+		uint32		hash = counter_hash(&e.id);
+		LicCounter *slot = counter_find_in(e.dbid, hash % LIC_PARTITIONS, hash, &e.id, true);
 
-		if (fread(&e, sizeof(e), 1, f) != 1)
-		{
-			ok = false;
-			break;
-		}
-		hash = counter_hash(&e.id);
-		slot = counter_find_in(e.dbid, hash % LIC_PARTITIONS, hash, &e.id, true);
 		if (slot)
 			*slot = e;
 		else
 			lost++;
 	}
-	FreeFile(f);
-	unlink(LIC_FILE);
-	if (!ok)
-	{
+	if (!jobspy_state_read_close(f, "licence counter"))
 		memset(counters, 0, sizeof(LicCounter) * (Size) licensing_max_counters);
-		ereport(LOG, (errmsg("ignoring damaged licence counter file \"%s\"", LIC_FILE)));
-	}
 	else if (lost > 0)
 		ereport(LOG,
 				(errmsg("licence validation counters of " INT64_FORMAT " licences and machines did not fit",
@@ -177,40 +157,24 @@ lic_store_startup(void *segment, bool found)
 	}
 }
 
-/* In the postmaster at shutdown: every other process is gone. */
+/* In the postmaster at shutdown: every other process is gone, no lock is needed. */
 static void
 lic_store_shutdown(void)
 {
-	FILE	   *f;
-	LicFileHeader h = {LIC_FILE_MAGIC, sizeof(LicCounter), 0};
+	JobspyStateFile *f;
+	LicFileHeader h = {sizeof(LicCounter), 0, 0};
 
 	if (store == NULL || !jobspy_cluster_shut_down_cleanly())
 		return;
 	for (int64 i = 0; i < licensing_max_counters; i++)
 		if (memcmp(&counters[i].id, &zero_uuid, UUID_LEN) != 0)
 			h.count++;
-	f = AllocateFile(LIC_FILE_TMP, PG_BINARY_W);
-	if (f == NULL || fwrite(&h, sizeof(h), 1, f) != 1)
-		goto fail;
+	f = jobspy_state_write_open(LIC_FILE, LIC_FILE_MAGIC, LIC_FILE_VERSION);
+	jobspy_state_write(f, &h, sizeof(h));
 	for (int64 i = 0; i < licensing_max_counters; i++)
-		if (memcmp(&counters[i].id, &zero_uuid, UUID_LEN) != 0 &&
-			fwrite(&counters[i], sizeof(LicCounter), 1, f) != 1)
-			goto fail;
-	if (FreeFile(f))
-	{
-		f = NULL;
-		goto fail;
-	}
-	(void) durable_rename(LIC_FILE_TMP, LIC_FILE, LOG);
-	return;
-
-fail:
-	ereport(LOG,
-			(errcode_for_file_access(),
-			 errmsg("could not write file \"%s\": %m", LIC_FILE_TMP)));
-	if (f)
-		FreeFile(f);
-	unlink(LIC_FILE_TMP);
+		if (memcmp(&counters[i].id, &zero_uuid, UUID_LEN) != 0)
+			jobspy_state_write(f, &counters[i], sizeof(LicCounter));
+	jobspy_state_write_close(f);
 }
 
 void

@@ -13,6 +13,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "core.h"
 #include "licensing.h"
 
 /*
@@ -30,16 +31,7 @@ run_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types, Datum *va
 	SetUserIdAndSecContext(lic_rels.owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
-	}
-	ret = SPI_execute_plan(*plan, values, nulls, false, 0);
+	ret = SPI_execute_plan(jobspy_plan(plan, sql, nargs, types), values, nulls, false, 0);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 	return ret;					/* the caller reads SPI_tuptable, then finish_as_owner() */
