@@ -247,6 +247,7 @@ _PG_init(void)
 	jobspy_ratelimit_init();
 	jobspy_identity_init();
 	jobspy_quotas_init();
+	jobspy_entitlements_init();
 	jobspy_licensing_init();
 
 	MarkGUCPrefixReserved("jobspy");

@@ -179,6 +179,7 @@ extern void jobspy_audit_init(void);
 extern void jobspy_ratelimit_init(void);
 extern void jobspy_identity_init(void);
 extern void jobspy_quotas_init(void);
+extern void jobspy_entitlements_init(void);
 extern void jobspy_licensing_init(void);
 
 #endif							/* JOBSPY_CORE_H */

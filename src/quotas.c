@@ -43,6 +43,7 @@
 #include "utils/uuid.h"
 
 #include "core.h"
+#include "entitlements.h"
 #include "license_cache.h"
 #include "quotas.h"
 
@@ -112,9 +113,6 @@ static const JobspyColumn quota_columns[] = {
 	[QC_SUB_PLAN_TYPE] = {QR_SUBSCRIPTIONS, "plan_type"},
 	[QC_SUB_PERIOD_START] = {QR_SUBSCRIPTIONS, "current_period_start"},
 	[QC_UP_USER] = {QR_USER_PLANS, "user_id"}, [QC_UP_PLAN] = {QR_USER_PLANS, "plan_id"},
-	[QC_LIC_USER] = {QR_LICENSES, "user_id"}, [QC_LIC_ID] = {QR_LICENSES, "id"},
-	[QC_LIC_STATUS] = {QR_LICENSES, "status"}, [QC_LIC_TYPE] = {QR_LICENSES, "license_type"},
-	[QC_LIC_EXPIRES] = {QR_LICENSES, "expires_at"}, [QC_LIC_ISSUED] = {QR_LICENSES, "issued_at"},
 	[QC_PLAN_ID] = {QR_PLANS, "id"}, [QC_PLAN_CODE] = {QR_PLANS, "code"},
 	[QC_PQ_PLAN] = {QR_PLAN_QUOTAS, "plan_id"}, [QC_PQ_METRIC] = {QR_PLAN_QUOTAS, "metric"},
 	[QC_PQ_PERIOD] = {QR_PLAN_QUOTAS, "period"}, [QC_PQ_LIMIT] = {QR_PLAN_QUOTAS, "quota_limit"},
@@ -276,6 +274,7 @@ typedef struct PlanChoice
 	pg_uuid_t	plan_id;
 	bool		by_default;		/* the plan is the configured default */
 	bool		subscribed;		/* a live subscription decided (even on no plan) */
+	const char *source;			/* subscription, user, license, default; NULL: none */
 	bool		have_anchor;	/* a live subscription's current_period_start */
 	TimestampTz anchor;
 	TimestampTz changes_at;		/* a licence that chose the plan expires then */
@@ -314,6 +313,7 @@ subscription_plan(pg_uuid_t *user_id, Snapshot snap, PlanChoice *c)
 		 * than on another plan.
 		 */
 		c->subscribed = true;
+		c->source = "subscription";
 		if (plan_type)
 			c->have_plan = plan_by_code(plan_type, snap, &c->plan_id);
 		break;
@@ -336,50 +336,24 @@ assigned_plan(pg_uuid_t *user_id, Snapshot snap, PlanChoice *c)
 	{
 		c->plan_id = *DatumGetUUIDP(col(tup, rel, QC_UP_PLAN, &isnull));
 		c->have_plan = true;
+		c->source = "user";
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 }
 
-/* 3. The plan of the most recently issued active licence whose type names one. */
+/* 3. The plan named by the type of the user's licence (entitlements.c). */
 static void
 license_plan(pg_uuid_t *user_id, TimestampTz at, Snapshot snap, PlanChoice *c)
 {
-	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_LICENSES), AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan = scan_by_uuid(rel, QR_LICENSES_PKEY, QC_LIC_USER, user_id, snap, &key);
-	HeapTuple	tup;
-	TimestampTz best_issued = 0;
-	pg_uuid_t	best_id;
+	char	   *type;
 
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	if (user_license(user_id, at, snap, NULL, &type, &c->changes_at) &&
+		plan_by_code(type, snap, &c->plan_id))
 	{
-		char	   *s = col_text(tup, rel, QC_LIC_STATUS);
-		bool		isnull;
-		Datum		exp = col(tup, rel, QC_LIC_EXPIRES, &isnull);
-		TimestampTz issued;
-		pg_uuid_t	id;
-		pg_uuid_t	p;
-
-		if (!s || strcmp(s, "active") != 0 || (!isnull && DatumGetTimestampTz(exp) <= at))
-			continue;
-		/* The choice may change when an active licence expires. */
-		if (!isnull && DatumGetTimestampTz(exp) < c->changes_at)
-			c->changes_at = DatumGetTimestampTz(exp);
-		issued = DatumGetTimestampTz(col(tup, rel, QC_LIC_ISSUED, &isnull));
-		id = *DatumGetUUIDP(col(tup, rel, QC_LIC_ID, &isnull));
-		if (c->have_plan && (issued < best_issued ||
-							 (issued == best_issued && memcmp(&id, &best_id, UUID_LEN) > 0)))
-			continue;
-		if (!plan_by_code(col_text(tup, rel, QC_LIC_TYPE), snap, &p))
-			continue;
 		c->have_plan = true;
-		c->plan_id = p;
-		best_issued = issued;
-		best_id = id;
+		c->source = "license";
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
 }
 
 /* 4. The configured default plan, if any. */
@@ -397,10 +371,14 @@ default_plan(PlanChoice *c)
 	{
 		c->plan_id = *DatumGetUUIDP(d);
 		c->have_plan = true;
+		c->source = "default";
 	}
 }
 
-/* The plan in force for a user at a time, by the precedence above. */
+/*
+ * The plan in force for a user at a time, by the precedence above: the one
+ * place it is decided (SQL asks through jobspy.quota_plan_of).
+ */
 static void
 plan_in_force(pg_uuid_t *user_id, TimestampTz at, Snapshot snap, PlanChoice *c)
 {
@@ -501,6 +479,41 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	if (w->period)
 		period_bounds(w->period, &c, at, zone, &w->start, &w->end);
 	return true;
+}
+
+/*
+ * jobspy.quota_plan_of(user_id, at): (user_status, timezone, plan_id,
+ * source, anchor) of a user, no row for an unknown one; the SQL face of
+ * plan_in_force() for plan_in_force(), has_feature() and user_attributes().
+ */
+PG_FUNCTION_INFO_V1(jobspy_quota_plan_of);
+Datum
+jobspy_quota_plan_of(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *status;
+	char	   *zone;
+	PlanChoice	c;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) ||
+		!read_user(PG_GETARG_UUID_P(0), GetActiveSnapshot(), &status, &zone))
+		return (Datum) 0;
+	plan_in_force(PG_GETARG_UUID_P(0), PG_GETARG_TIMESTAMPTZ(1), GetActiveSnapshot(), &c);
+	values[0] = status ? CStringGetTextDatum(status) : (Datum) 0;
+	nulls[0] = (status == NULL);
+	values[1] = zone ? CStringGetTextDatum(zone) : (Datum) 0;
+	nulls[1] = (zone == NULL);
+	values[2] = UUIDPGetDatum(&c.plan_id);
+	nulls[2] = !c.have_plan;
+	values[3] = c.source ? CStringGetTextDatum(c.source) : (Datum) 0;
+	nulls[3] = (c.source == NULL);
+	values[4] = TimestampTzGetDatum(c.anchor);
+	nulls[4] = !c.have_anchor;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(jobspy_quota_lookup);

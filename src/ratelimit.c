@@ -47,6 +47,7 @@
 
 #include "core.h"
 #include "gcra.h"
+#include "entitlements.h"
 #include "license_cache.h"
 #include "ratelimit.h"
 #include "ratelimit_store.h"
@@ -345,24 +346,23 @@ rules_forget(void)
 	type_cache_forget();
 }
 
-/* The tables the limiter reads, and their columns (core_cache.c). */
+/* The rules table, the users table, and their columns (core_cache.c). */
 enum
 {
-	REL_RULES, REL_LICENSES, REL_LICENSES_PKEY
+	REL_RULES, REL_LICENSES, REL_USERS, REL_USERS_PKEY
 };
-static const char *const rl_rel_names[] = {"rate_limit_rules", "licenses", "licenses_pkey"};
+/* licenses only so that a change to it forgets the cached licence types. */
+static const char *const rl_rel_names[] = {"rate_limit_rules", "licenses", "users", "users_pkey"};
 
 enum
 {
-	R_ID, R_NAME, R_PATTERN, R_TYPE, R_PER_HOUR, R_PER_DAY, R_BURST, R_ENABLED,
-	L_USER, L_TYPE, L_STATUS, L_EXPIRES, L_ISSUED
+	R_ID, R_NAME, R_PATTERN, R_TYPE, R_PER_HOUR, R_PER_DAY, R_BURST, R_ENABLED, U_ID
 };
 static const JobspyColumn rl_columns[] = {
 	{REL_RULES, "id"}, {REL_RULES, "name"}, {REL_RULES, "endpoint_pattern"},
 	{REL_RULES, "license_type"}, {REL_RULES, "requests_per_hour"},
 	{REL_RULES, "requests_per_day"}, {REL_RULES, "burst_limit"}, {REL_RULES, "enabled"},
-	{REL_LICENSES, "user_id"}, {REL_LICENSES, "license_type"}, {REL_LICENSES, "status"},
-	{REL_LICENSES, "expires_at"}, {REL_LICENSES, "issued_at"},
+	{REL_USERS, "id"},
 };
 
 static JobspyRels rl_rels = {
@@ -483,111 +483,34 @@ jobspy_rate_limit_pattern_match(PG_FUNCTION_ARGS)
 								 text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
 
-static int
-license_rank(const char *type)
-{
-	if (strcmp(type, "enterprise") == 0)
-		return 3;
-	if (strcmp(type, "pro") == 0)
-		return 2;
-	if (strcmp(type, "free") == 0)
-		return 1;
-	return 0;
-}
-
 /*
- * The type of the user's active, unexpired licence (the highest tier,
- * enterprise > pro > free > others, then the latest issued, when there are
- * several), palloc'd, or NULL when there is none; *changes_at is when the
- * first of those licences expires.
- * Takes AccessShareLock on jobspy.licenses.
+ * The type of the user's licence now (entitlements.c), palloc'd, or NULL
+ * when there is none; *changes_at is when the first of the user's active
+ * licences expires.
  */
 static char *
 read_user_license_type(const pg_uuid_t *user, Snapshot snapshot, TimestampTz *changes_at)
 {
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData skey;
-	HeapTuple	tuple;
-	char	   *best = NULL;
-	int			best_rank = -1;
-	TimestampTz best_issued = 0;
-	TimestampTz now = jobspy_now();
+	char	   *type = NULL;
 
 	*changes_at = DT_NOEND;
-	rel = table_open(jobspy_rel(&rl_rels, REL_LICENSES), AccessShareLock);
-	ScanKeyInit(&skey, jobspy_col(&rl_rels, L_USER), BTEqualStrategyNumber, F_UUID_EQ,
-				UUIDPGetDatum(user));
-	scan = systable_beginscan(rel, jobspy_rel(&rl_rels, REL_LICENSES_PKEY), true, snapshot, 1, &skey);
-	while ((tuple = systable_getnext(scan)) != NULL)
-	{
-		TupleDesc	desc = RelationGetDescr(rel);
-		bool		isnull;
-		Datum		d;
-		text	   *status;
-		char	   *type;
-		int			rank;
-		TimestampTz issued;
-
-		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_STATUS), desc, &isnull);
-		if (isnull)
-			continue;
-		status = DatumGetTextPP(d);
-		if (VARSIZE_ANY_EXHDR(status) != 6 || memcmp(VARDATA_ANY(status), "active", 6) != 0)
-			continue;
-		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_EXPIRES), desc, &isnull);
-		if (!isnull && DatumGetTimestampTz(d) <= now)
-			continue;
-		/* The answer may change when this licence expires. */
-		if (!isnull && DatumGetTimestampTz(d) < *changes_at)
-			*changes_at = DatumGetTimestampTz(d);
-		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_TYPE), desc, &isnull);
-		if (isnull)
-			continue;
-		type = TextDatumGetCString(d);
-		rank = license_rank(type);
-		d = heap_getattr(tuple, jobspy_col(&rl_rels, L_ISSUED), desc, &isnull);
-		issued = isnull ? 0 : DatumGetTimestampTz(d);
-		if (rank > best_rank || (rank == best_rank && issued > best_issued))
-		{
-			best = type;
-			best_rank = rank;
-			best_issued = issued;
-		}
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
-	return best;				/* NULL: no active licence */
+	return user_license(user, jobspy_now(), snapshot, NULL, &type, changes_at) ? type : NULL;
 }
 
-/* Whether the user exists, read under snapshot (the licence type's own). */
+/*
+ * Whether the user exists, read under snapshot (the licence type's own).
+ * Takes AccessShareLock on jobspy.users.
+ */
 static bool
 user_exists(const pg_uuid_t *user, Snapshot snapshot)
 {
-	static Oid	users_relid = InvalidOid;
-	static Oid	users_pkey = InvalidOid;
-	static AttrNumber att_id = InvalidAttrNumber;
-	Relation	rel;
+	Relation	rel = table_open(jobspy_rel(&rl_rels, REL_USERS), AccessShareLock);
 	SysScanDesc scan;
 	ScanKeyData skey;
 	bool		found;
 
-	if (!OidIsValid(users_relid))
-	{
-		Oid			relid = get_relname_relid("users", get_namespace_oid("jobspy", false));
-
-		if (!OidIsValid(relid))
-			elog(ERROR, "table jobspy.users is missing");
-		rel = table_open(relid, AccessShareLock);
-		users_pkey = RelationGetPrimaryKeyIndex(rel);
-		table_close(rel, AccessShareLock);
-		att_id = jobspy_attnum(relid, "id");
-		users_relid = relid;
-	}
-	rel = table_open(users_relid, AccessShareLock);
-	ScanKeyInit(&skey, att_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
-	scan = systable_beginscan(rel, users_pkey, OidIsValid(users_pkey), snapshot, 1, &skey);
+	ScanKeyInit(&skey, jobspy_col(&rl_rels, U_ID), BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(user));
+	scan = systable_beginscan(rel, jobspy_rel(&rl_rels, REL_USERS_PKEY), true, snapshot, 1, &skey);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -642,11 +565,10 @@ type_cache_forget(void)
 }
 
 /*
- * The licence type whose rules apply to a user: that of the user's active,
- * unexpired licence (the highest tier, enterprise > pro > free > others,
- * then the latest issued, when there are several), else
- * jobspy.ratelimit_default_license_type.  22023 when there is no such user:
- * an unknown id is a caller's mistake, not a user without a licence.
+ * The licence type whose rules apply to a user: that of the user's licence
+ * (entitlements.c), else jobspy.ratelimit_default_license_type.  22023
+ * when there is no such user: an unknown id is a caller's mistake, not a
+ * user without a licence.
  */
 static void
 unknown_user(const pg_uuid_t *user)

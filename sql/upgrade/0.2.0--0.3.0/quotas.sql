@@ -2,41 +2,19 @@
 -- 0.2.0 -> 0.3.0: quotas.  quota_take also records each denial as a usage
 -- event (jobspy.usage_event_denied, in quotas_metering, which runs after this).
 
--- A live subscription decides the plan in force alone: a plan_type no plan
--- has is an error (JS401), not a silent fallback to another plan.
+-- The plan in force for a user at a time: the live subscription's plan
+-- (by code = subscriptions.plan_type; a live subscription decides alone,
+-- so a plan_type no plan has leaves no plan), else the one set with
+-- set_user_plan, else the plan named by the type of the user's licence
+-- (jobspy.user_license: highest tier, then latest issued), else the
+-- configured default.  anchor is the live subscription's current period
+-- start, whichever plan is in force: a subscriber's months follow the
+-- billing period.  Decided in C (src/quotas.c, plan_in_force), the one
+-- place the precedence is written; consume_quota's lookup uses the same.
 CREATE OR REPLACE FUNCTION jobspy.quota_plan_of(user_id uuid, at timestamptz)
     RETURNS TABLE (user_status text, timezone text, plan_id uuid, source text, anchor timestamptz)
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$
--- coalesce() evaluates its arguments in order and stops at the first that
--- is not NULL, so each later lookup runs only when the earlier ones miss;
--- OFFSET 0 keeps the planner from copying the expression (and its
--- lookups) into every place that uses it.
-SELECT u.status, u.timezone, pid.plan_id,
-       CASE WHEN s.live THEN 'subscription'
-            WHEN EXISTS (SELECT FROM jobspy.user_plans x WHERE x.user_id = u.id) THEN 'user'
-            WHEN EXISTS (SELECT FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
-                          WHERE li.user_id = u.id AND li.status = 'active'
-                            AND (li.expires_at IS NULL OR li.expires_at > $2)) THEN 'license'
-            WHEN pid.plan_id IS NOT NULL THEN 'default' END,
-       s.anchor
-  FROM jobspy.users u
-  LEFT JOIN LATERAL (
-        SELECT true AS live, p.id AS plan_id, sub.current_period_start AS anchor
-          FROM jobspy.subscriptions sub LEFT JOIN jobspy.plans p ON p.code = sub.plan_type
-         WHERE sub.user_id = u.id AND sub.status IN ('active', 'trialing', 'past_due')
-         LIMIT 1) s ON true
-  CROSS JOIN LATERAL (
-        SELECT CASE WHEN s.live THEN s.plan_id
-               ELSE coalesce((SELECT x.plan_id FROM jobspy.user_plans x WHERE x.user_id = u.id),
-                             (SELECT p.id FROM jobspy.licenses li JOIN jobspy.plans p ON p.code = li.license_type
-                               WHERE li.user_id = u.id AND li.status = 'active'
-                                 AND (li.expires_at IS NULL OR li.expires_at > $2)
-                               ORDER BY li.issued_at DESC, li.id LIMIT 1),
-                             jobspy.quota_default_plan_id()) END AS plan_id
-        OFFSET 0) pid
- WHERE u.id = $1
-$$;
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_quota_plan_of';
 
 CREATE OR REPLACE FUNCTION jobspy.quota_resolve(user_id uuid, metric text, at timestamptz)
     RETURNS TABLE (plan_id uuid, period text, quota_limit bigint, period_start timestamptz, period_end timestamptz)

@@ -1,0 +1,1 @@
+../../licensing_tiers.sql
