@@ -26,7 +26,6 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_programme', '');
 -- column defaults are the one source of the default rules.
 CREATE FUNCTION jobspy.loyalty_settings() RETURNS jobspy.loyalty_programme
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     r jobspy.loyalty_programme;
@@ -467,12 +466,16 @@ $$;
 COMMENT ON FUNCTION jobspy.find_member(text, text, text) IS
     'the member with this phone (any spacing or prefix) or email; NULL when none';
 
+-- Internal helpers (not SECURITY DEFINER, granted to no role) run only
+-- under the API functions, which pin search_path, and name every object
+-- with its schema; a SET clause of their own would cost each call a
+-- search_path switch.
+--
 -- Lock a member's row (making the member when the user has none yet): every
 -- change of a member's points happens under this lock, which orders
 -- concurrent spends, earns and refunds of one member.
 CREATE FUNCTION jobspy.loyalty_lock_member(user_id uuid) RETURNS jobspy.loyalty_members
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -497,10 +500,12 @@ COMMENT ON FUNCTION jobspy.loyalty_lock_member(uuid) IS
 -- The balance of a locked or read member row at jobspy.now(): the
 -- maintained balance, less grants already past their expiry that
 -- maintain() has not yet written off.
+-- The helpers below are plain SQL with no SET clause so that the planner
+-- inlines them into the callers' cached plans (a SQL function that is not
+-- inlined is planned again on every call); their callers pin search_path.
 CREATE FUNCTION jobspy.loyalty_live_balance(user_id uuid, balance bigint, next_expiry timestamptz)
     RETURNS bigint
     LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT CASE WHEN $3 IS NULL OR $3 > jobspy.now() THEN $2
            ELSE $2 - (SELECT coalesce(sum(g.remaining), 0)::bigint FROM jobspy.loyalty_grants g
@@ -509,20 +514,17 @@ $$;
 COMMENT ON FUNCTION jobspy.loyalty_live_balance(uuid, bigint, timestamptz) IS
     'a member''s spendable points at jobspy.now(): O(1) until the earliest grant expiry, then less the expired remainders';
 
+-- In C (src/loyalty_balance.c): the same answer from one index lookup of
+-- the member's row, read as the tables' owner, so with no SECURITY DEFINER.
 CREATE FUNCTION jobspy.points_balance(user_id uuid) RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT coalesce((SELECT jobspy.loyalty_live_balance(m.user_id, m.balance, m.next_expiry)
-                       FROM jobspy.loyalty_members m WHERE m.user_id = $1), 0)
-$$;
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_points_balance';
 COMMENT ON FUNCTION jobspy.points_balance(uuid) IS
     'a member''s points balance at jobspy.now(), expired points excluded; 0 for a user who is not a member';
 
 -- After points moved: the earliest expiry among grants with points left.
 CREATE FUNCTION jobspy.loyalty_next_expiry(user_id uuid) RETURNS timestamptz
     LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT min(g.expires_at) FROM jobspy.loyalty_grants g WHERE g.user_id = $1 AND g.remaining > 0
 $$;
@@ -536,7 +538,6 @@ CREATE FUNCTION jobspy.loyalty_draw(user_id uuid, points bigint, kind text, purc
                                     reference text DEFAULT NULL, first_grant bigint DEFAULT NULL)
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -576,7 +577,6 @@ CREATE FUNCTION jobspy.loyalty_grant(user_id uuid, points bigint, kind text, exp
                                      reference text DEFAULT NULL)
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -652,10 +652,9 @@ COMMENT ON FUNCTION jobspy.spend_points(uuid, bigint, text) IS
 -- ==== tiers ================================================================
 
 -- The member's spend per currency over the rolling window, net of refunds.
-CREATE FUNCTION jobspy.loyalty_qualifying_tier(user_id uuid, tier_window interval,
-                                               OUT tier_id uuid, OUT rank integer, OUT spend bigint)
+CREATE FUNCTION jobspy.loyalty_qualifying_tier(user_id uuid, tier_window interval)
+    RETURNS TABLE (tier_id uuid, rank integer, spend bigint)
     LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     WITH s AS (
         SELECT p.currency, sum(p.amount - p.refunded)::bigint AS spend
@@ -676,7 +675,6 @@ COMMENT ON FUNCTION jobspy.loyalty_qualifying_tier(uuid, interval) IS
 CREATE FUNCTION jobspy.loyalty_set_member_tier(user_id uuid, tier_id uuid, reason text, spend bigint)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE

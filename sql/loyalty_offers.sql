@@ -121,7 +121,6 @@ CREATE FUNCTION jobspy.loyalty_redeem(code text, user_id uuid, amount bigint, cu
                                       business_id uuid, product_code text, purchase_id uuid)
     RETURNS jobspy.coupon_redemption
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_variable
 DECLARE
@@ -204,7 +203,6 @@ COMMENT ON FUNCTION jobspy.redeem_coupon(text, uuid, bigint, text, text, text, t
 CREATE FUNCTION jobspy.loyalty_purchase_coupon(p jobspy.loyalty_purchases, b jobspy.loyalty_businesses, code text)
     RETURNS bigint
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     r jobspy.coupon_redemption := jobspy.loyalty_redeem(code, p.user_id, p.amount, p.currency,
@@ -362,7 +360,6 @@ COMMENT ON FUNCTION jobspy.apply_referral(text, uuid) IS
 CREATE FUNCTION jobspy.loyalty_after_purchase(p jobspy.loyalty_purchases, b jobspy.loyalty_businesses)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     m     jobspy.loyalty_members;
