@@ -233,6 +233,15 @@ CREATE TABLE jobspy.user_activity_rollup (
 COMMENT ON TABLE jobspy.user_activity_rollup IS 'per user: first and last UTC day with an event, and events, below the rollup horizon';
 SELECT pg_catalog.pg_extension_config_dump('jobspy.user_activity_rollup', '');
 
+CREATE TABLE jobspy.cohort_rollup (
+    registration_month date PRIMARY KEY,
+    cohort_size        bigint NOT NULL,
+    retained_30d       bigint NOT NULL
+);
+COMMENT ON TABLE jobspy.cohort_rollup IS
+    'users of user_activity_rollup by month of their first day, and those whose last day is 30 or more days after it';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.cohort_rollup', '');
+
 CREATE TABLE jobspy.event_firsts_rollup (
     event_type text NOT NULL,
     user_id    uuid NOT NULL,
@@ -297,6 +306,31 @@ $$;
 COMMENT ON FUNCTION jobspy.rollup_horizon(text) IS
     'the horizon of a raw table: rows written by transactions below it are in the rollups';
 
+-- What the events in [from_xact, to_xact) change in the cohorts: each user
+-- they touch leaves the cohort user_activity_rollup puts them in (if any)
+-- and joins the one their widened span of days puts them in.
+CREATE FUNCTION jobspy.cohort_changes(from_xact xid8, to_xact xid8)
+    RETURNS TABLE (registration_month date, cohort_size bigint, retained_30d bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH spans AS (
+        SELECT o.first_day AS old_first, o.last_day AS old_last,
+               least(o.first_day, t.first_day) AS new_first, greatest(o.last_day, t.last_day) AS new_last
+          FROM (SELECT e.user_id, min(e.day) AS first_day, max(e.day) AS last_day
+                  FROM jobspy.events_aggregate(from_xact, to_xact) e GROUP BY 1) t
+          LEFT JOIN jobspy.user_activity_rollup o USING (user_id))
+    SELECT c.month, sum(c.size)::bigint, sum(c.retained)::bigint
+      FROM (SELECT date_trunc('month', old_first)::date, -1, -(old_last >= old_first + 30)::integer
+              FROM spans WHERE old_first IS NOT NULL
+            UNION ALL
+            SELECT date_trunc('month', new_first)::date, 1, (new_last >= new_first + 30)::integer
+              FROM spans) c(month, size, retained)
+     GROUP BY 1
+$$;
+COMMENT ON FUNCTION jobspy.cohort_changes(xid8, xid8) IS
+    'per registration month, the users and retained users that the events of transactions in [from_xact, to_xact) add or move';
+
 -- Adds api_usage rows with lo <= xact < hi; the caller holds the state lock.
 CREATE FUNCTION jobspy.rollup_api_usage(lo xid8, hi xid8) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
@@ -334,6 +368,13 @@ CREATE FUNCTION jobspy.rollup_events(lo xid8, hi xid8) RETURNS bigint
 DECLARE
     n bigint;
 BEGIN
+    -- Cohorts first: their changes are read against user_activity_rollup
+    -- as it was before this batch.
+    INSERT INTO jobspy.cohort_rollup AS r
+    SELECT * FROM jobspy.cohort_changes(lo, hi)
+    ON CONFLICT (registration_month) DO UPDATE
+       SET cohort_size = r.cohort_size + excluded.cohort_size, retained_30d = r.retained_30d + excluded.retained_30d;
+
     WITH delta AS MATERIALIZED (SELECT * FROM jobspy.events_aggregate(lo, hi)),
     per_day AS (
         SELECT d.day, d.user_id, sum(d.events)::bigint AS events, min(d.first_at) AS first_at,
@@ -424,7 +465,7 @@ CREATE FUNCTION jobspy.rebuild_rollups() RETURNS TABLE (source text, rows_added 
 BEGIN
     PERFORM FROM jobspy.rollup_state FOR UPDATE;
     TRUNCATE jobspy.api_performance_rollup, jobspy.daily_user_activity_rollup,
-             jobspy.daily_active_users_rollup, jobspy.user_activity_rollup,
+             jobspy.daily_active_users_rollup, jobspy.user_activity_rollup, jobspy.cohort_rollup,
              jobspy.event_firsts_rollup, jobspy.event_counts_rollup;
     UPDATE jobspy.api_usage SET xact = pg_current_xact_id() WHERE xact <> pg_current_xact_id();
     UPDATE jobspy.events SET xact = pg_current_xact_id() WHERE xact <> pg_current_xact_id();
@@ -502,12 +543,14 @@ SELECT x.user_id, min(x.first_day) AS first_day, max(x.last_day) AS last_day, su
 COMMENT ON VIEW jobspy.user_activity IS 'per user with events: first and last UTC day with one, and how many (seed 000''s user_cohorts)';
 
 CREATE VIEW jobspy.cohort_retention AS
-SELECT date_trunc('month', u.first_day)::date AS registration_month,
-       count(*) AS cohort_size,
-       count(*) FILTER (WHERE u.last_day >= u.first_day + 30) AS retained_30d,
-       (count(*) FILTER (WHERE u.last_day >= u.first_day + 30))::numeric / count(*) AS retention_rate_30d
-  FROM jobspy.user_activity u
- GROUP BY 1;
+SELECT x.registration_month, sum(x.cohort_size)::bigint AS cohort_size, sum(x.retained_30d)::bigint AS retained_30d,
+       sum(x.retained_30d) / sum(x.cohort_size) AS retention_rate_30d
+  FROM (SELECT r.registration_month, r.cohort_size, r.retained_30d FROM jobspy.cohort_rollup r
+        UNION ALL
+        SELECT c.registration_month, c.cohort_size, c.retained_30d
+          FROM jobspy.cohort_changes(jobspy.rollup_horizon('events'), NULL) c) x
+ GROUP BY x.registration_month
+HAVING sum(x.cohort_size) > 0;
 COMMENT ON VIEW jobspy.cohort_retention IS
     'users by month of their first event: how many, and how many were still active 30 or more days after that first day';
 
@@ -534,6 +577,20 @@ SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS signups
   FROM jobspy.users u
  GROUP BY 1;
 COMMENT ON VIEW jobspy.signups_daily IS 'users created per UTC day (seed 004''s signups)';
+
+-- Seed 004's token usage by user and by model, per UTC month, from the
+-- metered usage rows (quotas_metering.sql).  Read straight from token_usage:
+-- its rows do not carry the writing transaction, so there is no exactly-once
+-- rollup of them yet.
+CREATE VIEW jobspy.token_usage_monthly AS
+SELECT date_trunc('month', t.created_at, 'UTC') AS month, t.user_id, t.provider, t.model, t.currency,
+       count(*) AS requests, sum(t.prompt_tokens)::bigint AS prompt_tokens,
+       sum(t.completion_tokens)::bigint AS completion_tokens, sum(t.total_tokens)::bigint AS total_tokens,
+       sum(t.cost) AS cost
+  FROM jobspy.token_usage t
+ GROUP BY 1, 2, 3, 4, 5;
+COMMENT ON VIEW jobspy.token_usage_monthly IS
+    'completions per UTC month, user, provider, model and currency: requests, tokens and exact cost in minor units';
 
 CREATE FUNCTION jobspy.conversion_funnel(steps text[], since timestamptz DEFAULT NULL,
                                          until timestamptz DEFAULT NULL)
@@ -579,6 +636,7 @@ REVOKE ALL ON FUNCTION
     jobspy.check_batch(jsonb), jobspy.refresh_rollups(), jobspy.rebuild_rollups(), jobspy.maintain_analytics(),
     jobspy.rollup_api_usage(xid8, xid8), jobspy.rollup_events(xid8, xid8),
     jobspy.api_usage_aggregate(xid8, xid8), jobspy.events_aggregate(xid8, xid8), jobspy.rollup_horizon(text),
+    jobspy.cohort_changes(xid8, xid8),
     jobspy.conversion_funnel(text[], timestamptz, timestamptz),
     jobspy.histogram_union(bytea, bytea), jobspy.histogram_quantile(bytea, double precision),
     jobspy.histogram_count(bytea), jobspy.latency_histogram(integer), jobspy.latency_histogram_merge(bytea),
@@ -595,15 +653,16 @@ GRANT EXECUTE ON FUNCTION jobspy.refresh_rollups(), jobspy.rebuild_rollups() TO 
 GRANT EXECUTE ON FUNCTION
     jobspy.conversion_funnel(text[], timestamptz, timestamptz),
     jobspy.api_usage_aggregate(xid8, xid8), jobspy.events_aggregate(xid8, xid8), jobspy.rollup_horizon(text),
+    jobspy.cohort_changes(xid8, xid8),
     jobspy.histogram_union(bytea, bytea), jobspy.histogram_quantile(bytea, double precision),
     jobspy.histogram_count(bytea), jobspy.latency_histogram(integer), jobspy.latency_histogram_merge(bytea)
   TO jobspy_analyst, jobspy_admin;
 GRANT SELECT ON jobspy.api_performance_hourly, jobspy.daily_user_activity, jobspy.daily_active_users,
     jobspy.user_activity, jobspy.cohort_retention, jobspy.event_firsts, jobspy.event_counts_daily,
-    jobspy.signups_daily
+    jobspy.signups_daily, jobspy.token_usage_monthly
   TO jobspy_analyst, jobspy_admin;
 REVOKE ALL ON jobspy.events_default FROM PUBLIC;
 GRANT SELECT ON jobspy.events, jobspy.rollup_state, jobspy.api_performance_rollup,
     jobspy.daily_user_activity_rollup, jobspy.daily_active_users_rollup, jobspy.user_activity_rollup,
-    jobspy.event_firsts_rollup, jobspy.event_counts_rollup
+    jobspy.cohort_rollup, jobspy.event_firsts_rollup, jobspy.event_counts_rollup
   TO jobspy_admin;

@@ -145,6 +145,29 @@ SELECT f.step, f.event_type, f.users, f.users = r.users AS matches_raw, f.conver
   JOIN pg_temp.raw_funnel(ARRAY['registration', 'first_search', 'export_data', 'upgrade_to_pro']) r USING (step)
  ORDER BY f.step;
 
+-- Seed 004's token queries (by user, by model, for one month) against
+-- token_usage_monthly.
+INSERT INTO jobspy.token_usage (user_id, provider, model, prompt_tokens, completion_tokens, currency,
+                                input_price_per_million, output_price_per_million, cost, metric, quota_allowed, created_at)
+SELECT ('a0000000-0000-0000-0000-' || lpad((1 + g % 40)::text, 12, '0'))::uuid, 'p' || g % 2, 'model-' || g % 3,
+       g * 17 % 4000, g * 29 % 2000, 'USD', 3, 15, (g * 17 % 4000) * 3 / 1e6 + (g * 29 % 2000) * 15 / 1e6,
+       'tokens', true, timestamptz '2026-04-01' + (g * 37 % (90 * 24)) * interval '1 hour'
+  FROM generate_series(1, 3000) g;
+SELECT count(*) AS months, bool_and(by_user) AS by_user_matches, bool_and(by_model) AS by_model_matches
+  FROM (SELECT m,
+               NOT EXISTS (SELECT user_id, sum(total_tokens), sum(cost) FROM jobspy.token_usage
+                            WHERE date_trunc('month', created_at, 'UTC') = m GROUP BY 1
+                           EXCEPT
+                           SELECT user_id, sum(total_tokens), sum(cost) FROM jobspy.token_usage_monthly
+                            WHERE month = m GROUP BY 1) AS by_user,
+               NOT EXISTS (SELECT model, count(*), sum(total_tokens), avg(total_tokens) FROM jobspy.token_usage
+                            WHERE date_trunc('month', created_at, 'UTC') = m GROUP BY 1
+                           EXCEPT
+                           SELECT model, sum(requests), sum(total_tokens), sum(total_tokens)::numeric / sum(requests)
+                             FROM jobspy.token_usage_monthly WHERE month = m GROUP BY 1) AS by_model
+          FROM (SELECT DISTINCT date_trunc('month', created_at, 'UTC') AS m FROM jobspy.token_usage) months) x;
+DELETE FROM jobspy.token_usage WHERE user_id::text LIKE 'a0000000-%';
+
 -- Retention: maintain() drops raw events past 90 days; the reports keep them.
 -- Rows maintain() moves from the default partition into their month's keep
 -- the transaction that wrote them, so they are not counted again.
