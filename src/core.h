@@ -18,8 +18,8 @@
 /*
  * The extension's own SQLSTATE class "JS".  Every code is listed, with its
  * meaning, in docs/errors.md.  Ranges: JS0xx core/keys/ops, JS1xx identity,
- * JS2xx licensing, JS3xx rate limits, JS4xx quotas, JS5xx billing, JS7xx
- * loyalty (src/loyalty.h).
+ * JS2xx licensing, JS3xx rate limits, JS4xx quotas, JS5xx billing, JS6xx
+ * webhooks (src/webhooks.h), JS7xx loyalty (src/loyalty.h).
  */
 #define ERRCODE_JS_NOT_PRELOADED		MAKE_SQLSTATE('J','S','0','0','1')
 #define ERRCODE_JS_NO_HASH_KEY			MAKE_SQLSTATE('J','S','0','0','2')

@@ -7,6 +7,41 @@
 
 #include "postgres.h"
 #include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+/* SQLSTATEs of the webhooks module (docs/errors.md). */
+#define ERRCODE_JS_NO_WEBHOOK_KEY		MAKE_SQLSTATE('J','S','6','0','1')
+#define ERRCODE_JS_WEBHOOK_KEY_MISMATCH	MAKE_SQLSTATE('J','S','6','0','2')
+
+/* What a signature check found. */
+typedef enum WebhookVerdict
+{
+	WEBHOOK_VERIFIED,
+	WEBHOOK_BAD_SIGNATURE,
+	WEBHOOK_STALE_TIMESTAMP,
+	WEBHOOK_MALFORMED
+} WebhookVerdict;
+
+/* One live signing secret of a provider, in the clear (zeroed after use). */
+typedef struct WebhookSecret
+{
+	const uint8 *key;
+	size_t		len;
+} WebhookSecret;
+
+/*
+ * Stripe's scheme: header "t=...,v1=..." over payload, now and tolerance in
+ * seconds (webhooks_verify.c).
+ */
+extern WebhookVerdict webhook_verify_stripe(const char *header, size_t header_len,
+											const char *payload, size_t payload_len,
+											const WebhookSecret *secrets, int nsecrets,
+											int64 now, int64 tolerance);
+
+/* Plain HMAC-SHA256 of the body, in hex or base64 (webhooks_verify.c). */
+extern WebhookVerdict webhook_verify_hmac(const char *header, size_t header_len,
+										  const char *payload, size_t payload_len,
+										  const WebhookSecret *secrets, int nsecrets);
 
 /*
  * Write a domain event to the outbox in the current transaction, as

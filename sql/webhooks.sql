@@ -1,0 +1,416 @@
+\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
+-- webhooks: provider events verified (signatures in C, src/webhooks_verify.c),
+-- stored once per (provider, event id) forever, and applied inline or from
+-- a queue.  Providers are billing's payment_providers; their signing
+-- secrets are sealed under a key kept outside the tables
+-- (src/webhooks_secrets.c, docs/webhooks.md).
+
+-- Providers belong to billing (billing_customers.sql, which runs before
+-- this file and makes jobspy.payment_providers and jobspy.create_provider).
+-- Until that module is installed, a minimal stand-in with the same names
+-- and columns lets webhooks work on their own; where billing made them,
+-- nothing here runs.
+DO $standin$
+BEGIN
+    IF to_regclass('jobspy.payment_providers') IS NULL THEN
+        CREATE TABLE jobspy.payment_providers (
+            id               uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+            code             text NOT NULL UNIQUE CHECK (code ~ '^[a-z][a-z0-9_]{0,49}$'),
+            name             text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+            signature_scheme text NOT NULL DEFAULT 'stripe' CHECK (signature_scheme IN ('stripe', 'hmac_sha256')),
+            is_active        boolean NOT NULL DEFAULT true,
+            created_at       timestamptz NOT NULL DEFAULT jobspy.now(),
+            updated_at       timestamptz NOT NULL DEFAULT jobspy.now()
+        );
+        COMMENT ON TABLE jobspy.payment_providers IS
+            'payment providers and how their webhooks are signed (stripe or hmac_sha256)';
+        PERFORM pg_catalog.pg_extension_config_dump('jobspy.payment_providers', '');
+        REVOKE ALL ON jobspy.payment_providers FROM PUBLIC;
+        GRANT SELECT ON jobspy.payment_providers TO jobspy_admin;
+    END IF;
+    IF to_regprocedure('jobspy.create_provider(text, text, text)') IS NULL THEN
+        CREATE FUNCTION jobspy.create_provider(code text, name text, signature_scheme text DEFAULT 'stripe')
+            RETURNS uuid
+            LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+            SET search_path = pg_catalog, pg_temp
+            AS 'DECLARE new_id uuid;
+                BEGIN
+                    IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
+                        RAISE EXCEPTION ''provider code, name and signature_scheme must not be NULL'' USING ERRCODE = ''22023'';
+                    END IF;
+                    INSERT INTO jobspy.payment_providers AS p (code, name, signature_scheme) VALUES ($1, $2, $3)
+                    RETURNING p.id INTO new_id;
+                    RETURN new_id;
+                END';
+        COMMENT ON FUNCTION jobspy.create_provider(text, text, text) IS
+            'registers a payment provider; signature_scheme is how its webhooks are signed (stripe or hmac_sha256)';
+        REVOKE ALL ON FUNCTION jobspy.create_provider(text, text, text) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION jobspy.create_provider(text, text, text) TO jobspy_admin;
+    END IF;
+END
+$standin$;
+
+-- Configuration keys of the webhooks module (the registry: core.sql).
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('webhooks.tolerance_seconds', '300', 'how many seconds a Stripe signature''s timestamp may be from jobspy.now()', 'integer', false, 1, 86400, NULL),
+    ('webhooks.mode', '"inline"', 'inline: an accepted event is applied in the receiving transaction; queued: by jobspy.process_webhooks', 'text', false, NULL, NULL, '["inline", "queued"]'),
+    ('webhooks.max_attempts', '10', 'failed attempts after which a stored event is failed and no longer retried', 'integer', false, 1, 1000, NULL);
+
+-- ------------------------------------------------------------ secrets
+
+CREATE TABLE jobspy.webhook_secrets (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    provider_id uuid NOT NULL REFERENCES jobspy.payment_providers (id) ON DELETE CASCADE,
+    sealed      bytea NOT NULL CHECK (length(sealed) > 40),
+    created_at  timestamptz NOT NULL DEFAULT jobspy.now()
+);
+COMMENT ON TABLE jobspy.webhook_secrets IS
+    'providers'' webhook signing secrets, sealed (secretbox) under the server''s key file jobspy_webhook.key; at most two per provider; readable by the extension owner only';
+CREATE INDEX webhook_secrets_provider_idx ON jobspy.webhook_secrets (provider_id, id);
+SELECT pg_catalog.pg_extension_config_dump('jobspy.webhook_secrets', '');
+SELECT pg_catalog.pg_extension_config_dump('jobspy.webhook_secrets_id_seq', '');
+
+CREATE FUNCTION jobspy.webhook_seal(provider_id uuid, secret text) RETURNS bytea
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'jobspy_webhook_seal';
+COMMENT ON FUNCTION jobspy.webhook_seal(uuid, text) IS
+    'internal: a provider secret sealed under the key derived from the server''s webhook key file and the provider id';
+
+CREATE FUNCTION jobspy.webhook_verify(scheme text, provider_id uuid, sealed bytea[], signature_header text,
+                                      payload text, tolerance_seconds integer) RETURNS text
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_webhook_verify';
+COMMENT ON FUNCTION jobspy.webhook_verify(text, uuid, bytea[], text, text, integer) IS
+    'internal: checks a webhook signature against the sealed secrets: VERIFIED, BAD_SIGNATURE, STALE_TIMESTAMP or MALFORMED';
+
+-- internal: a provider row by code, locked, or 22023.
+CREATE FUNCTION jobspy.webhook_provider_for_update(code text) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    found_id uuid;
+BEGIN
+    SELECT p.id INTO found_id FROM jobspy.payment_providers p WHERE p.code = $1 FOR UPDATE;
+    IF found_id IS NULL THEN
+        RAISE EXCEPTION 'unknown payment provider "%"', coalesce(left($1, 50), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Register it with jobspy.create_provider.';
+    END IF;
+    RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.webhook_provider_for_update(text) IS
+    'internal: the id of a payment provider by code, its row locked so that secret changes are serialised; 22023 when unknown';
+
+CREATE FUNCTION jobspy.set_provider_secret(provider text, secret text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pid uuid := jobspy.webhook_provider_for_update(provider);
+BEGIN
+    IF secret IS NULL OR octet_length(secret) NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'a provider secret must be 1 to 1024 bytes' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO jobspy.webhook_secrets (provider_id, sealed) VALUES (pid, jobspy.webhook_seal(pid, secret));
+    -- The new secret and the one before stay live, so that events signed
+    -- during the rotation still verify.
+    DELETE FROM jobspy.webhook_secrets s
+     WHERE s.provider_id = pid
+       AND s.id NOT IN (SELECT k.id FROM jobspy.webhook_secrets k WHERE k.provider_id = pid
+                         ORDER BY k.id DESC LIMIT 2);
+END
+$$;
+COMMENT ON FUNCTION jobspy.set_provider_secret(text, text) IS
+    'adds a provider''s webhook signing secret, sealed; the previous one stays live until the next change or retire_provider_secret (at most two)';
+
+CREATE FUNCTION jobspy.retire_provider_secret(provider text) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pid uuid := jobspy.webhook_provider_for_update(provider);
+    n   integer;
+BEGIN
+    DELETE FROM jobspy.webhook_secrets s
+     WHERE s.provider_id = pid
+       AND s.id NOT IN (SELECT k.id FROM jobspy.webhook_secrets k WHERE k.provider_id = pid
+                         ORDER BY k.id DESC LIMIT 1);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION jobspy.retire_provider_secret(text) IS
+    'ends a rotation: keeps only the newest secret of a provider; returns how many were dropped';
+
+-- ------------------------------------------------------------ received events
+
+CREATE TYPE jobspy.webhook_receipt AS (accepted boolean, code text, event_id text, event_type text);
+COMMENT ON TYPE jobspy.webhook_receipt IS 'the answer of receive_webhook';
+
+CREATE TABLE jobspy.payment_webhooks (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    provider_id     uuid NOT NULL REFERENCES jobspy.payment_providers (id),
+    event_id        text NOT NULL CHECK (length(event_id) BETWEEN 1 AND 255),
+    event_type      text NOT NULL CHECK (length(event_type) BETWEEN 1 AND 255),
+    payload         jsonb NOT NULL CHECK (jsonb_typeof(payload) = 'object'),
+    event_created   timestamptz,
+    received_at     timestamptz NOT NULL DEFAULT jobspy.now(),
+    status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'ignored', 'failed')),
+    processed       boolean GENERATED ALWAYS AS (status IN ('applied', 'ignored')) STORED,
+    processed_at    timestamptz,
+    attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at timestamptz,
+    errors          jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(errors) = 'array'),
+    note            text CHECK (length(note) <= 1000),
+    UNIQUE (provider_id, event_id)
+) WITH (fillfactor = 90);
+COMMENT ON TABLE jobspy.payment_webhooks IS
+    'provider events that passed verification, one row per (provider, event id) forever; status pending, applied, ignored (with a note) or failed (errors kept)';
+-- No index names the columns processing changes, so marking an event
+-- processed is a HOT update; what is due waits in webhook_queue instead.
+SELECT pg_catalog.pg_extension_config_dump('jobspy.payment_webhooks', '');
+SELECT pg_catalog.pg_extension_config_dump('jobspy.payment_webhooks_id_seq', '');
+
+CREATE TABLE jobspy.webhook_queue (
+    webhook_id bigint PRIMARY KEY REFERENCES jobspy.payment_webhooks (id) ON DELETE CASCADE,
+    due_at     timestamptz NOT NULL
+);
+COMMENT ON TABLE jobspy.webhook_queue IS
+    'stored events waiting for an attempt (queued mode, or a failed attempt''s retry) and when they are due';
+CREATE INDEX webhook_queue_due_idx ON jobspy.webhook_queue (due_at);
+SELECT pg_catalog.pg_extension_config_dump('jobspy.webhook_queue', '');
+
+-- The provider's objects as the newest applied event left them, one row per
+-- object: the ordering watermark.  Providers do not deliver in order, so an
+-- event is applied only when it is newer than the object's watermark:
+-- ordered by the event's created time, then by how far along the object's
+-- life the event is (created < updated < deleted, or a terminal status),
+-- then by event id so that every delivery order ends in the same state.
+CREATE TABLE jobspy.provider_objects (
+    provider_id   uuid NOT NULL REFERENCES jobspy.payment_providers (id),
+    object_type   text NOT NULL CHECK (length(object_type) BETWEEN 1 AND 100),
+    object_id     text NOT NULL CHECK (length(object_id) BETWEEN 1 AND 255),
+    object        jsonb NOT NULL CHECK (jsonb_typeof(object) = 'object'),
+    deleted       boolean NOT NULL DEFAULT false,
+    event_created timestamptz NOT NULL,
+    event_stage   smallint NOT NULL,
+    event_id      text NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT jobspy.now(),
+    PRIMARY KEY (provider_id, object_type, object_id)
+);
+COMMENT ON TABLE jobspy.provider_objects IS
+    'each provider object (customer, subscription, invoice, charge, ...) as the newest applied event describes it; the watermark that keeps an older event from overwriting newer state';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.provider_objects', '');
+
+-- How far along its object's life an event is: 1 created, 2 changed, 3 ended.
+CREATE FUNCTION jobspy.webhook_event_stage(event_type text, object jsonb) RETURNS smallint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE
+        WHEN event_type LIKE '%.deleted' OR object ->> 'deleted' = 'true'
+          OR object ->> 'status' IN ('canceled', 'incomplete_expired', 'void', 'uncollectible') THEN 3
+        WHEN event_type LIKE '%.created' THEN 1
+        ELSE 2 END::smallint
+$$;
+COMMENT ON FUNCTION jobspy.webhook_event_stage(text, jsonb) IS
+    'internal: 1 for an event creating its object, 3 for one ending it (deleted, canceled, void), 2 otherwise';
+
+-- Applying an event: the object's watermark first, then billing.  Returns
+-- NULL when applied, or why it was ignored.
+CREATE FUNCTION jobspy.apply_webhook_event(webhook jobspy.payment_webhooks) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    obj   jsonb := webhook.payload #> '{data,object}';
+    stage smallint;
+    kept  record;
+BEGIN
+    IF jsonb_typeof(obj) IS DISTINCT FROM 'object' OR jsonb_typeof(obj -> 'id') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(obj -> 'object') IS DISTINCT FROM 'string' THEN
+        RETURN format('no data.object with an id in %s', webhook.event_type);
+    END IF;
+    IF webhook.event_created IS NULL THEN
+        RETURN format('no created time in %s', webhook.event_type);
+    END IF;
+    stage := jobspy.webhook_event_stage(webhook.event_type, obj);
+
+    INSERT INTO jobspy.provider_objects AS o
+           (provider_id, object_type, object_id, object, deleted, event_created, event_stage, event_id)
+    VALUES (webhook.provider_id, obj ->> 'object', obj ->> 'id', obj, stage = 3,
+            webhook.event_created, stage, webhook.event_id)
+    ON CONFLICT (provider_id, object_type, object_id) DO UPDATE
+       SET object = excluded.object, deleted = excluded.deleted, event_created = excluded.event_created,
+           event_stage = excluded.event_stage, event_id = excluded.event_id, updated_at = jobspy.now()
+     WHERE (excluded.event_created, excluded.event_stage, excluded.event_id)
+         > (o.event_created, o.event_stage, o.event_id);
+    IF NOT FOUND THEN
+        SELECT o.event_id, o.event_created INTO kept FROM jobspy.provider_objects o
+         WHERE o.provider_id = webhook.provider_id AND o.object_type = obj ->> 'object' AND o.object_id = obj ->> 'id';
+        RETURN format('older than %s (%s), already applied to %s %s', kept.event_id, kept.event_created,
+                      obj ->> 'object', obj ->> 'id');
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.apply_webhook_event(jobspy.payment_webhooks) IS
+    'internal: applies one stored provider event unless its object already holds a newer one; NULL when applied, else why it was ignored';
+
+-- One attempt at a stored event, in a subtransaction: a failure rolls back
+-- what the attempt wrote, keeps the error and schedules a retry with
+-- exponential backoff (30 s doubling, at most 6 hours) until
+-- webhooks.max_attempts, after which the event is failed.
+CREATE FUNCTION jobspy.process_webhook(webhook_id bigint) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    w       jobspy.payment_webhooks;
+    why     text;
+    msg     text;
+    state   text;
+    max_try integer := coalesce((jobspy.config_get('webhooks.max_attempts'))::integer, 10);
+BEGIN
+    SELECT * INTO w FROM jobspy.payment_webhooks x WHERE x.id = webhook_id FOR UPDATE;
+    IF w.status IS DISTINCT FROM 'pending' THEN
+        RETURN w.status;
+    END IF;
+    BEGIN
+        why := jobspy.apply_webhook_event(w);
+        UPDATE jobspy.payment_webhooks x
+           SET status = CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END, note = left(why, 1000),
+               processed_at = jobspy.now(), attempts = x.attempts + 1, next_attempt_at = NULL
+         WHERE x.id = webhook_id;
+        DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = process_webhook.webhook_id;
+        RETURN CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END;
+    EXCEPTION WHEN others THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        UPDATE jobspy.payment_webhooks x
+           SET attempts = x.attempts + 1,
+               errors = x.errors || jsonb_build_object('at', jobspy.now(), 'sqlstate', state, 'error', left(msg, 1000)),
+               status = CASE WHEN x.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END,
+               next_attempt_at = CASE WHEN x.attempts + 1 < max_try
+                                 THEN jobspy.now() + least(interval '30 seconds' * power(2, x.attempts), interval '6 hours') END
+         WHERE x.id = webhook_id
+        RETURNING x.next_attempt_at INTO w.next_attempt_at;
+        IF w.next_attempt_at IS NULL THEN
+            DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = process_webhook.webhook_id;
+        ELSE
+            INSERT INTO jobspy.webhook_queue AS q (webhook_id, due_at) VALUES (process_webhook.webhook_id, w.next_attempt_at)
+            ON CONFLICT ON CONSTRAINT webhook_queue_pkey DO UPDATE SET due_at = excluded.due_at;
+        END IF;
+        RETURN CASE WHEN w.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END;
+    END;
+END
+$$;
+COMMENT ON FUNCTION jobspy.process_webhook(bigint) IS
+    'internal: one attempt at applying a stored event; a failure keeps its error and schedules a retry with backoff';
+
+CREATE FUNCTION jobspy.receive_webhook(provider text, signature_header text, payload text)
+    RETURNS jobspy.webhook_receipt
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pid      uuid;
+    scheme   text;
+    verdict  text;
+    body     jsonb;
+    eid      text;
+    etype    text;
+    created  timestamptz;
+    wid      bigint;
+BEGIN
+    SELECT p.id, p.signature_scheme INTO pid, scheme
+      FROM jobspy.payment_providers p WHERE p.code = provider AND p.is_active;
+    IF pid IS NULL THEN
+        RETURN ROW(false, 'UNKNOWN_PROVIDER', NULL, NULL)::jobspy.webhook_receipt;
+    END IF;
+    verdict := jobspy.webhook_verify(scheme, pid,
+                   ARRAY(SELECT s.sealed FROM jobspy.webhook_secrets s WHERE s.provider_id = pid
+                          ORDER BY s.id DESC LIMIT 2),
+                   signature_header, payload,
+                   coalesce((jobspy.config_get('webhooks.tolerance_seconds'))::integer, 300));
+    IF verdict <> 'VERIFIED' THEN
+        RETURN ROW(false, verdict, NULL, NULL)::jobspy.webhook_receipt;
+    END IF;
+
+    BEGIN
+        body := payload::jsonb;
+    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
+        RETURN ROW(false, 'MALFORMED', NULL, NULL)::jobspy.webhook_receipt;
+    END;
+    IF jsonb_typeof(body) <> 'object' THEN
+        RETURN ROW(false, 'MALFORMED', NULL, NULL)::jobspy.webhook_receipt;
+    END IF;
+    eid := CASE WHEN jsonb_typeof(body -> 'id') IN ('string', 'number') THEN body ->> 'id'
+                WHEN jsonb_typeof(body -> 'event_id') IN ('string', 'number') THEN body ->> 'event_id' END;
+    etype := CASE WHEN jsonb_typeof(body -> 'type') = 'string' THEN body ->> 'type'
+                  WHEN jsonb_typeof(body -> 'event_type') = 'string' THEN body ->> 'event_type'
+                  WHEN jsonb_typeof(body -> 'event') = 'string' THEN body ->> 'event' END;
+    IF eid IS NULL OR length(eid) NOT BETWEEN 1 AND 255 OR etype IS NULL OR length(etype) NOT BETWEEN 1 AND 255 THEN
+        RETURN ROW(false, 'MALFORMED', left(eid, 255), left(etype, 255))::jobspy.webhook_receipt;
+    END IF;
+    IF jsonb_typeof(body -> 'created') = 'number' AND (body ->> 'created')::numeric BETWEEN 0 AND 32503680000 THEN
+        created := to_timestamp((body ->> 'created')::numeric);
+    END IF;
+
+    INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
+    VALUES (pid, eid, etype, body, created)
+    ON CONFLICT (provider_id, event_id) DO NOTHING
+    RETURNING w.id INTO wid;
+    IF wid IS NULL THEN
+        RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
+    END IF;
+    IF coalesce(jobspy.config_get('webhooks.mode') #>> '{}', 'inline') <> 'queued' THEN
+        PERFORM jobspy.process_webhook(wid);
+    ELSE
+        INSERT INTO jobspy.webhook_queue (webhook_id, due_at) VALUES (wid, jobspy.now());
+    END IF;
+    RETURN ROW(true, 'ACCEPTED', eid, etype)::jobspy.webhook_receipt;
+END
+$$;
+COMMENT ON FUNCTION jobspy.receive_webhook(text, text, text) IS
+    'verifies a provider webhook (Stripe or plain HMAC-SHA256) and stores it once per event id, applying it inline unless webhooks.mode is queued; answers ACCEPTED, DUPLICATE, BAD_SIGNATURE, STALE_TIMESTAMP, MALFORMED or UNKNOWN_PROVIDER, never an error';
+
+CREATE FUNCTION jobspy.process_webhooks(max integer DEFAULT 100) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    w record;
+    n integer := 0;
+BEGIN
+    IF max IS NULL OR max < 1 OR max > 10000 THEN
+        RAISE EXCEPTION 'process_webhooks: max must be from 1 to 10000' USING ERRCODE = '22023';
+    END IF;
+    FOR w IN
+        SELECT q.webhook_id AS id FROM jobspy.webhook_queue q
+         WHERE q.due_at <= jobspy.now()
+         ORDER BY q.webhook_id
+         LIMIT max
+           FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM jobspy.process_webhook(w.id);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION jobspy.process_webhooks(integer) IS
+    'queued mode: makes one attempt at up to max pending events that are due, oldest first, skipping events another worker holds; returns how many were attempted';
+
+REVOKE ALL ON FUNCTION jobspy.webhook_seal(uuid, text), jobspy.webhook_event_stage(text, jsonb),
+    jobspy.webhook_verify(text, uuid, bytea[], text, text, integer),
+    jobspy.webhook_provider_for_update(text),
+    jobspy.set_provider_secret(text, text), jobspy.retire_provider_secret(text),
+    jobspy.apply_webhook_event(jobspy.payment_webhooks), jobspy.process_webhook(bigint),
+    jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer)
+    TO jobspy_app, jobspy_admin;
+GRANT EXECUTE ON FUNCTION jobspy.set_provider_secret(text, text), jobspy.retire_provider_secret(text)
+    TO jobspy_admin;
+REVOKE ALL ON jobspy.webhook_secrets, jobspy.payment_webhooks, jobspy.provider_objects, jobspy.webhook_queue FROM PUBLIC;
+GRANT SELECT ON jobspy.payment_webhooks, jobspy.provider_objects, jobspy.webhook_queue TO jobspy_admin;
