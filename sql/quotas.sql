@@ -347,12 +347,14 @@ BEGIN
     END IF;
     IF w.plan_id IS NULL AND EXISTS (
            SELECT FROM jobspy.subscriptions s
-            WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')) THEN
+            WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')
+              AND s.plan_type IS NOT NULL) THEN
         RAISE EXCEPTION 'the plan of user %''s subscription does not exist', $1
             USING ERRCODE = 'JS401',
                   DETAIL = format('The live subscription names plan "%s", and no plan has that code.',
                                   (SELECT s.plan_type FROM jobspy.subscriptions s
-                                    WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due') LIMIT 1)),
+                                    WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')
+                                      AND s.plan_type IS NOT NULL LIMIT 1)),
                   HINT = 'Create the plan with jobspy.create_plan(), or correct the subscription.';
     END IF;
     IF w.plan_id IS NULL THEN

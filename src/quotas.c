@@ -300,6 +300,9 @@ subscription_plan(pg_uuid_t *user_id, Snapshot snap, PlanChoice *c)
 				   strcmp(s, "past_due") != 0))
 			continue;
 		plan_type = col_text(tup, rel, QC_SUB_PLAN_TYPE);
+		/* A live subscription that grants no plan (an addon) is passed over. */
+		if (!plan_type)
+			continue;
 		d = col(tup, rel, QC_SUB_PERIOD_START, &isnull);
 		if (!isnull)
 		{
@@ -314,8 +317,7 @@ subscription_plan(pg_uuid_t *user_id, Snapshot snap, PlanChoice *c)
 		 */
 		c->subscribed = true;
 		c->source = "subscription";
-		if (plan_type)
-			c->have_plan = plan_by_code(plan_type, snap, &c->plan_id);
+		c->have_plan = plan_by_code(plan_type, snap, &c->plan_id);
 		break;
 	}
 	systable_endscan(scan);

@@ -1,0 +1,681 @@
+\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
+-- billing_subscriptions: subscriptions to prices, with Stripe's statuses and
+-- the legal transitions between them enforced for every writer; subscribe,
+-- change (with prorations), cancel, pause, resume, and the renewals that
+-- maintain() runs (periods, trials, dunning, cancellations at period end).
+--
+-- seed 000's table (sql/billing.sql) is extended in place: its rows and
+-- columns keep working, and the quotas module keeps reading plan_type, which
+-- a priced subscription takes from its product's plan.
+
+-- ---------------------------------------------------------------- table
+
+ALTER TABLE jobspy.subscriptions
+    DROP CONSTRAINT subscriptions_plan_type_check,
+    DROP CONSTRAINT subscriptions_status_check,
+    DROP CONSTRAINT subscriptions_plan_interval_check,
+    ALTER COLUMN plan_type DROP NOT NULL,
+    ADD CONSTRAINT subscriptions_plan_type_check CHECK (length(plan_type) BETWEEN 1 AND 50),
+    ADD CONSTRAINT subscriptions_status_check CHECK (status IN ('incomplete', 'incomplete_expired', 'trialing',
+                                                                'active', 'past_due', 'unpaid', 'paused', 'canceled')),
+    ADD CONSTRAINT subscriptions_plan_interval_check CHECK (plan_interval IN ('day', 'week', 'month', 'year')),
+    ADD COLUMN customer_id uuid REFERENCES jobspy.customers (id) ON DELETE CASCADE,
+    ADD COLUMN price_id uuid REFERENCES jobspy.prices (id),
+    ADD COLUMN product_id uuid REFERENCES jobspy.products (id),
+    ADD COLUMN quantity integer NOT NULL DEFAULT 1 CHECK (quantity BETWEEN 1 AND 1000000),
+    ADD COLUMN cancellation_reason text CHECK (length(cancellation_reason) <= 1000),
+    ADD COLUMN paused_at timestamptz,
+    ADD COLUMN ended_at timestamptz,
+    ADD COLUMN dunning_attempts integer NOT NULL DEFAULT 0 CHECK (dunning_attempts >= 0),
+    ADD COLUMN payment_failed_at timestamptz,
+    ADD COLUMN next_retry_at timestamptz,
+    ADD CONSTRAINT subscriptions_priced_check CHECK (price_id IS NULL OR product_id IS NOT NULL);
+COMMENT ON TABLE jobspy.subscriptions IS
+    'subscriptions of customers to prices, with Stripe''s statuses; at most one live per customer and product, and at most one live granting a plan per user (plan_type: that plan''s code)';
+
+-- Existing rows get the customer of their user.
+INSERT INTO jobspy.customers (user_id, email)
+SELECT DISTINCT s.user_id, u.email
+  FROM jobspy.subscriptions s JOIN jobspy.users u ON u.id = s.user_id
+ WHERE NOT EXISTS (SELECT FROM jobspy.customers c WHERE c.user_id = s.user_id);
+UPDATE jobspy.subscriptions s SET customer_id = c.id
+  FROM jobspy.customers c WHERE c.user_id = s.user_id AND s.customer_id IS NULL;
+ALTER TABLE jobspy.subscriptions ALTER COLUMN customer_id SET NOT NULL;
+
+-- seed 000 allowed one live subscription per user; now a user may hold an
+-- addon beside a plan, but still one live subscription that grants a plan.
+DROP INDEX jobspy.subscriptions_one_live_idx;
+CREATE UNIQUE INDEX subscriptions_one_plan_idx ON jobspy.subscriptions (user_id)
+    WHERE status IN ('active', 'trialing', 'past_due') AND plan_type IS NOT NULL;
+CREATE UNIQUE INDEX subscriptions_one_live_per_product_idx ON jobspy.subscriptions (customer_id, product_id)
+    WHERE status NOT IN ('canceled', 'incomplete_expired');
+CREATE INDEX subscriptions_customer_idx ON jobspy.subscriptions (customer_id);
+CREATE INDEX subscriptions_price_idx ON jobspy.subscriptions (price_id);
+CREATE INDEX subscriptions_retry_idx ON jobspy.subscriptions (next_retry_at) WHERE status = 'past_due';
+CREATE INDEX subscriptions_incomplete_idx ON jobspy.subscriptions (created_at) WHERE status = 'incomplete';
+INSERT INTO jobspy.price_users (table_name, column_name) VALUES ('subscriptions', 'price_id');
+
+-- Every writer, the functions below or an UPDATE by hand, gets the
+-- subscription's customer, product and plan from its user and price.
+CREATE FUNCTION jobspy.subscriptions_fill() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_product jobspy.products;
+    v_price jobspy.prices;
+BEGIN
+    IF NEW.customer_id IS NULL AND NEW.user_id IS NOT NULL THEN
+        SELECT c.id INTO NEW.customer_id FROM jobspy.customers c WHERE c.user_id = NEW.user_id;
+        IF NEW.customer_id IS NULL THEN
+            INSERT INTO jobspy.customers AS c (user_id, email)
+            SELECT u.id, u.email FROM jobspy.users u WHERE u.id = NEW.user_id
+            RETURNING c.id INTO NEW.customer_id;
+        END IF;
+    END IF;
+    IF NEW.price_id IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.price_id IS DISTINCT FROM OLD.price_id) THEN
+        SELECT * INTO v_price FROM jobspy.prices p WHERE p.id = NEW.price_id;
+        SELECT * INTO v_product FROM jobspy.products p WHERE p.id = v_price.product_id;
+        NEW.product_id := v_product.id;
+        NEW.plan_type := (SELECT pl.code FROM jobspy.plans pl WHERE pl.id = v_product.plan_id);
+        NEW.plan_interval := v_price."interval";
+        NEW.price_amount := v_price.amount;
+        NEW.price_currency := v_price.currency;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscriptions_fill() IS
+    'trigger: a subscription''s customer from its user, and its product, plan_type, interval and amount from its price';
+CREATE TRIGGER subscriptions_fill BEFORE INSERT OR UPDATE OF price_id, customer_id ON jobspy.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION jobspy.subscriptions_fill();
+
+-- ------------------------------------------------------- state machine
+
+CREATE TABLE jobspy.subscription_transitions (
+    from_status text NOT NULL,
+    to_status   text NOT NULL,
+    why         text NOT NULL,
+    PRIMARY KEY (from_status, to_status)
+);
+COMMENT ON TABLE jobspy.subscription_transitions IS
+    'the legal changes of a subscription''s status (from_status NULL-free; a new row may start incomplete, trialing or active); every other change raises JS505';
+INSERT INTO jobspy.subscription_transitions (from_status, to_status, why) VALUES
+    ('incomplete', 'active',             'the first payment succeeded'),
+    ('incomplete', 'trialing',           'the first payment method was confirmed for a trial'),
+    ('incomplete', 'incomplete_expired', 'the first payment did not succeed within 23 hours'),
+    ('incomplete', 'canceled',           'canceled before the first payment'),
+    ('trialing',   'active',             'the trial ended with a payment method'),
+    ('trialing',   'past_due',           'the first payment after the trial failed'),
+    ('trialing',   'paused',             'paused, or the trial ended without a payment method'),
+    ('trialing',   'canceled',           'canceled'),
+    ('active',     'past_due',           'a renewal payment failed'),
+    ('active',     'paused',             'paused'),
+    ('active',     'canceled',           'canceled'),
+    ('past_due',   'active',             'a retry (or the customer) paid'),
+    ('past_due',   'unpaid',             'dunning ran out of retries'),
+    ('past_due',   'canceled',           'canceled, or dunning ran out of retries'),
+    ('unpaid',     'active',             'the open renewal was paid'),
+    ('unpaid',     'canceled',           'canceled'),
+    ('paused',     'active',             'resumed'),
+    ('paused',     'trialing',           'resumed within the trial'),
+    ('paused',     'canceled',           'canceled');
+
+CREATE FUNCTION jobspy.subscriptions_check_transition() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status NOT IN ('incomplete', 'trialing', 'active') THEN
+            RAISE EXCEPTION 'a subscription cannot start %', NEW.status
+                USING ERRCODE = 'JS505',
+                      DETAIL = 'A subscription starts incomplete, trialing or active.';
+        END IF;
+    ELSIF NEW.status IS DISTINCT FROM OLD.status
+          AND NOT EXISTS (SELECT FROM jobspy.subscription_transitions t
+                           WHERE t.from_status = OLD.status AND t.to_status = NEW.status) THEN
+        RAISE EXCEPTION 'illegal subscription transition from % to %', OLD.status, NEW.status
+            USING ERRCODE = 'JS505',
+                  DETAIL = format('Subscription %s is %s; it can become: %s.', OLD.id, OLD.status,
+                                  coalesce((SELECT string_agg(t.to_status, ', ' ORDER BY t.to_status)
+                                              FROM jobspy.subscription_transitions t
+                                             WHERE t.from_status = OLD.status), 'nothing (it has ended)')),
+                  HINT = 'jobspy.subscription_transitions lists the legal transitions.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscriptions_check_transition() IS
+    'trigger: raises JS505 for a status change that subscription_transitions does not list, whoever writes it';
+CREATE TRIGGER subscriptions_check_transition BEFORE INSERT OR UPDATE OF status ON jobspy.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION jobspy.subscriptions_check_transition();
+CREATE TRIGGER subscriptions_no_card_numbers BEFORE INSERT OR UPDATE ON jobspy.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION jobspy.billing_refuse_card_numbers('cancellation_reason', 'metadata');
+
+-- ------------------------------------------------------------- periods
+
+-- The first period boundary after "after": anchor plus a whole number of
+-- intervals, always counted from the anchor (in UTC) so that month ends
+-- stay right: an anchor on Jan 31 gives Feb 28 (29), then Mar 31.
+CREATE FUNCTION jobspy.subscription_next_boundary(anchor timestamptz, "interval" text, interval_count integer,
+                                                  after timestamptz)
+    RETURNS timestamptz
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a timestamp := anchor AT TIME ZONE 'UTC';
+    t timestamp := after AT TIME ZONE 'UTC';
+    step interval;
+    k bigint;
+BEGIN
+    IF "interval" IN ('month', 'year') THEN
+        step := make_interval(months => interval_count * CASE "interval" WHEN 'year' THEN 12 ELSE 1 END);
+        k := ((extract(year FROM t) - extract(year FROM a)) * 12 + extract(month FROM t) - extract(month FROM a))::bigint
+             / (interval_count * CASE "interval" WHEN 'year' THEN 12 ELSE 1 END);
+    ELSE
+        step := make_interval(days => interval_count * CASE "interval" WHEN 'week' THEN 7 ELSE 1 END);
+        k := floor(extract(epoch FROM t - a) / extract(epoch FROM step))::bigint;
+    END IF;
+    k := greatest(k - 1, 0);
+    WHILE a + step * k <= t OR k = 0 LOOP
+        k := k + 1;
+    END LOOP;
+    RETURN (a + step * k) AT TIME ZONE 'UTC';
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscription_next_boundary(timestamptz, text, integer, timestamptz) IS
+    'the first billing period boundary after a time: the anchor plus k intervals (k >= 1), counted from the anchor in UTC so month ends stay right';
+
+-- ------------------------------------------------ pending invoice items
+
+CREATE TABLE jobspy.pending_invoice_items (
+    id              uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    customer_id     uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE CASCADE,
+    subscription_id uuid REFERENCES jobspy.subscriptions (id) ON DELETE CASCADE,
+    price_id        uuid REFERENCES jobspy.prices (id),
+    description     text NOT NULL CHECK (length(description) BETWEEN 1 AND 500),
+    amount          bigint NOT NULL,
+    currency        text NOT NULL REFERENCES jobspy.currencies (code),
+    period_start    timestamptz,
+    period_end      timestamptz,
+    invoice_id      uuid,
+    created_at      timestamptz NOT NULL DEFAULT jobspy.now(),
+    CHECK (period_end >= period_start)
+);
+COMMENT ON TABLE jobspy.pending_invoice_items IS
+    'amounts waiting for the customer''s next invoice, such as prorations (negative: a credit); invoice_id is set when invoiced';
+CREATE INDEX pending_invoice_items_customer_idx ON jobspy.pending_invoice_items (customer_id) WHERE invoice_id IS NULL;
+CREATE INDEX pending_invoice_items_subscription_idx ON jobspy.pending_invoice_items (subscription_id);
+CREATE INDEX pending_invoice_items_price_idx ON jobspy.pending_invoice_items (price_id);
+CREATE TRIGGER pending_invoice_items_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.pending_invoice_items
+    FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
+SELECT pg_catalog.pg_extension_config_dump('jobspy.pending_invoice_items', '');
+INSERT INTO jobspy.price_users (table_name, column_name) VALUES ('pending_invoice_items', 'price_id');
+
+-- ------------------------------------------------------------- helpers
+
+-- internal: an active recurring price of an active product, else 22023.
+CREATE FUNCTION jobspy.billing_recurring_price(price_code text) RETURNS jobspy.prices
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v jobspy.prices;
+BEGIN
+    SELECT p.* INTO v FROM jobspy.prices p JOIN jobspy.products pr ON pr.id = p.product_id
+     WHERE p.code = price_code AND p.is_active AND pr.is_active;
+    IF v.id IS NULL THEN
+        RAISE EXCEPTION 'unknown or inactive price "%"', coalesce(left(price_code, 50), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Prices are made with jobspy.create_price.';
+    END IF;
+    IF v."interval" IS NULL THEN
+        RAISE EXCEPTION 'price "%" is one-time; a subscription needs a recurring price', price_code
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION jobspy.billing_recurring_price(text) IS
+    'internal: an active recurring price of an active product by code; raises 22023 otherwise';
+
+-- internal: the subscription, locked for update, else 22023.
+CREATE FUNCTION jobspy.billing_lock_subscription(subscription_id uuid) RETURNS jobspy.subscriptions
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v jobspy.subscriptions;
+BEGIN
+    SELECT s.* INTO v FROM jobspy.subscriptions s WHERE s.id = subscription_id FOR UPDATE;
+    IF v.id IS NULL THEN
+        RAISE EXCEPTION 'unknown subscription %', coalesce(subscription_id::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION jobspy.billing_lock_subscription(uuid) IS
+    'internal: a subscription by id, locked FOR UPDATE; raises 22023 when unknown';
+
+-- A share of an amount by the second: amount * part / whole, rounded to the
+-- nearest minor unit, halves away from zero.
+CREATE FUNCTION jobspy.prorate(amount bigint, part interval, whole interval) RETURNS bigint
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT pg_catalog.round($1::numeric * floor(extract(epoch FROM $2)) / floor(extract(epoch FROM $3)))::bigint
+$$;
+COMMENT ON FUNCTION jobspy.prorate(bigint, interval, interval) IS
+    'amount * part / whole with both durations in whole seconds, rounded to the nearest minor unit (halves away from zero)';
+
+-- ------------------------------------------------------------- the API
+
+CREATE FUNCTION jobspy.subscribe(customer_id uuid, price_code text, quantity integer DEFAULT 1,
+                                 trial_days integer DEFAULT NULL, coupon text DEFAULT NULL)
+    RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_now timestamptz := jobspy.now();
+    v_customer jobspy.customers;
+    v_price jobspy.prices;
+    v_trial integer;
+    v_user uuid;
+    v_id uuid;
+    v_end timestamptz;
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION 'customer_id and price_code must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF $3 IS NULL OR $3 NOT BETWEEN 1 AND 1000000 THEN
+        RAISE EXCEPTION 'quantity must be 1 to 1000000' USING ERRCODE = '22023';
+    END IF;
+    IF $4 NOT BETWEEN 0 AND 730 THEN
+        RAISE EXCEPTION 'trial_days must be 0 to 730' USING ERRCODE = '22023';
+    END IF;
+    IF $5 IS NOT NULL THEN
+        RAISE EXCEPTION 'coupons are not available yet' USING ERRCODE = '0A000',
+            DETAIL = 'Coupons come with the loyalty module; no coupon was applied and nothing was saved.',
+            HINT = 'Subscribe without a coupon.';
+    END IF;
+    -- The customer's row lock orders concurrent subscribes of one customer.
+    SELECT c.* INTO v_customer FROM jobspy.customers c WHERE c.id = $1 FOR UPDATE;
+    IF v_customer.id IS NULL THEN
+        RAISE EXCEPTION 'unknown customer %', $1 USING ERRCODE = '22023';
+    END IF;
+    v_price := jobspy.billing_recurring_price($2);
+    IF v_customer.currency IS NOT NULL THEN
+        PERFORM jobspy.money_same_currency(v_customer.currency, v_price.currency);
+    END IF;
+    v_user := coalesce(v_customer.user_id,
+                       (SELECT o.created_by FROM jobspy.organizations o WHERE o.id = v_customer.organization_id));
+    IF v_user IS NULL THEN
+        RAISE EXCEPTION 'the organization has no creating user to hold its subscription' USING ERRCODE = '55000';
+    END IF;
+    IF EXISTS (SELECT FROM jobspy.subscriptions s
+                WHERE s.customer_id = $1 AND s.product_id = v_price.product_id
+                  AND s.status NOT IN ('canceled', 'incomplete_expired')) THEN
+        RAISE EXCEPTION 'the customer already has a live subscription to this product' USING ERRCODE = '23505',
+            HINT = 'Change that subscription with jobspy.change_subscription.';
+    END IF;
+    v_trial := coalesce($4, v_price.trial_days);
+    BEGIN
+        IF v_trial > 0 THEN
+            v_end := v_now + make_interval(days => v_trial);
+            INSERT INTO jobspy.subscriptions AS s (user_id, customer_id, price_id, quantity, status,
+                                                   current_period_start, current_period_end, trial_start, trial_end,
+                                                   billing_cycle_anchor)
+            VALUES (v_user, $1, v_price.id, $3, 'trialing', v_now, v_end, v_now, v_end, v_end)
+            RETURNING s.id INTO v_id;
+        ELSE
+            INSERT INTO jobspy.subscriptions AS s (user_id, customer_id, price_id, quantity, status,
+                                                   current_period_start, current_period_end, billing_cycle_anchor)
+            VALUES (v_user, $1, v_price.id, $3, 'active', v_now,
+                    jobspy.subscription_next_boundary(v_now, v_price."interval", v_price.interval_count, v_now), v_now)
+            RETURNING s.id INTO v_id;
+        END IF;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent direct write, or the user's other customer holds a plan.
+        RAISE EXCEPTION 'the customer already has a live subscription to this product, or its user one to a plan'
+            USING ERRCODE = '23505', HINT = 'Change that subscription with jobspy.change_subscription.';
+    END;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscribe(uuid, text, integer, integer, text) IS
+    'subscribes a customer to a recurring price: trialing when there are trial days (the price''s unless given), else active; one live subscription per customer and product';
+
+CREATE FUNCTION jobspy.change_subscription(subscription_id uuid, price_code text,
+                                           proration text DEFAULT 'create_prorations')
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_now timestamptz := jobspy.now();
+    v_sub jobspy.subscriptions;
+    v_old jobspy.prices;
+    v_new jobspy.prices;
+    v_same_cycle boolean;
+    v_left interval;
+    v_whole interval;
+BEGIN
+    IF $2 IS NULL OR $3 IS NULL OR $3 NOT IN ('create_prorations', 'none') THEN
+        RAISE EXCEPTION 'price_code must be given and proration be create_prorations or none' USING ERRCODE = '22023';
+    END IF;
+    v_sub := jobspy.billing_lock_subscription($1);
+    IF v_sub.status NOT IN ('trialing', 'active', 'past_due') THEN
+        RAISE EXCEPTION 'a % subscription cannot change its price', v_sub.status USING ERRCODE = '55000',
+            HINT = 'Only trialing, active and past_due subscriptions change price.';
+    END IF;
+    v_new := jobspy.billing_recurring_price($2);
+    SELECT p.* INTO v_old FROM jobspy.prices p WHERE p.id = v_sub.price_id;
+    IF v_old.id IS NULL THEN
+        RAISE EXCEPTION 'subscription % has no price of its own to change from', $1 USING ERRCODE = '55000',
+            DETAIL = 'It was created before the catalogue (seed columns only).';
+    END IF;
+    IF v_new.id = v_old.id THEN
+        RETURN;
+    END IF;
+    PERFORM jobspy.money_same_currency(v_old.currency, v_new.currency);
+    v_same_cycle := (v_old."interval", v_old.interval_count) = (v_new."interval", v_new.interval_count);
+    -- Nothing was charged in a trial, so nothing is prorated there.
+    IF $3 = 'create_prorations' AND v_sub.status <> 'trialing' AND v_sub.current_period_end > v_now THEN
+        v_left := v_sub.current_period_end - v_now;
+        v_whole := v_sub.current_period_end - v_sub.current_period_start;
+        INSERT INTO jobspy.pending_invoice_items (customer_id, subscription_id, price_id, description, amount,
+                                                  currency, period_start, period_end)
+        VALUES (v_sub.customer_id, v_sub.id, v_old.id, format('unused time on %s', v_old.code),
+                -jobspy.prorate(v_old.amount * v_sub.quantity, v_left, v_whole), v_old.currency,
+                v_now, v_sub.current_period_end),
+               (v_sub.customer_id, v_sub.id, v_new.id, format('remaining time on %s', v_new.code),
+                CASE WHEN v_same_cycle THEN jobspy.prorate(v_new.amount * v_sub.quantity, v_left, v_whole)
+                     ELSE v_new.amount * v_sub.quantity END,
+                v_new.currency, v_now,
+                CASE WHEN v_same_cycle THEN v_sub.current_period_end
+                     ELSE jobspy.subscription_next_boundary(v_now, v_new."interval", v_new.interval_count, v_now) END);
+    END IF;
+    IF v_same_cycle OR v_sub.status = 'trialing' THEN
+        UPDATE jobspy.subscriptions s SET price_id = v_new.id WHERE s.id = v_sub.id;
+    ELSE
+        -- Another interval starts a new cycle now, as Stripe does.
+        UPDATE jobspy.subscriptions s
+           SET price_id = v_new.id, billing_cycle_anchor = v_now, current_period_start = v_now,
+               current_period_end = jobspy.subscription_next_boundary(v_now, v_new."interval", v_new.interval_count, v_now)
+         WHERE s.id = v_sub.id;
+    END IF;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'the customer already has a live subscription to that price''s product' USING ERRCODE = '23505';
+END
+$$;
+COMMENT ON FUNCTION jobspy.change_subscription(uuid, text, text) IS
+    'moves a subscription to another price of the same currency (upgrade or downgrade); create_prorations adds by-the-second credit and charge items for the next invoice, none adds nothing; another interval starts a new cycle now';
+
+CREATE FUNCTION jobspy.cancel_subscription(subscription_id uuid, at_period_end boolean DEFAULT true,
+                                           reason text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_now timestamptz := jobspy.now();
+    v_sub jobspy.subscriptions;
+BEGIN
+    IF $2 IS NULL THEN
+        RAISE EXCEPTION 'at_period_end must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    v_sub := jobspy.billing_lock_subscription($1);
+    IF v_sub.status IN ('canceled', 'incomplete_expired') THEN
+        RAISE EXCEPTION 'subscription % has already ended (%)', $1, v_sub.status USING ERRCODE = '55000';
+    END IF;
+    -- Only a running period has an end to wait for.
+    IF $2 AND v_sub.status IN ('trialing', 'active', 'past_due') THEN
+        UPDATE jobspy.subscriptions s SET cancel_at_period_end = true, cancellation_reason = $3
+         WHERE s.id = $1;
+    ELSE
+        UPDATE jobspy.subscriptions s
+           SET status = 'canceled', canceled_at = v_now, ended_at = v_now, cancellation_reason = $3,
+               cancel_at_period_end = false, next_retry_at = NULL
+         WHERE s.id = $1;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.cancel_subscription(uuid, boolean, text) IS
+    'cancels a subscription now, or at the end of its running period (trialing, active, past_due); the reason is kept';
+
+CREATE FUNCTION jobspy.pause_subscription(subscription_id uuid) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_sub jobspy.subscriptions;
+BEGIN
+    v_sub := jobspy.billing_lock_subscription($1);
+    IF v_sub.status NOT IN ('trialing', 'active') THEN
+        RAISE EXCEPTION 'a % subscription cannot be paused', v_sub.status USING ERRCODE = 'JS505',
+            DETAIL = format('Illegal subscription transition from %s to paused.', v_sub.status),
+            HINT = 'Only trialing and active subscriptions are paused.';
+    END IF;
+    UPDATE jobspy.subscriptions s SET status = 'paused', paused_at = jobspy.now() WHERE s.id = $1;
+END
+$$;
+COMMENT ON FUNCTION jobspy.pause_subscription(uuid) IS
+    'pauses a trialing or active subscription: its plan stops being in force and it does not renew until resumed';
+
+CREATE FUNCTION jobspy.resume_subscription(subscription_id uuid) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_now timestamptz := jobspy.now();
+    v_sub jobspy.subscriptions;
+    v_price jobspy.prices;
+BEGIN
+    v_sub := jobspy.billing_lock_subscription($1);
+    IF v_sub.status <> 'paused' THEN
+        RAISE EXCEPTION 'subscription % is %, not paused', $1, v_sub.status USING ERRCODE = '55000';
+    END IF;
+    SELECT p.* INTO v_price FROM jobspy.prices p WHERE p.id = v_sub.price_id;
+    IF v_sub.trial_end > v_now THEN
+        UPDATE jobspy.subscriptions s SET status = 'trialing', paused_at = NULL WHERE s.id = $1;
+    ELSIF v_sub.current_period_end > v_now OR v_price.id IS NULL THEN
+        UPDATE jobspy.subscriptions s SET status = 'active', paused_at = NULL WHERE s.id = $1;
+    ELSE
+        -- The paused period is over: a new cycle starts now.
+        UPDATE jobspy.subscriptions s
+           SET status = 'active', paused_at = NULL, billing_cycle_anchor = v_now, current_period_start = v_now,
+               current_period_end = jobspy.subscription_next_boundary(v_now, v_price."interval",
+                                                                      v_price.interval_count, v_now)
+         WHERE s.id = $1;
+    END IF;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'the user already has another live subscription granting a plan' USING ERRCODE = '23505';
+END
+$$;
+COMMENT ON FUNCTION jobspy.resume_subscription(uuid) IS
+    'resumes a paused subscription: trialing while its trial lasts, else active, in the same period when it has not ended, else in a new cycle starting now';
+
+-- ------------------------------------------------------------ renewals
+
+-- internal: a billing setting, or its built-in value when not configured.
+CREATE FUNCTION jobspy.billing_setting(key text, fallback jsonb) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT coalesce(jobspy.config_get($1), $2) $$;
+COMMENT ON FUNCTION jobspy.billing_setting(text, jsonb) IS
+    'internal: configuration value of a billing setting, or the built-in fallback';
+
+-- Whether a renewal of this subscription can be collected now.  Until
+-- invoices record payment outcomes, a renewal is collected when it costs
+-- nothing or the customer has a default payment method that has not
+-- expired (a provider cannot charge anything else).
+CREATE FUNCTION jobspy.subscription_collectable(customer_id uuid, amount bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT $2 = 0 OR jobspy.default_payment_method($1) IS NOT NULL $$;
+COMMENT ON FUNCTION jobspy.subscription_collectable(uuid, bigint) IS
+    'internal: true when a renewal of this amount can be collected from the customer now';
+
+-- One subscription's due work, one legal transition per UPDATE, until
+-- nothing is due at "now": dunning retries, then each period end in turn
+-- (cancel at period end, end of trial, renewal and its collection).
+CREATE FUNCTION jobspy.subscription_advance(s jobspy.subscriptions, now timestamptz) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p jobspy.prices;
+    retry_days jsonb := jobspy.billing_setting('billing.dunning_retry_days', '[3, 5, 7]');
+    final_status text := jobspy.billing_setting('billing.dunning_final_status', '"unpaid"') #>> '{}';
+    no_method text := jobspy.billing_setting('billing.trial_end_without_payment_method', '"pause"') #>> '{}';
+    paid boolean;
+BEGIN
+    SELECT * INTO p FROM jobspy.prices x WHERE x.id = s.price_id;
+    LOOP
+        IF s.status = 'past_due' AND s.next_retry_at <= now THEN
+            IF jobspy.subscription_collectable(s.customer_id, p.amount) THEN
+                s.status := 'active';
+                s.dunning_attempts := 0; s.payment_failed_at := NULL; s.next_retry_at := NULL;
+            ELSE
+                s.dunning_attempts := s.dunning_attempts + 1;
+                IF s.dunning_attempts < jsonb_array_length(retry_days) THEN
+                    s.next_retry_at := s.payment_failed_at
+                                       + make_interval(days => (retry_days ->> s.dunning_attempts)::integer);
+                ELSE
+                    s.status := final_status;
+                    s.next_retry_at := NULL;
+                    IF final_status = 'canceled' THEN
+                        s.canceled_at := now; s.ended_at := now;
+                        s.cancellation_reason := coalesce(s.cancellation_reason, 'payment failed');
+                    END IF;
+                END IF;
+            END IF;
+        ELSIF s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= now THEN
+            IF s.cancel_at_period_end THEN
+                s.status := 'canceled';
+                s.canceled_at := s.current_period_end; s.ended_at := s.current_period_end; s.next_retry_at := NULL;
+            ELSIF s.status = 'trialing' AND jobspy.default_payment_method(s.customer_id) IS NULL
+                  AND p.amount > 0 AND no_method IN ('pause', 'cancel') THEN
+                IF no_method = 'pause' THEN
+                    s.status := 'paused'; s.paused_at := s.current_period_end;
+                ELSE
+                    s.status := 'canceled'; s.canceled_at := s.current_period_end; s.ended_at := s.current_period_end;
+                    s.cancellation_reason := coalesce(s.cancellation_reason, 'trial ended without a payment method');
+                END IF;
+            ELSE
+                -- Roll to the next period and collect it.
+                s.current_period_start := s.current_period_end;
+                s.current_period_end := jobspy.subscription_next_boundary(s.billing_cycle_anchor, p."interval",
+                                                                          p.interval_count, s.current_period_start);
+                paid := jobspy.subscription_collectable(s.customer_id, p.amount * s.quantity);
+                IF paid THEN
+                    s.status := 'active';
+                    s.dunning_attempts := 0; s.payment_failed_at := NULL; s.next_retry_at := NULL;
+                ELSIF s.status <> 'past_due' THEN
+                    s.status := 'past_due';
+                    s.dunning_attempts := 0;
+                    s.payment_failed_at := s.current_period_start;
+                    s.next_retry_at := s.current_period_start
+                                       + make_interval(days => coalesce((retry_days ->> 0)::integer, 0));
+                END IF;
+            END IF;
+        ELSE
+            EXIT;
+        END IF;
+        UPDATE jobspy.subscriptions x
+           SET status = s.status, current_period_start = s.current_period_start,
+               current_period_end = s.current_period_end, canceled_at = s.canceled_at, ended_at = s.ended_at,
+               paused_at = s.paused_at, cancellation_reason = s.cancellation_reason,
+               dunning_attempts = s.dunning_attempts, payment_failed_at = s.payment_failed_at,
+               next_retry_at = s.next_retry_at
+         WHERE x.user_id = s.user_id AND x.id = s.id;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscription_advance(jobspy.subscriptions, timestamptz) IS
+    'internal: does a locked subscription''s due work up to a time, one legal transition per step';
+
+CREATE FUNCTION jobspy.renew_subscriptions() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_now timestamptz := jobspy.now();
+    v_sub jobspy.subscriptions;
+    v_count bigint;
+BEGIN
+    -- A first payment that never came (Stripe: 23 hours).
+    UPDATE jobspy.subscriptions s SET status = 'incomplete_expired', ended_at = v_now
+     WHERE s.status = 'incomplete'
+       AND s.created_at <= v_now - (jobspy.billing_setting('billing.incomplete_expires_after', '"23 hours"')
+                                    #>> '{}')::interval;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    -- SKIP LOCKED: concurrent runs share the work; a row another run has
+    -- renewed meanwhile is re-checked against the condition and dropped.
+    FOR v_sub IN
+        SELECT s.* FROM jobspy.subscriptions s
+         WHERE s.price_id IS NOT NULL
+           AND ((s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= v_now)
+                OR (s.status = 'past_due' AND s.next_retry_at <= v_now))
+         FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM jobspy.subscription_advance(v_sub, v_now);
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION jobspy.renew_subscriptions() IS
+    'does every due subscription''s work at jobspy.now(): ends trials, rolls periods and collects them, runs dunning retries, ends subscriptions canceled at period end, expires incomplete ones; returns how many it changed; idempotent and safe to run concurrently';
+
+CREATE FUNCTION jobspy.maintain_billing() RETURNS TABLE (action text, object text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint := jobspy.renew_subscriptions();
+BEGIN
+    IF n > 0 THEN
+        action := 'renewed';
+        object := format('%s subscriptions', n);
+        RETURN NEXT;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.maintain_billing() IS
+    'maintain() step: renew_subscriptions()';
+
+REVOKE ALL ON FUNCTION
+    jobspy.subscriptions_fill(),
+    jobspy.subscriptions_check_transition(),
+    jobspy.billing_recurring_price(text),
+    jobspy.billing_lock_subscription(uuid),
+    jobspy.billing_setting(text, jsonb),
+    jobspy.subscription_collectable(uuid, bigint),
+    jobspy.subscription_advance(jobspy.subscriptions, timestamptz),
+    jobspy.subscribe(uuid, text, integer, integer, text),
+    jobspy.change_subscription(uuid, text, text),
+    jobspy.cancel_subscription(uuid, boolean, text),
+    jobspy.pause_subscription(uuid),
+    jobspy.resume_subscription(uuid),
+    jobspy.renew_subscriptions(),
+    jobspy.maintain_billing(),
+    jobspy.subscription_next_boundary(timestamptz, text, integer, timestamptz),
+    jobspy.prorate(bigint, interval, interval)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    jobspy.subscribe(uuid, text, integer, integer, text),
+    jobspy.change_subscription(uuid, text, text),
+    jobspy.cancel_subscription(uuid, boolean, text),
+    jobspy.pause_subscription(uuid),
+    jobspy.resume_subscription(uuid),
+    jobspy.subscription_next_boundary(timestamptz, text, integer, timestamptz),
+    jobspy.prorate(bigint, interval, interval)
+  TO jobspy_app, jobspy_admin;
+GRANT EXECUTE ON FUNCTION jobspy.renew_subscriptions(), jobspy.maintain_billing() TO jobspy_admin;
+-- seed 000's table was the admin's alone; the grants are made again in one
+-- order so that an updated install has the same privileges as a new one.
+REVOKE ALL ON jobspy.subscriptions FROM jobspy_admin;
+GRANT SELECT ON jobspy.subscriptions, jobspy.subscription_transitions, jobspy.pending_invoice_items
+  TO jobspy_app, jobspy_analyst, jobspy_admin;
