@@ -302,4 +302,4 @@ GRANT EXECUTE ON FUNCTION
   TO jobspy_admin;
 REVOKE ALL ON jobspy.price_users FROM PUBLIC;
 GRANT SELECT ON jobspy.product_categories, jobspy.products, jobspy.prices
-  TO jobspy_app, jobspy_analyst, jobspy_admin;
+  TO jobspy_app, jobspy_admin;

@@ -604,4 +604,4 @@ GRANT EXECUTE ON FUNCTION jobspy.money_sum(bigint, text), jobspy.format_money(bi
   TO jobspy_app, jobspy_analyst, jobspy_admin;
 GRANT SELECT ON jobspy.currencies, jobspy.customers, jobspy.customer_addresses, jobspy.payment_providers,
     jobspy.provider_customers, jobspy.payment_methods
-  TO jobspy_app, jobspy_analyst, jobspy_admin;
+  TO jobspy_app, jobspy_admin;

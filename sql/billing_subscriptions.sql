@@ -678,4 +678,21 @@ GRANT EXECUTE ON FUNCTION jobspy.renew_subscriptions(), jobspy.maintain_billing(
 -- order so that an updated install has the same privileges as a new one.
 REVOKE ALL ON jobspy.subscriptions FROM jobspy_admin;
 GRANT SELECT ON jobspy.subscriptions, jobspy.subscription_transitions, jobspy.pending_invoice_items
-  TO jobspy_app, jobspy_analyst, jobspy_admin;
+  TO jobspy_app, jobspy_admin;
+
+-- The analyst reads views, never a base table: subscriptions with what
+-- they are to, without contact details.
+CREATE VIEW jobspy.subscription_overview AS
+SELECT s.id AS subscription_id, s.customer_id, s.user_id, c.organization_id, pr.code AS product_code,
+       p.code AS price_code, s.plan_type AS plan_code, s.quantity,
+       coalesce(p.amount, s.price_amount) AS amount, coalesce(p.currency, s.price_currency) AS currency,
+       coalesce(p."interval", s.plan_interval) AS "interval", coalesce(p.interval_count, 1) AS interval_count,
+       s.status, s.current_period_start, s.current_period_end, s.trial_end, s.cancel_at_period_end,
+       s.canceled_at, s.cancellation_reason, s.dunning_attempts, s.created_at
+  FROM jobspy.subscriptions s
+  JOIN jobspy.customers c ON c.id = s.customer_id
+  LEFT JOIN jobspy.prices p ON p.id = s.price_id
+  LEFT JOIN jobspy.products pr ON pr.id = s.product_id;
+COMMENT ON VIEW jobspy.subscription_overview IS
+    'one row per subscription: its customer, product, price (or seed 000''s own amount), status and period; no contact details';
+GRANT SELECT ON jobspy.subscription_overview TO jobspy_analyst, jobspy_admin;

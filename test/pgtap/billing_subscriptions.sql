@@ -2,7 +2,7 @@
 -- force follows the product; bad input leaves nothing behind; the app role
 -- changes subscriptions only through the functions.
 BEGIN;
-SELECT plan(51);
+SELECT plan(52);
 
 SET LOCAL jobspy.clock_override = '2031-03-10 00:00:00+00';
 INSERT INTO jobspy.users (id, email) VALUES
@@ -149,7 +149,9 @@ SELECT lives_ok(format($$SELECT jobspy.pause_subscription(%L)$$, :'s1'), 'it pau
 SELECT throws_ok($$SELECT jobspy.renew_subscriptions()$$, '42501', NULL, 'renewals are maintenance, not the app''s');
 RESET ROLE;
 SET LOCAL ROLE jobspy_analyst;
-SELECT lives_ok($$SELECT count(*) FROM jobspy.subscriptions JOIN jobspy.customers c ON true$$, 'the analyst reads');
+SELECT is((SELECT count(*) FROM jobspy.subscription_overview WHERE product_code = 'pro' AND price_code = 'pro-y'),
+          1::bigint, 'the analyst reads subscriptions through subscription_overview');
+SELECT throws_ok($$SELECT count(*) FROM jobspy.customers$$, '42501', NULL, 'but not the customers table');
 SELECT throws_ok($$SELECT jobspy.pause_subscription(gen_random_uuid())$$, '42501', NULL, 'but changes nothing');
 RESET ROLE;
 
