@@ -36,7 +36,8 @@ CREATE FUNCTION jobspy.money_same_currency(a text, b text) RETURNS text
     AS $$
 BEGIN
     IF a IS DISTINCT FROM b THEN
-        RAISE EXCEPTION 'cannot combine amounts in % and %', coalesce(a, 'no currency'), coalesce(b, 'no currency')
+        RAISE EXCEPTION 'cannot combine amounts in % and %', coalesce(left(a, 10), 'no currency'),
+                        coalesce(left(b, 10), 'no currency')
             USING ERRCODE = 'JS501',
                   DETAIL = 'Amounts of different currencies are never added or compared.',
                   HINT = 'Sum per currency (GROUP BY currency).';

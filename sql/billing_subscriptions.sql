@@ -153,6 +153,42 @@ CREATE TRIGGER subscriptions_check_transition BEFORE INSERT OR UPDATE OF status 
 CREATE TRIGGER subscriptions_no_card_numbers BEFORE INSERT OR UPDATE ON jobspy.subscriptions
     FOR EACH ROW EXECUTE FUNCTION jobspy.billing_refuse_card_numbers('cancellation_reason', 'metadata');
 
+-- Every change of a subscription that others act on is a domain event in
+-- the outbox, written in the same transaction by whoever made the change.
+CREATE FUNCTION jobspy.subscriptions_emit_events() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    body jsonb := jsonb_build_object('subscription_id', NEW.id, 'customer_id', NEW.customer_id,
+                                     'status', NEW.status, 'plan_type', NEW.plan_type,
+                                     'current_period_start', NEW.current_period_start,
+                                     'current_period_end', NEW.current_period_end);
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM jobspy.emit_event('billing.subscription.created', 'subscription', NEW.id::text, body, NEW.user_id);
+        RETURN NULL;
+    END IF;
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        PERFORM jobspy.emit_event('billing.subscription.status_changed', 'subscription', NEW.id::text,
+                                  body || jsonb_build_object('previous_status', OLD.status), NEW.user_id);
+    END IF;
+    IF NEW.current_period_start IS DISTINCT FROM OLD.current_period_start THEN
+        PERFORM jobspy.emit_event('billing.subscription.period_started', 'subscription', NEW.id::text, body,
+                                  NEW.user_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscriptions_emit_events() IS
+    'trigger: writes billing.subscription.created, .status_changed and .period_started events to the outbox';
+CREATE TRIGGER subscriptions_events_insert AFTER INSERT ON jobspy.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION jobspy.subscriptions_emit_events();
+CREATE TRIGGER subscriptions_events_update AFTER UPDATE OF status, current_period_start ON jobspy.subscriptions
+    FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.current_period_start IS DISTINCT FROM NEW.current_period_start)
+    EXECUTE FUNCTION jobspy.subscriptions_emit_events();
+
 -- ------------------------------------------------------------- periods
 
 -- The first period boundary after "after": anchor plus a whole number of
@@ -170,6 +206,14 @@ DECLARE
     step interval;
     k bigint;
 BEGIN
+    IF "interval" NOT IN ('day', 'week', 'month', 'year') OR interval_count NOT BETWEEN 1 AND 366
+       OR NOT isfinite(anchor) OR NOT isfinite(after) OR after < anchor - interval '1 year'
+       OR after > anchor + interval '1000 years' THEN
+        RAISE EXCEPTION 'no billing period boundary for interval % x %, anchor %, after %',
+                        interval_count, left("interval", 10), anchor, after
+            USING ERRCODE = '22023',
+                  DETAIL = 'The interval is day, week, month or year, 1 to 366 of them, from a finite anchor.';
+    END IF;
     IF "interval" IN ('month', 'year') THEN
         step := make_interval(months => interval_count * CASE "interval" WHEN 'year' THEN 12 ELSE 1 END);
         k := ((extract(year FROM t) - extract(year FROM a)) * 12 + extract(month FROM t) - extract(month FROM a))::bigint
@@ -261,9 +305,19 @@ COMMENT ON FUNCTION jobspy.billing_lock_subscription(uuid) IS
 -- A share of an amount by the second: amount * part / whole, rounded to the
 -- nearest minor unit, halves away from zero.
 CREATE FUNCTION jobspy.prorate(amount bigint, part interval, whole interval) RETURNS bigint
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT pg_catalog.round($1::numeric * floor(extract(epoch FROM $2)) / floor(extract(epoch FROM $3)))::bigint
+DECLARE
+    p numeric := floor(extract(epoch FROM part));
+    w numeric := floor(extract(epoch FROM whole));
+BEGIN
+    IF w <= 0 OR p < 0 OR p > w THEN
+        RAISE EXCEPTION 'a prorated part must be between zero and a whole of at least a second'
+            USING ERRCODE = '22023', DETAIL = format('part %s s, whole %s s.', p, w);
+    END IF;
+    RETURN round(amount::numeric * p / w)::bigint;
+END
 $$;
 COMMENT ON FUNCTION jobspy.prorate(bigint, interval, interval) IS
     'amount * part / whole with both durations in whole seconds, rounded to the nearest minor unit (halves away from zero)';
@@ -649,6 +703,7 @@ COMMENT ON FUNCTION jobspy.maintain_billing() IS
 REVOKE ALL ON FUNCTION
     jobspy.subscriptions_fill(),
     jobspy.subscriptions_check_transition(),
+    jobspy.subscriptions_emit_events(),
     jobspy.billing_recurring_price(text),
     jobspy.billing_lock_subscription(uuid),
     jobspy.billing_setting(text, jsonb),
