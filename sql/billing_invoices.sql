@@ -1,0 +1,406 @@
+\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
+-- billing_invoices: invoices with lines, amounts computed in the database,
+-- frozen once finalized, and numbers that are gapless per series because
+-- they are taken at finalization from a counter row updated in the
+-- finalizing transaction: a rollback gives its number back, a draft never
+-- burns one.
+
+CREATE TABLE jobspy.invoice_series (
+    series      text PRIMARY KEY CHECK (series ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$'),
+    format      text NOT NULL DEFAULT 'INV-{YYYY}-{NNNNNN}'
+                CHECK (format LIKE '%{N%' AND length(format) <= 100),
+    yearly_reset boolean NOT NULL DEFAULT false,
+    year        integer,
+    last_number bigint NOT NULL DEFAULT 0 CHECK (last_number >= 0)
+);
+COMMENT ON TABLE jobspy.invoice_series IS
+    'invoice number series: a format ({YYYY} the year, {N...} the number padded to as many digits as Ns), an optional yearly reset, the last number given';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.invoice_series', '');
+INSERT INTO jobspy.invoice_series (series) VALUES ('default');
+
+CREATE TABLE jobspy.invoices (
+    id                uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    customer_id       uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE RESTRICT,
+    subscription_id   uuid REFERENCES jobspy.subscriptions (id),
+    series            text NOT NULL DEFAULT 'default' REFERENCES jobspy.invoice_series (series),
+    invoice_number    text,
+    status            text NOT NULL DEFAULT 'draft'
+                      CHECK (status IN ('draft', 'open', 'paid', 'void', 'uncollectible')),
+    currency          text NOT NULL REFERENCES jobspy.currencies (code),
+    amount_cents      bigint NOT NULL DEFAULT 0,
+    discount_cents    bigint NOT NULL DEFAULT 0 CHECK (discount_cents >= 0),
+    tax_cents         bigint NOT NULL DEFAULT 0,
+    total_cents       bigint NOT NULL DEFAULT 0,
+    amount_paid_cents bigint NOT NULL DEFAULT 0 CHECK (amount_paid_cents >= 0),
+    amount_due_cents  bigint GENERATED ALWAYS AS (greatest(total_cents - amount_paid_cents, 0)) STORED,
+    due_at            timestamptz,
+    finalized_at      timestamptz,
+    paid_at           timestamptz,
+    voided_at         timestamptz,
+    created_at        timestamptz NOT NULL DEFAULT jobspy.now(),
+    updated_at        timestamptz NOT NULL DEFAULT jobspy.now(),
+    CHECK ((invoice_number IS NULL) = (status = 'draft')),
+    CHECK (total_cents = amount_cents - discount_cents + tax_cents),
+    UNIQUE (series, invoice_number)
+);
+COMMENT ON TABLE jobspy.invoices IS
+    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal)';
+CREATE INDEX invoices_customer_idx ON jobspy.invoices (customer_id);
+CREATE INDEX invoices_subscription_idx ON jobspy.invoices (subscription_id);
+CREATE INDEX invoices_open_due_idx ON jobspy.invoices (due_at) WHERE status = 'open';
+CREATE TRIGGER invoices_updated_at BEFORE UPDATE ON jobspy.invoices
+    FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
+CREATE TRIGGER invoices_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.invoices
+    FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
+SELECT pg_catalog.pg_extension_config_dump('jobspy.invoices', '');
+
+CREATE TABLE jobspy.invoice_lines (
+    id           uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    invoice_id   uuid NOT NULL REFERENCES jobspy.invoices (id) ON DELETE CASCADE,
+    description  text NOT NULL CHECK (length(description) BETWEEN 1 AND 500),
+    quantity     bigint NOT NULL CHECK (quantity > 0),
+    unit_amount  bigint NOT NULL,
+    price_id     uuid REFERENCES jobspy.prices (id),
+    tax_rate_bp  integer NOT NULL DEFAULT 0 CHECK (tax_rate_bp BETWEEN 0 AND 10000),
+    amount       bigint NOT NULL,
+    tax          bigint NOT NULL,
+    period_start timestamptz,
+    period_end   timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT jobspy.now(),
+    CHECK (amount = quantity * unit_amount),
+    CHECK (period_end >= period_start)
+);
+COMMENT ON TABLE jobspy.invoice_lines IS
+    'lines of an invoice: quantity x unit_amount (a negative unit amount is a credit), tax at tax_rate_bp basis points rounded per line, halves away from zero';
+CREATE INDEX invoice_lines_invoice_idx ON jobspy.invoice_lines (invoice_id);
+CREATE INDEX invoice_lines_price_idx ON jobspy.invoice_lines (price_id);
+CREATE TRIGGER invoice_lines_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.invoice_lines
+    FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
+SELECT pg_catalog.pg_extension_config_dump('jobspy.invoice_lines', '');
+INSERT INTO jobspy.price_users (table_name, column_name) VALUES ('invoice_lines', 'price_id');
+
+CREATE TABLE jobspy.invoice_transitions (
+    from_status text NOT NULL,
+    to_status   text NOT NULL,
+    PRIMARY KEY (from_status, to_status)
+);
+COMMENT ON TABLE jobspy.invoice_transitions IS
+    'the legal changes of an invoice''s status (Stripe''s); every other change raises JS506';
+INSERT INTO jobspy.invoice_transitions VALUES
+    ('draft', 'open'), ('open', 'paid'), ('open', 'void'), ('open', 'uncollectible'),
+    ('uncollectible', 'paid'), ('uncollectible', 'void');
+
+-- Lines change only on a draft; a finalized invoice keeps its number,
+-- customer, currency and amounts for every writer.
+CREATE FUNCTION jobspy.invoice_lines_only_on_drafts() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_status text;
+BEGIN
+    SELECT i.status INTO v_status FROM jobspy.invoices i
+     WHERE i.id = CASE WHEN TG_OP = 'DELETE' THEN OLD.invoice_id ELSE NEW.invoice_id END;
+    IF v_status IS DISTINCT FROM 'draft' AND v_status IS NOT NULL THEN
+        RAISE EXCEPTION 'invoice lines cannot change once the invoice is finalized (%)', v_status
+            USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_lines_only_on_drafts() IS
+    'trigger: raises JS507 when a line of a finalized invoice would be added, changed or removed';
+CREATE TRIGGER invoice_lines_only_on_drafts BEFORE INSERT OR UPDATE OR DELETE ON jobspy.invoice_lines
+    FOR EACH ROW EXECUTE FUNCTION jobspy.invoice_lines_only_on_drafts();
+
+CREATE FUNCTION jobspy.invoices_check_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.status IS DISTINCT FROM OLD.status
+       AND NOT EXISTS (SELECT FROM jobspy.invoice_transitions t
+                        WHERE t.from_status = OLD.status AND t.to_status = NEW.status) THEN
+        RAISE EXCEPTION 'illegal invoice transition from % to %', OLD.status, NEW.status USING ERRCODE = 'JS506';
+    END IF;
+    IF OLD.status <> 'draft'
+       AND (NEW.customer_id, NEW.currency, NEW.series, NEW.invoice_number, NEW.amount_cents, NEW.discount_cents,
+            NEW.tax_cents, NEW.total_cents, NEW.finalized_at)
+           IS DISTINCT FROM
+           (OLD.customer_id, OLD.currency, OLD.series, OLD.invoice_number, OLD.amount_cents, OLD.discount_cents,
+            OLD.tax_cents, OLD.total_cents, OLD.finalized_at) THEN
+        RAISE EXCEPTION 'a finalized invoice''s number, customer, currency and amounts never change'
+            USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoices_check_change() IS
+    'trigger: raises JS506 for an illegal status change and JS507 for a change of a finalized invoice''s terms';
+CREATE TRIGGER invoices_check_change BEFORE UPDATE ON jobspy.invoices
+    FOR EACH ROW EXECUTE FUNCTION jobspy.invoices_check_change();
+CREATE FUNCTION jobspy.invoices_start_as_draft() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.status <> 'draft' OR NEW.invoice_number IS NOT NULL THEN
+        RAISE EXCEPTION 'an invoice starts as a draft without a number' USING ERRCODE = 'JS506',
+            HINT = 'Numbers are given by jobspy.finalize_invoice.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoices_start_as_draft() IS
+    'trigger: raises JS506 for an invoice inserted in another status than draft, or with a number';
+CREATE TRIGGER invoices_start_as_draft BEFORE INSERT ON jobspy.invoices
+    FOR EACH ROW EXECUTE FUNCTION jobspy.invoices_start_as_draft();
+
+-- internal: the invoice, locked, else 22023.
+CREATE FUNCTION jobspy.billing_lock_invoice(invoice_id uuid) RETURNS jobspy.invoices
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v jobspy.invoices;
+BEGIN
+    SELECT i.* INTO v FROM jobspy.invoices i WHERE i.id = invoice_id FOR UPDATE;
+    IF v.id IS NULL THEN
+        RAISE EXCEPTION 'unknown invoice %', coalesce(invoice_id::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION jobspy.billing_lock_invoice(uuid) IS
+    'internal: an invoice by id, locked FOR UPDATE; raises 22023 when unknown';
+
+CREATE FUNCTION jobspy.create_invoice(customer_id uuid, currency text, due_at timestamptz DEFAULT NULL,
+                                      series text DEFAULT 'default')
+    RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF $1 IS NULL OR NOT EXISTS (SELECT FROM jobspy.customers c WHERE c.id = $1) THEN
+        RAISE EXCEPTION 'unknown customer %', coalesce($1::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    PERFORM jobspy.billing_check_currency($2);
+    IF NOT EXISTS (SELECT FROM jobspy.invoice_series s WHERE s.series = coalesce($4, 'default')) THEN
+        RAISE EXCEPTION 'unknown invoice series "%"', left($4, 50) USING ERRCODE = '22023',
+            HINT = 'Create it with jobspy.create_invoice_series.';
+    END IF;
+    INSERT INTO jobspy.invoices AS i (customer_id, currency, due_at, series)
+    VALUES ($1, $2, $3, coalesce($4, 'default'))
+    RETURNING i.id INTO v_id;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.create_invoice(uuid, text, timestamptz, text) IS
+    'starts a draft invoice for a customer in one currency, numbered in a series when finalized';
+
+CREATE FUNCTION jobspy.create_invoice_series(series text, format text DEFAULT 'INV-{YYYY}-{NNNNNN}',
+                                             yearly_reset boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF $1 IS NULL OR $1 !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$' THEN
+        RAISE EXCEPTION 'invalid invoice series "%"', coalesce(left($1, 50), 'NULL') USING ERRCODE = '22023';
+    END IF;
+    IF $2 IS NULL OR $2 !~ '\{N+\}' OR length($2) > 100 THEN
+        RAISE EXCEPTION 'an invoice number format needs {N...} for the number' USING ERRCODE = '22023',
+            HINT = 'For example ''INV-{YYYY}-{NNNNNN}''.';
+    END IF;
+    INSERT INTO jobspy.invoice_series AS s (series, format, yearly_reset) VALUES ($1, $2, coalesce($3, false));
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'invoice series "%" already exists', $1 USING ERRCODE = '23505';
+END
+$$;
+COMMENT ON FUNCTION jobspy.create_invoice_series(text, text, boolean) IS
+    'adds an invoice number series (one per organization or tenant, say) with its format and optional yearly reset';
+
+CREATE FUNCTION jobspy.add_invoice_line(invoice_id uuid, description text, quantity bigint, unit_amount bigint,
+                                        price_code text DEFAULT NULL, tax_rate_bp integer DEFAULT 0)
+    RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_inv jobspy.invoices;
+    v_price jobspy.prices;
+    v_amount bigint;
+    v_tax bigint;
+    v_id uuid;
+BEGIN
+    IF $2 IS NULL OR $3 IS NULL OR $4 IS NULL THEN
+        RAISE EXCEPTION 'description, quantity and unit_amount must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF $3 <= 0 THEN
+        RAISE EXCEPTION 'quantity must be positive' USING ERRCODE = '22023',
+            HINT = 'A credit is a negative unit amount.';
+    END IF;
+    IF coalesce($6, 0) NOT BETWEEN 0 AND 10000 THEN
+        RAISE EXCEPTION 'tax_rate_bp must be 0 to 10000 basis points' USING ERRCODE = '22023';
+    END IF;
+    v_inv := jobspy.billing_lock_invoice($1);
+    IF v_inv.status <> 'draft' THEN
+        RAISE EXCEPTION 'invoice lines cannot change once the invoice is finalized (%)', v_inv.status
+            USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
+    END IF;
+    IF $5 IS NOT NULL THEN
+        SELECT p.* INTO v_price FROM jobspy.prices p WHERE p.code = $5;
+        IF v_price.id IS NULL THEN
+            RAISE EXCEPTION 'unknown price "%"', left($5, 50) USING ERRCODE = '22023';
+        END IF;
+        PERFORM jobspy.money_same_currency(v_inv.currency, v_price.currency);
+    END IF;
+    v_amount := $3 * $4;
+    -- Tax per line, rounded to the nearest minor unit, halves away from zero.
+    v_tax := round(v_amount::numeric * coalesce($6, 0) / 10000)::bigint;
+    INSERT INTO jobspy.invoice_lines AS l (invoice_id, description, quantity, unit_amount, price_id, tax_rate_bp,
+                                           amount, tax)
+    VALUES ($1, $2, $3, $4, v_price.id, coalesce($6, 0), v_amount, v_tax)
+    RETURNING l.id INTO v_id;
+    UPDATE jobspy.invoices i
+       SET amount_cents = i.amount_cents + v_amount, tax_cents = i.tax_cents + v_tax,
+           total_cents = i.amount_cents + v_amount - i.discount_cents + i.tax_cents + v_tax
+     WHERE i.id = $1;
+    RETURN v_id;
+EXCEPTION WHEN numeric_value_out_of_range THEN
+    RAISE EXCEPTION 'invoice line amount out of range' USING ERRCODE = '22003';
+END
+$$;
+COMMENT ON FUNCTION jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer) IS
+    'adds a line to a draft invoice (JS507 otherwise): quantity x unit_amount, tax per line at tax_rate_bp rounded halves away from zero; the invoice''s amounts follow';
+
+-- The next number of a series, taken in the caller's transaction: the
+-- series row stays locked until it ends, so finalizations of one series
+-- take turns, and a rollback gives the number back.
+CREATE FUNCTION jobspy.invoice_next_number(series text, at timestamptz) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    y integer := extract(year FROM at AT TIME ZONE 'UTC')::integer;
+    s jobspy.invoice_series;
+    digits integer;
+BEGIN
+    UPDATE jobspy.invoice_series x
+       SET last_number = CASE WHEN x.yearly_reset AND x.year IS DISTINCT FROM y THEN 1 ELSE x.last_number + 1 END,
+           year = y
+     WHERE x.series = invoice_next_number.series
+    RETURNING x.* INTO s;
+    digits := length(substring(s.format FROM '\{(N+)\}'));
+    RETURN replace(regexp_replace(s.format, '\{N+\}', lpad(s.last_number::text, greatest(digits, length(s.last_number::text)), '0')),
+                   '{YYYY}', y::text);
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_next_number(text, timestamptz) IS
+    'internal: the next gapless number of a series, formatted; locks the series row until the transaction ends';
+
+CREATE FUNCTION jobspy.finalize_invoice(invoice_id uuid) RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_now timestamptz := jobspy.now();
+    v_inv jobspy.invoices;
+    v_number text;
+BEGIN
+    v_inv := jobspy.billing_lock_invoice($1);
+    IF v_inv.status <> 'draft' THEN
+        RAISE EXCEPTION 'invoice % is already finalized (% %)', $1, v_inv.status, v_inv.invoice_number
+            USING ERRCODE = '55000';
+    END IF;
+    IF NOT EXISTS (SELECT FROM jobspy.invoice_lines l WHERE l.invoice_id = $1) THEN
+        RAISE EXCEPTION 'invoice % has no lines', $1 USING ERRCODE = '55000';
+    END IF;
+    IF v_inv.total_cents < 0 THEN
+        RAISE EXCEPTION 'invoice % totals %, below zero', $1, v_inv.total_cents USING ERRCODE = '55000',
+            HINT = 'A credit larger than the charges belongs on a credit note.';
+    END IF;
+    v_number := jobspy.invoice_next_number(v_inv.series, v_now);
+    UPDATE jobspy.invoices i
+       SET status = 'open', invoice_number = v_number,
+           finalized_at = v_now, due_at = coalesce(i.due_at, v_now)
+     WHERE i.id = $1;
+    IF v_inv.total_cents = 0 THEN
+        UPDATE jobspy.invoices i SET status = 'paid', paid_at = v_now WHERE i.id = $1;
+    END IF;
+    RETURN v_number;
+END
+$$;
+COMMENT ON FUNCTION jobspy.finalize_invoice(uuid) IS
+    'finalizes a draft: gives it the next gapless number of its series and opens it (an invoice totalling zero is paid at once); returns the number';
+
+CREATE FUNCTION jobspy.void_invoice(invoice_id uuid) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_inv jobspy.invoices := jobspy.billing_lock_invoice($1);
+BEGIN
+    IF v_inv.status = 'draft' THEN
+        -- A draft has no number to account for: it is simply removed.
+        DELETE FROM jobspy.invoices i WHERE i.id = $1;
+        RETURN;
+    END IF;
+    IF v_inv.amount_paid_cents > 0 THEN
+        RAISE EXCEPTION 'invoice % has payments and cannot be voided', v_inv.invoice_number USING ERRCODE = '55000',
+            HINT = 'Refund the payments, or issue a credit note.';
+    END IF;
+    UPDATE jobspy.invoices i SET status = 'void', voided_at = jobspy.now() WHERE i.id = $1;
+END
+$$;
+COMMENT ON FUNCTION jobspy.void_invoice(uuid) IS
+    'voids an open or uncollectible invoice without payments (its number stays, marked void); a draft is deleted';
+
+CREATE FUNCTION jobspy.mark_invoice_uncollectible(invoice_id uuid) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM jobspy.billing_lock_invoice($1);
+    UPDATE jobspy.invoices i SET status = 'uncollectible' WHERE i.id = $1;
+END
+$$;
+COMMENT ON FUNCTION jobspy.mark_invoice_uncollectible(uuid) IS
+    'marks an open invoice uncollectible (JS506 from another status); it may still be paid or voided';
+
+CREATE VIEW jobspy.overdue_invoices AS
+SELECT i.id AS invoice_id, i.invoice_number, i.customer_id, i.subscription_id, i.currency, i.total_cents,
+       i.amount_due_cents, i.due_at,
+       (jobspy.now()::date - i.due_at::date) AS days_overdue
+  FROM jobspy.invoices i
+ WHERE i.status = 'open' AND i.due_at < jobspy.now();
+COMMENT ON VIEW jobspy.overdue_invoices IS
+    'open invoices past their due date, with whole days overdue (seed 004)';
+
+REVOKE ALL ON FUNCTION
+    jobspy.invoice_lines_only_on_drafts(),
+    jobspy.invoices_check_change(),
+    jobspy.invoices_start_as_draft(),
+    jobspy.billing_lock_invoice(uuid),
+    jobspy.create_invoice(uuid, text, timestamptz, text),
+    jobspy.create_invoice_series(text, text, boolean),
+    jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer),
+    jobspy.invoice_next_number(text, timestamptz),
+    jobspy.finalize_invoice(uuid),
+    jobspy.void_invoice(uuid),
+    jobspy.mark_invoice_uncollectible(uuid)
+  FROM PUBLIC;
+REVOKE ALL ON jobspy.invoice_transitions FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    jobspy.create_invoice(uuid, text, timestamptz, text),
+    jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer),
+    jobspy.finalize_invoice(uuid),
+    jobspy.void_invoice(uuid),
+    jobspy.mark_invoice_uncollectible(uuid)
+  TO jobspy_app, jobspy_admin;
+GRANT EXECUTE ON FUNCTION jobspy.create_invoice_series(text, text, boolean) TO jobspy_admin;
+GRANT SELECT ON jobspy.invoices, jobspy.invoice_lines, jobspy.invoice_series, jobspy.invoice_transitions
+  TO jobspy_app, jobspy_admin;
+GRANT SELECT ON jobspy.overdue_invoices TO jobspy_analyst, jobspy_admin;
