@@ -15,14 +15,16 @@ CREATE TABLE jobspy.invoice_series (
 );
 COMMENT ON TABLE jobspy.invoice_series IS
     'invoice number series: a format ({YYYY} the year, {N...} the number padded to as many digits as Ns), an optional yearly reset, the last number given';
+-- Every row is kept by pg_dump, the counters with it.  The default series
+-- is made by its first invoice rather than by CREATE EXTENSION, so that a
+-- restore does not meet an installed copy of it.
 SELECT pg_catalog.pg_extension_config_dump('jobspy.invoice_series', '');
-INSERT INTO jobspy.invoice_series (series) VALUES ('default');
 
 CREATE TABLE jobspy.invoices (
     id                uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     customer_id       uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE RESTRICT,
     subscription_id   uuid REFERENCES jobspy.subscriptions (id),
-    series            text NOT NULL DEFAULT 'default' REFERENCES jobspy.invoice_series (series),
+    series            text NOT NULL REFERENCES jobspy.invoice_series (series),
     invoice_number    text,
     status            text NOT NULL DEFAULT 'draft'
                       CHECK (status IN ('draft', 'open', 'paid', 'void', 'uncollectible')),
@@ -187,6 +189,9 @@ BEGIN
         RAISE EXCEPTION 'unknown customer %', coalesce($1::text, 'NULL') USING ERRCODE = '22023';
     END IF;
     PERFORM jobspy.billing_check_currency($2);
+    IF coalesce($4, 'default') = 'default' THEN
+        INSERT INTO jobspy.invoice_series (series) VALUES ('default') ON CONFLICT DO NOTHING;
+    END IF;
     IF NOT EXISTS (SELECT FROM jobspy.invoice_series s WHERE s.series = coalesce($4, 'default')) THEN
         RAISE EXCEPTION 'unknown invoice series "%"', left($4, 50) USING ERRCODE = '22023',
             HINT = 'Create it with jobspy.create_invoice_series.';
