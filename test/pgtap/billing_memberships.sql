@@ -1,0 +1,61 @@
+-- Memberships (seed 001): recurring, fixed-term and lifetime types, addons
+-- that need their base, renewal by maintain() through time travel.
+BEGIN;
+SELECT plan(22);
+SET LOCAL TimeZone = 'UTC';
+CREATE FUNCTION pg_temp.at(t timestamptz) RETURNS void LANGUAGE sql AS
+    $$ SELECT set_config('jobspy.clock_override', t::text, true) $$;
+SELECT pg_temp.at('2031-01-31 10:00:00+00');
+INSERT INTO jobspy.users (id, email) VALUES
+    ('b8000000-0000-4000-8000-000000000001', 'm1@example.com'),
+    ('b8000000-0000-4000-8000-000000000002', 'm2@example.com');
+
+SELECT isnt(jobspy.create_membership_type('club', 'Club', 'recurring', '1 month'), NULL, 'a recurring type');
+SELECT isnt(jobspy.create_membership_type('season', 'Season pass', 'fixed_term', '90 days'), NULL, 'a fixed-term type');
+SELECT isnt(jobspy.create_membership_type('founder', 'Founder', 'lifetime'), NULL, 'a lifetime type');
+SELECT isnt(jobspy.create_membership_type('club-plus', 'Club plus', 'recurring', '1 month', base_code => 'club'), NULL,
+            'an addon of the club');
+SELECT throws_ok($$SELECT jobspy.create_membership_type('x', 'X', 'lifetime', '1 day')$$, '22023', NULL,
+                 'a lifetime type has no duration');
+SELECT throws_ok($$SELECT jobspy.create_membership_type('x', 'X', 'recurring')$$, '22023', NULL,
+                 'a recurring one needs one');
+SELECT throws_ok($$SELECT jobspy.create_membership_type('club', 'Again', 'lifetime')$$, '23505', NULL, 'codes are unique');
+
+SELECT throws_ok($$SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000001', 'club-plus')$$, '55000', NULL,
+                 'an addon needs its base membership');
+SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000001', 'club') AS m1 \gset
+SELECT ok(jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'club'), 'a member of the club');
+SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000002', 'club'), 'the other user is not');
+SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'nope'), 'an unknown type: not a member');
+SELECT throws_ok($$SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000001', 'club')$$, '23505', NULL,
+                 'one valid membership of a type per user');
+SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000001', 'club-plus');
+SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000001', 'season');
+SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000002', 'founder');
+SELECT ok(jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'club-plus'), 'the addon with its base');
+
+-- A month on, maintain() renews the club from its Jan 31 start: Feb 28.
+SELECT pg_temp.at('2031-02-28 10:00:00+00');
+SELECT is((SELECT count(*) FROM jobspy.maintain() WHERE object LIKE '% memberships'), 1::bigint,
+          'maintain() renews memberships');
+SELECT is((SELECT ends_at FROM jobspy.memberships WHERE id = :'m1'), '2031-03-31 10:00:00+00'::timestamptz,
+          'renewed to Mar 31, counted from the start');
+SELECT pg_temp.at('2031-05-01 10:00:00+00');
+SELECT jobspy.renew_memberships();
+SELECT is((SELECT ends_at FROM jobspy.memberships WHERE id = :'m1'), '2031-05-31 10:00:00+00'::timestamptz,
+          'missed renewals are caught up in one step');
+SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'season'), 'the fixed term has ended');
+
+-- Cancel the base at period end: the addon lapses with it.
+SELECT jobspy.cancel_membership(:'m1');
+SELECT pg_temp.at('2031-05-31 10:00:00+00');
+SELECT is(jobspy.renew_memberships(), 1::bigint, 'only the addon renews');
+SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'club'), 'the canceled club ended');
+SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'club-plus'),
+          'and its addon counts no more without it');
+SELECT pg_temp.at('2131-01-01 00:00:00+00');
+SELECT ok(jobspy.has_membership('b8000000-0000-4000-8000-000000000002', 'founder'), 'lifetime never expires');
+SELECT throws_ok($$SELECT jobspy.grant_membership(gen_random_uuid(), 'club')$$, '22023', NULL, 'an unknown user');
+
+SELECT * FROM finish();
+ROLLBACK;
