@@ -8,6 +8,17 @@
 -- columns keep working, and the quotas module keeps reading plan_type, which
 -- a priced subscription takes from its product's plan.
 
+INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
+    ('billing.dunning_retry_days', '"3,5,7"',
+     'days after a failed renewal on which it is retried: ascending whole numbers, comma-separated', 'text', false, NULL, NULL, NULL),
+    ('billing.dunning_final_status', '"unpaid"', 'what a subscription becomes when its last retry fails',
+     'text', false, NULL, NULL, '["unpaid", "canceled"]'),
+    ('billing.trial_end_without_payment_method', '"pause"',
+     'what a trial ending without a default payment method becomes: paused, canceled, or invoiced (past_due)',
+     'text', false, NULL, NULL, '["pause", "cancel", "create_invoice"]'),
+    ('billing.incomplete_expires_after', '"23 hours"', 'how long an incomplete subscription waits for its first payment',
+     'interval', false, NULL, NULL, NULL);
+
 -- ---------------------------------------------------------------- table
 
 ALTER TABLE jobspy.subscriptions
@@ -349,8 +360,8 @@ BEGIN
         RAISE EXCEPTION 'trial_days must be 0 to 730' USING ERRCODE = '22023';
     END IF;
     IF $5 IS NOT NULL THEN
-        RAISE EXCEPTION 'coupons are not available yet' USING ERRCODE = '0A000',
-            DETAIL = 'Coupons come with the loyalty module; no coupon was applied and nothing was saved.',
+        RAISE EXCEPTION 'coupons on subscriptions are not supported yet' USING ERRCODE = '0A000',
+            DETAIL = 'A subscription''s discount needs its invoices to apply it; nothing was saved.',
             HINT = 'Subscribe without a coupon.';
     END IF;
     -- The customer's row lock orders concurrent subscribes of one customer.
@@ -552,13 +563,26 @@ COMMENT ON FUNCTION jobspy.resume_subscription(uuid) IS
 
 -- ------------------------------------------------------------ renewals
 
--- internal: a billing setting, or its built-in value when not configured.
-CREATE FUNCTION jobspy.billing_setting(key text, fallback jsonb) RETURNS jsonb
-    LANGUAGE sql STABLE
+-- internal: the dunning schedule, days after the failure, from its
+-- configuration ("3,5,7").
+CREATE FUNCTION jobspy.billing_retry_days() RETURNS integer[]
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT coalesce(jobspy.config_get($1), $2) $$;
-COMMENT ON FUNCTION jobspy.billing_setting(text, jsonb) IS
-    'internal: configuration value of a billing setting, or the built-in fallback';
+    AS $$
+DECLARE
+    v text := jobspy.config_get('billing.dunning_retry_days') #>> '{}';
+    d integer[];
+BEGIN
+    IF v !~ '^\s*[0-9]{1,3}(\s*,\s*[0-9]{1,3})*\s*$' THEN
+        RAISE EXCEPTION 'configuration billing.dunning_retry_days must be whole numbers of days, comma-separated'
+            USING ERRCODE = '22023', DETAIL = format('It is "%s".', left(v, 50)), HINT = 'For example ''"3,5,7"''.';
+    END IF;
+    d := string_to_array(regexp_replace(v, '\s', '', 'g'), ',')::integer[];
+    RETURN d;
+END
+$$;
+COMMENT ON FUNCTION jobspy.billing_retry_days() IS
+    'internal: billing.dunning_retry_days as an array of days after a failed renewal';
 
 -- Whether a renewal of this subscription can be collected now.  Until
 -- invoices record payment outcomes, a renewal is collected when it costs
@@ -580,9 +604,9 @@ CREATE FUNCTION jobspy.subscription_advance(s jobspy.subscriptions, now timestam
     AS $$
 DECLARE
     p jobspy.prices;
-    retry_days jsonb := jobspy.billing_setting('billing.dunning_retry_days', '[3, 5, 7]');
-    final_status text := jobspy.billing_setting('billing.dunning_final_status', '"unpaid"') #>> '{}';
-    no_method text := jobspy.billing_setting('billing.trial_end_without_payment_method', '"pause"') #>> '{}';
+    retry_days integer[] := jobspy.billing_retry_days();
+    final_status text := jobspy.config_get('billing.dunning_final_status') #>> '{}';
+    no_method text := jobspy.config_get('billing.trial_end_without_payment_method') #>> '{}';
     paid boolean;
 BEGIN
     SELECT * INTO p FROM jobspy.prices x WHERE x.id = s.price_id;
@@ -593,9 +617,8 @@ BEGIN
                 s.dunning_attempts := 0; s.payment_failed_at := NULL; s.next_retry_at := NULL;
             ELSE
                 s.dunning_attempts := s.dunning_attempts + 1;
-                IF s.dunning_attempts < jsonb_array_length(retry_days) THEN
-                    s.next_retry_at := s.payment_failed_at
-                                       + make_interval(days => (retry_days ->> s.dunning_attempts)::integer);
+                IF s.dunning_attempts < cardinality(retry_days) THEN
+                    s.next_retry_at := s.payment_failed_at + make_interval(days => retry_days[s.dunning_attempts + 1]);
                 ELSE
                     s.status := final_status;
                     s.next_retry_at := NULL;
@@ -630,8 +653,7 @@ BEGIN
                     s.status := 'past_due';
                     s.dunning_attempts := 0;
                     s.payment_failed_at := s.current_period_start;
-                    s.next_retry_at := s.current_period_start
-                                       + make_interval(days => coalesce((retry_days ->> 0)::integer, 0));
+                    s.next_retry_at := s.current_period_start + make_interval(days => coalesce(retry_days[1], 0));
                 END IF;
             END IF;
         ELSE
@@ -662,8 +684,7 @@ BEGIN
     -- A first payment that never came (Stripe: 23 hours).
     UPDATE jobspy.subscriptions s SET status = 'incomplete_expired', ended_at = v_now
      WHERE s.status = 'incomplete'
-       AND s.created_at <= v_now - (jobspy.billing_setting('billing.incomplete_expires_after', '"23 hours"')
-                                    #>> '{}')::interval;
+       AND s.created_at <= v_now - (jobspy.config_get('billing.incomplete_expires_after') #>> '{}')::interval;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     -- SKIP LOCKED: concurrent runs share the work; a row another run has
     -- renewed meanwhile is re-checked against the condition and dropped.
@@ -706,7 +727,7 @@ REVOKE ALL ON FUNCTION
     jobspy.subscriptions_emit_events(),
     jobspy.billing_recurring_price(text),
     jobspy.billing_lock_subscription(uuid),
-    jobspy.billing_setting(text, jsonb),
+    jobspy.billing_retry_days(),
     jobspy.subscription_collectable(uuid, bigint),
     jobspy.subscription_advance(jobspy.subscriptions, timestamptz),
     jobspy.subscribe(uuid, text, integer, integer, text),

@@ -126,7 +126,7 @@ SELECT is(pg_temp.sub(:'t2'), '(active,"2033-06-08 10:00:00+00","2033-07-08 10:0
 SELECT is((SELECT row(status, paused_at)::text FROM jobspy.subscriptions WHERE id = :'t3'),
           '(paused,"2033-06-08 10:00:00+00")', 'a trial without one ends paused');
 SELECT jobspy.config_set('billing.trial_end_without_payment_method', '"create_invoice"');
-SELECT jobspy.config_set('billing.dunning_retry_days', '[1, 2]');
+SELECT jobspy.config_set('billing.dunning_retry_days', '"1,2"');
 SELECT jobspy.config_set('billing.dunning_final_status', '"canceled"');
 SELECT jobspy.subscribe(:'c4', 'tt-pro-trial') AS t4 \gset
 SELECT pg_temp.travel('2033-06-15 10:00:00+00');
