@@ -31,11 +31,12 @@ LicRels		lic_rels;
 /* The relations validation reads, looked up by the core's cache (core_cache.c). */
 enum
 {
-	LR_LICENSES, LR_LICENSES_BY_HASH, LR_USERS, LR_USERS_PKEY, LR_MACHINES, LR_MACHINES_BY_FP
+	LR_LICENSES, LR_LICENSES_BY_HASH, LR_LICENSES_BY_ID, LR_USERS, LR_USERS_PKEY, LR_MACHINES, LR_MACHINES_BY_FP
 };
 static const char *const lic_rel_names[] = {
 	[LR_LICENSES] = "licenses",
 	[LR_LICENSES_BY_HASH] = "licenses_license_key_hash_key",
+	[LR_LICENSES_BY_ID] = "licenses_id_idx",
 	[LR_USERS] = "users",
 	[LR_USERS_PKEY] = "users_pkey",
 	[LR_MACHINES] = "license_machines",
@@ -53,16 +54,6 @@ static JobspyRels lic_rel_set = {
 	.names = lic_rel_names, .nrels = lengthof(lic_rel_names), .forget = lic_rels_forget,
 };
 
-Oid
-lic_rel_oid(Oid nsp, const char *name)
-{
-	Oid			oid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(oid))
-		elog(ERROR, "relation jobspy.%s is missing", name);
-	return oid;
-}
-
 static void
 rels_load(void)
 {
@@ -71,6 +62,7 @@ rels_load(void)
 	jobspy_rels_require(&lic_rel_set);
 	r.licenses = lic_rel_set.oids[LR_LICENSES];
 	r.licenses_by_hash = lic_rel_set.oids[LR_LICENSES_BY_HASH];
+	r.licenses_by_id = lic_rel_set.oids[LR_LICENSES_BY_ID];
 	r.users = lic_rel_set.oids[LR_USERS];
 	r.users_pkey = lic_rel_set.oids[LR_USERS_PKEY];
 	r.machines = lic_rel_set.oids[LR_MACHINES];

@@ -44,6 +44,7 @@ typedef struct LicRels
 	bool		valid;
 	Oid			licenses,
 				licenses_by_hash,
+				licenses_by_id,
 				users,
 				users_pkey,
 				machines,
@@ -60,7 +61,6 @@ typedef struct LicRels
 extern LicRels lic_rels;
 
 extern void lic_rels_require(void);
-extern Oid	lic_rel_oid(Oid nsp, const char *name);
 
 /* ---- licensing_store.c: the counters in shared memory --------------------- */
 
@@ -89,13 +89,18 @@ lic_utc_day(TimestampTz t)
 
 /* Raise unless the counters are in shared memory. */
 extern void lic_store_require(void);
-extern void lic_counters_full_error(void);
 
 /*
  * Count one validation of the licence today, unless the day's maximum is
- * reached: the validations left after this one, or -1 (RATE_LIMITED).
+ * reached: the validations left after this one, -1 (RATE_LIMITED), or
+ * LIC_NO_ROOM: no entry and no room for one, count it in the row.
  */
+#define LIC_NO_ROOM (-2)
 extern int32 lic_count_take(const LicRow *lic, TimestampTz now);
+/* After counting in the row (row locked): true when still no entry. */
+extern bool lic_store_confirm_in_table(const pg_uuid_t *id);
+/* Warn, at most once a minute, that validations are counted in the rows. */
+extern void lic_store_warn_full(void);
 /* Give back a count lic_count_take took (the machine was refused). */
 extern void lic_count_give_back(const LicRow *lic, TimestampTz now);
 /* A machine was seen now; false when there is no room to count it. */
@@ -113,6 +118,10 @@ extern int	lic_store_dropped_databases(Oid *dead);
  * take() must not wait), and drop the entries that need not stay.
  */
 extern void lic_store_take(int32 today, const Oid *dead, int ndead, void (*take) (const LicCounter *e));
+
+/* A flush took counts in this transaction / that transaction ended. */
+extern void lic_store_flush_begin(void);
+extern void lic_store_flush_end(void);
 
 /* Put counts a rolled-back flush took back; false when there is no room. */
 extern bool lic_store_give_back(const LicCounter *taken);
@@ -134,12 +143,23 @@ extern bool lic_machine_bound(const LicCacheKey *key, uint64 generation, bool us
 							  const LicRow *lic, text *fingerprint, pg_uuid_t *machine);
 /* The day's count last flushed to the licence row (0 when another day or none). */
 extern int64 lic_stored_day_count(const pg_uuid_t *id, int32 today);
+/* The same from the row's latest version, after waiting for its writer. */
+extern int64 lic_latest_day_count(const pg_uuid_t *id, int32 today);
 
 /* ---- licensing_write.c: the rare writes, as the tables' owner -------------- */
 
 /* Bind a machine while seats remain; false when every seat is taken. */
 extern bool lic_machine_bind(const LicRow *lic, text *fingerprint, text *app_version,
 							 pg_uuid_t *machine);
+/*
+ * Count one validation in the licence row (the store had no room): true
+ * when counted there, *left the validations left (-1: RATE_LIMITED); false
+ * when an entry appeared meanwhile and the count belongs in the store.
+ */
+extern bool lic_count_in_table(const LicRow *lic, TimestampTz now, int32 *left);
+/* Give back a count lic_count_in_table made (the machine was refused). */
+extern void lic_uncount_in_table(const LicRow *lic, TimestampTz now);
+
 /* One row of the validation log; skipped where nothing may be written. */
 extern void lic_log_validation(const char *code, const LicRow *lic, text *fingerprint,
 							   text *app_version);

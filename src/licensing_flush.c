@@ -30,6 +30,7 @@ static Taken *taken = NULL;
 static int	ntaken = 0;
 static int	taken_allocated = 0;
 static bool xact_callback_registered = false;
+static bool flushing = false;	/* lic_store_flush_begin() called in this transaction */
 
 /* Put one taken entry's counts back into shared memory. */
 static void
@@ -90,6 +91,9 @@ flush_xact_callback(XactEvent event, void *arg)
 		/* taken lives in TopTransactionContext, which is going away. */
 		taken = NULL;
 		ntaken = taken_allocated = 0;
+		if (flushing)
+			lic_store_flush_end();
+		flushing = false;
 	}
 }
 
@@ -144,6 +148,8 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 		taken_allocated = 256;
 		taken = MemoryContextAlloc(TopTransactionContext, sizeof(Taken) * taken_allocated);
 		ntaken = 0;
+		lic_store_flush_begin();
+		flushing = true;
 	}
 	first = ntaken;
 	{

@@ -16,6 +16,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgroids.h"
@@ -338,31 +339,72 @@ lic_from_cache(const LicCacheKey *key, text *fingerprint, LicCached *cached)
 	return true;
 }
 
-/* The licence row's validations_on_day when its validation_day is today. */
-int64
-lic_stored_day_count(const pg_uuid_t *id, int32 today)
+/*
+ * The licence row's validations_on_day when its validation_day is today,
+ * read under the snapshot.  With a dirty snapshot, *wait is a transaction
+ * writing the row (InvalidTransactionId when none): the count is not final.
+ */
+static int64
+day_count_of(const pg_uuid_t *id, int32 today, Snapshot snapshot, TransactionId *wait)
 {
 	Relation	rel;
 	ScanKeyData skey;
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	Oid			by_id;
 	int64		count = 0;
 
 	lic_rels_require();
-	by_id = lic_rel_oid(get_namespace_oid("jobspy", false), "licenses_id_idx");
+	*wait = InvalidTransactionId;
 	rel = table_open(lic_rels.licenses, AccessShareLock);
 	ScanKeyInit(&skey, lic_rels.l_id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
-	scan = systable_beginscan(rel, by_id, true, jobspy_statement_snapshot(), 1, &skey);
-	if ((tuple = systable_getnext(scan)) != NULL)
+	scan = systable_beginscan(rel, lic_rels.licenses_by_id, true, snapshot, 1, &skey);
+	while ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
-		Datum		d = getattr(tuple, RelationGetDescr(rel), lic_rels.l_day, &isnull);
+		Datum		d;
 
+		if (snapshot->snapshot_type == SNAPSHOT_DIRTY &&
+			(TransactionIdIsValid(snapshot->xmin) || TransactionIdIsValid(snapshot->xmax)))
+		{
+			*wait = TransactionIdIsValid(snapshot->xmin) ? snapshot->xmin : snapshot->xmax;
+			break;
+		}
+		d = getattr(tuple, RelationGetDescr(rel), lic_rels.l_day, &isnull);
 		if (!isnull && (int32) DatumGetDateADT(d) == today)
 			count = DatumGetInt32(getattr(tuple, RelationGetDescr(rel), lic_rels.l_on_day, &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return count;
+}
+
+int64
+lic_stored_day_count(const pg_uuid_t *id, int32 today)
+{
+	TransactionId wait;
+
+	return day_count_of(id, today, jobspy_statement_snapshot(), &wait);
+}
+
+/*
+ * The row's latest version, committed or this transaction's: a
+ * transaction that is writing it (counting a validation in the row, or a
+ * flush) is waited for, as a unique index check waits.  Only an update
+ * makes it wait; a lock does not.
+ */
+int64
+lic_latest_day_count(const pg_uuid_t *id, int32 today)
+{
+	for (;;)
+	{
+		SnapshotData dirty;
+		TransactionId wait;
+		int64		count;
+
+		InitDirtySnapshot(dirty);
+		count = day_count_of(id, today, &dirty, &wait);
+		if (!TransactionIdIsValid(wait))
+			return count;
+		XactLockTableWait(wait, NULL, NULL, XLTW_None);
+	}
 }

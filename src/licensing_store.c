@@ -3,7 +3,7 @@
  * state file across restarts.
  *
  * LIC_PARTITIONS partitions, each an open-addressing table of
- * licensing_licensing_max_counters / LIC_PARTITIONS entries under its own LWLock
+ * licensing_max_counters / LIC_PARTITIONS entries under its own LWLock
  * (exclusive to change an entry, shared to read one).  Entries are removed
  * only when a flush compacts a partition (lic_store_take), so a probe stops
  * at the first free slot.
@@ -12,6 +12,7 @@
 
 #include "miscadmin.h"
 #include "common/hashfn.h"
+#include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/syscache.h"
@@ -22,10 +23,36 @@
 #define LIC_SEGMENT "jobspy_licensing"
 #define LIC_PARTITIONS 16
 
+/*
+ * A partition is filled to LIC_FILL_NUM/LIC_FILL_DEN at most: past that a
+ * new entry first evicts one whose counts are already in the tables
+ * (lic_evictable), looking at LIC_EVICT_SCAN entries at most from the
+ * partition's clock hand; when none is found, the licence is counted in
+ * its table row instead (lic_count_in_table).
+ */
+#define LIC_FILL_NUM 7
+#define LIC_FILL_DEN 8
+#define LIC_EVICT_SCAN 256
+#define LIC_EVICT_SLOTS 64
+
 typedef struct LicStore
 {
 	int32		capacity;		/* entries per partition */
 	LWLock	   *locks[LIC_PARTITIONS];
+	/* Under each partition's lock: */
+	int32		used[LIC_PARTITIONS];
+	int32		hand[LIC_PARTITIONS];	/* where the next eviction scan starts */
+
+	/*
+	 * Bumped when a licence entry whose hash falls on the slot is evicted,
+	 * or when such a licence is counted in its table row: an entry made
+	 * after that reads the row's count first (lic_count_take).
+	 */
+	uint32		gone[LIC_PARTITIONS][LIC_EVICT_SLOTS];
+	/* Flushes that took counts and have not ended: their rows are not final. */
+	pg_atomic_uint32 flushing;
+	pg_atomic_uint64 evictions;
+	pg_atomic_uint64 overflows;
 } LicStore;
 
 static LicStore *store = NULL;
@@ -45,18 +72,109 @@ part_counters(int p)
 	return counters + (Size) p * store->capacity;
 }
 
+static inline bool
+counter_free(const LicCounter *e)
+{
+	return memcmp(&e->id, &zero_uuid, UUID_LEN) == 0;
+}
+
+static inline int32
+counter_home(uint32 h)
+{
+	return (int32) ((h / LIC_PARTITIONS) % (uint32) store->capacity);
+}
+
+static inline uint32 *
+gone_slot(int p, uint32 h)
+{
+	return &store->gone[p][(h / LIC_PARTITIONS / 4096) % LIC_EVICT_SLOTS];
+}
+
 /*
- * The entry of id in database dbid in partition p, made when create is set
- * (zeroed, for the caller to fill in).  NULL when absent, or when the
- * partition is full.  The caller holds the partition's lock (exclusively
- * to create).
+ * An entry may be evicted when its counts are in the tables for good:
+ * nothing pending, and for a licence of today no flush still in flight (its
+ * row would not show the count yet).  A machine's entry only carries its
+ * last-seen time.
  */
-static LicCounter *
-counter_find_in(Oid dbid, int p, uint32 h, const pg_uuid_t *id, bool create)
+static bool
+lic_evictable(const LicCounter *e, int32 today)
+{
+	return e->pending == 0 &&
+		(e->machine || e->day < today || pg_atomic_read_u32(&store->flushing) == 0);
+}
+
+/*
+ * Remove entry i of partition p, moving later entries of its probe run back
+ * (backward-shift deletion: a probe still stops at the first free slot).
+ * The caller holds the partition's lock exclusively.
+ */
+static void
+counter_remove(int p, int32 i)
 {
 	LicCounter *ents = part_counters(p);
 	int32		cap = store->capacity;
-	int32		start = (int32) ((h / LIC_PARTITIONS) % (uint32) cap);
+	int32		j = i;
+
+	for (;;)
+	{
+		int32		k;
+
+		j = (j + 1) % cap;
+		if (counter_free(&ents[j]))
+			break;
+		k = counter_home(counter_hash(&ents[j].id));
+		/* ents[j] stays when its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		ents[i] = ents[j];
+		i = j;
+	}
+	memset(&ents[i], 0, sizeof(LicCounter));
+	store->used[p]--;
+}
+
+/*
+ * Evict one entry of partition p that lic_evictable allows, scanning from
+ * the partition's clock hand; false when none of LIC_EVICT_SCAN is.  The
+ * caller holds the partition's lock exclusively.
+ */
+static bool
+counter_evict(int p, int32 today)
+{
+	LicCounter *ents = part_counters(p);
+	int32		cap = store->capacity;
+
+	for (int32 n = 0; n < Min(cap, LIC_EVICT_SCAN); n++)
+	{
+		int32		i = (store->hand[p] + n) % cap;
+		LicCounter *e = &ents[i];
+
+		if (counter_free(e) || !lic_evictable(e, today))
+			continue;
+		if (!e->machine)
+			(*gone_slot(p, counter_hash(&e->id)))++;
+		store->hand[p] = (i + 1) % cap;
+		counter_remove(p, i);
+		pg_atomic_fetch_add_u64(&store->evictions, 1);
+		return true;
+	}
+	store->hand[p] = (store->hand[p] + LIC_EVICT_SCAN) % cap;
+	return false;
+}
+
+/*
+ * The entry of id in database dbid in partition p, made when create is set
+ * (zeroed, for the caller to fill in), evicting another when the partition
+ * is filled to its limit.  NULL when absent, or when no room can be made.
+ * The caller holds the partition's lock (exclusively to create).
+ */
+static LicCounter *
+counter_find_in(Oid dbid, int p, uint32 h, const pg_uuid_t *id, bool create, int32 today)
+{
+	LicCounter *ents = part_counters(p);
+	int32		cap = store->capacity;
+	int32		start = counter_home(h);
+	int32		limit = (int32) ((int64) cap * LIC_FILL_NUM / LIC_FILL_DEN);
 
 	for (int32 n = 0; n < cap; n++)
 	{
@@ -64,23 +182,41 @@ counter_find_in(Oid dbid, int p, uint32 h, const pg_uuid_t *id, bool create)
 
 		if (memcmp(&e->id, id, UUID_LEN) == 0 && e->dbid == dbid)
 			return e;
-		if (memcmp(&e->id, &zero_uuid, UUID_LEN) == 0)
+		if (counter_free(e))
+			break;
+	}
+	if (!create)
+		return NULL;
+	if (store->used[p] >= limit && !counter_evict(p, today))
+		return NULL;
+	/* The first free slot of the probe run (an eviction may have moved it). */
+	for (int32 n = 0; n < cap; n++)
+	{
+		LicCounter *e = &ents[(start + n) % cap];
+
+		if (counter_free(e))
 		{
-			if (!create)
-				return NULL;
-			memset(e, 0, sizeof(*e));
 			e->id = *id;
 			e->dbid = dbid;
+			store->used[p]++;
 			return e;
 		}
 	}
 	return NULL;
 }
 
+/* This database's entry of id, or NULL; the caller holds the partition's lock. */
 static inline LicCounter *
-counter_find(int p, uint32 h, const pg_uuid_t *id, bool create)
+counter_find(int p, uint32 h, const pg_uuid_t *id)
 {
-	return counter_find_in(MyDatabaseId, p, h, id, create);
+	return counter_find_in(MyDatabaseId, p, h, id, false, 0);
+}
+
+/* This database's entry of id, made when absent; NULL when there is no room. */
+static inline LicCounter *
+counter_make(int p, uint32 h, const pg_uuid_t *id, int32 today)
+{
+	return counter_find_in(MyDatabaseId, p, h, id, true, today);
 }
 
 static Size
@@ -124,7 +260,7 @@ lic_store_load(void)
 	for (int64 n = 0; n < h.count && jobspy_state_read(f, &e, sizeof(e)); n++)
 	{
 		uint32		hash = counter_hash(&e.id);
-		LicCounter *slot = counter_find_in(e.dbid, hash % LIC_PARTITIONS, hash, &e.id, true);
+		LicCounter *slot = counter_find_in(e.dbid, hash % LIC_PARTITIONS, hash, &e.id, true, 0);
 
 		if (slot)
 			*slot = e;
@@ -132,12 +268,15 @@ lic_store_load(void)
 			lost++;
 	}
 	if (!jobspy_state_read_close(f, "licence counter"))
+	{
 		memset(counters, 0, sizeof(LicCounter) * (Size) licensing_max_counters);
+		memset(store->used, 0, sizeof(store->used));
+	}
 	else if (lost > 0)
 		ereport(LOG,
 				(errmsg("licence validation counters of " INT64_FORMAT " licences and machines did not fit",
 						lost),
-				 errdetail("jobspy.licensing_licensing_max_counters is smaller than before the restart.")));
+				 errdetail("jobspy.licensing_max_counters is smaller than before the restart.")));
 }
 
 static void
@@ -152,6 +291,12 @@ lic_store_startup(void *segment, bool found)
 		store->capacity = licensing_max_counters / LIC_PARTITIONS;
 		for (int p = 0; p < LIC_PARTITIONS; p++)
 			store->locks[p] = &locks[p].lock;
+		memset(store->used, 0, sizeof(store->used));
+		memset(store->hand, 0, sizeof(store->hand));
+		memset(store->gone, 0, sizeof(store->gone));
+		pg_atomic_init_u32(&store->flushing, 0);
+		pg_atomic_init_u64(&store->evictions, 0);
+		pg_atomic_init_u64(&store->overflows, 0);
 		memset(counters, 0, sizeof(LicCounter) * (Size) licensing_max_counters);
 		lic_store_load();
 	}
@@ -178,15 +323,6 @@ lic_store_shutdown(void)
 }
 
 void
-lic_counters_full_error(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_JS_COUNTERS_FULL),
-			 errmsg("the shared-memory table of validation counters is full"),
-			 errhint("Run jobspy.maintain() more often, or raise jobspy.licensing_licensing_max_counters (restart).")));
-}
-
-void
 lic_store_require(void)
 {
 	jobspy_require_preload("licence validation");
@@ -197,7 +333,20 @@ lic_store_require(void)
 }
 
 
-/* Takes the licence's partition lock exclusively. */
+/*
+ * Count one validation of the licence today, unless the day's maximum is
+ * reached: the validations left after this one, -1 when none was left
+ * (RATE_LIMITED), or LIC_NO_ROOM when the licence has no entry and none
+ * can be made (the caller counts it in its row: lic_count_in_table).
+ *
+ * A new entry starts from the day's count in the licence row.  Once an
+ * entry of this hash slot was evicted, or a licence of it counted in its
+ * row, that count is read again, latest version and waiting for a writer
+ * of the row (lic_latest_day_count), outside the lock; the gone counter of
+ * the slot, unchanged when the lock is taken again, shows that no entry of
+ * the licence came and went meanwhile.  Takes the licence's partition lock
+ * exclusively.
+ */
 int32
 lic_count_take(const LicRow *lic, TimestampTz now)
 {
@@ -205,21 +354,33 @@ lic_count_take(const LicRow *lic, TimestampTz now)
 	int			p = h % LIC_PARTITIONS;
 	int32		today = lic_utc_day(now);
 	int32		left = -1;
+	int64		latest = -1;
+	uint32		gone_read = 0;
 	LicCounter *e;
 
-	LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
-	e = counter_find(p, h, &lic->id, false);
-	if (e == NULL)
+	for (;;)
 	{
-		e = counter_find(p, h, &lic->id, true);
-		if (e == NULL)
+		LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
+		if ((e = counter_find(p, h, &lic->id)) != NULL)
+			break;
+		if (*gone_slot(p, h) != 0 && (latest < 0 || *gone_slot(p, h) != gone_read))
 		{
+			gone_read = *gone_slot(p, h);
 			LWLockRelease(store->locks[p]);
-			lic_counters_full_error();
+			latest = lic_latest_day_count(&lic->id, today);
+			continue;
+		}
+		if ((e = counter_make(p, h, &lic->id, today)) == NULL)
+		{
+			(*gone_slot(p, h))++;
+			LWLockRelease(store->locks[p]);
+			pg_atomic_fetch_add_u64(&store->overflows, 1);
+			return LIC_NO_ROOM;
 		}
 		/* After a restart the day resumes from the last flush. */
 		e->day = today;
-		e->day_count = lic->stored_day == today ? lic->stored_on_day : 0;
+		e->day_count = latest >= 0 ? latest : lic->stored_day == today ? lic->stored_on_day : 0;
+		break;
 	}
 	if (e->day != today)
 	{
@@ -239,6 +400,51 @@ lic_count_take(const LicRow *lic, TimestampTz now)
 }
 
 /*
+ * After the caller counted the licence in its row (and holds the row's
+ * lock): true when no entry of the licence was made meanwhile, and then
+ * every entry made later reads the row again (the slot's gone counter
+ * moves).  False when one was: the caller takes its count back from the
+ * row and counts in the entry.  Takes the partition lock exclusively.
+ */
+bool
+lic_store_confirm_in_table(const pg_uuid_t *id)
+{
+	uint32		h = counter_hash(id);
+	int			p = h % LIC_PARTITIONS;
+	bool		absent;
+
+	LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
+	absent = counter_find(p, h, id) == NULL;
+	if (absent)
+		(*gone_slot(p, h))++;
+	LWLockRelease(store->locks[p]);
+	return absent;
+}
+
+/*
+ * A warning, at most once a minute in a backend, that validations are
+ * being counted in the licence rows: the store is too small for the
+ * licences validated between two flushes.
+ */
+void
+lic_store_warn_full(void)
+{
+	static TimestampTz last_warned = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now - last_warned < 60 * USECS_PER_SEC)
+		return;
+	last_warned = now;
+	ereport(WARNING,
+			(errcode(ERRCODE_JS_COUNTERS_FULL),
+			 errmsg("the shared-memory table of validation counters is full"),
+			 errdetail("Validations that find no room are counted in jobspy.licenses directly, a write each "
+					   "(" UINT64_FORMAT " so far since the server started).",
+					   pg_atomic_read_u64(&store->overflows)),
+			 errhint("Raise jobspy.licensing_max_counters (restart), or run jobspy.maintain() more often.")));
+}
+
+/*
  * Give back a count taken by lic_count_take (the machine was refused).  A flush
  * may have taken the count meanwhile (the refusal waited for the licence
  * row): pending then goes below zero and the next flush takes it off.
@@ -251,7 +457,7 @@ lic_count_give_back(const LicRow *lic, TimestampTz now)
 	LicCounter *e;
 
 	LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
-	e = counter_find(p, h, &lic->id, false);
+	e = counter_find(p, h, &lic->id);
 	if (e)
 	{
 		if (e->day == lic_utc_day(now) && e->day_count > 0)
@@ -270,7 +476,7 @@ lic_machine_seen(const pg_uuid_t *machine, TimestampTz now)
 	LicCounter *e;
 
 	LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
-	e = counter_find(p, h, machine, true);
+	e = counter_make(p, h, machine, lic_utc_day(now));
 	if (e)
 	{
 		e->machine = true;
@@ -291,8 +497,8 @@ lic_store_give_back(const LicCounter *t)
 	LicCounter *e;
 
 	LWLockAcquire(store->locks[p], LW_EXCLUSIVE);
-	e = counter_find(p, h, &t->id, false);
-	if (e == NULL && (e = counter_find(p, h, &t->id, true)) != NULL)
+	e = counter_find(p, h, &t->id);
+	if (e == NULL && (e = counter_make(p, h, &t->id, lic_utc_day(GetCurrentTimestamp()))) != NULL)
 	{
 		e->machine = t->machine;
 		e->day = t->day;
@@ -387,10 +593,11 @@ take_partition(int p, int32 today, const Oid *dead, int ndead, void (*take) (con
 	}
 	/* Compact: the kept entries again, each at its own probe position. */
 	memset(ents, 0, sizeof(LicCounter) * (Size) cap);
+	store->used[p] = 0;
 	for (int32 i = 0; i < nkeep; i++)
 	{
 		uint32		h = counter_hash(&keep[i].id);
-		LicCounter *e = counter_find_in(keep[i].dbid, p, h, &keep[i].id, true);
+		LicCounter *e = counter_find_in(keep[i].dbid, p, h, &keep[i].id, true, today);
 
 		*e = keep[i];
 	}
@@ -416,7 +623,7 @@ lic_store_day_count(const pg_uuid_t *id, int32 today)
 	LicCounter *e;
 
 	LWLockAcquire(store->locks[p], LW_SHARED);
-	e = counter_find(p, h, id, false);
+	e = counter_find(p, h, id);
 	if (e && !e->machine)
 		count = e->day == today ? e->day_count : 0;
 	LWLockRelease(store->locks[p]);
@@ -435,4 +642,21 @@ lic_store_register(void)
 	};
 
 	jobspy_shmem_register(&segment);
+}
+
+/*
+ * A flush took counts in this transaction: until it ends, the rows it
+ * writes are not final, and no licence entry of today is evicted.
+ */
+void
+lic_store_flush_begin(void)
+{
+	pg_atomic_fetch_add_u32(&store->flushing, 1);
+}
+
+/* The transaction of a flush ended (after an abort gave its counts back). */
+void
+lic_store_flush_end(void)
+{
+	pg_atomic_fetch_sub_u32(&store->flushing, 1);
 }

@@ -12,6 +12,8 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -33,12 +35,55 @@ text_empty(text *t)
 }
 
 /*
+ * Count one validation of the licence today: in the store, or, when the
+ * store has no room for the licence, in its row (a write, with a warning
+ * naming the setting to raise).  *in_table says where.  Where no row can
+ * be written (a standby, a read-only transaction), a validation that finds
+ * no room is answered from the day's count the row showed, uncounted.
+ */
+static int32
+count_one(const LicRow *lic, TimestampTz now, bool *in_table)
+{
+	int32		left;
+
+	*in_table = false;
+	while ((left = lic_count_take(lic, now)) == LIC_NO_ROOM)
+	{
+		lic_store_warn_full();
+		if (RecoveryInProgress() || XactReadOnly)
+		{
+			int32		done = lic->stored_day == lic_utc_day(now) ? lic->stored_on_day : 0;
+
+			return done < lic->max_per_day ? lic->max_per_day - done - 1 : -1;
+		}
+		if (lic_count_in_table(lic, now, &left))
+		{
+			*in_table = true;
+			break;
+		}
+	}
+	return left;
+}
+
+/* Give back the count count_one took (the machine was refused). */
+static void
+uncount_one(const LicRow *lic, TimestampTz now, bool in_table)
+{
+	if (in_table)
+		lic_uncount_in_table(lic, now);
+	else
+		lic_count_give_back(lic, now);
+}
+
+/*
  * The machine is bound already or was bound now.  Called with a count
- * taken: an error (a lock timeout, a cancel) gives it back, as a refusal does.
+ * taken: an error (a lock timeout, a cancel) gives a count in the store
+ * back, as a refusal does; one in the row goes with the rolled-back write.
  */
 static bool
 machine_usable(const LicCacheKey *key, uint64 generation, bool use_cache, const LicRow *lic,
-			   text *fingerprint, text *app_version, TimestampTz now, pg_uuid_t *machine)
+			   text *fingerprint, text *app_version, TimestampTz now, bool in_table,
+			   pg_uuid_t *machine)
 {
 	bool		usable = false;
 
@@ -49,7 +94,8 @@ machine_usable(const LicCacheKey *key, uint64 generation, bool use_cache, const 
 	}
 	PG_CATCH();
 	{
-		lic_count_give_back(lic, now);
+		if (!in_table)
+			lic_count_give_back(lic, now);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -70,6 +116,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	LicCached	cached;
 	bool		use_cache;
 	bool		user_active;
+	bool		in_table;
 
 	v->lic = NULL;
 	v->remaining = -1;
@@ -114,22 +161,20 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		v->code = "USER_SUSPENDED";
 	else if (text_empty(fingerprint))
 		v->code = "FINGERPRINT_REQUIRED";
-	else if ((v->remaining = lic_count_take(lic, now)) < 0)
+	else if ((v->remaining = count_one(lic, now, &in_table)) < 0)
 		v->code = "RATE_LIMITED";
 	else if (machine_known ||
-			 machine_usable(&ck, generation, use_cache, lic, fingerprint, app_version, now, &machine))
+			 machine_usable(&ck, generation, use_cache, lic, fingerprint, app_version, now, in_table,
+							&machine))
 	{
+		/* With no room, the machine's last-seen time waits for its next validation. */
 		if (!lic_machine_seen(&machine, now))
-		{
-			/* Not counted at all, rather than counted for the licence only. */
-			lic_count_give_back(lic, now);
-			lic_counters_full_error();
-		}
+			lic_store_warn_full();
 		v->code = "VALID";
 	}
 	else
 	{
-		lic_count_give_back(lic, now);
+		uncount_one(lic, now, in_table);
 		v->remaining = -1;
 		v->code = "TOO_MANY_MACHINES";
 	}

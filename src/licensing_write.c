@@ -12,6 +12,7 @@
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 
 #include "core.h"
 #include "licensing.h"
@@ -85,6 +86,74 @@ lic_machine_bind(const LicRow *lic, text *fingerprint, text *app_version, pg_uui
 	}
 	finish_as_owner(save_user, save_sec);
 	return bound;
+}
+
+/*
+ * The day's validations counted straight in the licence row, when the
+ * store has no room for the licence: exact (the UPDATE locks the row, and
+ * an entry made later reads the row's latest version, lic_count_take), at
+ * the cost of a write.  The row's maximum decides, as the store's would.
+ * After counting, the store is asked whether an entry of the licence was
+ * made meanwhile; if so, the count is taken back from the row and the
+ * caller counts in the entry.
+ */
+bool
+lic_count_in_table(const LicRow *lic, TimestampTz now, int32 *left)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {UUIDOID, DATEOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	Oid			save_user;
+	int			save_sec;
+
+	values[0] = UUIDPGetDatum(&lic->id);
+	values[1] = DateADTGetDatum((DateADT) lic_utc_day(now));
+	values[2] = TimestampTzGetDatum(now);
+	run_as_owner(&plan,
+				 "UPDATE jobspy.licenses l"
+				 "   SET validation_count = l.validation_count OPERATOR(pg_catalog.+) 1,"
+				 "       last_validated_at = greatest(l.last_validated_at, $3),"
+				 "       validations_on_day = CASE WHEN l.validation_day OPERATOR(pg_catalog.=) $2"
+				 "                                 THEN l.validations_on_day OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
+				 "       validation_day = $2"
+				 " WHERE l.id OPERATOR(pg_catalog.=) $1"
+				 "   AND (l.validation_day IS DISTINCT FROM $2"
+				 "        OR l.validations_on_day OPERATOR(pg_catalog.<) l.max_validations_per_day)"
+				 " RETURNING l.max_validations_per_day OPERATOR(pg_catalog.-) l.validations_on_day",
+				 3, types, values, NULL, &save_user, &save_sec);
+	*left = -1;
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		*left = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	finish_as_owner(save_user, save_sec);
+	if (*left < 0 || lic_store_confirm_in_table(&lic->id))
+		return true;
+	lic_uncount_in_table(lic, now);
+	return false;
+}
+
+/* Take back one validation lic_count_in_table counted in this transaction. */
+void
+lic_uncount_in_table(const LicRow *lic, TimestampTz now)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {UUIDOID, DATEOID};
+	Datum		values[2];
+	Oid			save_user;
+	int			save_sec;
+
+	values[0] = UUIDPGetDatum(&lic->id);
+	values[1] = DateADTGetDatum((DateADT) lic_utc_day(now));
+	run_as_owner(&plan,
+				 "UPDATE jobspy.licenses l"
+				 "   SET validation_count = l.validation_count OPERATOR(pg_catalog.-) 1,"
+				 "       validations_on_day = l.validations_on_day OPERATOR(pg_catalog.-) 1"
+				 " WHERE l.id OPERATOR(pg_catalog.=) $1 AND l.validation_day OPERATOR(pg_catalog.=) $2",
+				 2, types, values, NULL, &save_user, &save_sec);
+	finish_as_owner(save_user, save_sec);
 }
 
 /* One row of the validation log; skipped where nothing may be written. */
