@@ -89,6 +89,9 @@
 #define CACHED_MACHINES 4
 #define CACHED_FINGERPRINT_MAX 64
 
+#define NEGATIVE_SEGMENT "jobspy_license_negative"
+#define NEGATIVE_PARTITIONS 32
+
 typedef struct Generations
 {
 	pg_atomic_uint64 any;		/* goes up before any bucket does */
@@ -147,6 +150,36 @@ typedef struct LicenseCache
 static LicenseCache *cache = NULL;
 static LWLockPadded *cache_locks = NULL;
 
+/*
+ * The negative cache: keys that matched no licence, so that a flood of
+ * unknown keys costs no index probe.  Direct-mapped (a new miss replaces
+ * whatever its slot held), jobspy.licensing_negative_entries slots, each
+ * under lock slot % NEGATIVE_PARTITIONS.  An entry answers only while the
+ * generation of any change (license_cache_any_generation, read before the
+ * miss's snapshot) is unchanged: any committed licence, re-keyed licence or
+ * change of users or machines ends every entry, before its committer hears
+ * of the commit, so a licence issued after a miss is never hidden.  Like
+ * the positive entries they also end at jobspy.licensing_cache_seconds (a
+ * write without triggers moves no generation).
+ */
+typedef struct NegativeEntry
+{
+	uint32		schema;			/* LicCacheKey.schema; 0: empty */
+	Oid			dbid;
+	Oid			relid;
+	uint32		ncandidates;
+	uint64		generation;		/* license_cache_any_generation() before the miss */
+	TimestampTz loaded_at;
+	uint64		candidates;		/* a digest of every candidate hash after the first */
+	uint8		key_hash[SECRET_HASH_BYTES];	/* the first (active key's) hash */
+} NegativeEntry;
+
+StaticAssertDecl(sizeof(NegativeEntry) == 72, "docs/licensing.md gives the negative entry size");
+
+static int	negative_entries = 65536;
+static NegativeEntry *negative = NULL;
+static LWLockPadded *negative_locks = NULL;
+
 /* Buckets this transaction changed, bumped at commit. */
 static bool xact_touched = false;
 static bool xact_touched_all = false;
@@ -203,6 +236,88 @@ cache_startup(void *segment, bool found)
 		memset(cache->tags, 0, mul_size(cache->nsets, sizeof(SetTags)));
 		memset(cache->entries, 0, mul_size(mul_size(cache->nsets, CACHE_WAYS), sizeof(CacheEntry)));
 	}
+}
+
+static inline bool young(TimestampTz loaded_at);
+
+static Size
+negative_size(void)
+{
+	return mul_size(negative_entries, sizeof(NegativeEntry));
+}
+
+static void
+negative_startup(void *segment, bool found)
+{
+	negative = segment;
+	negative_locks = GetNamedLWLockTranche(NEGATIVE_SEGMENT);
+	if (!found)
+		memset(negative, 0, negative_size());
+}
+
+/* The slot of a key, and its entry as it would be filed (generation and time aside). */
+static int
+negative_slot(const LicCacheKey *key, NegativeEntry *e)
+{
+	uint32		h;
+
+	memset(e, 0, sizeof(*e));
+	e->schema = key->schema;
+	e->dbid = MyDatabaseId;
+	e->relid = key->licenses;
+	e->ncandidates = key->nhashes;
+	e->candidates = key->nhashes > 1 ?
+		hash_bytes_extended(key->hashes[1], (key->nhashes - 1) * SECRET_HASH_BYTES, 0) : 0;
+	memcpy(e->key_hash, key->hashes[0], SECRET_HASH_BYTES);
+	memcpy(&h, key->hashes[0] + 2 * sizeof(uint32), sizeof(h));
+	return (int) ((h ^ murmurhash32(MyDatabaseId)) % (uint32) negative_entries);
+}
+
+static bool
+negative_same_key(const NegativeEntry *a, const NegativeEntry *b)
+{
+	return a->schema == b->schema && a->dbid == b->dbid && a->relid == b->relid &&
+		a->ncandidates == b->ncandidates && a->candidates == b->candidates &&
+		memcmp(a->key_hash, b->key_hash, SECRET_HASH_BYTES) == 0;
+}
+
+/* Takes the slot's lock in shared mode. */
+bool
+license_cache_known_missing(const LicCacheKey *key)
+{
+	NegativeEntry want;
+	NegativeEntry e;
+	int			slot;
+	LWLock	   *lock;
+
+	if (negative == NULL)
+		return false;
+	slot = negative_slot(key, &want);
+	lock = &negative_locks[slot % NEGATIVE_PARTITIONS].lock;
+	LWLockAcquire(lock, LW_SHARED);
+	e = negative[slot];
+	LWLockRelease(lock);
+	return negative_same_key(&e, &want) && e.generation == license_cache_any_generation() &&
+		young(e.loaded_at);
+}
+
+/* Takes the slot's lock exclusively. */
+void
+license_cache_put_missing(const LicCacheKey *key, uint64 any_generation)
+{
+	NegativeEntry e;
+	int			slot;
+	LWLock	   *lock;
+
+	if (negative == NULL)
+		return;
+	slot = negative_slot(key, &e);
+	e.generation = any_generation;
+	e.loaded_at = GetCurrentTransactionStartTimestamp();
+	lock = &negative_locks[slot % NEGATIVE_PARTITIONS].lock;
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	negative[slot] = e;
+	LWLockRelease(lock);
 }
 
 bool
@@ -616,6 +731,12 @@ license_cache_init(void)
 		.nlocks = CACHE_PARTITIONS,
 		.startup = cache_startup,
 	};
+	static const JobspyShmemSegment negative_segment = {
+		.name = NEGATIVE_SEGMENT,
+		.size = negative_size,
+		.nlocks = NEGATIVE_PARTITIONS,
+		.startup = negative_startup,
+	};
 
 	DefineCustomIntVariable("jobspy.licensing_cache_seconds",
 							"How long licence facts cached for validation, users' licence types "
@@ -633,6 +754,7 @@ license_cache_init(void)
 	 * memory there is no cache anyway.
 	 */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		DefineCustomIntVariable("jobspy.licensing_cache_entries",
 								"How many licences the shared validation cache holds.",
 								"Each takes 828 bytes of shared memory.",
@@ -640,7 +762,17 @@ license_cache_init(void)
 								16384, 16, 10000000,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
+		DefineCustomIntVariable("jobspy.licensing_negative_entries",
+								"How many keys that matched no licence the shared validation cache remembers.",
+								"Each takes 72 bytes of shared memory; any committed change to licences, "
+								"users or machines ends them all.",
+								&negative_entries,
+								65536, 16, 10000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	}
 	RegisterXactCallback(cache_xact_callback, NULL);
 	jobspy_shmem_register(&gen_segment);
 	jobspy_shmem_register(&cache_segment);
+	jobspy_shmem_register(&negative_segment);
 }

@@ -149,6 +149,18 @@ extern void license_cache_add_machine(const LicCacheKey *key, uint64 generation,
 									  text *fingerprint, const pg_uuid_t *machine,
 									  const RowVersion *version);
 
+/*
+ * The negative cache (license_cache.c): true when the key is known to
+ * match no licence, and no change has committed since that was read.
+ */
+extern bool license_cache_known_missing(const LicCacheKey *key);
+
+/*
+ * Remember that the key matched no licence under a snapshot taken after
+ * any_generation (license_cache_any_generation) was read.
+ */
+extern void license_cache_put_missing(const LicCacheKey *key, uint64 any_generation);
+
 /* GUCs, callbacks and the shared generations. */
 extern void license_cache_init(void);
 

@@ -213,7 +213,10 @@ lic_read_license(const LicCacheKey *key, LicRow *lic, bool *user_active, uint64 
 		if (found)
 			*user_active = user_is_active(&lic->user_id, snapshot, &lic->user_version);
 		if (for_cache)
+		{
 			UnregisterSnapshot(snapshot);
+			license_cache_put_missing(key, any_before);
+		}
 		return found;
 	}
 

@@ -145,7 +145,8 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		machine_known = cached.machine_found;
 		machine = cached.machine;
 	}
-	else if (!lic_read_license(&ck, lic, &user_active, &generation, use_cache))
+	else if ((use_cache && license_cache_known_missing(&ck)) ||
+			 !lic_read_license(&ck, lic, &user_active, &generation, use_cache))
 	{
 		v->code = "NOT_FOUND";
 		return;
