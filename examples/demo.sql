@@ -17,7 +17,11 @@ SELECT jobspy.rate_limit_reset('demo:login:203.0.113.7') IS NOT NULL AS fresh_ke
 SELECT n, r.* FROM generate_series(1, 4) n,
        LATERAL jobspy.rate_limit('demo:login:203.0.113.7', 2, 10, '1 minute', 1 + 0 * n) r;
 SELECT jobspy.set_rate_limit_rule('demo-free-api', '/api/*', 'free', 100, 1000, 10) IS NOT NULL AS rule_set;
+-- check_rate_limit applies the rules of a user's licence type (free without a licence); rolled back.
+BEGIN;
+INSERT INTO jobspy.users (id, email) VALUES ('00000000-0000-4000-8000-00000000de70', 'ratelimit-demo@example.com');
 SELECT * FROM jobspy.check_rate_limit('00000000-0000-4000-8000-00000000de70', '/api/v1/jobs', 0);
+ROLLBACK;
 
 \echo '== Identity: sign up, log in, use and end a session (password cost lowered for the demo)'
 SET jobspy.password_memory_kib = 1024;
