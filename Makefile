@@ -52,25 +52,28 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# concat_sql TARGET,HEADER,SOURCES: one script from module files, minus
-# their own \echo guard lines.
+# concat_sql TARGET,HEADER,SOURCES,FILTER: one script from module files,
+# each passed through FILTER (which drops their own \echo guard lines).
 define concat_sql
 	@{ printf '%s\n' '-- jobspy_core $(2), built from $(strip $(3)): edit those, not this file.' \
 	     '\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit'; \
-	   for f in $(3); do printf '\n-- ==== %s\n' "$$f"; sed '/^\\echo Use/d' "$$f"; done; } > $(1)
+	   for f in $(3); do printf '\n-- ==== %s\n' "$$f"; $(4) "$$f" || exit 1; done; } > $(1) || { rm -f $(1); exit 1; }
 endef
+DROP_GUARD = sed '/^\\echo Use/d'
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control
-	$(call concat_sql,$@,$(EXTVERSION),$(SQL_SOURCES))
+	$(call concat_sql,$@,$(EXTVERSION),$(SQL_SOURCES),$(DROP_GUARD))
 
 define upgrade_rule
-sql/$(EXTENSION)--$(1).sql: $$(wildcard sql/upgrade/$(1)/*.sql) Makefile
+# A delta names changed objects with "-- @replace KIND NAME"; tools/sql_delta
+# takes their statements from the module's file (see docs/development.md).
+sql/$(EXTENSION)--$(1).sql: $$(wildcard sql/upgrade/$(1)/*.sql) $$(SQL_SOURCES) tools/sql_delta Makefile
 	@for f in $$(wildcard sql/upgrade/$(1)/*.sql); do \
 	   case " $$(SQL_MODULES) " in *" $$$$(basename $$$$f .sql) "*) ;; \
 	   *) echo "$$$$f: not a module name (SQL_MODULES)" >&2; exit 1;; esac; \
 	   if [ -L "$$$$f" ] && [ "$$$$(readlink "$$$$f")" != "../../$$$$(basename $$$$f)" ]; then \
 	     echo "$$$$f: a new module's link must point to ../../$$$$(basename $$$$f)" >&2; exit 1; fi; done
-	$$(call concat_sql,$$@,$(1),$$(foreach m,$$(SQL_MODULES),$$(wildcard sql/upgrade/$(1)/$$(m).sql)))
+	$$(call concat_sql,$$@,$(1),$$(foreach m,$$(SQL_MODULES),$$(wildcard sql/upgrade/$(1)/$$(m).sql)),tools/sql_delta)
 endef
 $(foreach u,$(UPGRADES),$(eval $(call upgrade_rule,$(u))))
 
