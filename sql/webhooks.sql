@@ -5,50 +5,8 @@
 -- secrets are sealed under a key kept outside the tables
 -- (src/webhooks_secrets.c, docs/webhooks.md).
 
--- Providers belong to billing (billing_customers.sql, which runs before
--- this file and makes jobspy.payment_providers and jobspy.create_provider).
--- Until that module is installed, a minimal stand-in with the same names
--- and columns lets webhooks work on their own; where billing made them,
--- nothing here runs.
-DO $standin$
-BEGIN
-    IF to_regclass('jobspy.payment_providers') IS NULL THEN
-        CREATE TABLE jobspy.payment_providers (
-            id               uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-            code             text NOT NULL UNIQUE CHECK (code ~ '^[a-z][a-z0-9_]{0,49}$'),
-            name             text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
-            signature_scheme text NOT NULL DEFAULT 'stripe' CHECK (signature_scheme IN ('stripe', 'hmac_sha256')),
-            is_active        boolean NOT NULL DEFAULT true,
-            created_at       timestamptz NOT NULL DEFAULT jobspy.now(),
-            updated_at       timestamptz NOT NULL DEFAULT jobspy.now()
-        );
-        COMMENT ON TABLE jobspy.payment_providers IS
-            'payment providers and how their webhooks are signed (stripe or hmac_sha256)';
-        PERFORM pg_catalog.pg_extension_config_dump('jobspy.payment_providers', '');
-        REVOKE ALL ON jobspy.payment_providers FROM PUBLIC;
-        GRANT SELECT ON jobspy.payment_providers TO jobspy_admin;
-    END IF;
-    IF to_regprocedure('jobspy.create_provider(text, text, text)') IS NULL THEN
-        CREATE FUNCTION jobspy.create_provider(code text, name text, signature_scheme text DEFAULT 'stripe')
-            RETURNS uuid
-            LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-            SET search_path = pg_catalog, pg_temp
-            AS 'DECLARE new_id uuid;
-                BEGIN
-                    IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
-                        RAISE EXCEPTION ''provider code, name and signature_scheme must not be NULL'' USING ERRCODE = ''22023'';
-                    END IF;
-                    INSERT INTO jobspy.payment_providers AS p (code, name, signature_scheme) VALUES ($1, $2, $3)
-                    RETURNING p.id INTO new_id;
-                    RETURN new_id;
-                END';
-        COMMENT ON FUNCTION jobspy.create_provider(text, text, text) IS
-            'registers a payment provider; signature_scheme is how its webhooks are signed (stripe or hmac_sha256)';
-        REVOKE ALL ON FUNCTION jobspy.create_provider(text, text, text) FROM PUBLIC;
-        GRANT EXECUTE ON FUNCTION jobspy.create_provider(text, text, text) TO jobspy_admin;
-    END IF;
-END
-$standin$;
+-- Providers are billing's (billing_customers.sql, installed before this file:
+-- jobspy.payment_providers and jobspy.create_provider).
 
 -- Configuration keys of the webhooks module (the registry: core.sql).
 INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
