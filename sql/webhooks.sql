@@ -210,11 +210,14 @@ BEGIN
         RETURN format('older than %s (%s), already applied to %s %s', kept.event_id, kept.event_created,
                       obj ->> 'object', obj ->> 'id');
     END IF;
+    IF (SELECT p.signature_scheme FROM jobspy.payment_providers p WHERE p.id = webhook.provider_id) = 'stripe' THEN
+        RETURN jobspy.apply_stripe_event(webhook.provider_id, webhook.event_type, obj, webhook.event_created);
+    END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION jobspy.apply_webhook_event(jobspy.payment_webhooks) IS
-    'internal: applies one stored provider event unless its object already holds a newer one; NULL when applied, else why it was ignored';
+    'internal: applies one stored provider event unless its object already holds a newer one (a Stripe event to billing too: webhooks_stripe.sql); NULL when applied, else why it was ignored';
 
 -- One attempt at a stored event, in a subtransaction: a failure rolls back
 -- what the attempt wrote, keeps the error and schedules a retry with

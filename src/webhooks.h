@@ -12,6 +12,9 @@
 /* SQLSTATEs of the webhooks module (docs/errors.md). */
 #define ERRCODE_JS_NO_WEBHOOK_KEY		MAKE_SQLSTATE('J','S','6','0','1')
 #define ERRCODE_JS_WEBHOOK_KEY_MISMATCH	MAKE_SQLSTATE('J','S','6','0','2')
+/* Raised by the SQL that applies Stripe events (sql/webhooks_stripe.sql). */
+#define ERRCODE_JS_PROVIDER_CUSTOMER_UNKNOWN	MAKE_SQLSTATE('J','S','6','0','3')
+#define ERRCODE_JS_PROVIDER_TOTALS_DIFFER	MAKE_SQLSTATE('J','S','6','0','4')
 
 /* What a signature check found. */
 typedef enum WebhookVerdict

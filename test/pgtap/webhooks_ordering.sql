@@ -1,12 +1,18 @@
 -- Ordering: every delivery order of a subscription's created, updated and
 -- deleted events ends in the same state; an older event never overwrites a
--- newer one and is recorded as ignored.
+-- newer one and is recorded as ignored; the billing rows the events make
+-- end the same way.
 BEGIN;
-SELECT plan(9);
+SELECT plan(11);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
 SELECT jobspy.set_provider_secret('stripe', 'o_secret');
+-- The customer the subscriptions belong to, linked by its email.
+SELECT jobspy.create_user('o@example.com');
+SELECT (jobspy.receive_webhook('stripe',
+           format('t=1893456000,v1=%s', encode(public.hmac('1893456000.' || p, 'o_secret', 'sha256'), 'hex')), p)).code
+  FROM (SELECT '{"id": "evt_cus_o", "object": "event", "type": "customer.created", "created": 1893456000, "data": {"object": {"id": "cus_o", "object": "customer", "email": "o@example.com"}}}'::text AS p) x;
 
 CREATE FUNCTION pg_temp.deliver(evt text, type text, created bigint, sub text, status text)
     RETURNS text LANGUAGE sql AS $$
@@ -38,7 +44,13 @@ SELECT is((SELECT DISTINCT (object ->> 'status', deleted) FROM jobspy.provider_o
           ROW('canceled'::text, true), 'and that state is the deleted subscription');
 SELECT is((SELECT count(*) FROM jobspy.payment_webhooks WHERE status = 'ignored' AND note LIKE 'older than %'),
           7::bigint, 'every event older than the state it met is recorded as ignored (7 of 18)');
-SELECT is((SELECT count(*) FROM jobspy.payment_webhooks WHERE processed), 18::bigint, 'every event is processed');
+SELECT is((SELECT count(*) FROM jobspy.payment_webhooks WHERE processed AND event_id LIKE 'evt\_sub\_%'), 18::bigint,
+          'every event is processed');
+SELECT is((SELECT count(DISTINCT (status, canceled_at, ended_at, current_period_start, cancel_at_period_end, quantity))
+             FROM jobspy.subscriptions WHERE stripe_subscription_id LIKE 'sub\__'), 1::bigint,
+          'all six billing subscriptions end in the same state');
+SELECT is((SELECT DISTINCT (status, canceled_at) FROM jobspy.subscriptions WHERE stripe_subscription_id LIKE 'sub\__'),
+          ROW('canceled'::text, to_timestamp(1893456120)), 'canceled at the deletion''s time');
 
 -- The issue's case: an update saying active, older than the deletion, arrives after it.
 SELECT pg_temp.deliver('evt_late_del', 'customer.subscription.deleted', 1893456100, 'sub_late', 'canceled');
@@ -46,8 +58,9 @@ SELECT is(pg_temp.deliver('evt_late_upd', 'customer.subscription.updated', 18934
           'ACCEPTED', 'the late update is accepted (stored)');
 SELECT is((SELECT (status, note LIKE 'older than evt_late_del%') FROM jobspy.payment_webhooks WHERE event_id = 'evt_late_upd'),
           ROW('ignored'::text, true), 'but ignored, with the reason');
-SELECT is((SELECT object ->> 'status' FROM jobspy.provider_objects WHERE object_id = 'sub_late'), 'canceled',
-          'the subscription is not revived');
+SELECT is((SELECT (o.object ->> 'status') || '/' || s.status FROM jobspy.provider_objects o
+             JOIN jobspy.subscriptions s ON s.stripe_subscription_id = o.object_id WHERE o.object_id = 'sub_late'),
+          'canceled/canceled', 'the subscription is not revived, neither its watermark nor its billing row');
 
 -- Same second: the stage decides (created < updated < deleted), in every order.
 SELECT pg_temp.run('tie_' || n, ord, 1893456000, 1893456000, 1893456000)

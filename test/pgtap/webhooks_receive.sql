@@ -1,7 +1,7 @@
 -- receive_webhook: the Stripe vector, every code, rotation, tolerance edges,
 -- plain HMAC in hex and base64, deduplication, secrets never readable.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 
 -- Signatures computed independently, with pgcrypto.
@@ -48,6 +48,7 @@ SELECT is((SELECT octet_length(payload) FROM vec), 484, 'the vector payload is 4
 SELECT is((SELECT encode(sha256(convert_to(payload, 'UTF8')), 'hex') FROM vec),
           '98cc89412549ca7faf118fca984763bdb6f81e13d1ce8c528dbbb5be602ec1be', 'and is the vector''s exact bytes');
 
+SELECT jobspy.create_user('test@stripe.com');
 SET LOCAL jobspy.clock_override = '2018-08-02 10:12:00+00';   -- t + 100 s
 SELECT is((SELECT to_timestamp(1533204620) + interval '100 seconds'), '2018-08-02 10:12:00+00'::timestamptz, 'clock at t + 100');
 SELECT is((SELECT r FROM vec, jobspy.receive_webhook('stripe', header, payload) r),
@@ -57,6 +58,9 @@ SELECT is((SELECT r FROM vec, jobspy.receive_webhook('stripe', header, payload) 
 SELECT is((SELECT count(*) FROM jobspy.payment_webhooks), 1::bigint, 'one row stored for the event');
 SELECT is((SELECT (status, processed, attempts, note) FROM jobspy.payment_webhooks),
           ROW('applied'::text, true, 1, NULL::text), 'inline mode applied it at once');
+SELECT is((SELECT c.user_id FROM jobspy.provider_customers pc JOIN jobspy.customers c ON c.id = pc.customer_id
+            WHERE pc.provider_customer_id = 'cus_123'),
+          (SELECT u.id FROM jobspy.users u WHERE u.email = 'test@stripe.com'), 'to the customer of the user with its email');
 SELECT is((SELECT event_created FROM jobspy.payment_webhooks), to_timestamp(1533204620), 'the event''s created time is kept');
 SELECT is((SELECT (jobspy.receive_webhook('stripe', header, replace(payload, 'cus_123', 'cus_124'))).code FROM vec),
           'BAD_SIGNATURE', 'any change to the payload fails');

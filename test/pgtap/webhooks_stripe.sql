@@ -1,0 +1,230 @@
+-- Stripe events applied to billing: customers linked (or created) by
+-- metadata or email, subscriptions and invoices created when missing and
+-- moved through their state machines, events that cannot apply kept as
+-- failures with their error, payment events recorded as not applied.
+-- Payloads follow the shapes of Stripe's published fixtures
+-- (stripe/openapi, openapi/fixtures3.json), trimmed to what matters.
+BEGIN;
+SELECT plan(43);
+CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
+SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
+SELECT jobspy.create_provider('stripe', 'Stripe');
+SELECT jobspy.set_provider_secret('stripe', 'whsec_apply');
+
+-- send(event id, type, created (seconds after 2030-01-01), data.object): the receipt code.
+CREATE FUNCTION pg_temp.send(evt text, type text, at integer, obj jsonb) RETURNS text LANGUAGE sql AS $$
+    SELECT (jobspy.receive_webhook('stripe',
+               format('t=1893456000,v1=%s', encode(public.hmac('1893456000.' || p, 'whsec_apply', 'sha256'), 'hex')), p)).code
+      FROM (SELECT jsonb_build_object('id', evt, 'object', 'event', 'api_version', '2024-06-20', 'type', type,
+                                      'created', 1893456000 + at, 'livemode', false, 'pending_webhooks', 1,
+                                      'data', jsonb_build_object('object', obj))::text AS p) x
+$$;
+CREATE FUNCTION pg_temp.outcome(evt text) RETURNS text LANGUAGE sql AS $$
+    SELECT status || coalesce(': ' || (errors -> -1 ->> 'sqlstate'), '') FROM jobspy.payment_webhooks WHERE event_id = evt
+$$;
+-- A Stripe customer, subscription and invoice, as the fixtures have them.
+CREATE FUNCTION pg_temp.customer(id text, email text, name text, meta jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('id', id, 'object', 'customer', 'address', NULL, 'balance', 0, 'created', 1893456000,
+                              'currency', 'usd', 'delinquent', false, 'email', email, 'name', name, 'metadata', meta,
+                              'invoice_prefix', '7FE1103', 'livemode', false, 'tax_exempt', 'none')
+$$;
+CREATE FUNCTION pg_temp.sub(id text, cus text, status text, extra jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('id', id, 'object', 'subscription', 'customer', cus, 'status', status,
+                              'billing_cycle_anchor', 1893456000, 'cancel_at_period_end', false, 'canceled_at', NULL,
+                              'ended_at', NULL, 'collection_method', 'charge_automatically', 'created', 1893456000,
+                              'currency', 'usd', 'start_date', 1893456000, 'trial_start', NULL, 'trial_end', NULL,
+                              'metadata', '{}'::jsonb, 'pause_collection', NULL,
+                              'items', jsonb_build_object('object', 'list', 'data', jsonb_build_array(jsonb_build_object(
+                                  'id', 'si_' || id, 'object', 'subscription_item', 'quantity', 1, 'subscription', id,
+                                  'current_period_start', 1893456000, 'current_period_end', 1896134400,
+                                  'price', jsonb_build_object('id', 'price_1Pgaf', 'object', 'price', 'active', true,
+                                      'currency', 'usd', 'lookup_key', 'pro_monthly', 'product', 'prod_QXg1',
+                                      'recurring', jsonb_build_object('interval', 'month', 'interval_count', 1,
+                                                                      'usage_type', 'licensed'),
+                                      'type', 'recurring', 'unit_amount', 2000)))))
+           || extra
+$$;
+CREATE FUNCTION pg_temp.inv(id text, cus text, status text, lines jsonb, total bigint, extra jsonb DEFAULT '{}')
+    RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('id', id, 'object', 'invoice', 'customer', cus, 'status', status, 'currency', 'usd',
+                              'amount_due', total, 'amount_paid', CASE WHEN status = 'paid' THEN total ELSE 0 END,
+                              'amount_remaining', CASE WHEN status = 'paid' THEN 0 ELSE total END,
+                              'billing_reason', 'subscription_create', 'collection_method', 'charge_automatically',
+                              'created', 1893456000, 'due_date', NULL, 'number', NULL, 'subtotal', total, 'total', total,
+                              'total_discount_amounts', '[]'::jsonb,
+                              'status_transitions', jsonb_build_object('finalized_at', NULL, 'paid_at', NULL,
+                                                                       'voided_at', NULL, 'marked_uncollectible_at', NULL),
+                              'parent', jsonb_build_object('type', 'subscription_details', 'subscription_details',
+                                                           jsonb_build_object('subscription', 'sub_a')),
+                              'lines', jsonb_build_object('object', 'list', 'data', lines))
+           || extra
+$$;
+CREATE FUNCTION pg_temp.line(amount bigint, qty integer, descr text, tax bigint DEFAULT 0) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('id', 'il_' || md5(descr), 'object', 'line_item', 'amount', amount, 'currency', 'usd',
+                              'description', descr, 'quantity', qty,
+                              'taxes', CASE WHEN tax > 0 THEN jsonb_build_array(jsonb_build_object('amount', tax)) ELSE '[]' END,
+                              'period', jsonb_build_object('start', 1893456000, 'end', 1896134400))
+$$;
+
+SELECT jobspy.create_plan('pro', 'Pro');
+SELECT jobspy.create_product('pro', 'Pro', 'subscription', 'pro');
+SELECT jobspy.create_price('pro', 'pro_monthly', 2000, 'USD', 'month');
+CREATE TEMP TABLE u AS
+SELECT jobspy.create_user('ada@example.com') AS ada, jobspy.create_user('bob@example.com') AS bob,
+       jobspy.create_user('cy@example.com') AS cy;
+
+-- ---------------------------------------------------------------- customers
+SELECT is(pg_temp.send('evt_c1', 'customer.created', 0,
+                       pg_temp.customer('cus_ada', 'someone@else.com', 'Ada L', jsonb_build_object('user_id', (SELECT ada FROM u)))),
+          'ACCEPTED', 'customer.created is accepted');
+SELECT is((SELECT (c.user_id, c.email, c.name) FROM jobspy.provider_customers pc JOIN jobspy.customers c ON c.id = pc.customer_id
+            WHERE pc.provider_customer_id = 'cus_ada'),
+          ROW((SELECT ada FROM u), 'someone@else.com'::text, 'Ada L'::text),
+          'a customer named by metadata user_id is created and linked, with Stripe''s email and name');
+SELECT is(pg_temp.outcome('evt_c1'), 'applied', 'and the event is applied');
+SELECT is(pg_temp.send('evt_c2', 'customer.updated', 10, pg_temp.customer('cus_ada', 'ada@example.com', 'Ada Lovelace')),
+          'ACCEPTED', 'customer.updated is accepted');
+SELECT is((SELECT (c.email, c.name) FROM jobspy.customers c WHERE c.user_id = (SELECT ada FROM u)),
+          ROW('ada@example.com'::text, 'Ada Lovelace'::text), 'customer.updated changes the linked customer');
+SELECT jobspy.create_customer((SELECT bob FROM u));
+SELECT pg_temp.send('evt_c3', 'customer.created', 0, pg_temp.customer('cus_bob', 'BOB@example.com', NULL));
+SELECT is((SELECT pc.customer_id FROM jobspy.provider_customers pc WHERE pc.provider_customer_id = 'cus_bob'),
+          (SELECT c.id FROM jobspy.customers c WHERE c.user_id = (SELECT bob FROM u)),
+          'a customer is matched by email (any case) to the user''s existing customer');
+SELECT pg_temp.send('evt_c4', 'customer.created', 0, pg_temp.customer('cus_nobody', 'nobody@example.com', 'N'));
+SELECT is((SELECT (status, note LIKE 'customer cus_nobody matches no user%') FROM jobspy.payment_webhooks WHERE event_id = 'evt_c4'),
+          ROW('ignored'::text, true), 'a customer matching nobody is recorded as ignored, with the reason');
+SELECT is((SELECT count(*) FROM jobspy.provider_customers WHERE provider_customer_id = 'cus_nobody'), 0::bigint,
+          'and links nothing');
+
+-- ------------------------------------------------------------ subscriptions
+SELECT is(pg_temp.send('evt_s1', 'customer.subscription.created', 20, pg_temp.sub('sub_a', 'cus_ada', 'active')),
+          'ACCEPTED', 'customer.subscription.created is accepted');
+SELECT is((SELECT (s.status, s.user_id, p.code, s.plan_type, s.quantity, s.current_period_start, s.current_period_end)
+             FROM jobspy.subscriptions s JOIN jobspy.prices p ON p.id = s.price_id WHERE s.stripe_subscription_id = 'sub_a'),
+          ROW('active'::text, (SELECT ada FROM u), 'pro_monthly'::text, 'pro'::text, 1,
+              '2030-01-01 00:00:00+00'::timestamptz, '2030-02-01 00:00:00+00'::timestamptz),
+          'the subscription is created active, on the price whose code is Stripe''s lookup key, with the items'' period');
+SELECT is((SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'billing.subscription.created'
+              AND entity_id = (SELECT id::text FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_a')),
+          1::bigint, 'billing''s outbox event is written in the same transaction');
+SELECT pg_temp.send('evt_s2', 'customer.subscription.updated', 30,
+                    pg_temp.sub('sub_a', 'cus_ada', 'past_due', '{"cancel_at_period_end": true}'));
+SELECT is((SELECT (status, cancel_at_period_end) FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_a'),
+          ROW('past_due'::text, true), 'customer.subscription.updated moves it to past_due');
+SELECT pg_temp.send('evt_s3', 'customer.subscription.deleted', 40,
+                    pg_temp.sub('sub_a', 'cus_ada', 'canceled', '{"canceled_at": 1893456040, "ended_at": 1893456040}'));
+SELECT is((SELECT (status, canceled_at, ended_at) FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_a'),
+          ROW('canceled'::text, '2030-01-01 00:00:40+00'::timestamptz, '2030-01-01 00:00:40+00'::timestamptz),
+          'customer.subscription.deleted cancels it with Stripe''s times');
+SELECT is(pg_temp.send('evt_s4', 'customer.subscription.updated', 50, pg_temp.sub('sub_a', 'cus_ada', 'active')),
+          'ACCEPTED', 'a newer event reviving a canceled subscription is accepted (stored)');
+SELECT is(pg_temp.outcome('evt_s4'), 'pending: JS505', 'but cannot apply: kept pending for a retry with the state machine''s JS505');
+SELECT is((SELECT errors -> 0 ->> 'error' FROM jobspy.payment_webhooks WHERE event_id = 'evt_s4'),
+          'illegal subscription transition from canceled to active', 'with its error');
+SELECT is((SELECT status FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_a'), 'canceled',
+          'and the subscription stays canceled');
+SELECT is((SELECT event_id FROM jobspy.provider_objects WHERE object_id = 'sub_a'), 'evt_s3',
+          'nor does its watermark move');
+
+-- Paused and resumed (Stripe pauses a trial that ends without a payment method).
+SELECT pg_temp.send('evt_p1', 'customer.subscription.created', 0,
+                    pg_temp.sub('sub_b', 'cus_bob', 'trialing', '{"trial_start": 1893456000, "trial_end": 1894665600}'));
+SELECT is((SELECT (status, trial_end) FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_b'),
+          ROW('trialing'::text, '2030-01-15 00:00:00+00'::timestamptz), 'a trialing subscription keeps its trial');
+SELECT pg_temp.send('evt_p2', 'customer.subscription.paused', 100, pg_temp.sub('sub_b', 'cus_bob', 'paused'));
+SELECT is((SELECT (status, paused_at) FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_b'),
+          ROW('paused'::text, '2030-01-01 00:01:40+00'::timestamptz), 'customer.subscription.paused pauses it');
+SELECT pg_temp.send('evt_p3', 'customer.subscription.resumed', 200, pg_temp.sub('sub_b', 'cus_bob', 'active'));
+SELECT is((SELECT (status, paused_at) FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_b'),
+          ROW('active'::text, NULL::timestamptz), 'customer.subscription.resumed makes it active again');
+SELECT is((SELECT array_agg(payload ->> 'previous_status' || '>' || (payload ->> 'status') ORDER BY id) FROM jobspy.outbox_events
+            WHERE topic = 'billing.subscription.status_changed'
+              AND entity_id = (SELECT id::text FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_b')),
+          ARRAY['trialing>paused', 'paused>active'], 'each change is one outbox event');
+
+-- First seen ended: created, then walked to canceled through legal steps.
+SELECT pg_temp.send('evt_d1', 'customer.subscription.deleted', 0,
+                    pg_temp.sub('sub_c', 'cus_bob', 'canceled', '{"canceled_at": 1893455000}') || '{"items": {"data": []}}');
+SELECT is((SELECT (status, canceled_at, price_id IS NULL) FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_c'),
+          ROW('canceled'::text, '2029-12-31 23:43:20+00'::timestamptz, true),
+          'a subscription first seen deleted is created canceled (no items: no price)');
+
+-- Unknown customer: fails (JS603) until the customer event arrives, then a retry applies it.
+SELECT is(pg_temp.send('evt_u1', 'customer.subscription.created', 0, pg_temp.sub('sub_cy', 'cus_cy', 'active')), 'ACCEPTED',
+          'a subscription of a customer not seen yet is accepted');
+SELECT is(pg_temp.outcome('evt_u1'), 'pending: JS603', 'and waits, its error JS603');
+SELECT is((SELECT count(*) FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_cy'), 0::bigint,
+          'nothing of the attempt remains');
+SELECT pg_temp.send('evt_u2', 'customer.created', 0, pg_temp.customer('cus_cy', 'cy@example.com', 'Cy'));
+SET LOCAL jobspy.clock_override = '2030-01-01 00:00:30+00';
+SELECT is(jobspy.process_webhooks(10) >= 1, true, 'process_webhooks retries it once due');
+SELECT is((SELECT (s.status, s.user_id) FROM jobspy.subscriptions s WHERE s.stripe_subscription_id = 'sub_cy'),
+          ROW('active'::text, (SELECT cy FROM u)), 'the retry applies it to the customer the later event linked');
+SELECT is(pg_temp.outcome('evt_u1'), 'applied: JS603', 'the event is applied, its first error kept');
+
+-- ----------------------------------------------------------------- invoices
+SELECT pg_temp.send('evt_i1', 'invoice.created', 0,
+                    pg_temp.inv('in_1', 'cus_ada', 'draft',
+                                jsonb_build_array(pg_temp.line(2000, 1, 'Pro x 1', 200), pg_temp.line(1500, 3, 'Seats x 3')), 3700));
+SELECT is((SELECT (i.status, i.amount_cents, i.tax_cents, i.total_cents, i.invoice_number, s.stripe_subscription_id)
+             FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
+             LEFT JOIN jobspy.subscriptions s ON s.id = i.subscription_id WHERE pi.provider_invoice_id = 'in_1'),
+          ROW('draft'::text, 3500::bigint, 200::bigint, 3700::bigint, NULL::text, 'sub_a'::text),
+          'invoice.created makes a draft with Stripe''s lines, tax and subscription');
+SELECT is((SELECT array_agg((quantity, unit_amount, tax_rate_bp)::text ORDER BY description) FROM jobspy.invoice_lines l
+            JOIN jobspy.provider_invoices pi ON pi.invoice_id = l.invoice_id WHERE pi.provider_invoice_id = 'in_1'),
+          ARRAY['(1,2000,1000)', '(3,500,0)'], 'each line with its quantity, unit amount and tax rate');
+SELECT pg_temp.send('evt_i2', 'invoice.finalized', 10,
+                    pg_temp.inv('in_1', 'cus_ada', 'open',
+                                jsonb_build_array(pg_temp.line(2000, 1, 'Pro x 1', 200), pg_temp.line(1500, 3, 'Seats x 3')), 3700));
+SELECT is((SELECT (i.status, i.invoice_number IS NOT NULL) FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
+            WHERE pi.provider_invoice_id = 'in_1'), ROW('open'::text, true),
+          'invoice.finalized finalizes it: open, numbered by its series');
+SELECT pg_temp.send('evt_i3', 'invoice.payment_failed', 20,
+                    pg_temp.inv('in_1', 'cus_ada', 'open', jsonb_build_array(pg_temp.line(2000, 1, 'Pro x 1', 200), pg_temp.line(1500, 3, 'Seats x 3')), 3700,
+                                '{"attempt_count": 1}'));
+SELECT is(pg_temp.outcome('evt_i3'), 'applied', 'invoice.payment_failed leaves it open');
+SELECT pg_temp.send('evt_i4', 'invoice.paid', 30,
+                    pg_temp.inv('in_1', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(2000, 1, 'Pro x 1', 200), pg_temp.line(1500, 3, 'Seats x 3')), 3700,
+                                '{"status_transitions": {"paid_at": 1893456030}}'));
+SELECT is((SELECT (i.status, i.amount_paid_cents, i.amount_due_cents, i.paid_at) FROM jobspy.provider_invoices pi
+             JOIN jobspy.invoices i ON i.id = pi.invoice_id WHERE pi.provider_invoice_id = 'in_1'),
+          ROW('paid'::text, 3700::bigint, 0::bigint, '2030-01-01 00:00:30+00'::timestamptz), 'invoice.paid marks it paid');
+
+-- First seen paid: created, finalized and paid in one application.
+SELECT pg_temp.send('evt_i5', 'invoice.paid', 0, pg_temp.inv('in_2', 'cus_bob', 'paid', jsonb_build_array(pg_temp.line(900, 1, 'Once')), 900));
+SELECT is((SELECT (i.status, i.total_cents, i.amount_paid_cents, i.invoice_number IS NOT NULL) FROM jobspy.provider_invoices pi
+             JOIN jobspy.invoices i ON i.id = pi.invoice_id WHERE pi.provider_invoice_id = 'in_2'),
+          ROW('paid'::text, 900::bigint, 900::bigint, true), 'an invoice first seen paid is created, finalized and paid');
+SELECT pg_temp.send('evt_i6', 'invoice.voided', 0, pg_temp.inv('in_3', 'cus_bob', 'void', jsonb_build_array(pg_temp.line(500, 1, 'Void me')), 500));
+SELECT is((SELECT i.status FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
+            WHERE pi.provider_invoice_id = 'in_3'), 'void', 'invoice.voided: finalized, then voided');
+SELECT pg_temp.send('evt_i7', 'invoice.marked_uncollectible', 0,
+                    pg_temp.inv('in_4', 'cus_bob', 'uncollectible', jsonb_build_array(pg_temp.line(700, 1, 'Bad debt')), 700));
+SELECT is((SELECT i.status FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
+            WHERE pi.provider_invoice_id = 'in_4'), 'uncollectible', 'invoice.marked_uncollectible marks it uncollectible');
+SELECT pg_temp.send('evt_i8', 'invoice.paid', 10,
+                    pg_temp.inv('in_4', 'cus_bob', 'paid', jsonb_build_array(pg_temp.line(700, 1, 'Bad debt')), 700));
+SELECT is((SELECT i.status FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
+            WHERE pi.provider_invoice_id = 'in_4'), 'paid', 'an uncollectible invoice paid later is paid');
+SELECT pg_temp.send('evt_i9', 'invoice.created', 20,
+                    pg_temp.inv('in_4', 'cus_bob', 'draft', jsonb_build_array(pg_temp.line(700, 1, 'Bad debt')), 700));
+SELECT is((SELECT note FROM jobspy.payment_webhooks WHERE event_id = 'evt_i9'), NULL,
+          'a newer event saying draft about a paid invoice is not taken for an older one');
+SELECT is(pg_temp.outcome('evt_i9'), 'pending: JS506', 'it cannot apply: kept with JS506 from the invoice state machine');
+SELECT pg_temp.send('evt_i10', 'invoice.created', 0,
+                    pg_temp.inv('in_5', 'cus_bob', 'draft', jsonb_build_array(pg_temp.line(100000, 1, 'Taxed', 1)), 100001));
+SELECT is(pg_temp.outcome('evt_i10'), 'pending: JS604', 'a tax that no per-line rate reproduces fails with JS604');
+SELECT is((SELECT count(*) FROM jobspy.provider_invoices WHERE provider_invoice_id = 'in_5'), 0::bigint,
+          'and leaves no invoice behind');
+
+-- ----------------------------------------------------------------- payments
+SELECT pg_temp.send('evt_ch1', 'charge.succeeded', 0,
+                    jsonb_build_object('id', 'ch_1', 'object', 'charge', 'amount', 3700, 'currency', 'usd',
+                                       'customer', 'cus_ada', 'invoice', 'in_1', 'paid', true, 'status', 'succeeded'));
+SELECT is((SELECT (status, note LIKE 'charge.succeeded is kept but not applied%') FROM jobspy.payment_webhooks
+            WHERE event_id = 'evt_ch1'), ROW('ignored'::text, true), 'payment events are recorded as not applied, with why');
+
+SELECT * FROM finish();
+ROLLBACK;
