@@ -18,7 +18,7 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 SQL_MODULES = core keys audit identity licensing licensing_tiers billing ratelimit quotas quotas_metering outbox \
               billing_customers billing_catalogue billing_subscriptions billing_invoices billing_memberships \
               webhooks webhooks_stripe loyalty loyalty_offers loyalty_credits \
-              loyalty_events loyalty_rfm ops analytics analytics_reports roles
+              loyalty_events loyalty_rfm ops analytics analytics_reports analytics_billing roles
 SQL_SOURCES = $(foreach m,$(SQL_MODULES),$(wildcard sql/$(m).sql))
 
 UPGRADES    = $(notdir $(wildcard sql/upgrade/*--*))
