@@ -124,6 +124,32 @@ $$;
 COMMENT ON FUNCTION jobspy.track_events(jsonb) IS
     'records many events at once from a JSON array of objects with user_id, event_type, properties, occurred_at; all or none; returns how many';
 
+-- Business events (payments, refunds, subscription changes, tier changes)
+-- are written once, by the module that makes the change, to the outbox;
+-- this trigger copies each one that concerns a user into events in the
+-- same transaction, so it is there exactly once: if and only if the change
+-- commits, with no consumer to lose or repeat it.  An event naming a user
+-- that no longer exists is not copied (events keep users' rows only).
+CREATE FUNCTION jobspy.outbox_to_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    INSERT INTO jobspy.events (user_id, event_type, properties, occurred_at)
+    SELECT NEW.user_id, NEW.topic,
+           NEW.payload || jsonb_build_object('outbox_id', NEW.id, 'entity_type', NEW.entity_type,
+                                             'entity_id', NEW.entity_id),
+           NEW.created_at
+      FROM jobspy.users u
+     WHERE u.id = NEW.user_id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.outbox_to_events() IS
+    'trigger: copies an outbox event of a user into events (event_type = topic; properties = payload with outbox_id, entity_type, entity_id) in the same transaction';
+CREATE TRIGGER outbox_events_to_analytics AFTER INSERT ON jobspy.outbox_events
+    FOR EACH ROW WHEN (NEW.user_id IS NOT NULL) EXECUTE FUNCTION jobspy.outbox_to_events();
+
 -- ---- Mergeable latency histograms (src/analytics_histogram.c)
 
 CREATE FUNCTION jobspy.histogram_add(internal, integer) RETURNS internal
@@ -633,7 +659,7 @@ COMMENT ON FUNCTION jobspy.conversion_funnel(text[], timestamptz, timestamptz) I
 REVOKE ALL ON FUNCTION
     jobspy.record_api_call(uuid, text, text, integer, integer, integer, integer, uuid, text, inet, text, text, jsonb, timestamptz),
     jobspy.record_api_calls(jsonb), jobspy.track_event(uuid, text, jsonb, timestamptz), jobspy.track_events(jsonb),
-    jobspy.check_batch(jsonb), jobspy.refresh_rollups(), jobspy.rebuild_rollups(), jobspy.maintain_analytics(),
+    jobspy.check_batch(jsonb), jobspy.outbox_to_events(), jobspy.refresh_rollups(), jobspy.rebuild_rollups(), jobspy.maintain_analytics(),
     jobspy.rollup_api_usage(xid8, xid8), jobspy.rollup_events(xid8, xid8),
     jobspy.api_usage_aggregate(xid8, xid8), jobspy.events_aggregate(xid8, xid8), jobspy.rollup_horizon(text),
     jobspy.cohort_changes(xid8, xid8),
