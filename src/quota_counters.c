@@ -1,27 +1,26 @@
 /*
  * quota_counters.c: consume_quota's hot write, used = used + amount on one
- * jobspy.quota_counters row, made straight through the heap.
+ * jobspy.quota_counters row, made through the executor's simple-update
+ * entry point rather than a planned UPDATE.
  *
- * An UPDATE through SPI builds and tears down an executor for every call:
- * its plan tree, its quals and projections, its result relation.  That is
- * about half of a consumption's instructions, for a change of one column.
- * Here the row is found by the TID where this backend last left it or by
- * the primary key, checked for room, and updated with heap_update(), which
- * takes the row lock, writes the WAL, counts the statistics and decides on
- * a HOT update as any UPDATE does; index entries are added when it was not
- * HOT.
+ * An UPDATE through SPI builds and tears down a plan tree, its quals and
+ * projections for every call, for a change of one column.  Here the row is
+ * found by the TID where this backend last left it or by the primary key,
+ * checked for room, locked, and updated with ExecSimpleRelationUpdate(),
+ * the path logical replication's apply worker takes: row triggers,
+ * constraints, the heap update with its WAL, statistics and HOT decision,
+ * index entries and queued foreign-key checks, as any UPDATE has them.
+ * (bench/workloads/quotas_consume*.sql measure it against the SQL UPDATE;
+ * docs/benchmarks.md has the figures, and those of heap_update() called
+ * directly, which this replaced.)
  *
- * Only what an UPDATE of that column would do, and nothing it would do
- * differently: the direct path is taken only in a read-write transaction
- * under READ COMMITTED, for a plain heap table without rules, row
- * security, CHECK constraints or stored generated columns, whose UPDATE
- * triggers are either foreign-key checks (the key does not change; but a
- * row version this transaction wrote gets its check, so the UPDATE runs)
- * or limited to other columns.  Otherwise, and whenever the row was changed
- * concurrently (a concurrent update is followed by the SQL UPDATE, which
- * re-checks the newest version), the caller runs the SQL UPDATE instead.
- * The replica-identity check of a publication is made as the UPDATE's.
- * Executor hooks (pgaudit, sepgsql) do not see the direct update.
+ * The path is taken only in a read-write transaction under READ COMMITTED,
+ * for a plain heap table without rules, without row security that applies
+ * to the caller and without triggers on the used column other than
+ * foreign-key checks; otherwise, and whenever the row was changed
+ * concurrently (the SQL UPDATE then follows the newest version and
+ * re-checks it), the caller runs the SQL UPDATE instead.  Executor hooks (pgaudit, sepgsql) do not see this
+ * update, as they do not see logical replication's.
  */
 #include "postgres.h"
 
@@ -30,6 +29,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_am_d.h"
@@ -46,49 +46,71 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 
 #include "quotas.h"
 
+/* How the counter row is updated: see jobspy_quota_counters_init(). */
+typedef enum CounterUpdatePath
+{
+	COUNTER_UPDATE_EXECUTOR,
+	COUNTER_UPDATE_SQL
+} CounterUpdatePath;
+
+static int	counter_update_path = COUNTER_UPDATE_EXECUTOR;
+
+static const struct config_enum_entry counter_update_options[] = {
+	{"executor", COUNTER_UPDATE_EXECUTOR, false},
+	{"sql", COUNTER_UPDATE_SQL, false},
+	{NULL, 0, false}
+};
+
 /*
- * True when an UPDATE of quota_counters.used alone would run nothing but
- * the heap update and its index entries.  *fk_check: the table has a
- * foreign key, whose check an UPDATE still queues for a row version this
- * transaction wrote (the check queued by its INSERT skips a version
- * updated since).
+ * jobspy.quota_counter_update: a developer setting, so that bench/ can
+ * measure both ways of making the same update in one run.
+ */
+void
+jobspy_quota_counters_init(void)
+{
+	DefineCustomEnumVariable("jobspy.quota_counter_update",
+							 "How consume_quota updates its counter row (for measurement).",
+							 "executor: ExecSimpleRelationUpdate(), as logical replication "
+							 "applies an update; sql: the SQL UPDATE through SPI.",
+							 &counter_update_path,
+							 COUNTER_UPDATE_EXECUTOR,
+							 counter_update_options,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * True when ExecSimpleRelationUpdate() would do what the SQL UPDATE of
+ * quota_counters.used does: no rule rewrites it, no row security applies
+ * to this user, and no trigger but a foreign key's watches the used column
+ * (a BEFORE trigger could change or veto the value the answer has already
+ * counted).
  */
 static bool
-update_is_plain(Relation rel, AttrNumber used, bool *fk_check)
+update_is_plain(Relation rel, AttrNumber used)
 {
 	TriggerDesc *triggers = rel->trigdesc;
-	TupleConstr *constr = RelationGetDescr(rel)->constr;
 
-	*fk_check = false;
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL)
-		return false;
-	if (constr && (constr->num_check > 0 || constr->has_generated_stored))
+		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED || rel->rd_rules != NULL)
 		return false;
 	for (int i = 0; triggers && i < triggers->numtriggers; i++)
 	{
 		Trigger    *t = &triggers->triggers[i];
 		bool		on_used = t->tgnattr == 0;
 
-		if (!(t->tgtype & TRIGGER_TYPE_UPDATE))
+		if (!(t->tgtype & TRIGGER_TYPE_UPDATE) || RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_NONE)
 			continue;
-		switch (RI_FKey_trigger_type(t->tgfoid))
-		{
-			case RI_TRIGGER_FK:
-				*fk_check = true;
-				continue;
-			case RI_TRIGGER_PK:
-				continue;		/* the keys never change here */
-			default:
-				break;
-		}
 		for (int a = 0; a < t->tgnattr; a++)
 			on_used |= (t->tgattr[a] == used);
 		if (on_used)
@@ -115,21 +137,53 @@ text_equal(Datum a, text *b)
 		memcmp(VARDATA_ANY(t), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)) == 0;
 }
 
-/* Index entries for a new row version that did not go on a HOT chain. */
-static void
-insert_index_entries(Relation rel, HeapTuple tuple)
+/*
+ * The update of *old to *new made as logical replication's apply worker
+ * makes one: the row version locked first (the update itself must not meet
+ * a concurrent change), then ExecSimpleRelationUpdate() runs row triggers,
+ * constraints, the heap update and the index entries.  False when the row
+ * was changed since the snapshot (the SQL UPDATE then follows it).
+ */
+static bool
+update_through_executor(Relation rel, HeapTuple old, HeapTuple new, ItemPointer row)
 {
 	EState	   *estate = CreateExecutorState();
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	TupleTableSlot *locked = table_slot_create(rel, &estate->es_tupleTable);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
+	TM_FailureData tmfd;
+	EPQState	epq;
+	bool		done = false;
 
-	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	ExecInitResultRelation(estate, rri, 1);	/* where the triggers' code looks for it */
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = GetActiveSnapshot();
 	ExecOpenIndices(rri, false);
-	ExecStoreHeapTuple(tuple, slot, false);
-	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	ExecDropSingleTupleTableSlot(slot);
+	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
+
+	if (table_tuple_lock(rel, &old->t_self, GetActiveSnapshot(), locked, GetCurrentCommandId(false),
+						 LockTupleNoKeyExclusive, LockWaitBlock, 0, &tmfd) == TM_Ok)
+	{
+		ExecStoreHeapTuple(new, slot, false);
+		AfterTriggerBeginQuery();
+		ExecSimpleRelationUpdate(rri, estate, &epq, locked, slot);
+		AfterTriggerEndQuery(estate);
+		*row = slot->tts_tid;
+		done = true;
+	}
+
+	EvalPlanQualEnd(&epq);
+	ExecCloseResultRelations(estate);
+	ExecCloseRangeTableRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
+	return done;
 }
 
 typedef struct CounterCols
@@ -195,8 +249,7 @@ counter_row(Relation rel, const CounterCols *c, Snapshot snapshot, const QuotaCo
 
 /*
  * See quotas.h.  Takes RowExclusiveLock on jobspy.quota_counters (kept to
- * the end of the transaction, as an UPDATE's is) and, through
- * heap_update(), the row's lock.
+ * the end of the transaction, as an UPDATE's is) and the row's lock.
  */
 QuotaCounterResult
 quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPointer hint,
@@ -212,14 +265,10 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 	bool	   *nulls;
 	bool	   *replace;
 	int64		room;
-	TM_Result	result;
-	TM_FailureData tmfd;
-	LockTupleMode lockmode;
 	QuotaCounterResult answer = QUOTA_COUNTER_INDIRECT;
-	bool		fk_check;
 
 	/* The SQL UPDATE raises the read-only and serialization errors. */
-	if (XactReadOnly || IsolationUsesXactSnapshot())
+	if (XactReadOnly || IsolationUsesXactSnapshot() || counter_update_path == COUNTER_UPDATE_SQL)
 		return QUOTA_COUNTER_INDIRECT;
 
 	/* What a new statement would see, as the SQL UPDATE would. */
@@ -232,16 +281,13 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 	c.start = jobspy_col(&quota_rels, QC_COUNTER_START);
 	c.used = jobspy_col(&quota_rels, QC_COUNTER_USED);
 	c.reserved = jobspy_col(&quota_rels, QC_COUNTER_RESERVED);
-	if (!update_is_plain(rel, c.used, &fk_check) ||
+	if (!update_is_plain(rel, c.used) ||
 		pg_class_aclmask(RelationGetRelid(rel), GetUserId(), ACL_SELECT | ACL_UPDATE, ACLMASK_ALL) !=
 		(ACL_SELECT | ACL_UPDATE))
 	{
 		table_close(rel, RowExclusiveLock);
 		return QUOTA_COUNTER_INDIRECT;
 	}
-	/* A publication that cannot replicate updates refuses them, as it would the UPDATE. */
-	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
-
 	PushActiveSnapshot(GetTransactionSnapshot());
 	old = counter_row(rel, &c, GetActiveSnapshot(), key, hint);
 	if (old == NULL)
@@ -249,8 +295,6 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 		answer = QUOTA_COUNTER_REFUSED;
 		goto done;
 	}
-	if (fk_check && TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(old->t_data)))
-		goto done;				/* the UPDATE queues the foreign-key check */
 
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
@@ -281,16 +325,9 @@ quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount, ItemPoi
 	values[c.used - 1] = Int64GetDatum(*used);
 	replace[c.used - 1] = true;
 	new = heap_modify_tuple(old, desc, values, nulls, replace);
-	result = heap_update(rel, &old->t_self, new, GetCurrentCommandId(true), InvalidSnapshot, true,
-						 &tmfd, &lockmode);
-	if (result == TM_Ok)
-	{
-		if (!HeapTupleIsHeapOnly(new))
-			insert_index_entries(rel, new);
-		*row = new->t_self;
+	if (update_through_executor(rel, old, new, row))
 		answer = QUOTA_COUNTER_ADDED;
-	}
-	/* Changed or deleted since the snapshot: the SQL UPDATE follows it. */
+	/* else changed or deleted since the snapshot: the SQL UPDATE follows it. */
 
 done:
 	PopActiveSnapshot();

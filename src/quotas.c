@@ -70,6 +70,7 @@ jobspy_quotas_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	jobspy_quota_counters_init();
 	jobspy_rels_register(&quota_rels);
 }
 

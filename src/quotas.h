@@ -78,12 +78,15 @@ typedef enum QuotaCounterResult
 
 /*
  * used = used + amount on the counter's row when amount fits under limit
- * (-1: none) beside used and reserved, straight through the heap
+ * (-1: none) beside used and reserved, through ExecSimpleRelationUpdate()
  * (quota_counters.c).  hint: where the row was last seen, or NULL.  On
  * ADDED, *used and *reserved are the row's new values and *row its new TID.
  */
 extern QuotaCounterResult quota_counter_add(const QuotaCounterKey *key, int64 limit, int64 amount,
 											ItemPointer hint, int64 *used, int64 *reserved,
 											ItemPointer row);
+
+/* Defines jobspy.quota_counter_update (quota_counters.c). */
+extern void jobspy_quota_counters_init(void);
 
 #endif							/* JOBSPY_QUOTAS_H */

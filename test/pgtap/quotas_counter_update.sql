@@ -1,8 +1,8 @@
--- consume_quota's counter update straight through the heap
+-- consume_quota's counter update through ExecSimpleRelationUpdate()
 -- (src/quota_counters.c): index entries when an update is not HOT, and the
 -- SQL UPDATE whenever the table has something that update would skip.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 SET LOCAL jobspy.clock_override = '2031-05-14 12:00:00+00';
 CREATE EXTENSION IF NOT EXISTS amcheck;
@@ -87,13 +87,24 @@ SELECT is((SELECT q.used::bigint FROM jobspy.consume_quota('c0000000-0000-4000-8
           661::bigint, 'with row security enabled, the grant is counted');
 ALTER TABLE jobspy.quota_counters DISABLE ROW LEVEL SECURITY;
 
+-- jobspy.quota_counter_update = sql (a developer setting, for bench/) makes
+-- every consumption the SQL UPDATE (test/shell/quotas_counter_path.sh tells
+-- the paths apart).
+SET LOCAL jobspy.quota_counter_update = 'sql';
+SELECT is((SELECT max(q.used)::bigint
+             FROM generate_series(1, 20) g,
+                  jobspy.consume_quota('c0000000-0000-4000-8000-000000000001', 'calls', 1 + 0 * g) q),
+          681::bigint, 'with the setting at sql, 20 grants are counted');
+RESET jobspy.quota_counter_update;
+SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000001', 'calls', 20);
+
 -- A rule on the table sends consumption to the SQL UPDATE, which cannot
 -- return the counter through DO INSTEAD NOTHING: a clear error, not a
 -- silent count.
 CREATE RULE cu_nothing AS ON UPDATE TO jobspy.quota_counters DO INSTEAD NOTHING;
 SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000001', 'calls')$$,
                  '0A000', NULL, 'with an ON UPDATE DO INSTEAD NOTHING rule, the UPDATE refuses');
-SELECT is((SELECT used FROM cu_used), 661::bigint, 'and used stays');
+SELECT is((SELECT used FROM cu_used), 701::bigint, 'and used stays');
 DROP RULE cu_nothing ON jobspy.quota_counters;
 
 -- A publication of the table's updates without a replica identity refuses
@@ -111,7 +122,7 @@ SET LOCAL transaction_read_only = on;
 SELECT throws_ok($$SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000001', 'calls')$$,
                  '25006', NULL, 'a read-only transaction cannot consume');
 ROLLBACK TO SAVEPOINT read_only;
-SELECT is((SELECT used FROM cu_used), 661::bigint, 'and nothing was counted');
+SELECT is((SELECT used FROM cu_used), 701::bigint, 'and nothing was counted');
 
 -- An unlimited metric near the top of bigint: a sum past it is refused with 22023.
 SELECT jobspy.consume_quota('c0000000-0000-4000-8000-000000000002', 'tokens');
