@@ -75,7 +75,9 @@ CREATE TRIGGER license_machines_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy
     FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger('ignore:last_seen_at');
 SELECT pg_catalog.pg_extension_config_dump('jobspy.license_machines', '');
 
--- The validation log: failures always, successes when
+-- The validation log: a sample of the failures (every
+-- jobspy.licensing_failure_log_every-th; all of them are counted in
+-- license_validation_failures), successes when
 -- jobspy.licensing_log_successes is on.  Never the key.
 CREATE TABLE jobspy.license_validations (
     id          uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
@@ -90,7 +92,7 @@ CREATE TABLE jobspy.license_validations (
     created_at  timestamptz NOT NULL DEFAULT jobspy.now()
 ) PARTITION BY RANGE (created_at);
 COMMENT ON TABLE jobspy.license_validations IS
-    'validation log (seed 000''s license_validations): failures always, successes when jobspy.licensing_log_successes is on; partitioned by month';
+    'validation log (seed 000''s license_validations): every jobspy.licensing_failure_log_every-th failure, successes when jobspy.licensing_log_successes is on; partitioned by month';
 -- Keys and indexes on the default partition; maintain() copies them onto
 -- each month (see analytics.sql).
 CREATE TABLE jobspy.license_validations_default PARTITION OF jobspy.license_validations
@@ -99,6 +101,28 @@ CREATE INDEX license_validations_default_license_idx
     ON jobspy.license_validations_default (license_id, created_at) WHERE license_id IS NOT NULL;
 CREATE INDEX license_validations_default_created_idx ON jobspy.license_validations_default (created_at);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.license_validations_default', '');
+
+-- Failed validations counted per UTC day, licence, key hint and code: the
+-- counts gather in shared memory and flush_license_validations() appends
+-- them here, a row per key and flush, so a failure costs no write of its
+-- own and a flush takes no row lock a validation could wait for.  Read
+-- them summed: sum(failures) ... GROUP BY day, license_id, key_hint, result.
+CREATE TABLE jobspy.license_validation_failures (
+    day            date NOT NULL,
+    license_id     uuid,
+    key_hint       text CHECK (key_hint ~ '^[0-9A-Z]{4}$'),
+    result         text NOT NULL CHECK (result IN ('MALFORMED', 'NOT_FOUND', 'REVOKED', 'SUSPENDED', 'EXPIRED',
+                                                   'USER_SUSPENDED', 'FINGERPRINT_REQUIRED', 'TOO_MANY_MACHINES',
+                                                   'RATE_LIMITED')),
+    failures       bigint NOT NULL CHECK (failures > 0),
+    last_failed_at timestamptz NOT NULL
+);
+COMMENT ON TABLE jobspy.license_validation_failures IS
+    'failed validations per UTC day, licence (NULL: none found), key hint (last four characters of the key; NULL: malformed) and code: a row per flush and key, to be summed';
+CREATE INDEX license_validation_failures_day_idx ON jobspy.license_validation_failures (day);
+CREATE INDEX license_validation_failures_license_idx
+    ON jobspy.license_validation_failures (license_id, day) WHERE license_id IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('jobspy.license_validation_failures', '');
 
 -- Ed25519 keys of the offline licence tokens.  The earliest active key
 -- signs; 'verify' keys still verify what they signed; 'retired' ones do
@@ -515,14 +539,15 @@ CREATE FUNCTION jobspy.flush_license_validations() RETURNS bigint
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'jobspy_flush_license_validations';
 COMMENT ON FUNCTION jobspy.flush_license_validations() IS
-    'writes the validation counters kept in shared memory to licenses and license_machines; returns the rows updated';
+    'writes the validation counters kept in shared memory to licenses and license_machines, and the failure counts to license_validation_failures; returns the rows written';
 
 CREATE FUNCTION jobspy.maintain_licensing() RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    n bigint;
+    n    bigint;
+    keep text;
 BEGIN
     -- Licences whose time ran out read 'expired' (validation already
     -- answers EXPIRED from expires_at alone).
@@ -536,14 +561,25 @@ BEGIN
     IF jobspy.library_preloaded() THEN
         n := jobspy.flush_license_validations();
         IF n > 0 THEN
-            action := 'flushed'; object := format('validation counters of %s licences and machines', n);
+            action := 'flushed'; object := format('validation counters of %s licences, machines and failure counts', n);
+            RETURN NEXT;
+        END IF;
+    END IF;
+    -- Failure counts are kept as long as the validation log.
+    keep := jobspy.config_get('retention.license_validations') #>> '{}';
+    IF keep IS NOT NULL THEN
+        DELETE FROM jobspy.license_validation_failures
+         WHERE day < (jobspy.now() AT TIME ZONE 'UTC' - keep::interval)::date;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n > 0 THEN
+            action := 'deleted'; object := format('%s failure counts past retention', n);
             RETURN NEXT;
         END IF;
     END IF;
 END
 $$;
 COMMENT ON FUNCTION jobspy.maintain_licensing() IS
-    'maintain() step: marks licences past expires_at expired and flushes the shared-memory validation counters';
+    'maintain() step: marks licences past expires_at expired, flushes the shared-memory validation counters and failure counts, and deletes failure counts past retention.license_validations';
 
 -- ---- offline licence tokens ---------------------------------------------
 
@@ -673,7 +709,7 @@ REVOKE ALL ON FUNCTION
     jobspy.verify_license_token(text, text)
   FROM PUBLIC;
 REVOKE ALL ON jobspy.license_machines, jobspy.license_validations,
-    jobspy.license_validations_default FROM PUBLIC;
+    jobspy.license_validations_default, jobspy.license_validation_failures FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     jobspy.validate_license(text, text, text),
     jobspy.check_license_rate_limit(uuid, integer),
@@ -691,5 +727,6 @@ GRANT EXECUTE ON FUNCTION
     jobspy.renew_license(uuid, timestamptz),
     jobspy.flush_license_validations()
   TO jobspy_admin;
-GRANT SELECT ON jobspy.license_machines, jobspy.license_validations TO jobspy_admin;
+GRANT SELECT ON jobspy.license_machines, jobspy.license_validations, jobspy.license_validation_failures
+    TO jobspy_admin;
 GRANT SELECT (key_id, public_key, state, created_at, retired_at) ON jobspy.license_signing_keys TO jobspy_admin;

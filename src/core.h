@@ -158,6 +158,30 @@ extern void jobspy_state_damaged(JobspyStateFile *f);
 extern bool jobspy_state_read_close(JobspyStateFile *f, const char *what);
 
 /*
+ * A table of fixed-size entries kept in a state file: after the magic and
+ * version, the entry size and the count of entries, then the entries in
+ * use.
+ */
+typedef struct JobspyStateTable
+{
+	const char *path;
+	uint32		magic;
+	uint32		version;
+	const char *what;			/* for the log: "licence counter" */
+	Size		entry_size;
+	bool		(*used) (const void *entry);	/* to save */
+	bool		(*put) (const void *entry); /* to load; false: no room */
+} JobspyStateTable;
+
+/* Save the entries of entries[0..n) that are in use (in the postmaster). */
+extern void jobspy_state_save_table(const JobspyStateTable *t, const void *entries, Size n);
+/*
+ * Load the saved entries through put(); *lost counts those that found no
+ * room.  False when the file was damaged: the caller empties what was put.
+ */
+extern bool jobspy_state_load_table(const JobspyStateTable *t, int64 *lost);
+
+/*
  * The TriggerData of a call made by the trigger manager; 39P01 naming the
  * function (e.g. "jobspy.audit_trigger()") when called any other way.
  */

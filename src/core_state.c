@@ -148,3 +148,47 @@ jobspy_state_read_close(JobspyStateFile *f, const char *what)
 	pfree(f);
 	return ok;
 }
+
+/* What follows a state table's magic and version. */
+typedef struct StateTableHeader
+{
+	uint32		entry_size;
+	uint32		pad;
+	int64		count;
+} StateTableHeader;
+
+void
+jobspy_state_save_table(const JobspyStateTable *t, const void *entries, Size n)
+{
+	StateTableHeader h = {(uint32) t->entry_size, 0, 0};
+	JobspyStateFile *f;
+
+	for (Size i = 0; i < n; i++)
+		if (t->used((const char *) entries + i * t->entry_size))
+			h.count++;
+	f = jobspy_state_write_open(t->path, t->magic, t->version);
+	jobspy_state_write(f, &h, sizeof(h));
+	for (Size i = 0; i < n; i++)
+		if (t->used((const char *) entries + i * t->entry_size))
+			jobspy_state_write(f, (const char *) entries + i * t->entry_size, t->entry_size);
+	jobspy_state_write_close(f);
+}
+
+bool
+jobspy_state_load_table(const JobspyStateTable *t, int64 *lost)
+{
+	JobspyStateFile *f = jobspy_state_read_open(t->path, t->magic, t->version, t->what);
+	StateTableHeader h = {0};
+	void	   *entry = palloc(t->entry_size);
+
+	*lost = 0;
+	if (f == NULL)
+		return true;
+	if (!jobspy_state_read(f, &h, sizeof(h)) || h.entry_size != t->entry_size || h.count < 0)
+		jobspy_state_damaged(f);
+	for (int64 n = 0; n < h.count && jobspy_state_read(f, entry, t->entry_size); n++)
+		if (!t->put(entry))
+			(*lost)++;
+	pfree(entry);
+	return jobspy_state_read_close(f, t->what);
+}

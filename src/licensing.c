@@ -115,9 +115,24 @@ jobspy_licensing_init(void)
 								262144, 1024, 64 * 1024 * 1024,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("jobspy.licensing_failure_counters",
+								"How many counts of failed validations (per licence, key hint, code and day) shared memory keeps between two flushes.",
+								"Each takes 48 bytes; past 7/8 of them, failures are added to jobspy.license_validation_failures directly.",
+								&licensing_failure_counters,
+								65536, 1024, 64 * 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	DefineCustomIntVariable("jobspy.licensing_failure_log_every",
+							"Log every Nth failed licence validation in jobspy.license_validations; 0 logs none.",
+							"Every failure is counted in jobspy.license_validation_failures whatever this says.",
+							&licensing_failure_log_every,
+							100, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	DefineCustomBoolVariable("jobspy.licensing_log_successes",
 							 "Log successful licence validations in jobspy.license_validations too.",
-							 "Failures are always logged.",
+							 "Failures are logged as jobspy.licensing_failure_log_every says.",
 							 &licensing_log_successes,
 							 false,
 							 PGC_SUSET, 0,
@@ -125,4 +140,5 @@ jobspy_licensing_init(void)
 	jobspy_rels_register(&lic_rel_set);
 	license_cache_init();
 	lic_store_register();
+	lic_fail_register();
 }

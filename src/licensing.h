@@ -11,6 +11,8 @@
  *   licensing_write.c     the rare writes, run as the tables' owner: a
  *                         machine's first use and the validation log
  *   licensing_validate.c  validate_license and check_license_rate_limit
+ *   licensing_failures.c  failed validations counted in shared memory, and
+ *                         which of them the validation log samples
  *   licensing_flush.c     flush_license_validations: counts to the tables
  *   licensing_ed25519.c   Ed25519 for offline licence tokens
  */
@@ -36,6 +38,8 @@
 /* GUCs (licensing.c) */
 extern int	licensing_max_counters;
 extern bool licensing_log_successes;
+extern int	licensing_failure_counters;
+extern int	licensing_failure_log_every;
 
 /* ---- licensing.c: the tables validation reads ---------------------------- */
 
@@ -128,6 +132,55 @@ extern bool lic_store_give_back(const LicCounter *taken);
 
 extern void lic_store_register(void);
 
+/* ---- licensing_failures.c: failed validations, counted in shared memory ------- */
+
+/* What a failure is counted under (zero bytes where nothing applies). */
+typedef struct LicFailKey
+{
+	Oid			dbid;
+	int32		day;			/* UTC day, as lic_utc_day */
+	pg_uuid_t	license;		/* all zero: no licence (MALFORMED, NOT_FOUND) */
+	char		hint[4];		/* the key's last four characters; zero: MALFORMED */
+	int32		code;			/* lic_fail_code(); 0 marks a free entry */
+} LicFailKey;
+
+typedef struct LicFailure
+{
+	LicFailKey	key;
+	int64		count;			/* failures not yet flushed */
+	TimestampTz last_at;		/* the latest of them */
+} LicFailure;
+
+/* A failure code's number (1 up), and back. */
+extern int	lic_fail_code(const char *code);
+extern const char *lic_fail_code_name(int code);
+/* Count one failure; false when there is no room (count it in the table). */
+extern bool lic_fail_count(const LicFailKey *key, TimestampTz now);
+/* Whether the validation log takes this failure (the sampling clock moves). */
+extern bool lic_fail_sampled(void);
+/* Warn, at most once a minute, that failures are counted in the table. */
+extern void lic_fail_warn_full(void);
+/* For the flush: as lic_store_dropped_databases and lic_store_take. */
+extern int	lic_fail_databases(Oid *dbs, int max);
+extern void lic_fail_take(const Oid *dead, int ndead, void (*take) (const LicFailure *f));
+/* Put counts a rolled-back flush took back; false when there is no room. */
+extern bool lic_fail_give_back(const LicFailure *taken);
+extern void lic_fail_require(void);
+extern void lic_fail_register(void);
+
+/*
+ * Appends failure counts, given as arrays $1..$6 (day, license_id,
+ * key_hint, result, failures, last_failed_at), to
+ * license_validation_failures: the flush's statement, and a failure's when
+ * the store has no room.  An INSERT of new rows locks no row another
+ * transaction could be waiting for.
+ */
+#define LIC_FAILURES_INSERT \
+	"INSERT INTO jobspy.license_validation_failures" \
+	"       (day, license_id, key_hint, result, failures, last_failed_at)" \
+	"SELECT * FROM unnest($1::pg_catalog.date[], $2::pg_catalog.uuid[], $3::pg_catalog.text[]," \
+	"                     $4::pg_catalog.text[], $5::pg_catalog.int8[], $6::pg_catalog.timestamptz[])"
+
 /* ---- licensing_read.c: the rows, from the indexes or the cache -------------- */
 
 /*
@@ -159,6 +212,11 @@ extern bool lic_machine_bind(const LicRow *lic, text *fingerprint, text *app_ver
 extern bool lic_count_in_table(const LicRow *lic, TimestampTz now, int32 *left);
 /* Give back a count lic_count_in_table made (the machine was refused). */
 extern void lic_uncount_in_table(const LicRow *lic, TimestampTz now);
+
+/* The six array arguments of LIC_FAILURES_INSERT for n failures. */
+extern void lic_fail_arrays(const LicFailure *f, int n, Oid *types, Datum *values);
+/* Count one failure in license_validation_failures (the store had no room). */
+extern void lic_fail_count_in_table(const LicFailure *failure);
 
 /* One row of the validation log; skipped where nothing may be written. */
 extern void lic_log_validation(const char *code, const LicRow *lic, text *fingerprint,

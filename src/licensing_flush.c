@@ -1,7 +1,8 @@
 /*
  * licensing_flush.c: flush_license_validations (run by maintain()) writes
  * the counts the store holds to licenses and license_machines, one UPDATE
- * for each table.  What a flush took out of shared memory is kept until
+ * for each table, and the failure counts (licensing_failures.c) to
+ * license_validation_failures, one INSERT.  What a flush took out of shared memory is kept until
  * the transaction ends, and put back if it (or the subtransaction of the
  * flush) rolls back, so that no count is lost or counted twice.
  */
@@ -15,13 +16,16 @@
 #include "utils/array.h"
 #include "utils/date.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "core.h"
 #include "licensing.h"
 
 typedef struct Taken
 {
+	bool		failure;		/* fail, else counts */
 	LicCounter	counts;			/* as they were taken */
+	LicFailure	fail;
 	SubTransactionId subxact;	/* the flush's; a rollback to it gives this back */
 } Taken;
 
@@ -36,24 +40,49 @@ static bool flushing = false;	/* lic_store_flush_begin() called in this transact
 static void
 give_back_one(const Taken *t)
 {
-	if (!lic_store_give_back(&t->counts))
+	if (t->failure)
+	{
+		if (!lic_fail_give_back(&t->fail))
+			ereport(LOG,
+					(errmsg("lost " INT64_FORMAT " failed validation counts of a rolled back flush: the table of them is full",
+							t->fail.count)));
+	}
+	else if (!lic_store_give_back(&t->counts))
 		ereport(LOG,
 				(errmsg("lost " INT64_FORMAT " validation counts of a rolled back flush: the counter table is full",
 						t->counts.pending)));
 }
 
-/* lic_store_take's callback: note one entry's pending counts (in TopTransactionContext). */
-static void
-take_one(const LicCounter *e)
+/* A new element of taken (in TopTransactionContext). */
+static Taken *
+take_next(bool failure)
 {
+	Taken	   *t;
+
 	if (ntaken == taken_allocated)
 	{
 		taken_allocated *= 2;
 		taken = repalloc(taken, sizeof(Taken) * taken_allocated);
 	}
-	taken[ntaken].counts = *e;
-	taken[ntaken].subxact = GetCurrentSubTransactionId();
-	ntaken++;
+	t = &taken[ntaken++];
+	memset(t, 0, sizeof(Taken));
+	t->failure = failure;
+	t->subxact = GetCurrentSubTransactionId();
+	return t;
+}
+
+/* lic_store_take's callback: note one entry's pending counts. */
+static void
+take_one(const LicCounter *e)
+{
+	take_next(false)->counts = *e;
+}
+
+/* lic_fail_take's callback. */
+static void
+take_failure(const LicFailure *f)
+{
+	take_next(true)->fail = *f;
 }
 
 /* Give back what was taken in subtransaction subxact (everything when invalid). */
@@ -118,6 +147,10 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 	int			first;
 	Oid			dead[MAX_DEAD_DATABASES];
 	int			ndead;
+	Oid			fail_dbs[MAX_DEAD_DATABASES];
+	int			nfail_dbs;
+	LicFailure *fails;
+	int			nfails = 0;
 	int32		today = lic_utc_day(jobspy_now());
 	ArrayBuildState *ids[2] = {NULL, NULL},
 			   *counts[2] = {NULL, NULL},
@@ -128,6 +161,7 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	lic_store_require();
+	lic_fail_require();
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
@@ -141,6 +175,10 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 	lic_rels_require();
 
 	ndead = lic_store_dropped_databases(dead);
+	nfail_dbs = lic_fail_databases(fail_dbs, MAX_DEAD_DATABASES - ndead);
+	for (int k = 0; k < nfail_dbs; k++)
+		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(fail_dbs[k])))
+			dead[ndead++] = fail_dbs[k];
 
 	/* A second flush in one transaction adds to what the first took. */
 	if (taken == NULL)
@@ -156,12 +194,20 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
 		lic_store_take(today, dead, ndead, take_one);
+		lic_fail_take(dead, ndead, take_failure);
 		MemoryContextSwitchTo(old);
 	}
 
+	fails = palloc(sizeof(LicFailure) * (ntaken - first + 1));
 	for (int i = first; i < ntaken; i++)
 	{
 		int			k = taken[i].counts.machine ? 1 : 0;
+
+		if (taken[i].failure)
+		{
+			fails[nfails++] = taken[i].fail;
+			continue;
+		}
 
 		ids[k] = accumArrayResult(ids[k], UUIDPGetDatum(&taken[i].counts.id), false, UUIDOID, cxt);
 		counts[k] = accumArrayResult(counts[k], Int64GetDatum(taken[i].counts.pending), false, INT8OID, cxt);
@@ -213,6 +259,16 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 								  " WHERE m.id OPERATOR(pg_catalog.=) u.id",
 								  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not flush machine last-seen times");
+		updated += SPI_processed;
+	}
+	if (nfails > 0)
+	{
+		Oid			types[6];
+		Datum		values[6];
+
+		lic_fail_arrays(fails, nfails, types, values);
+		if (SPI_execute_with_args(LIC_FAILURES_INSERT, 6, types, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not flush failed validation counts");
 		updated += SPI_processed;
 	}
 	SPI_finish();

@@ -236,38 +236,35 @@ lic_store_size(void)
 #define LIC_FILE_MAGIC 0x4a534c31	/* "JSL1" */
 #define LIC_FILE_VERSION 2		/* 1: no version, no trailer (before 0.3.0) */
 
-/* What follows the state file's magic and version (core_state.c). */
-typedef struct LicFileHeader
+static bool
+lic_file_put(const void *entry)
 {
-	uint32		entry_size;
-	uint32		pad;
-	int64		count;
-} LicFileHeader;
+	const LicCounter *e = entry;
+	uint32		hash = counter_hash(&e->id);
+	LicCounter *slot = counter_find_in(e->dbid, hash % LIC_PARTITIONS, hash, &e->id, true, 0);
+
+	if (slot)
+		*slot = *e;
+	return slot != NULL;
+}
+
+static bool
+lic_file_used(const void *entry)
+{
+	return !counter_free(entry);
+}
+
+static const JobspyStateTable lic_file = {
+	.path = LIC_FILE, .magic = LIC_FILE_MAGIC, .version = LIC_FILE_VERSION, .what = "licence counter",
+	.entry_size = sizeof(LicCounter), .used = lic_file_used, .put = lic_file_put,
+};
 
 static void
 lic_store_load(void)
 {
-	JobspyStateFile *f = jobspy_state_read_open(LIC_FILE, LIC_FILE_MAGIC, LIC_FILE_VERSION,
-											  "licence counter");
-	LicFileHeader h = {0};
-	LicCounter	e;
-	int64		lost = 0;
+	int64		lost;
 
-	if (f == NULL)
-		return;
-	if (!jobspy_state_read(f, &h, sizeof(h)) || h.entry_size != sizeof(LicCounter) || h.count < 0)
-		jobspy_state_damaged(f);
-	for (int64 n = 0; n < h.count && jobspy_state_read(f, &e, sizeof(e)); n++)
-	{
-		uint32		hash = counter_hash(&e.id);
-		LicCounter *slot = counter_find_in(e.dbid, hash % LIC_PARTITIONS, hash, &e.id, true, 0);
-
-		if (slot)
-			*slot = e;
-		else
-			lost++;
-	}
-	if (!jobspy_state_read_close(f, "licence counter"))
+	if (!jobspy_state_load_table(&lic_file, &lost))
 	{
 		memset(counters, 0, sizeof(LicCounter) * (Size) licensing_max_counters);
 		memset(store->used, 0, sizeof(store->used));
@@ -306,20 +303,8 @@ lic_store_startup(void *segment, bool found)
 static void
 lic_store_shutdown(void)
 {
-	JobspyStateFile *f;
-	LicFileHeader h = {sizeof(LicCounter), 0, 0};
-
-	if (store == NULL || !jobspy_cluster_shut_down_cleanly())
-		return;
-	for (int64 i = 0; i < licensing_max_counters; i++)
-		if (memcmp(&counters[i].id, &zero_uuid, UUID_LEN) != 0)
-			h.count++;
-	f = jobspy_state_write_open(LIC_FILE, LIC_FILE_MAGIC, LIC_FILE_VERSION);
-	jobspy_state_write(f, &h, sizeof(h));
-	for (int64 i = 0; i < licensing_max_counters; i++)
-		if (memcmp(&counters[i].id, &zero_uuid, UUID_LEN) != 0)
-			jobspy_state_write(f, &counters[i], sizeof(LicCounter));
-	jobspy_state_write_close(f);
+	if (store != NULL && jobspy_cluster_shut_down_cleanly())
+		jobspy_state_save_table(&lic_file, counters, (Size) licensing_max_counters);
 }
 
 void

@@ -6,14 +6,16 @@
  * no lookup), NOT_FOUND, REVOKED, SUSPENDED, EXPIRED, USER_SUSPENDED,
  * FINGERPRINT_REQUIRED, RATE_LIMITED, then the machine: known, or bound now
  * while seats remain, else TOO_MANY_MACHINES.  Counts go to the store in
- * shared memory (licensing_store.c); only a machine's first use and the
- * failure log write (licensing_write.c).
+ * shared memory (licensing_store.c), and so do failures
+ * (licensing_failures.c); only a machine's first use and the sampled
+ * validation log write (licensing_write.c).
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -26,6 +28,7 @@ typedef struct Verdict
 	const char *code;
 	LicRow	   *lic;			/* NULL before the licence is found */
 	int32		remaining;		/* validations left today; -1 for NULL */
+	char		hint[4];		/* the key's last four characters; zero: MALFORMED */
 } Verdict;
 
 static bool
@@ -120,6 +123,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 
 	v->lic = NULL;
 	v->remaining = -1;
+	memset(v->hint, 0, sizeof(v->hint));
 	lic_rels_require();
 
 	/* Malformed input costs no index probe. */
@@ -132,6 +136,7 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 		return;
 	}
 
+	memcpy(v->hint, key + LICENSE_KEY_LEN - sizeof(v->hint), sizeof(v->hint));
 	ck.licenses = lic_rels.licenses;
 	ck.schema = lic_rels.schema;
 	ck.hashes = hashes;
@@ -181,6 +186,37 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 	}
 }
 
+/*
+ * A failure is counted, in shared memory or, when that has no room, in
+ * license_validation_failures; every licensing_failure_log_every-th is
+ * logged in full.  Nothing is counted on a standby, whose counts no flush
+ * could take, and nothing written in a read-only transaction.
+ */
+static void
+note_failure(const Verdict *v, text *fingerprint, text *app_version)
+{
+	LicFailure	f;
+
+	if (RecoveryInProgress())
+		return;
+	memset(&f, 0, sizeof(f));
+	f.key.dbid = MyDatabaseId;
+	f.last_at = jobspy_now();
+	f.key.day = lic_utc_day(f.last_at);
+	if (v->lic)
+		f.key.license = v->lic->id;
+	memcpy(f.key.hint, v->hint, sizeof(f.key.hint));
+	f.key.code = lic_fail_code(v->code);
+	f.count = 1;
+	if (!lic_fail_count(&f.key, f.last_at) && !XactReadOnly)
+	{
+		lic_fail_warn_full();
+		lic_fail_count_in_table(&f);
+	}
+	if (lic_fail_sampled())
+		lic_log_validation(v->code, v->lic, fingerprint, app_version);
+}
+
 PG_FUNCTION_INFO_V1(jobspy_validate_license);
 Datum
 jobspy_validate_license(PG_FUNCTION_ARGS)
@@ -194,9 +230,12 @@ jobspy_validate_license(PG_FUNCTION_ARGS)
 	bool		valid;
 
 	lic_store_require();
+	lic_fail_require();
 	validate(key, fingerprint, app_version, &v);
 	valid = strcmp(v.code, "VALID") == 0;
-	if (!valid || licensing_log_successes)
+	if (!valid)
+		note_failure(&v, fingerprint, app_version);
+	else if (licensing_log_successes)
 		lic_log_validation(v.code, v.lic, fingerprint, app_version);
 
 	memset(nulls, true, sizeof(nulls));

@@ -11,6 +11,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 
@@ -153,6 +154,56 @@ lic_uncount_in_table(const LicRow *lic, TimestampTz now)
 				 "       validations_on_day = l.validations_on_day OPERATOR(pg_catalog.-) 1"
 				 " WHERE l.id OPERATOR(pg_catalog.=) $1 AND l.validation_day OPERATOR(pg_catalog.=) $2",
 				 2, types, values, NULL, &save_user, &save_sec);
+	finish_as_owner(save_user, save_sec);
+}
+
+/* The arguments of LIC_FAILURES_INSERT for n failures. */
+void
+lic_fail_arrays(const LicFailure *f, int n, Oid *types, Datum *values)
+{
+	static const Oid elem[6] = {DATEOID, UUIDOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+	static const Oid array[6] = {DATEARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID,
+	TIMESTAMPTZARRAYOID};
+	static const pg_uuid_t no_licence;
+	MemoryContext cxt = CurrentMemoryContext;
+	ArrayBuildState *a[6];
+
+	for (int k = 0; k < 6; k++)
+		a[k] = initArrayResult(elem[k], cxt, false);
+	for (int i = 0; i < n; i++)
+	{
+		const LicFailKey *key = &f[i].key;
+		bool		no_lic = memcmp(&key->license, &no_licence, UUID_LEN) == 0;
+		bool		no_hint = key->hint[0] == '\0';
+
+		accumArrayResult(a[0], DateADTGetDatum((DateADT) key->day), false, DATEOID, cxt);
+		accumArrayResult(a[1], UUIDPGetDatum(&key->license), no_lic, UUIDOID, cxt);
+		accumArrayResult(a[2], no_hint ? (Datum) 0 :
+						 PointerGetDatum(cstring_to_text_with_len(key->hint, sizeof(key->hint))),
+						 no_hint, TEXTOID, cxt);
+		accumArrayResult(a[3], CStringGetTextDatum(lic_fail_code_name(key->code)), false, TEXTOID, cxt);
+		accumArrayResult(a[4], Int64GetDatum(f[i].count), false, INT8OID, cxt);
+		accumArrayResult(a[5], TimestampTzGetDatum(f[i].last_at), false, TIMESTAMPTZOID, cxt);
+	}
+	for (int k = 0; k < 6; k++)
+	{
+		types[k] = array[k];
+		values[k] = makeArrayResult(a[k], cxt);
+	}
+}
+
+/* One failure added to license_validation_failures as the tables' owner. */
+void
+lic_fail_count_in_table(const LicFailure *failure)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[6];
+	Datum		values[6];
+	Oid			save_user;
+	int			save_sec;
+
+	lic_fail_arrays(failure, 1, types, values);
+	run_as_owner(&plan, LIC_FAILURES_INSERT, 6, types, values, NULL, &save_user, &save_sec);
 	finish_as_owner(save_user, save_sec);
 }
 

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Failed validations are counted in shared memory and flushed in batches:
+# exact per licence, key hint and code across flushes that race the flood,
+# across a store too small for the flood (failures then go to the table
+# directly, with a warning), and across a clean restart; an immediate stop
+# loses what was not flushed.  The validation log takes every
+# jobspy.licensing_failure_log_every-th failure, no more, no fewer.
+. ../../tools/lib.sh
+. ./tap.bash
+set +e
+db=jobspy_lic_failures
+echo "1..17"
+restart_with
+licences_db 40 failures
+psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
+SELECT jobspy.revoke_license(license_id) FROM public.k WHERE g <= 20;
+-- Well-formed keys that match no licence.
+CREATE TABLE public.unknown AS
+SELECT g, k AS license_key FROM generate_series(1, 500) g, jobspy.generate_license_key() k
+ WHERE NOT EXISTS (SELECT FROM public.k WHERE public.k.license_key = k);
+SELECT jobspy.flush_license_validations();
+TRUNCATE jobspy.license_validation_failures, jobspy.license_validations;
+SQL
+nunknown=$(q "SELECT count(*) FROM public.unknown")
+
+# flood ROUNDS: four clients, each ROUNDS times over every unknown key, every
+# revoked licence and one malformed key, while a fifth client flushes.
+flood() {
+    for c in 1 2 3 4; do
+        psql -X -Atq -d $db >/dev/null 2>>"$WORK_ERR" <<SQL &
+SELECT count(*) FROM generate_series(1, $1) r, public.unknown u, jobspy.validate_license(u.license_key, 'fp-' || r) v;
+SELECT count(*) FROM generate_series(1, $1) r, public.k, jobspy.validate_license(license_key, 'fp-' || r) v WHERE g <= 20;
+SELECT count(*) FROM generate_series(1, $1) r, jobspy.validate_license('not a key', 'fp-' || r) v;
+SQL
+    done
+    local clients; clients=$(jobs -p)
+    ( while kill -0 $clients 2>/dev/null; do
+          q "SELECT jobspy.flush_license_validations()" >/dev/null
+      done ) &
+    local flusher=$!
+    wait $clients
+    wait $flusher
+    q "SELECT jobspy.flush_license_validations()" >/dev/null
+}
+WORK_ERR=$(mktemp)
+trap 'rm -f "$WORK_ERR"' EXIT
+
+flood 10
+check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND'")" \
+    $((4 * 10 * nunknown)) "every NOT_FOUND answer of four racing clients is counted once, across racing flushes"
+check "$(q "SELECT count(*) FROM (SELECT right(license_key, 4) AS hint, 40 * count(*) AS n FROM public.unknown GROUP BY 1) e
+            FULL JOIN (SELECT key_hint, sum(failures) AS failures FROM jobspy.license_validation_failures
+                        WHERE result = 'NOT_FOUND' AND license_id IS NULL GROUP BY 1) f ON f.key_hint = e.hint
+            WHERE f.failures IS DISTINCT FROM e.n")" 0 "and per key hint: 40 for each unknown key with that hint"
+check "$(q "SELECT count(*) FROM public.k LEFT JOIN
+                   (SELECT license_id, key_hint, sum(failures) AS failures FROM jobspy.license_validation_failures
+                     WHERE result = 'REVOKED' GROUP BY 1, 2) f
+                ON f.license_id = k.license_id AND f.key_hint = right(k.license_key, 4)
+            WHERE g <= 20 AND f.failures IS DISTINCT FROM 40")" 0 \
+    "each revoked licence: exactly 40 REVOKED, under its licence and hint"
+check "$(q "SELECT sum(failures) || '/' || bool_and(license_id IS NULL AND key_hint IS NULL)
+              FROM jobspy.license_validation_failures WHERE result = 'MALFORMED'")" "40/true" \
+    "MALFORMED: 40, with neither licence nor hint"
+check "$(q "SELECT count(*) FROM jobspy.license_validation_failures WHERE day <> current_date AT TIME ZONE 'UTC'
+               OR last_failed_at > now()")" 0 "counted under today's UTC day, with the time of the last failure"
+total=$((4 * 10 * (nunknown + 20 + 1)))
+check "$(q "SELECT count(*) FROM jobspy.license_validations")" $((total / 100)) \
+    "the log sampled one failure in 100 of $total (jobspy.licensing_failure_log_every's default)"
+# Without a row per failure, failures write no WAL until the flush: 20
+# rounds over every unknown key, none sampled, against the 100 or more
+# bytes a row of the log took.
+wal_before=$(q "SELECT pg_current_wal_insert_lsn()")
+psql -X -Atq -d $db -c "SET jobspy.licensing_failure_log_every = 0" \
+     -c "SELECT count(*) FROM generate_series(1, 20) r, public.unknown u, jobspy.validate_license(u.license_key, 'fp-' || r) v" >/dev/null
+wal=$(q "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal_before')::bigint")
+check "$([ "$wal" -lt $((20 * nunknown * 4)) ] && echo small)" small \
+    "$((20 * nunknown)) failures wrote $wal bytes of WAL: under 4 a failure"
+q "SELECT jobspy.flush_license_validations()" >/dev/null
+
+# The sampling rate is a setting: every failure, or none.
+q "TRUNCATE jobspy.license_validations"
+psql -X -Atq -d $db >/dev/null <<'SQL'
+SET jobspy.licensing_failure_log_every = 1;
+SELECT count(*) FROM public.unknown u, jobspy.validate_license(u.license_key, 'fp-all') v;
+SET jobspy.licensing_failure_log_every = 0;
+SELECT count(*) FROM public.unknown u, jobspy.validate_license(u.license_key, 'fp-none') v;
+SQL
+check "$(q "SELECT count(*) FILTER (WHERE fingerprint = 'fp-all') || '/' || count(*) FILTER (WHERE fingerprint = 'fp-none')
+              FROM jobspy.license_validations")" "$nunknown/0" "log_every 1 logs every failure, 0 none"
+check "$(psql -X -Atq -d $db -c "SET ROLE jobspy_app" -c "SET jobspy.licensing_failure_log_every = 1" 2>&1 |
+         grep -c 'permission denied')" 1 "only a superuser may change the sampling rate"
+
+# A store too small for the flood: failures that find no room are added to
+# the table directly, with a warning naming the setting; the counts stay exact.
+restart_with jobspy.licensing_failure_counters=1024
+q "SELECT jobspy.flush_license_validations()" >/dev/null
+q "TRUNCATE jobspy.license_validation_failures"
+psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
+INSERT INTO public.unknown SELECT 500 + g, jobspy.generate_license_key() FROM generate_series(1, 1500) g;
+DELETE FROM public.unknown u USING public.k WHERE k.license_key = u.license_key;
+SQL
+nunknown=$(q "SELECT count(*) FROM public.unknown")
+out=$(q "SELECT count(*) FROM public.unknown u, jobspy.validate_license(u.license_key, 'fp') v" 2>&1)
+check "$(echo "$out" | grep -c 'HINT:  Raise jobspy.licensing_failure_counters')" 1 \
+    "$nunknown distinct unknown keys on 1024 entries: one warning, naming the setting"
+flood 2
+check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND'")" \
+    $((9 * nunknown)) "still every NOT_FOUND counted exactly once ($((9 * nunknown)))"
+check "$(q "SELECT count(*) FROM (SELECT right(license_key, 4) AS hint, 9 * count(*) AS n FROM public.unknown GROUP BY 1) e
+            FULL JOIN (SELECT key_hint, sum(failures) AS failures FROM jobspy.license_validation_failures
+                        WHERE result = 'NOT_FOUND' GROUP BY 1) f ON f.key_hint = e.hint
+            WHERE f.failures IS DISTINCT FROM e.n")" 0 "and exactly per key hint"
+check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'REVOKED'")" 160 \
+    "and every REVOKED (160)"
+
+# Restarts: a clean one keeps the counts not yet flushed, an immediate stop
+# loses them (as the validation counters).
+restart_with
+q "TRUNCATE jobspy.license_validation_failures"
+q "SELECT count(*) FROM public.k, jobspy.validate_license(license_key, 'fp') v WHERE g <= 3" >/dev/null
+restart_with
+check "$(q "SELECT jobspy.flush_license_validations() > 0")" t "after a clean restart the flush finds the counts"
+check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures")" 3 "all three, once"
+q "SELECT count(*) FROM public.k, jobspy.validate_license(license_key, 'fp') v WHERE g <= 3" >/dev/null
+cluster_stop "$JOBSPY_TEST_CLUSTER" immediate
+cluster_start "$JOBSPY_TEST_CLUSTER"
+wait_ready
+q "SELECT jobspy.flush_license_validations()" >/dev/null
+check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures")" 3 \
+    "after an immediate stop the three not flushed are lost, as documented"
+check "$(cat "$WORK_ERR" | grep -v WARNING | grep -v DETAIL | grep -v HINT | head -3)" "" "no client saw an error"
+
+psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1
