@@ -8,7 +8,7 @@
 -- status is not checked.  A refused check returns no row and \gset then
 -- stops the client.
 \set n random(1, :scale)
-\set need (17357 - (556 + :n % 10 * 27 + :n / 10 % 10 * 864 + :n / 100 % 10 * 81 + :n / 1000 % 10 * 550 + :n / 10000 % 10 * 243)) % 1021
+\set need (29609 - (556 + :n % 10 * 27 + :n / 10 % 10 * 864 + :n / 100 % 10 * 81 + :n / 1000 % 10 * 550 + :n / 10000 % 10 * 243 + :n / 100000 % 10 * 629 + :n / 1000000 % 10 * 729)) % 1021
 \set key 1000000000000000 + :n * 1000000 + :need / 288 * 100000 + :need % 32 / 9 * 10000 + :need % 288 / 96 * 1000 + :need % 32 % 9 / 3 * 100 + :need % 96 / 32 * 10 + :need % 32 % 3
 \set fingerprint 1000000000000000000 + :n
 BEGIN;
