@@ -660,10 +660,16 @@ BEGIN
     ELSE
         -- The actual amount is recorded even past the limit: the usage
         -- has happened; the reservation was the gate.
+        -- used + reserved stays within bigint, as consumption keeps it.
         UPDATE jobspy.quota_counters c SET used = c.used + $2, reserved = c.reserved - r.amount
          WHERE c.user_id = r.user_id AND c.metric = r.metric AND c.period = r.period
            AND c.period_start = r.period_start
+           AND $2 <= 9223372036854775807 - c.used - (c.reserved - r.amount)
         RETURNING c.used, c.reserved, c.period_end INTO c_used, c_res, v_end;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'actual_amount % would take the counter past the largest bigint', $2
+                USING ERRCODE = '22023', HINT = 'Settle with the amount actually used.';
+        END IF;
         UPDATE jobspy.quota_reservations x SET status = 'settled', actual_amount = $2
          WHERE x.user_id = r.user_id AND x.id = r.id;
         IF $2 > 0 THEN

@@ -2,7 +2,7 @@
 -- check must not overflow bigint once something has been used (it raised
 -- 22003 instead of answering).
 BEGIN;
-SELECT plan(9);
+SELECT plan(13);
 
 SET LOCAL jobspy.clock_override = '2031-06-10 12:00:00+00';
 INSERT INTO jobspy.users (id, email, timezone) VALUES
@@ -42,6 +42,24 @@ SELECT is((SELECT row(c.allowed, c.used, c.remaining)::text
 SELECT is((SELECT row(c.used, c.reserved)::text FROM jobspy.quota_counters c
             WHERE c.user_id = 'a0000000-0000-4000-8000-0000000000f1' AND c.metric = 'posts'),
           '(1,10)', 'the denials consumed nothing');
+
+-- Settling records the actual amount even past the limit, but never past
+-- the largest bigint (it raised 22003 from inside its UPDATE).
+CREATE TEMP TABLE ovf_held AS
+SELECT r.reservation_id AS id
+  FROM jobspy.reserve_quota('a0000000-0000-4000-8000-0000000000f1', 'posts', 5) r;
+SELECT throws_ok($$SELECT jobspy.settle_reservation((SELECT id FROM ovf_held), 9223372036854775797)$$,
+                 '22023', 'actual_amount 9223372036854775797 would take the counter past the largest bigint',
+                 'settling with one more than fits is refused with 22023, not an overflow');
+SELECT is((SELECT row(c.used, c.reserved)::text FROM jobspy.quota_counters c
+            WHERE c.user_id = 'a0000000-0000-4000-8000-0000000000f1' AND c.metric = 'posts'),
+          '(1,15)', 'and nothing was settled');
+SELECT is((SELECT row(s.allowed, s.used, s.remaining)::text
+             FROM jobspy.settle_reservation((SELECT id FROM ovf_held), 9223372036854775796) s),
+          '(f,9223372036854775797,0)', 'the most that fits beside the other reservation is recorded');
+SELECT is((SELECT row(c.used, c.reserved)::text FROM jobspy.quota_counters c
+            WHERE c.user_id = 'a0000000-0000-4000-8000-0000000000f1' AND c.metric = 'posts'),
+          '(9223372036854775797,10)', 'used and reserved sum to the largest bigint');
 
 SELECT * FROM finish();
 ROLLBACK;
