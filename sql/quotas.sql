@@ -71,10 +71,10 @@ CREATE TABLE jobspy.plan_quotas (
     quota_limit bigint NOT NULL CHECK (quota_limit >= -1),
     created_at  timestamptz NOT NULL DEFAULT jobspy.now(),
     updated_at  timestamptz NOT NULL DEFAULT jobspy.now(),
-    PRIMARY KEY (plan_id, metric)
+    PRIMARY KEY (plan_id, metric, period)
 );
 COMMENT ON TABLE jobspy.plan_quotas IS
-    'a plan''s limit on a metric per period (day, week, month, year, lifetime); -1 is unlimited (still counted)';
+    'a plan''s limits on a metric, one per period (day, week, month, year, lifetime), all checked together; -1 is unlimited (still counted)';
 CREATE INDEX plan_quotas_metric_idx ON jobspy.plan_quotas (metric);
 CREATE TRIGGER plan_quotas_updated_at BEFORE UPDATE ON jobspy.plan_quotas
     FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
@@ -215,14 +215,14 @@ CREATE TABLE jobspy.quota_reservations (
     expires_at      timestamptz NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT jobspy.now(),
     updated_at      timestamptz NOT NULL DEFAULT jobspy.now(),
-    PRIMARY KEY (user_id, id),
+    PRIMARY KEY (user_id, id, period),
     FOREIGN KEY (user_id, metric, period, period_start)
         REFERENCES jobspy.quota_counters (user_id, metric, period, period_start) ON DELETE CASCADE,
     CHECK ((status = 'settled') = (actual_amount IS NOT NULL))
 );
 COMMENT ON TABLE jobspy.quota_reservations IS
-    'amounts held against a quota until settled with the actual amount, cancelled, or released at expiry';
-CREATE UNIQUE INDEX quota_reservations_id_idx ON jobspy.quota_reservations (id);
+    'amounts held against a quota until settled with the actual amount, cancelled, or released at expiry; a row per window of the metric, one id';
+CREATE UNIQUE INDEX quota_reservations_id_idx ON jobspy.quota_reservations (id, period);
 CREATE INDEX quota_reservations_expires_idx ON jobspy.quota_reservations (expires_at) WHERE status = 'held';
 CREATE TRIGGER quota_reservations_updated_at BEFORE UPDATE ON jobspy.quota_reservations
     FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
@@ -298,7 +298,19 @@ CREATE FUNCTION jobspy.quota_lookup(user_id uuid, metric text, at timestamptz,
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'jobspy_quota_lookup';
 COMMENT ON FUNCTION jobspy.quota_lookup(uuid, text, timestamptz) IS
-    'internal: the plan quota that applies to a user''s metric at a time and the period holding it';
+    'internal: the first plan quota that applies to a user''s metric at a time and the period holding it';
+
+-- Every window of the metric (a plan may limit it per day and per month
+-- together), in the order they are locked and taken: by period name.  One
+-- row with a NULL period when the plan does not define the metric; one row
+-- of NULLs for an unknown user.
+CREATE FUNCTION jobspy.quota_lookup_all(user_id uuid, metric text, at timestamptz)
+    RETURNS TABLE (user_status text, plan_id uuid, period text, quota_limit bigint,
+                   period_start timestamptz, period_end timestamptz)
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_quota_lookup_all';
+COMMENT ON FUNCTION jobspy.quota_lookup_all(uuid, text, timestamptz) IS
+    'internal: every plan quota (window) that applies to a user''s metric at a time, by period name';
 
 -- ---- consumption ------------------------------------------------------
 
@@ -326,8 +338,9 @@ $$;
 COMMENT ON FUNCTION jobspy.quota_check_args(uuid, text, bigint, text) IS
     'internal: raises 22023 for NULL arguments, an amount <= 0 or a malformed idempotency key';
 
--- Resolves the window for a call and raises when there is none to use.
--- Returns NULL period when the plan does not define the metric.
+-- Resolves the windows of a call, one row each in the order they are
+-- taken, and raises when there is no plan to use.  Returns one row with a
+-- NULL period when the plan does not define the metric.
 CREATE FUNCTION jobspy.quota_resolve(user_id uuid, metric text, at timestamptz)
     RETURNS TABLE (plan_id uuid, period text, quota_limit bigint, period_start timestamptz, period_end timestamptz)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -337,7 +350,7 @@ CREATE FUNCTION jobspy.quota_resolve(user_id uuid, metric text, at timestamptz)
 DECLARE
     w record;
 BEGIN
-    w := jobspy.quota_lookup($1, $2, $3);
+    SELECT * INTO w FROM jobspy.quota_lookup_all($1, $2, $3) LIMIT 1;
     IF w.user_status IS NULL THEN
         RAISE EXCEPTION 'unknown user %', $1 USING ERRCODE = '22023';
     END IF;
@@ -368,18 +381,21 @@ BEGIN
             USING ERRCODE = 'JS402', DETAIL = 'No plan defines a quota for this metric.',
                   HINT = 'Define it with jobspy.set_plan_quota().';
     END IF;
-    plan_id := w.plan_id; period := w.period; quota_limit := w.quota_limit;
-    period_start := w.period_start; period_end := w.period_end;
-    RETURN NEXT;
+    RETURN QUERY SELECT x.plan_id, x.period, x.quota_limit, x.period_start, x.period_end
+                   FROM jobspy.quota_lookup_all($1, $2, $3) x;
 END
 $$;
 COMMENT ON FUNCTION jobspy.quota_resolve(uuid, text, timestamptz) IS
-    'internal: the quota window of a call; raises 22023 (unknown user), JS403 (inactive user), JS401 (no plan), JS402 (unknown metric)';
+    'internal: the quota windows of a call; raises 22023 (unknown user), JS403 (inactive user), JS401 (no plan), JS402 (unknown metric)';
 
 -- The one implementation behind consume_quota and reserve_quota.
 -- op 'consume' adds to used and writes a usage record; op 'reserve' adds
--- to reserved and writes a reservation.  Either only when the counter,
--- locked by the UPDATE, has room: used + reserved + amount <= limit.
+-- to reserved and writes a reservation (a row per window, one id).  Either
+-- only when every window's counter has room, used + reserved + amount <=
+-- limit: the counters are locked in the order of their period names (as
+-- the C path takes them), checked, and only then all updated, so a denial
+-- takes nothing from any window.  The answer is the refusing window's, or
+-- on a grant the window with the least room left.
 CREATE FUNCTION jobspy.quota_take(op text, user_id uuid, metric text, amount bigint, idempotency_key text,
                                   ttl interval, cost numeric, metadata jsonb)
     RETURNS TABLE (reservation_id uuid, allowed boolean, used bigint, quota_limit bigint, remaining bigint,
@@ -394,12 +410,22 @@ DECLARE
     v_amount bigint := amount;
     v_key    text := idempotency_key;
     v_now    timestamptz := jobspy.now();
+    v_plan   uuid;
     w        record;
     k        record;
-    c_used   bigint;
-    c_res    bigint;
+    v_per    text[] := '{}';
+    v_lim    bigint[] := '{}';
+    v_start  timestamptz[] := '{}';
+    v_end    timestamptz[] := '{}';
+    c_used   bigint[] := '{}';
+    c_res    bigint[] := '{}';
+    cu       bigint;
+    cr       bigint;
+    n        integer := 0;
+    b        integer;        -- the window the answer reports
     v_rid    uuid;
     v_ok     boolean;
+    v_took   boolean;
 BEGIN
     PERFORM jobspy.quota_check_args(v_user, v_metric, v_amount, v_key);
 
@@ -422,84 +448,112 @@ BEGIN
         END IF;
     END IF;
 
-    SELECT * INTO w FROM jobspy.quota_resolve(v_user, v_metric, v_now);
+    FOR w IN SELECT * FROM jobspy.quota_resolve(v_user, v_metric, v_now) LOOP
+        v_plan := w.plan_id;
+        EXIT WHEN w.period IS NULL;
+        n := n + 1;
+        v_per[n] := w.period; v_lim[n] := w.quota_limit;
+        v_start[n] := w.period_start; v_end[n] := w.period_end;
+        -- An unlimited window never refuses, so only the counter's range
+        -- bounds it: one call takes at most 10^12 units there, and no
+        -- single call can fill the counter (it would then refuse every
+        -- later call).
+        IF w.quota_limit < 0 AND v_amount > 1000000000000 THEN
+            RAISE EXCEPTION 'amount % is more than one call may take on an unlimited plan', v_amount
+                USING ERRCODE = '22023', DETAIL = 'One call takes at most 1000000000000 units of a metric without a limit.';
+        END IF;
+    END LOOP;
 
-    -- An unlimited plan never refuses, so only the counter's range bounds
-    -- it: one call takes at most 10^12 units there, and no single call can
-    -- fill the counter (it would then refuse every later call).
-    IF w.quota_limit < 0 AND v_amount > 1000000000000 THEN
-        RAISE EXCEPTION 'amount % is more than one call may take on an unlimited plan', v_amount
-            USING ERRCODE = '22023', DETAIL = 'One call takes at most 1000000000000 units of a metric without a limit.';
-    END IF;
-
-    IF w.period IS NULL THEN
+    IF n = 0 THEN
         -- The plan in force does not include this metric: none of it.
-        v_ok := false; c_used := 0; c_res := 0; w.quota_limit := 0;
+        v_ok := false; b := 1;
+        v_per[1] := NULL; v_lim[1] := 0; c_used[1] := 0; c_res[1] := 0;
     ELSE
-        FOR attempt IN 1..2 LOOP
-            IF op = 'consume' THEN
-                UPDATE jobspy.quota_counters c SET used = c.used + v_amount
-                 WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
-                   AND c.period_start = w.period_start
-                   AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
+        -- Take from each window in turn, as the C path does; the UPDATE
+        -- locks the counter's row only when it has room, so a denial by a
+        -- single window holds nothing.
+        v_ok := true;
+        FOR i IN 1..n LOOP
+            FOR attempt IN 1..2 LOOP
+                UPDATE jobspy.quota_counters c
+                   SET used = c.used + CASE WHEN op = 'consume' THEN v_amount ELSE 0 END,
+                       reserved = c.reserved + CASE WHEN op = 'consume' THEN 0 ELSE v_amount END
+                 WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = v_per[i]
+                   AND c.period_start = v_start[i]
+                   AND (v_lim[i] < 0 OR v_amount <= v_lim[i] - c.used - c.reserved)
                    AND v_amount <= 9223372036854775807 - c.used - c.reserved
-                RETURNING c.used, c.reserved INTO c_used, c_res;
-            ELSE
-                UPDATE jobspy.quota_counters c SET reserved = c.reserved + v_amount
-                 WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
-                   AND c.period_start = w.period_start
-                   AND (w.quota_limit < 0 OR v_amount <= w.quota_limit - c.used - c.reserved)
-                   AND v_amount <= 9223372036854775807 - c.used - c.reserved
-                RETURNING c.used, c.reserved INTO c_used, c_res;
+                RETURNING c.used, c.reserved INTO cu, cr;
+                v_took := FOUND;
+                EXIT WHEN v_took OR attempt = 2;
+                -- No room, or no counter yet for this period: make it (a
+                -- concurrent maker wins quietly) and try once more.
+                INSERT INTO jobspy.quota_counters AS c (user_id, metric, period, period_start, period_end)
+                VALUES (v_user, v_metric, v_per[i], v_start[i], v_end[i])
+                ON CONFLICT DO NOTHING;
+            END LOOP;
+            IF NOT v_took THEN
+                v_ok := false; b := i;
+                SELECT c.used, c.reserved INTO cu, cr FROM jobspy.quota_counters c
+                 WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = v_per[i]
+                   AND c.period_start = v_start[i];
+                c_used[i] := cu; c_res[i] := cr;
+                IF v_lim[i] < 0 THEN
+                    -- Without a limit the only refusal is the counter's range.
+                    RAISE EXCEPTION 'amount % would carry the usage counter past its largest value', v_amount
+                        USING ERRCODE = '22023',
+                              DETAIL = format('The %s counter of "%s" holds %s used and %s reserved this period.',
+                                              v_per[i], left(v_metric, 100), cu, cr);
+                END IF;
+                -- Give back what the earlier windows took: their rows are
+                -- locked by this transaction, so nobody else saw it.
+                FOR j IN 1..i - 1 LOOP
+                    UPDATE jobspy.quota_counters c
+                       SET used = c.used - CASE WHEN op = 'consume' THEN v_amount ELSE 0 END,
+                           reserved = c.reserved - CASE WHEN op = 'consume' THEN 0 ELSE v_amount END
+                     WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = v_per[j]
+                       AND c.period_start = v_start[j];
+                END LOOP;
+                EXIT;
             END IF;
-            v_ok := FOUND;
-            EXIT WHEN v_ok OR attempt = 2;
-            -- No room, or no counter yet for this period: make it (a
-            -- concurrent maker wins quietly) and try once more.
-            INSERT INTO jobspy.quota_counters AS c (user_id, metric, period, period_start, period_end)
-            VALUES (v_user, v_metric, w.period, w.period_start, w.period_end)
-            ON CONFLICT DO NOTHING;
+            c_used[i] := cu; c_res[i] := cr;
         END LOOP;
-        IF NOT v_ok THEN
-            SELECT c.used, c.reserved INTO c_used, c_res FROM jobspy.quota_counters c
-             WHERE c.user_id = v_user AND c.metric = v_metric AND c.period = w.period
-               AND c.period_start = w.period_start;
-            IF w.quota_limit < 0 THEN
-                -- Without a limit the only refusal is the counter's range.
-                RAISE EXCEPTION 'amount % would carry the usage counter past its largest value', v_amount
-                    USING ERRCODE = '22023',
-                          DETAIL = format('The counter of "%s" holds %s used and %s reserved this period.',
-                                          left(v_metric, 100), c_used, c_res);
+
+        IF v_ok THEN
+            -- The window with the least room left; unlimited ones have none to lose.
+            SELECT x.i INTO b FROM generate_subscripts(v_per, 1) AS x(i)
+             ORDER BY CASE WHEN v_lim[x.i] >= 0 THEN v_lim[x.i] - c_used[x.i] - c_res[x.i] END NULLS LAST, x.i
+             LIMIT 1;
+            IF op = 'consume' THEN
+                IF v_key IS NOT NULL OR cost IS NOT NULL OR metadata IS NOT NULL
+                   OR current_setting('jobspy.quota_usage_records', true) = 'all' THEN
+                    -- A cost is in the currency of the plan that granted it.
+                    INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, currency, idempotency_key,
+                                                      metadata, created_at)
+                    VALUES (v_user, v_metric, v_amount, cost,
+                            CASE WHEN cost IS NOT NULL THEN (SELECT p.currency FROM jobspy.plans p WHERE p.id = v_plan) END,
+                            v_key, coalesce(metadata, '{}'), v_now);
+                END IF;
+            ELSE
+                v_rid := pg_catalog.gen_random_uuid();
+                INSERT INTO jobspy.quota_reservations AS r
+                       (user_id, id, metric, period, period_start, quota_limit, amount, idempotency_key, expires_at)
+                SELECT v_user, v_rid, v_metric, v_per[x.i], v_start[x.i], v_lim[x.i], v_amount, v_key, v_now + ttl
+                  FROM generate_subscripts(v_per, 1) AS x(i);
             END IF;
-        ELSIF op = 'consume' THEN
-            IF v_key IS NOT NULL OR cost IS NOT NULL OR metadata IS NOT NULL
-               OR current_setting('jobspy.quota_usage_records', true) = 'all' THEN
-                -- A cost is in the currency of the plan that granted it.
-                INSERT INTO jobspy.usage_records (user_id, metric, amount, cost, currency, idempotency_key,
-                                                  metadata, created_at)
-                VALUES (v_user, v_metric, v_amount, cost,
-                        CASE WHEN cost IS NOT NULL THEN (SELECT p.currency FROM jobspy.plans p WHERE p.id = w.plan_id) END,
-                        v_key, coalesce(metadata, '{}'), v_now);
-            END IF;
-        ELSE
-            INSERT INTO jobspy.quota_reservations AS r
-                   (user_id, metric, period, period_start, quota_limit, amount, idempotency_key, expires_at)
-            VALUES (v_user, v_metric, w.period, w.period_start, w.quota_limit, v_amount, v_key, v_now + ttl)
-            RETURNING r.id INTO v_rid;
         END IF;
     END IF;
 
     reservation_id := v_rid;
     allowed := v_ok;
-    used := c_used;
-    quota_limit := CASE WHEN w.quota_limit >= 0 THEN w.quota_limit END;
-    remaining := CASE WHEN w.quota_limit >= 0 THEN greatest(w.quota_limit - c_used - c_res, 0) END;
-    period_start := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_start END;
-    resets_at := CASE WHEN w.period IS DISTINCT FROM 'lifetime' THEN w.period_end END;
+    used := c_used[b];
+    quota_limit := CASE WHEN v_lim[b] >= 0 THEN v_lim[b] END;
+    remaining := CASE WHEN v_lim[b] >= 0 THEN greatest(v_lim[b] - c_used[b] - c_res[b], 0) END;
+    period_start := CASE WHEN v_per[b] IS DISTINCT FROM 'lifetime' THEN v_start[b] END;
+    resets_at := CASE WHEN v_per[b] IS DISTINCT FROM 'lifetime' THEN v_end[b] END;
 
     -- A denial consumes nothing but is remembered (seed 003's usage events).
     IF NOT v_ok THEN
-        PERFORM jobspy.usage_event_denied(v_user, v_metric, v_amount, c_used, w.quota_limit);
+        PERFORM jobspy.usage_event_denied(v_user, v_metric, v_amount, c_used[b], v_lim[b], v_per[b]);
     END IF;
 
     -- A key is bound by a grant only: a denial consumed nothing, so the
@@ -515,7 +569,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.quota_take(text, uuid, text, bigint, text, interval, numeric, jsonb) IS
-    'internal: check-and-take for consume_quota (op consume) and reserve_quota (op reserve)';
+    'internal: check-and-take over every window of a metric for consume_quota (op consume) and reserve_quota (op reserve)';
 
 -- The answer of consume_quota and quota_status, a row type rather than
 -- RETURNS TABLE: the executor finds its shape in the type cache instead of
@@ -560,37 +614,57 @@ $$;
 COMMENT ON FUNCTION jobspy.consume_quota(uuid, text, bigint, text, numeric, jsonb) IS
     'consume_quota that also records a cost (minor units) and metadata on the usage record';
 
+-- Every window of a user's metric, without consuming: a plan may limit a
+-- metric per day and per month together.  allowed is whether one more
+-- unit fits in that window now.
+CREATE FUNCTION jobspy.quota_windows(user_id uuid, metric text)
+    RETURNS TABLE (period text, allowed boolean, used bigint, quota_limit bigint, remaining bigint,
+                   period_start timestamptz, resets_at timestamptz)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM jobspy.quota_check_args($1, $2, 1, NULL);
+    RETURN QUERY
+    SELECT w.period, w.quota_limit < 0 OR coalesce(c.used + c.reserved, 0) < w.quota_limit,
+           coalesce(c.used, 0),
+           CASE WHEN w.quota_limit >= 0 THEN w.quota_limit END,
+           CASE WHEN w.quota_limit >= 0 THEN greatest(w.quota_limit - coalesce(c.used + c.reserved, 0), 0) END,
+           CASE WHEN w.period <> 'lifetime' THEN w.period_start END,
+           CASE WHEN w.period <> 'lifetime' THEN w.period_end END
+      FROM jobspy.quota_resolve($1, $2, jobspy.now()) WITH ORDINALITY AS w
+      LEFT JOIN jobspy.quota_counters c
+        ON c.user_id = $1 AND c.metric = $2 AND c.period = w.period AND c.period_start = w.period_start
+     WHERE w.period IS NOT NULL
+     ORDER BY w.ordinality;
+END
+$$;
+COMMENT ON FUNCTION jobspy.quota_windows(uuid, text) IS
+    'every window (period) of a user''s metric with its answer, without consuming; no row when the plan does not include the metric';
+
+-- The window with the least room left speaks for the metric: it is the
+-- one that refuses first.
 CREATE FUNCTION jobspy.quota_status(user_id uuid, metric text)
     RETURNS jobspy.quota_answer
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r      jobspy.quota_answer;
-    w      record;
-    c_used bigint := 0;
-    c_res  bigint := 0;
+    r jobspy.quota_answer;
 BEGIN
-    PERFORM jobspy.quota_check_args($1, $2, 1, NULL);
-    SELECT * INTO w FROM jobspy.quota_resolve($1, $2, jobspy.now());
-    IF w.period IS NULL THEN
+    SELECT w.allowed, w.used, w.quota_limit, w.remaining, w.period_start, w.resets_at INTO r
+      FROM jobspy.quota_windows($1, $2) WITH ORDINALITY AS w
+     ORDER BY w.remaining NULLS LAST, w.ordinality
+     LIMIT 1;
+    IF NOT FOUND THEN
         RETURN ROW(false, 0, 0, 0, NULL, NULL)::jobspy.quota_answer;
     END IF;
-    SELECT c.used, c.reserved INTO c_used, c_res FROM jobspy.quota_counters c
-     WHERE c.user_id = $1 AND c.metric = $2 AND c.period = w.period AND c.period_start = w.period_start;
-    c_used := coalesce(c_used, 0);
-    c_res := coalesce(c_res, 0);
-    r.allowed := w.quota_limit < 0 OR c_used + c_res < w.quota_limit;
-    r.used := c_used;
-    r.quota_limit := CASE WHEN w.quota_limit >= 0 THEN w.quota_limit END;
-    r.remaining := CASE WHEN w.quota_limit >= 0 THEN greatest(w.quota_limit - c_used - c_res, 0) END;
-    r.period_start := CASE WHEN w.period <> 'lifetime' THEN w.period_start END;
-    r.resets_at := CASE WHEN w.period <> 'lifetime' THEN w.period_end END;
     RETURN r;
 END
 $$;
 COMMENT ON FUNCTION jobspy.quota_status(uuid, text) IS
-    'the quota answer for a user''s metric without consuming: allowed is whether one more unit would be granted now';
+    'the quota answer for a user''s metric without consuming, for the window with the least room left: allowed is whether one more unit would be granted now';
 
 -- ---- reservations -----------------------------------------------------
 
@@ -623,11 +697,12 @@ CREATE FUNCTION jobspy.settle_reservation(reservation_id uuid, actual_amount big
 #variable_conflict use_column
 DECLARE
     r      record;
-    c_used bigint;
-    c_res  bigint;
+    c      record;
+    v_room bigint;
     v_now  timestamptz := jobspy.now();
-    v_end  timestamptz;
     v_currency text;
+    v_repeat boolean;
+    v_rows   bigint;
 BEGIN
     IF $1 IS NULL OR $2 IS NULL OR $2 < 0 THEN
         RAISE EXCEPTION 'reservation_id and a non-negative actual_amount are required'
@@ -639,16 +714,14 @@ BEGIN
     IF $4 IS NOT NULL AND jsonb_typeof($4) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = '22023';
     END IF;
-    SELECT * INTO r FROM jobspy.quota_reservations x WHERE x.id = $1 FOR UPDATE;
+    -- Every window's row, locked in the order of their period names.
+    PERFORM FROM jobspy.quota_reservations x WHERE x.id = $1 ORDER BY x.period COLLATE "C" FOR UPDATE;
+    SELECT * INTO r FROM jobspy.quota_reservations x WHERE x.id = $1 ORDER BY x.period COLLATE "C" LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown reservation %', $1 USING ERRCODE = '22023';
     END IF;
-    IF r.status = 'settled' AND r.actual_amount = $2 THEN
-        -- A repeated settlement: nothing more is counted.
-        SELECT c.used, c.reserved, c.period_end INTO c_used, c_res, v_end FROM jobspy.quota_counters c
-         WHERE c.user_id = r.user_id AND c.metric = r.metric AND c.period = r.period
-           AND c.period_start = r.period_start;
-    ELSIF r.status <> 'held' THEN
+    v_repeat := r.status = 'settled' AND r.actual_amount = $2;
+    IF r.status <> 'held' AND NOT v_repeat THEN
         IF r.status = 'settled' THEN
             RAISE EXCEPTION 'reservation is settled'
                 USING ERRCODE = '55000',
@@ -657,16 +730,19 @@ BEGIN
         RAISE EXCEPTION 'reservation is %', r.status
             USING ERRCODE = '55000', DETAIL = 'Its amount was released.',
                   HINT = 'Record the usage with jobspy.consume_quota().';
-    ELSE
-        -- The actual amount is recorded even past the limit: the usage
+    END IF;
+    IF NOT v_repeat THEN
+        -- The actual amount is recorded even past the limits: the usage
         -- has happened; the reservation was the gate.
-        -- used + reserved stays within bigint, as consumption keeps it.
-        UPDATE jobspy.quota_counters c SET used = c.used + $2, reserved = c.reserved - r.amount
-         WHERE c.user_id = r.user_id AND c.metric = r.metric AND c.period = r.period
-           AND c.period_start = r.period_start
-           AND $2 <= 9223372036854775807 - c.used - (c.reserved - r.amount)
-        RETURNING c.used, c.reserved, c.period_end INTO c_used, c_res, v_end;
-        IF NOT FOUND THEN
+        -- used + reserved stays within bigint in every window, as
+        -- consumption keeps it; one window that cannot take it refuses all.
+        UPDATE jobspy.quota_counters c SET used = c.used + $2, reserved = c.reserved - x.amount
+          FROM jobspy.quota_reservations x
+         WHERE x.id = $1 AND c.user_id = x.user_id AND c.metric = x.metric AND c.period = x.period
+           AND c.period_start = x.period_start
+           AND $2 <= 9223372036854775807 - c.used - (c.reserved - x.amount);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        IF v_rows < (SELECT count(*) FROM jobspy.quota_reservations x WHERE x.id = $1) THEN
             RAISE EXCEPTION 'actual_amount % would take the counter past the largest bigint', $2
                 USING ERRCODE = '22023', HINT = 'Settle with the amount actually used.';
         END IF;
@@ -688,17 +764,27 @@ BEGIN
             VALUES (r.user_id, r.metric, $2, $3, v_currency, r.idempotency_key, r.id, coalesce($4, '{}'), v_now);
         END IF;
     END IF;
-    allowed := r.quota_limit < 0 OR c_used + c_res <= r.quota_limit;
-    used := c_used;
-    quota_limit := CASE WHEN r.quota_limit >= 0 THEN r.quota_limit END;
-    remaining := CASE WHEN r.quota_limit >= 0 THEN greatest(r.quota_limit - c_used - c_res, 0) END;
-    period_start := CASE WHEN r.period <> 'lifetime' THEN r.period_start END;
-    resets_at := CASE WHEN r.period <> 'lifetime' THEN v_end END;
+    -- The answer of the window with the least room left (past its limit:
+    -- negative room), as consume_quota answers.
+    SELECT x.quota_limit, x.period, x.period_start, k.used, k.reserved, k.period_end INTO c
+      FROM jobspy.quota_reservations x
+      JOIN jobspy.quota_counters k ON k.user_id = x.user_id AND k.metric = x.metric AND k.period = x.period
+                                  AND k.period_start = x.period_start
+     WHERE x.id = $1
+     ORDER BY CASE WHEN x.quota_limit >= 0 THEN x.quota_limit - k.used - k.reserved END NULLS LAST,
+              x.period COLLATE "C"
+     LIMIT 1;
+    allowed := c.quota_limit < 0 OR c.used + c.reserved <= c.quota_limit;
+    used := c.used;
+    quota_limit := CASE WHEN c.quota_limit >= 0 THEN c.quota_limit END;
+    remaining := CASE WHEN c.quota_limit >= 0 THEN greatest(c.quota_limit - c.used - c.reserved, 0) END;
+    period_start := CASE WHEN c.period <> 'lifetime' THEN c.period_start END;
+    resets_at := CASE WHEN c.period <> 'lifetime' THEN c.period_end END;
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION jobspy.settle_reservation(uuid, bigint, numeric, jsonb) IS
-    'settles a held reservation with the actual amount (recorded even past the limit) and writes the usage record; allowed says whether the counter stays within its limit';
+    'settles a held reservation with the actual amount in every window (recorded even past the limits) and writes the usage record; allowed says whether the counters stay within their limits';
 
 CREATE FUNCTION jobspy.cancel_reservation(reservation_id uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -710,7 +796,8 @@ BEGIN
     IF $1 IS NULL THEN
         RAISE EXCEPTION 'reservation_id must not be NULL' USING ERRCODE = '22023';
     END IF;
-    SELECT * INTO r FROM jobspy.quota_reservations x WHERE x.id = $1 FOR UPDATE;
+    PERFORM FROM jobspy.quota_reservations x WHERE x.id = $1 ORDER BY x.period COLLATE "C" FOR UPDATE;
+    SELECT * INTO r FROM jobspy.quota_reservations x WHERE x.id = $1 LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown reservation %', $1 USING ERRCODE = '22023';
     END IF;
@@ -720,16 +807,17 @@ BEGIN
     IF r.status <> 'held' THEN
         RETURN false;
     END IF;
-    UPDATE jobspy.quota_counters c SET reserved = c.reserved - r.amount
-     WHERE c.user_id = r.user_id AND c.metric = r.metric AND c.period = r.period
-       AND c.period_start = r.period_start;
+    UPDATE jobspy.quota_counters c SET reserved = c.reserved - x.amount
+      FROM jobspy.quota_reservations x
+     WHERE x.id = $1 AND c.user_id = x.user_id AND c.metric = x.metric AND c.period = x.period
+       AND c.period_start = x.period_start;
     UPDATE jobspy.quota_reservations x SET status = 'cancelled'
      WHERE x.user_id = r.user_id AND x.id = r.id;
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION jobspy.cancel_reservation(uuid) IS
-    'releases a held reservation; true when released now, false when it was already cancelled or expired';
+    'releases a held reservation from every window; true when released now, false when it was already cancelled or expired';
 
 -- maintain() runs this: releases expired reservations and drops counters
 -- of periods that ended longer ago than retention.quota_counters, with
@@ -743,14 +831,14 @@ DECLARE
     keep jsonb := jobspy.config_get('retention.quota_counters');
 BEGIN
     WITH expired AS (
-        SELECT x.user_id, x.id FROM jobspy.quota_reservations x
+        SELECT x.user_id, x.id, x.period FROM jobspy.quota_reservations x
          WHERE x.status = 'held' AND x.expires_at <= jobspy.now()
-         ORDER BY x.user_id, x.id
+         ORDER BY x.user_id, x.id, x.period COLLATE "C"
            FOR UPDATE SKIP LOCKED),
     released AS (
         UPDATE jobspy.quota_reservations x SET status = 'expired'
-          FROM expired e WHERE x.user_id = e.user_id AND x.id = e.id
-        RETURNING x.user_id, x.metric, x.period, x.period_start, x.amount),
+          FROM expired e WHERE x.user_id = e.user_id AND x.id = e.id AND x.period = e.period
+        RETURNING x.user_id, x.id, x.metric, x.period, x.period_start, x.amount),
     totals AS (
         SELECT r.user_id, r.metric, r.period, r.period_start, sum(r.amount) AS amount
           FROM released r GROUP BY 1, 2, 3, 4),
@@ -760,7 +848,7 @@ BEGIN
          WHERE c.user_id = t.user_id AND c.metric = t.metric AND c.period = t.period
            AND c.period_start = t.period_start
         RETURNING 1)
-    SELECT count(*) INTO n FROM released;
+    SELECT count(DISTINCT r.id) INTO n FROM released r;
     IF n > 0 THEN
         action := 'released'; object := format('%s expired quota reservations', n);
         RETURN NEXT;
@@ -862,14 +950,14 @@ BEGIN
     INSERT INTO jobspy.plan_quotas AS q (plan_id, metric, period, quota_limit)
     VALUES (v_plan, $2, $3, $4)
     ON CONFLICT ON CONSTRAINT plan_quotas_pkey DO UPDATE
-       SET period = excluded.period, quota_limit = excluded.quota_limit
-     WHERE (q.period, q.quota_limit) IS DISTINCT FROM (excluded.period, excluded.quota_limit);
+       SET quota_limit = excluded.quota_limit
+     WHERE q.quota_limit IS DISTINCT FROM excluded.quota_limit;
 END
 $$;
 COMMENT ON FUNCTION jobspy.set_plan_quota(text, text, text, bigint) IS
-    'sets a plan''s limit on a metric per period (day, week, month, year, lifetime); -1 is unlimited; audited';
+    'sets a plan''s limit on a metric for one period (day, week, month, year, lifetime), beside its limits for other periods; -1 is unlimited; audited';
 
-CREATE FUNCTION jobspy.remove_plan_quota(plan_code text, metric text) RETURNS boolean
+CREATE FUNCTION jobspy.remove_plan_quota_period(plan_code text, metric text, period text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -878,12 +966,21 @@ BEGIN
         RAISE EXCEPTION 'unknown plan "%"', left($1, 50) USING ERRCODE = '22023';
     END IF;
     DELETE FROM jobspy.plan_quotas q USING jobspy.plans p
-     WHERE p.code = $1 AND q.plan_id = p.id AND q.metric = $2;
+     WHERE p.code = $1 AND q.plan_id = p.id AND q.metric = $2 AND ($3 IS NULL OR q.period = $3);
     RETURN FOUND;
 END
 $$;
+COMMENT ON FUNCTION jobspy.remove_plan_quota_period(text, text, text) IS
+    'removes a plan''s limit on a metric for one period, keeping its other periods (NULL period: all of them); false when there was none';
+
+CREATE FUNCTION jobspy.remove_plan_quota(plan_code text, metric text) RETURNS boolean
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT jobspy.remove_plan_quota_period($1, $2, NULL)
+$$;
 COMMENT ON FUNCTION jobspy.remove_plan_quota(text, text) IS
-    'removes a plan''s quota on a metric (the plan then grants none of it); false when there was none';
+    'removes a plan''s quotas on a metric, every period (the plan then grants none of it); false when there was none';
 
 CREATE FUNCTION jobspy.set_user_plan(user_id uuid, plan_code text) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1036,17 +1133,19 @@ REVOKE ALL ON FUNCTION
     jobspy.quota_counters_period_check(),
     jobspy.quota_default_plan_id(), jobspy.quota_plan_of(uuid, timestamptz),
     jobspy.quota_anchored_period(timestamptz, timestamptz, integer),
-    jobspy.quota_lookup(uuid, text, timestamptz), jobspy.quota_check_args(uuid, text, bigint, text),
+    jobspy.quota_lookup(uuid, text, timestamptz), jobspy.quota_lookup_all(uuid, text, timestamptz),
+    jobspy.quota_check_args(uuid, text, bigint, text),
     jobspy.quota_resolve(uuid, text, timestamptz),
     jobspy.quota_take(text, uuid, text, bigint, text, interval, numeric, jsonb),
     jobspy.consume_quota(uuid, text, bigint, text),
     jobspy.consume_quota(uuid, text, bigint, text, numeric, jsonb),
-    jobspy.quota_status(uuid, text),
+    jobspy.quota_status(uuid, text), jobspy.quota_windows(uuid, text),
     jobspy.reserve_quota(uuid, text, bigint, interval, text),
     jobspy.settle_reservation(uuid, bigint, numeric, jsonb),
     jobspy.cancel_reservation(uuid), jobspy.maintain_quotas(),
     jobspy.create_plan(text, text, text, bigint, bigint, text, jsonb, boolean, boolean, integer),
     jobspy.set_plan_quota(text, text, text, bigint), jobspy.remove_plan_quota(text, text),
+    jobspy.remove_plan_quota_period(text, text, text),
     jobspy.set_user_plan(uuid, text), jobspy.plan_in_force(uuid),
     jobspy.features_include(jsonb, text), jobspy.has_feature(uuid, text),
     jobspy.user_attributes(uuid), jobspy.rollout_bucket(text, uuid), jobspy.feature_enabled(text, uuid)
@@ -1054,7 +1153,7 @@ REVOKE ALL ON FUNCTION
 GRANT EXECUTE ON FUNCTION
     jobspy.consume_quota(uuid, text, bigint, text),
     jobspy.consume_quota(uuid, text, bigint, text, numeric, jsonb),
-    jobspy.quota_status(uuid, text),
+    jobspy.quota_status(uuid, text), jobspy.quota_windows(uuid, text),
     jobspy.reserve_quota(uuid, text, bigint, interval, text),
     jobspy.settle_reservation(uuid, bigint, numeric, jsonb),
     jobspy.cancel_reservation(uuid),
@@ -1065,6 +1164,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
     jobspy.create_plan(text, text, text, bigint, bigint, text, jsonb, boolean, boolean, integer),
     jobspy.set_plan_quota(text, text, text, bigint), jobspy.remove_plan_quota(text, text),
+    jobspy.remove_plan_quota_period(text, text, text),
     jobspy.user_attributes(uuid), jobspy.maintain_quotas()
   TO jobspy_admin;
 REVOKE ALL ON jobspy.plans, jobspy.plan_quotas, jobspy.user_plans, jobspy.quota_counters,

@@ -360,16 +360,16 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.usage_events_default', '');
 -- Called by quota_take when it refuses: the row is written in the
 -- caller's transaction, so it stays when the caller commits.
 CREATE FUNCTION jobspy.usage_event_denied(user_id uuid, metric text, amount bigint, used bigint,
-                                          quota_limit bigint)
+                                          quota_limit bigint, period text)
     RETURNS void
     LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    INSERT INTO jobspy.usage_events (user_id, event_type, metric, amount, used, quota_limit)
-    VALUES ($1, 'quota_exceeded', $2, $3, $4, $5)
+    INSERT INTO jobspy.usage_events (user_id, event_type, metric, amount, used, quota_limit, detail)
+    VALUES ($1, 'quota_exceeded', $2, $3, $4, $5, jsonb_strip_nulls(jsonb_build_object('period', $6)))
 $$;
-COMMENT ON FUNCTION jobspy.usage_event_denied(uuid, text, bigint, bigint, bigint) IS
-    'internal: records a quota denial as a quota_exceeded usage event';
+COMMENT ON FUNCTION jobspy.usage_event_denied(uuid, text, bigint, bigint, bigint, text) IS
+    'internal: records a quota denial as a quota_exceeded usage event, detail naming the refusing window''s period';
 
 CREATE FUNCTION jobspy.usage_event_tier_change() RETURNS trigger
     LANGUAGE plpgsql
@@ -449,7 +449,7 @@ REVOKE ALL ON FUNCTION
     jobspy.record_token_usage(uuid, text, text, bigint, bigint, uuid, uuid, text, text),
     jobspy.check_provider_limit(text, integer),
     jobspy.metered_token_lines(uuid, timestamptz, timestamptz, boolean),
-    jobspy.usage_event_denied(uuid, text, bigint, bigint, bigint), jobspy.usage_event_tier_change(),
+    jobspy.usage_event_denied(uuid, text, bigint, bigint, bigint, text), jobspy.usage_event_tier_change(),
     jobspy.record_usage_event(uuid, text, text, jsonb)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION

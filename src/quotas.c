@@ -219,20 +219,35 @@ calendar_period(const char *field, TimestampTz at, const char *zone,
 	*end = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, z, local));
 }
 
-/* The quota that applies to a user's metric, and its period. */
+/*
+ * A plan may limit a metric over several periods at once (posts per day and
+ * per month): one window per period kind, so at most five.  Windows are
+ * kept, locked and taken in the byte order of their period names, in C and
+ * in SQL alike (jobspy.quota_take), so that two consumptions never wait for
+ * each other's rows in opposite orders.
+ */
+#define QUOTA_MAX_WINDOWS 5
+
+typedef struct QuotaSlot
+{
+	char		period[16];		/* day, week, month, year, lifetime */
+	int64		quota_limit;	/* -1: unlimited */
+	TimestampTz start;			/* -infinity for lifetime */
+	TimestampTz end;			/* infinity for lifetime */
+	bool		has_row;		/* the counter's row was at row when last updated */
+	ItemPointerData row;
+} QuotaSlot;
+
+/* The quotas that apply to a user's metric, and their periods. */
 typedef struct QuotaWindow
 {
 	char	   *status;			/* users.status */
 	bool		have_plan;
 	pg_uuid_t	plan_id;
-	char	   *period;			/* NULL: the plan does not define the metric */
-	int64		quota_limit;	/* -1: unlimited */
-	TimestampTz start;			/* -infinity for lifetime */
-	TimestampTz end;			/* infinity for lifetime */
+	int			nslots;			/* 0: the plan does not define the metric */
+	QuotaSlot	slots[QUOTA_MAX_WINDOWS];
 	bool		by_default;		/* the plan is the configured default */
 	TimestampTz changes_at;		/* a licence that chose the plan expires then */
-	bool		has_row;		/* the counter's row was at row when last updated */
-	ItemPointerData row;
 } QuotaWindow;
 
 /* A row of NULLs: what an unknown user gets (PL/pgSQL reads its fields). */
@@ -397,9 +412,9 @@ plan_in_force(pg_uuid_t *user_id, TimestampTz at, Snapshot snap, PlanChoice *c)
 		default_plan(c);
 }
 
-/* The plan's quota on the metric: its period (NULL when none) and limit. */
+/* The plan's quotas on the metric, in the order of their period names. */
 static void
-plan_quota(pg_uuid_t *plan_id, text *metric, Snapshot snap, char **period, int64 *quota_limit)
+plan_quota(pg_uuid_t *plan_id, text *metric, Snapshot snap, QuotaWindow *w)
 {
 	Relation	rel = table_open(jobspy_rel(&quota_rels, QR_PLAN_QUOTAS), AccessShareLock);
 	ScanKeyData key;
@@ -407,19 +422,24 @@ plan_quota(pg_uuid_t *plan_id, text *metric, Snapshot snap, char **period, int64
 	HeapTuple	tup;
 	bool		isnull;
 
-	*period = NULL;
-	*quota_limit = 0;
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	w->nslots = 0;
+	while (HeapTupleIsValid(tup = systable_getnext(scan)) && w->nslots < QUOTA_MAX_WINDOWS)
 	{
 		text	   *m = DatumGetTextPP(col(tup, rel, QC_PQ_METRIC, &isnull));
+		char	   *period;
+		int			i;
 
-		if (VARSIZE_ANY_EXHDR(m) == VARSIZE_ANY_EXHDR(metric) &&
-			memcmp(VARDATA_ANY(m), VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(m)) == 0)
-		{
-			*period = col_text(tup, rel, QC_PQ_PERIOD);
-			*quota_limit = DatumGetInt64(col(tup, rel, QC_PQ_LIMIT, &isnull));
-			break;
-		}
+		if (VARSIZE_ANY_EXHDR(m) != VARSIZE_ANY_EXHDR(metric) ||
+			memcmp(VARDATA_ANY(m), VARDATA_ANY(metric), VARSIZE_ANY_EXHDR(m)) != 0)
+			continue;
+		period = col_text(tup, rel, QC_PQ_PERIOD);
+		/* Insertion by period name; the domain keeps names short. */
+		for (i = w->nslots; i > 0 && strcmp(w->slots[i - 1].period, period) > 0; i--)
+			w->slots[i] = w->slots[i - 1];
+		memset(&w->slots[i], 0, sizeof(QuotaSlot));
+		strlcpy(w->slots[i].period, period, sizeof(w->slots[i].period));
+		w->slots[i].quota_limit = DatumGetInt64(col(tup, rel, QC_PQ_LIMIT, &isnull));
+		w->nslots++;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -474,13 +494,11 @@ quota_window(pg_uuid_t *user_id, text *metric, TimestampTz at, QuotaWindow *w)
 	w->plan_id = c.plan_id;
 	w->by_default = c.by_default;
 	w->changes_at = c.changes_at;
-	w->period = NULL;
-	w->quota_limit = 0;
-	w->start = w->end = 0;
+	w->nslots = 0;
 	if (c.have_plan)
-		plan_quota(&c.plan_id, metric, snap, &w->period, &w->quota_limit);
-	if (w->period)
-		period_bounds(w->period, &c, at, zone, &w->start, &w->end);
+		plan_quota(&c.plan_id, metric, snap, w);
+	for (int i = 0; i < w->nslots; i++)
+		period_bounds(w->slots[i].period, &c, at, zone, &w->slots[i].start, &w->slots[i].end);
 	return true;
 }
 
@@ -519,6 +537,30 @@ jobspy_quota_plan_of(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * One row of jobspy.quota_lookup_all(): (user_status, plan_id, period,
+ * quota_limit, period_start, period_end) of window slot (-1: none).
+ */
+static void
+lookup_row(const QuotaWindow *w, int slot, Datum *values, bool *nulls)
+{
+	const QuotaSlot *s = slot >= 0 ? &w->slots[slot] : NULL;
+
+	memset(nulls, 0, sizeof(bool) * 6);
+	values[0] = CStringGetTextDatum(w->status);
+	values[1] = UUIDPGetDatum(&w->plan_id);
+	nulls[1] = !w->have_plan;
+	nulls[2] = nulls[3] = nulls[4] = nulls[5] = (s == NULL);
+	if (s)
+	{
+		values[2] = CStringGetTextDatum(s->period);
+		values[3] = Int64GetDatum(s->quota_limit);
+		values[4] = TimestampTzGetDatum(s->start);
+		values[5] = TimestampTzGetDatum(s->end);
+	}
+}
+
+/* jobspy.quota_lookup(): the first window only, as 0.2.0 had one per metric. */
 PG_FUNCTION_INFO_V1(jobspy_quota_lookup);
 Datum
 jobspy_quota_lookup(PG_FUNCTION_ARGS)
@@ -526,7 +568,7 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	QuotaWindow w;
 	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	bool		nulls[6];
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "jobspy_quota_lookup: the result must be a row");
@@ -534,16 +576,37 @@ jobspy_quota_lookup(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
 		!quota_window(PG_GETARG_UUID_P(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TIMESTAMPTZ(2), &w))
 		PG_RETURN_DATUM(null_row(desc));
-
-	values[0] = CStringGetTextDatum(w.status);
-	values[1] = UUIDPGetDatum(&w.plan_id);
-	nulls[1] = !w.have_plan;
-	values[2] = w.period ? CStringGetTextDatum(w.period) : (Datum) 0;
-	nulls[2] = nulls[3] = nulls[4] = nulls[5] = (w.period == NULL);
-	values[3] = Int64GetDatum(w.quota_limit);
-	values[4] = TimestampTzGetDatum(w.start);
-	values[5] = TimestampTzGetDatum(w.end);
+	lookup_row(&w, w.nslots > 0 ? 0 : -1, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * jobspy.quota_lookup_all(user_id, metric, at): a row per window of the
+ * metric in the order they are taken; one row with a NULL period when the
+ * plan does not define the metric; one row of NULLs for an unknown user.
+ */
+PG_FUNCTION_INFO_V1(jobspy_quota_lookup_all);
+Datum
+jobspy_quota_lookup_all(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	QuotaWindow w;
+	Datum		values[6] = {0};
+	bool		nulls[6] = {true, true, true, true, true, true};
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
+		!quota_window(PG_GETARG_UUID_P(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TIMESTAMPTZ(2), &w))
+	{
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		return (Datum) 0;
+	}
+	for (int i = 0; i < Max(w.nslots, 1); i++)
+	{
+		lookup_row(&w, i < w.nslots ? i : -1, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /*
@@ -590,13 +653,10 @@ typedef struct CachedWindow
 	uint64		generation;
 	TimestampTz loaded_at;		/* transaction start then, for the age limit */
 	TimestampTz read_at;		/* jobspy.now() then: the clock may be moved back */
-	TimestampTz valid_until;	/* the window's end, or a licence's expiry */
-	char		period[16];
-	int64		quota_limit;
-	TimestampTz start;
-	TimestampTz end;
-	bool		has_row;		/* where the counter's row was after our last update */
-	ItemPointerData row;
+	TimestampTz valid_until;	/* the first window's end, or a licence's expiry */
+	TimestampTz start;			/* the latest start of the windows */
+	int			nslots;
+	QuotaSlot	slots[QUOTA_MAX_WINDOWS];	/* has_row: after our last update */
 } CachedWindow;
 
 static HTAB *window_cache = NULL;
@@ -631,7 +691,6 @@ fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 	uint64		generation = 0;
 	bool		found;
 
-	w->has_row = false;
 	if (cacheable)
 	{
 		window_key(user_id, metric, &key);
@@ -641,12 +700,8 @@ fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 		{
 			/* A copy: an invalidation during the UPDATE may empty the cache. */
 			w->status = "active";
-			w->period = pstrdup(e->period);
-			w->quota_limit = e->quota_limit;
-			w->start = e->start;
-			w->end = e->end;
-			w->has_row = e->has_row;
-			w->row = e->row;
+			w->nslots = e->nslots;
+			memcpy(w->slots, e->slots, sizeof(QuotaSlot) * e->nslots);
 			return true;
 		}
 		generation = license_cache_generation(user_id);
@@ -657,10 +712,10 @@ fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	found = quota_window(user_id, metric, now, w);
 	PopActiveSnapshot();
-	if (!found || strcmp(w->status, "active") != 0 || w->period == NULL)
+	if (!found || strcmp(w->status, "active") != 0 || w->nslots == 0)
 		return false;
 
-	if (cacheable && !w->by_default && strlen(w->period) < sizeof(e->period))
+	if (cacheable && !w->by_default)
 	{
 		if (window_cache == NULL || hash_get_num_entries(window_cache) >= WINDOW_CACHE_ENTRIES)
 		{
@@ -677,19 +732,22 @@ fast_window(pg_uuid_t *user_id, text *metric, TimestampTz now, QuotaWindow *w)
 		e->generation = generation;
 		e->loaded_at = GetCurrentTransactionStartTimestamp();
 		e->read_at = now;
-		e->valid_until = Min(w->end, w->changes_at);
-		strlcpy(e->period, w->period, sizeof(e->period));
-		e->quota_limit = w->quota_limit;
-		e->start = w->start;
-		e->end = w->end;
-		e->has_row = false;
+		e->valid_until = w->changes_at;
+		e->start = DT_NOBEGIN;
+		for (int i = 0; i < w->nslots; i++)
+		{
+			e->valid_until = Min(e->valid_until, w->slots[i].end);
+			e->start = Max(e->start, w->slots[i].start);
+		}
+		e->nslots = w->nslots;
+		memcpy(e->slots, w->slots, sizeof(QuotaSlot) * w->nslots);
 	}
 	return true;
 }
 
 /* Remember where a window's counter row is now, if the window is still kept. */
 static void
-window_remember_row(pg_uuid_t *user_id, text *metric, TimestampTz start, ItemPointer row)
+window_remember_row(pg_uuid_t *user_id, text *metric, const QuotaSlot *slot, ItemPointer row)
 {
 	WindowKey	key;
 	CachedWindow *e;
@@ -698,10 +756,13 @@ window_remember_row(pg_uuid_t *user_id, text *metric, TimestampTz start, ItemPoi
 		return;
 	window_key(user_id, metric, &key);
 	e = hash_search(window_cache, &key, HASH_FIND, NULL);
-	if (e && e->start == start)
+	for (int i = 0; e && i < e->nslots; i++)
 	{
-		e->has_row = true;
-		e->row = *row;
+		if (strcmp(e->slots[i].period, slot->period) == 0 && e->slots[i].start == slot->start)
+		{
+			e->slots[i].has_row = true;
+			e->slots[i].row = *row;
+		}
 	}
 }
 
@@ -774,41 +835,90 @@ consume_by_update(const QuotaCounterKey *key, int64 limit, int64 amount, int64 *
 	return updated;
 }
 
+/*
+ * amount added to every window's counter, or to none: false, with nothing
+ * left added, when a counter is missing or has no room.  Each window's row
+ * stays locked by its update until the transaction ends, so the counters
+ * of the windows taken before a refusal are given back under the lock:
+ * nobody else has seen them.  used[] and reserved[]: the rows' new values.
+ */
+static bool
+take_windows(pg_uuid_t *user_id, text *metric, QuotaWindow *w, int64 amount,
+			 int64 *used, int64 *reserved)
+{
+	QuotaCounterKey key[QUOTA_MAX_WINDOWS];
+	int			taken;
+
+	for (taken = 0; taken < w->nslots; taken++)
+	{
+		QuotaSlot  *s = &w->slots[taken];
+		ItemPointerData row;
+		QuotaCounterResult r;
+
+		key[taken].user_id = user_id;
+		key[taken].metric = metric;
+		key[taken].period = s->period;
+		key[taken].start = s->start;
+		r = quota_counter_add(&key[taken], s->quota_limit, amount, s->has_row ? &s->row : NULL,
+							  &used[taken], &reserved[taken], &row);
+		if (r == QUOTA_COUNTER_ADDED)
+			window_remember_row(user_id, metric, s, &row);
+		else if (r == QUOTA_COUNTER_REFUSED ||
+				 !consume_by_update(&key[taken], s->quota_limit, amount, &used[taken], &reserved[taken]))
+			break;
+	}
+	if (taken == w->nslots)
+		return true;
+	/* A refusal: give back what the earlier windows took (no limit binds a return). */
+	for (int i = 0; i < taken; i++)
+		if (!consume_by_update(&key[i], -1, -amount, &used[i], &reserved[i]))
+			elog(ERROR, "consume_quota: a window's counter vanished under its row lock");
+	return false;
+}
+
+/*
+ * The window an answer reports: the one with the least room left (the
+ * first of equals), or the first when no window has a limit.
+ */
+static int
+binding_window(const QuotaWindow *w, const int64 *used, const int64 *reserved)
+{
+	int			best = 0;
+	int64		best_room = PG_INT64_MAX;
+
+	for (int i = 0; i < w->nslots; i++)
+	{
+		int64		room = w->slots[i].quota_limit - used[i] - reserved[i];
+
+		if (w->slots[i].quota_limit >= 0 && room < best_room)
+		{
+			best = i;
+			best_room = room;
+		}
+	}
+	return best;
+}
+
 /* The fast path; false when the general path must answer. */
 static bool
 consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 			 Datum *values, bool *nulls)
 {
 	QuotaWindow w;
-	QuotaCounterKey key;
-	ItemPointerData row;
+	QuotaSlot  *b;
 	Datum		args[4];
-	int64		used;
-	int64		reserved;
+	int64		used[QUOTA_MAX_WINDOWS];
+	int64		reserved[QUOTA_MAX_WINDOWS];
+	int			i;
 
 	if (!fast_window(user_id, metric, now, &w))
 		return false;
-	/* quota_take() refuses what an unlimited plan's call may not take. */
-	if (w.quota_limit < 0 && amount > QUOTA_UNLIMITED_MAX_AMOUNT)
-		return false;
-
-	key.user_id = user_id;
-	key.metric = metric;
-	key.period = w.period;
-	key.start = w.start;
-	switch (quota_counter_add(&key, w.quota_limit, amount, w.has_row ? &w.row : NULL,
-							  &used, &reserved, &row))
-	{
-		case QUOTA_COUNTER_ADDED:
-			window_remember_row(user_id, metric, w.start, &row);
-			break;
-		case QUOTA_COUNTER_REFUSED:
+	/* quota_take() refuses what an unlimited window's call may not take. */
+	for (i = 0; i < w.nslots; i++)
+		if (w.slots[i].quota_limit < 0 && amount > QUOTA_UNLIMITED_MAX_AMOUNT)
 			return false;
-		case QUOTA_COUNTER_INDIRECT:
-			if (!consume_by_update(&key, w.quota_limit, amount, &used, &reserved))
-				return false;
-			break;
-	}
+	if (!take_windows(user_id, metric, &w, amount, used, reserved))
+		return false;
 
 	if (jobspy_quota_usage_records == QUOTA_RECORDS_ALL)
 	{
@@ -828,15 +938,17 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 		sql_end(nest);
 	}
 
-	/* (allowed, used, quota_limit, remaining, period_start, resets_at) */
+	/* (allowed, used, quota_limit, remaining, period_start, resets_at) of the binding window */
+	i = binding_window(&w, used, reserved);
+	b = &w.slots[i];
 	values[0] = BoolGetDatum(true);
-	values[1] = Int64GetDatum(used);
-	values[2] = Int64GetDatum(w.quota_limit);
-	values[3] = Int64GetDatum(Max(w.quota_limit - used - reserved, 0));
-	nulls[2] = nulls[3] = (w.quota_limit < 0);
-	values[4] = TimestampTzGetDatum(w.start);
-	values[5] = TimestampTzGetDatum(w.end);
-	nulls[4] = nulls[5] = (strcmp(w.period, "lifetime") == 0);
+	values[1] = Int64GetDatum(used[i]);
+	values[2] = Int64GetDatum(b->quota_limit);
+	values[3] = Int64GetDatum(Max(b->quota_limit - used[i] - reserved[i], 0));
+	nulls[2] = nulls[3] = (b->quota_limit < 0);
+	values[4] = TimestampTzGetDatum(b->start);
+	values[5] = TimestampTzGetDatum(b->end);
+	nulls[4] = nulls[5] = (strcmp(b->period, "lifetime") == 0);
 	return true;
 }
 

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # 64 clients consume from one user's quota at once, random amounts of 1 to
 # 5, far more than the limit in total.  Exactly the limit is granted, the
-# counter equals the sum of what was granted, and so does the ledger.
+# counter equals the sum of what was granted, and so does the ledger.  Then
+# the same race over two windows of one metric (300 a day, 200 a month),
+# half the calls through the SQL path (a key): the month refuses while the
+# day has room, and the day's counter must still equal what was granted.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 db=jobspy_quotas_race
 clock='2030-06-15T12:00:00+00'
 limit=500
 
-echo "1..6"
+echo "1..8"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d $db <<SQL
 CREATE EXTENSION jobspy_core;
@@ -19,6 +22,9 @@ INSERT INTO jobspy.users (id, email) VALUES ('e0000000-0000-4000-8000-0000000000
 SELECT jobspy.create_plan('race', 'Race');
 SELECT jobspy.set_plan_quota('race', 'calls', 'day', $limit);
 SELECT jobspy.set_plan_quota('race', 'last', 'day', 10);
+SELECT jobspy.set_plan_quota('race', 'posts', 'day', 300);
+SELECT jobspy.set_plan_quota('race', 'posts', 'month', 200);
+CREATE TABLE race.post_grants (amount bigint NOT NULL);
 SELECT jobspy.set_user_plan('e0000000-0000-4000-8000-000000000001', 'race');
 SQL
 
@@ -27,6 +33,14 @@ trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/consume.sql" <<'SQL'
 \set a random(1, 5)
 INSERT INTO race.grants (amount) SELECT :a FROM jobspy.consume_quota('e0000000-0000-4000-8000-000000000001', 'calls', :a) WHERE allowed;
+SQL
+cat >"$tmp/windows.sql" <<'SQL'
+\set a random(1, 5)
+\set k random(1, 9000000000000000)
+\set keyed random(0, 1)
+INSERT INTO race.post_grants (amount)
+SELECT :a FROM jobspy.consume_quota('e0000000-0000-4000-8000-000000000001', 'posts', :a,
+                                    CASE WHEN :keyed = 1 THEN 'k' || :k END) WHERE allowed;
 SQL
 cat >"$tmp/last.sql" <<'SQL'
 SELECT allowed FROM jobspy.consume_quota('e0000000-0000-4000-8000-000000000001', 'last');
@@ -62,5 +76,18 @@ status=$(psql -X -q -A -t -d $db -c "SET jobspy.clock_override = '$clock';
     SELECT allowed::text || '/' || remaining FROM jobspy.quota_status('e0000000-0000-4000-8000-000000000001', 'last')")
 [ "$status" = "false/0" ] && echo "ok 6 - quota_status agrees: nothing remains" \
                           || echo "not ok 6 - quota_status says $status"
+
+# Two windows: 64 clients x 20 calls, about 3840 units asked for.
+PGOPTIONS="-c jobspy.clock_override=$clock" \
+    pgbench -n -c 64 -j 4 -t 20 -f "$tmp/windows.sql" $db >"$tmp/pgbench3.log" 2>&1 \
+    && echo "ok 7 - 64 clients ran 1280 two-window consumptions without an error" \
+    || { echo "not ok 7 - pgbench failed"; sed 's/^/# /' "$tmp/pgbench3.log" | tail -20; }
+windows=$(psql -X -A -t -d $db -c "
+    SELECT string_agg(period || '=' || used || '/' || reserved, ' ' ORDER BY period)
+           || ' granted=' || (SELECT sum(amount) FROM race.post_grants)
+      FROM jobspy.quota_counters WHERE metric = 'posts'")
+[ "$windows" = "day=200/0 month=200/0 granted=200" ] \
+    && echo "ok 8 - both windows hold exactly the 200 granted ($windows)" \
+    || echo "not ok 8 - $windows"
 
 psql -X -q -d postgres -c "DROP DATABASE $db"

@@ -24,3 +24,30 @@
 -- @replace FUNCTION jobspy.settle_reservation(
 COMMENT ON TABLE jobspy.usage_records IS
     'usage ledger: each granted consumption (amount, cost in minor units in the currency of the user''s plan, metadata), partitioned by month';
+
+-- Several windows per metric (issue 21): a plan may limit a metric per day
+-- and per month together; each is checked, a denial takes from none.
+ALTER TABLE jobspy.plan_quotas DROP CONSTRAINT plan_quotas_pkey,
+    ADD CONSTRAINT plan_quotas_pkey PRIMARY KEY (plan_id, metric, period);
+COMMENT ON TABLE jobspy.plan_quotas IS
+    'a plan''s limits on a metric, one per period (day, week, month, year, lifetime), all checked together; -1 is unlimited (still counted)';
+-- A reservation holds its amount in every window: a row each, one id.
+ALTER TABLE jobspy.quota_reservations DROP CONSTRAINT quota_reservations_pkey,
+    ADD CONSTRAINT quota_reservations_pkey PRIMARY KEY (user_id, id, period);
+DROP INDEX jobspy.quota_reservations_id_idx;
+CREATE UNIQUE INDEX quota_reservations_id_idx ON jobspy.quota_reservations (id, period);
+COMMENT ON TABLE jobspy.quota_reservations IS
+    'amounts held against a quota until settled with the actual amount, cancelled, or released at expiry; a row per window of the metric, one id';
+-- @replace FUNCTION jobspy.quota_lookup(
+-- @create FUNCTION jobspy.quota_lookup_all(
+-- @create FUNCTION jobspy.quota_windows(
+-- @replace FUNCTION jobspy.quota_status(
+-- @replace FUNCTION jobspy.cancel_reservation(
+-- @replace FUNCTION jobspy.maintain_quotas(
+-- @replace FUNCTION jobspy.set_plan_quota(
+-- @create FUNCTION jobspy.remove_plan_quota_period(
+-- @replace FUNCTION jobspy.remove_plan_quota(
+REVOKE ALL ON FUNCTION jobspy.quota_lookup_all(uuid, text, timestamptz), jobspy.quota_windows(uuid, text),
+    jobspy.remove_plan_quota_period(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.quota_windows(uuid, text) TO jobspy_app, jobspy_admin;
+GRANT EXECUTE ON FUNCTION jobspy.remove_plan_quota_period(text, text, text) TO jobspy_admin;
