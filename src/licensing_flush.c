@@ -140,6 +140,39 @@ flush_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				taken[i].subxact = parentSubid;
 }
 
+/*
+ * The licences' part of a flush: their counts, last validation times and
+ * daily counts, in one UPDATE.  Caller is connected to SPI.  Returns the
+ * number of rows updated.
+ */
+static uint64
+flush_licence_counts(ArrayBuildState *ids, ArrayBuildState *counts, ArrayBuildState *lasts,
+					 ArrayBuildState *days, ArrayBuildState *ondays, MemoryContext cxt)
+{
+	Oid			types[5] = {UUIDARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, DATEARRAYOID, INT4ARRAYOID};
+	Datum		values[5] = {
+		makeArrayResult(ids, cxt), makeArrayResult(counts, cxt),
+		makeArrayResult(lasts, cxt), makeArrayResult(days, cxt), makeArrayResult(ondays, cxt)
+	};
+
+	/* A later day's count already flushed is never replaced by an earlier one. */
+	if (SPI_execute_with_args(
+							  "UPDATE jobspy.licenses l"
+							  "   SET validation_count = l.validation_count OPERATOR(pg_catalog.+) u.n,"
+							  "       last_validated_at = greatest(l.last_validated_at, u.t),"
+							  "       validation_day = greatest(l.validation_day, u.d),"
+							  "       validations_on_day = CASE WHEN l.validation_day OPERATOR(pg_catalog.>) u.d"
+							  "                                 THEN l.validations_on_day"
+							  "                                 WHEN l.validation_day OPERATOR(pg_catalog.=) u.d"
+							  "                                 THEN greatest(l.validations_on_day, u.c)"
+							  "                                 ELSE u.c END"
+							  "  FROM unnest($1, $2, $3, $4, $5) AS u(id, n, t, d, c)"
+							  " WHERE l.id OPERATOR(pg_catalog.=) u.id",
+							  5, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not flush licence validation counters");
+	return SPI_processed;
+}
+
 PG_FUNCTION_INFO_V1(jobspy_flush_license_validations);
 Datum
 jobspy_flush_license_validations(PG_FUNCTION_ARGS)
@@ -223,30 +256,7 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (ids[0])
-	{
-		Oid			types[5] = {UUIDARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, DATEARRAYOID, INT4ARRAYOID};
-		Datum		values[5] = {
-			makeArrayResult(ids[0], cxt), makeArrayResult(counts[0], cxt),
-			makeArrayResult(lasts[0], cxt), makeArrayResult(days, cxt), makeArrayResult(ondays, cxt)
-		};
-
-		/* A later day's count already flushed is never replaced by an earlier one. */
-		if (SPI_execute_with_args(
-								  "UPDATE jobspy.licenses l"
-								  "   SET validation_count = l.validation_count OPERATOR(pg_catalog.+) u.n,"
-								  "       last_validated_at = greatest(l.last_validated_at, u.t),"
-								  "       validation_day = greatest(l.validation_day, u.d),"
-								  "       validations_on_day = CASE WHEN l.validation_day OPERATOR(pg_catalog.>) u.d"
-								  "                                 THEN l.validations_on_day"
-								  "                                 WHEN l.validation_day OPERATOR(pg_catalog.=) u.d"
-								  "                                 THEN greatest(l.validations_on_day, u.c)"
-								  "                                 ELSE u.c END"
-								  "  FROM unnest($1, $2, $3, $4, $5) AS u(id, n, t, d, c)"
-								  " WHERE l.id OPERATOR(pg_catalog.=) u.id",
-								  5, types, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not flush licence validation counters");
-		updated += SPI_processed;
-	}
+		updated += flush_licence_counts(ids[0], counts[0], lasts[0], days, ondays, cxt);
 	if (ids[1])
 	{
 		Oid			types[2] = {UUIDARRAYOID, TIMESTAMPTZARRAYOID};
