@@ -1,8 +1,9 @@
 /*
  * loyalty.h: the loyalty module (businesses, members, purchases, the points
  * ledger, tiers, coupons, referral codes, prepaid credits, community events,
- * RFM).  The rules live in sql/loyalty.sql; C holds what people type: phone
- * numbers and referral codes.
+ * RFM).  The rules live in sql/loyalty*.sql; C holds what people type (phone
+ * numbers and referral codes, src/loyalty.c) and the balance at jobspy.now()
+ * (src/loyalty_balance.c).
  */
 #ifndef JOBSPY_LOYALTY_H
 #define JOBSPY_LOYALTY_H

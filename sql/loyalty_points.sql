@@ -1,0 +1,651 @@
+\echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
+-- loyalty_points: purchases (idempotent forever on business and external
+-- id) and their refunds, the append-only points ledger with expiry, the
+-- maintained balance, spending oldest-expiring first, tier changes, and
+-- the maintain() step that writes off expired points and reviews tiers.
+-- The programme, businesses and members are in loyalty.sql.
+-- docs/loyalty.md.
+
+-- ==== purchases and the points ledger =====================================
+
+CREATE TABLE jobspy.loyalty_purchases (
+    user_id       uuid NOT NULL REFERENCES jobspy.loyalty_members (user_id) ON DELETE CASCADE,
+    id            uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    business_id   uuid NOT NULL REFERENCES jobspy.loyalty_businesses (id),
+    external_id   text NOT NULL CHECK (length(external_id) BETWEEN 1 AND 255),
+    amount        bigint NOT NULL CHECK (amount >= 0),
+    currency      text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+    category      text,
+    coupon        text,
+    discount      bigint NOT NULL DEFAULT 0 CHECK (discount >= 0),
+    points_earned bigint NOT NULL DEFAULT 0 CHECK (points_earned >= 0),
+    balance_after bigint NOT NULL DEFAULT 0,
+    tier          text,
+    grant_id      bigint,
+    refunded      bigint NOT NULL DEFAULT 0 CHECK (refunded >= 0),
+    points_clawed bigint NOT NULL DEFAULT 0 CHECK (points_clawed >= 0),
+    created_at    timestamptz NOT NULL DEFAULT jobspy.now(),
+    PRIMARY KEY (user_id, id),
+    UNIQUE (business_id, external_id),
+    CHECK (refunded <= amount AND points_clawed <= points_earned)
+);
+COMMENT ON TABLE jobspy.loyalty_purchases IS
+    'purchases at businesses, unique forever on (business, external_id), with the answer record_purchase first gave';
+CREATE INDEX loyalty_purchases_user_time_idx ON jobspy.loyalty_purchases (user_id, created_at);
+CREATE INDEX loyalty_purchases_business_time_idx ON jobspy.loyalty_purchases (business_id, created_at);
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_purchases', '');
+
+CREATE TABLE jobspy.loyalty_purchase_refunds (
+    user_id     uuid NOT NULL,
+    purchase_id uuid NOT NULL,
+    refund_id   text NOT NULL CHECK (length(refund_id) BETWEEN 1 AND 255),
+    amount      bigint NOT NULL CHECK (amount > 0),
+    points      bigint NOT NULL CHECK (points >= 0),
+    created_at  timestamptz NOT NULL DEFAULT jobspy.now(),
+    PRIMARY KEY (user_id, purchase_id, refund_id),
+    FOREIGN KEY (user_id, purchase_id) REFERENCES jobspy.loyalty_purchases (user_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE jobspy.loyalty_purchase_refunds IS
+    'refunds of purchases, idempotent on refund_id, with the points each one clawed back';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_purchase_refunds', '');
+
+-- The ledger, append-only.  A grant (kind earn, referral, bonus) has
+-- positive points and an expiry; every other row takes points from one
+-- grant (grant_id) and is negative: spend, expire, clawback, debt (a later
+-- grant settling a debt).  A clawback with no grant records a shortfall
+-- that became debt.  No foreign key to members: history outlives them.
+CREATE TABLE jobspy.loyalty_ledger (
+    user_id     uuid NOT NULL,
+    id          bigint GENERATED ALWAYS AS IDENTITY,
+    kind        text NOT NULL CHECK (kind IN ('earn', 'referral', 'bonus', 'spend', 'expire', 'clawback', 'debt')),
+    points      bigint NOT NULL,
+    grant_id    bigint,
+    expires_at  timestamptz,
+    purchase_id uuid,
+    business_id uuid,
+    reference   text,
+    created_at  timestamptz NOT NULL DEFAULT jobspy.now(),
+    PRIMARY KEY (user_id, id),
+    CHECK (CASE WHEN kind IN ('earn', 'referral', 'bonus')
+                THEN points > 0 AND expires_at IS NOT NULL AND grant_id IS NULL
+                ELSE points < 0 AND expires_at IS NULL AND (grant_id IS NOT NULL OR kind = 'clawback') END)
+);
+COMMENT ON TABLE jobspy.loyalty_ledger IS
+    'append-only points ledger: grants with expiry and the draws (spend, expire, clawback, debt) against each grant';
+CREATE INDEX loyalty_ledger_grant_idx ON jobspy.loyalty_ledger (user_id, grant_id) WHERE grant_id IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_ledger', '');
+
+CREATE FUNCTION jobspy.loyalty_ledger_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'the points ledger is append-only'
+        USING ERRCODE = 'JS705', HINT = 'Correct a balance with a new ledger entry (a bonus grant or a clawback).';
+END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_ledger_append_only() IS
+    'trigger on loyalty_ledger: rows are never updated or deleted (JS705)';
+CREATE TRIGGER loyalty_ledger_append_only BEFORE UPDATE OR DELETE ON jobspy.loyalty_ledger
+    FOR EACH ROW EXECUTE FUNCTION jobspy.loyalty_ledger_append_only();
+
+-- What remains of each grant: derived from the ledger (loyalty_check()
+-- proves it), kept so that spending finds the oldest-expiring points by
+-- index instead of summing history.
+CREATE TABLE jobspy.loyalty_grants (
+    user_id    uuid NOT NULL REFERENCES jobspy.loyalty_members (user_id) ON DELETE CASCADE,
+    grant_id   bigint NOT NULL,
+    expires_at timestamptz NOT NULL,
+    remaining  bigint NOT NULL CHECK (remaining >= 0),
+    PRIMARY KEY (user_id, grant_id)
+);
+COMMENT ON TABLE jobspy.loyalty_grants IS
+    'points left in each ledger grant, by expiry: spending draws from the earliest-expiring first';
+CREATE INDEX loyalty_grants_live_idx ON jobspy.loyalty_grants (user_id, expires_at, grant_id) WHERE remaining > 0;
+CREATE INDEX loyalty_grants_expiry_idx ON jobspy.loyalty_grants (expires_at) WHERE remaining > 0;
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_grants', '');
+
+CREATE TABLE jobspy.loyalty_spends (
+    user_id         uuid NOT NULL REFERENCES jobspy.loyalty_members (user_id) ON DELETE CASCADE,
+    idempotency_key text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
+    points          bigint NOT NULL CHECK (points > 0),
+    balance         bigint NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT jobspy.now(),
+    PRIMARY KEY (user_id, idempotency_key)
+);
+COMMENT ON TABLE jobspy.loyalty_spends IS
+    'granted spend_points calls by idempotency key, with the balance they answered';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_spends', '');
+
+CREATE TABLE jobspy.loyalty_tier_changes (
+    user_id      uuid NOT NULL REFERENCES jobspy.loyalty_members (user_id) ON DELETE CASCADE,
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    from_tier    text,
+    to_tier      text,
+    reason       text NOT NULL CHECK (reason IN ('purchase', 'review')),
+    spend        bigint NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT jobspy.now(),
+    PRIMARY KEY (user_id, id)
+);
+COMMENT ON TABLE jobspy.loyalty_tier_changes IS
+    'history of members'' tier changes: upgrades on purchase, changes at the periodic review';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_tier_changes', '');
+
+-- ==== the points ledger ====================================================
+
+-- The balance of a locked or read member row at jobspy.now(): the
+-- maintained balance, less grants already past their expiry that
+-- maintain() has not yet written off.
+-- The helpers below are plain SQL with no SET clause so that the planner
+-- inlines them into the callers' cached plans (a SQL function that is not
+-- inlined is planned again on every call); their callers pin search_path.
+CREATE FUNCTION jobspy.loyalty_live_balance(user_id uuid, balance bigint, next_expiry timestamptz)
+    RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE WHEN $3 IS NULL OR $3 > jobspy.now() THEN $2
+           ELSE $2 - (SELECT coalesce(sum(g.remaining), 0)::bigint FROM jobspy.loyalty_grants g
+                       WHERE g.user_id = $1 AND g.remaining > 0 AND g.expires_at <= jobspy.now()) END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_live_balance(uuid, bigint, timestamptz) IS
+    'a member''s spendable points at jobspy.now(): O(1) until the earliest grant expiry, then less the expired remainders';
+
+-- In C (src/loyalty_balance.c): the same answer from one index lookup of
+-- the member's row, read as the tables' owner, so with no SECURITY DEFINER.
+CREATE FUNCTION jobspy.points_balance(user_id uuid) RETURNS bigint
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_points_balance';
+COMMENT ON FUNCTION jobspy.points_balance(uuid) IS
+    'a member''s points balance at jobspy.now(), expired points excluded; 0 for a user who is not a member';
+
+-- After points moved: the earliest expiry among grants with points left.
+CREATE FUNCTION jobspy.loyalty_next_expiry(user_id uuid) RETURNS timestamptz
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT min(g.expires_at) FROM jobspy.loyalty_grants g WHERE g.user_id = $1 AND g.remaining > 0
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_next_expiry(uuid) IS
+    'the earliest expiry among a member''s grants with points left';
+
+-- Take up to points from a locked member's live grants, earliest expiry
+-- first (first_grant first when given), writing one ledger row per grant
+-- drawn.  Returns what was taken.
+CREATE FUNCTION jobspy.loyalty_draw(user_id uuid, points bigint, kind text, purchase_id uuid DEFAULT NULL,
+                                    reference text DEFAULT NULL, first_grant bigint DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+#variable_conflict use_column
+DECLARE
+    g       record;
+    need    bigint := $2;
+    take    bigint;
+    now_    timestamptz := jobspy.now();
+BEGIN
+    FOR g IN
+        SELECT gr.grant_id, gr.remaining FROM jobspy.loyalty_grants gr
+         WHERE gr.user_id = $1 AND gr.remaining > 0 AND gr.expires_at > now_
+         ORDER BY gr.grant_id IS DISTINCT FROM $6, gr.expires_at, gr.grant_id
+    LOOP
+        EXIT WHEN need = 0;
+        take := least(need, g.remaining);
+        UPDATE jobspy.loyalty_grants gr SET remaining = gr.remaining - take
+         WHERE gr.user_id = $1 AND gr.grant_id = g.grant_id;
+        INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, grant_id, purchase_id, reference)
+        VALUES ($1, $3, -take, g.grant_id, $4, $5);
+        need := need - take;
+    END LOOP;
+    IF need < $2 THEN
+        UPDATE jobspy.loyalty_members m
+           SET balance = m.balance - ($2 - need), next_expiry = jobspy.loyalty_next_expiry($1)
+         WHERE m.user_id = $1;
+    END IF;
+    RETURN $2 - need;
+END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint) IS
+    'takes points from a locked member''s live grants, earliest expiry first, one ledger row per grant; returns what it took';
+
+-- Grant points to a locked member: a ledger grant, its remainder, and the
+-- member's debt settled from it first.  Returns the grant's ledger id.
+CREATE FUNCTION jobspy.loyalty_grant(user_id uuid, points bigint, kind text, expires_at timestamptz,
+                                     purchase_id uuid DEFAULT NULL, business_id uuid DEFAULT NULL,
+                                     reference text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+#variable_conflict use_column
+DECLARE
+    gid    bigint;
+    owed   bigint;
+    settle bigint;
+BEGIN
+    INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, expires_at, purchase_id, business_id, reference)
+    VALUES ($1, $3, $2, $4, $5, $6, $7)
+    RETURNING id INTO gid;
+    SELECT m.debt INTO owed FROM jobspy.loyalty_members m WHERE m.user_id = $1;
+    settle := least(owed, $2);
+    INSERT INTO jobspy.loyalty_grants (user_id, grant_id, expires_at, remaining) VALUES ($1, gid, $4, $2 - settle);
+    IF settle > 0 THEN
+        INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, grant_id, purchase_id, reference)
+        VALUES ($1, 'debt', -settle, gid, $5, $7);
+    END IF;
+    UPDATE jobspy.loyalty_members m
+       SET balance = m.balance + $2 - settle, debt = m.debt - settle,
+           next_expiry = CASE WHEN $2 > settle THEN least(m.next_expiry, $4) ELSE m.next_expiry END
+     WHERE m.user_id = $1;
+    RETURN gid;
+END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text) IS
+    'grants points to a locked member, settling the member''s debt from them first; returns the ledger id of the grant';
+
+CREATE FUNCTION jobspy.spend_points(user_id uuid, points bigint, idempotency_key text,
+                                    OUT allowed boolean, OUT balance bigint)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    m    jobspy.loyalty_members;
+    prev jobspy.loyalty_spends;
+    live bigint;
+BEGIN
+    IF spend_points.points IS NULL OR spend_points.points <= 0 THEN
+        RAISE EXCEPTION 'points to spend must be positive' USING ERRCODE = '22023';
+    END IF;
+    IF spend_points.idempotency_key IS NULL OR length(spend_points.idempotency_key) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'an idempotency key of 1 to 255 characters is required' USING ERRCODE = '22023';
+    END IF;
+    m := jobspy.loyalty_lock_member(spend_points.user_id);
+    SELECT * INTO prev FROM jobspy.loyalty_spends s
+     WHERE s.user_id = spend_points.user_id AND s.idempotency_key = spend_points.idempotency_key;
+    IF FOUND THEN
+        IF prev.points <> spend_points.points THEN
+            RAISE EXCEPTION 'idempotency key "%" was used for a spend of % points', prev.idempotency_key, prev.points
+                USING ERRCODE = 'JS702', HINT = 'Use a new key for a new spend.';
+        END IF;
+        allowed := true;
+        balance := prev.balance;
+        RETURN;
+    END IF;
+    live := jobspy.loyalty_live_balance(m.user_id, m.balance, m.next_expiry);
+    IF live < spend_points.points THEN
+        allowed := false;
+        balance := live;
+        RETURN;
+    END IF;
+    PERFORM jobspy.loyalty_draw(m.user_id, spend_points.points, 'spend', NULL, spend_points.idempotency_key);
+    allowed := true;
+    balance := live - spend_points.points;
+    INSERT INTO jobspy.loyalty_spends (user_id, idempotency_key, points, balance)
+    VALUES (m.user_id, spend_points.idempotency_key, spend_points.points, balance);
+END
+$$;
+COMMENT ON FUNCTION jobspy.spend_points(uuid, bigint, text) IS
+    'spends points, earliest-expiring first; denied (nothing taken) when the balance is short; a replayed key returns its first answer';
+
+-- ==== tiers ================================================================
+
+-- The member's spend per currency over the rolling window, net of refunds.
+CREATE FUNCTION jobspy.loyalty_qualifying_tier(user_id uuid, tier_window interval)
+    RETURNS TABLE (tier_id uuid, rank integer, spend bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH s AS (
+        SELECT p.currency, sum(p.amount - p.refunded)::bigint AS spend
+          FROM jobspy.loyalty_purchases p
+         WHERE p.user_id = $1
+           AND p.created_at > jobspy.now() - $2
+         GROUP BY p.currency)
+    SELECT t.id, t.rank, coalesce(s.spend, 0)
+      FROM jobspy.loyalty_tiers t LEFT JOIN s ON s.currency = t.currency
+     WHERE coalesce(s.spend, 0) >= t.min_spend
+     ORDER BY t.rank DESC
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_qualifying_tier(uuid, interval) IS
+    'the highest tier a member''s spend (in each tier''s currency, over the rolling window, net of refunds) reaches';
+
+-- Move a locked member to a tier, keeping history and telling the outbox.
+CREATE FUNCTION jobspy.loyalty_set_member_tier(user_id uuid, tier_id uuid, reason text, spend bigint)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+#variable_conflict use_column
+DECLARE
+    old_code text;
+    new_code text := (SELECT code FROM jobspy.loyalty_tiers WHERE id = $2);
+BEGIN
+    SELECT t.code INTO old_code FROM jobspy.loyalty_members m JOIN jobspy.loyalty_tiers t ON t.id = m.tier_id
+     WHERE m.user_id = $1;
+    UPDATE jobspy.loyalty_members m
+       SET tier_id = $2, tier_since = jobspy.now(),
+           tier_review_at = jobspy.now() + (jobspy.loyalty_settings()).tier_review
+     WHERE m.user_id = $1;
+    INSERT INTO jobspy.loyalty_tier_changes (user_id, from_tier, to_tier, reason, spend)
+    VALUES ($1, old_code, new_code, $3, $4);
+    PERFORM jobspy.emit_event('loyalty.tier_changed', 'loyalty_member', $1::text,
+        jsonb_build_object('user_id', $1, 'from_tier', old_code, 'to_tier', new_code, 'reason', $3, 'spend', $4), $1);
+END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint) IS
+    'moves a locked member to a tier, recording the change and emitting a loyalty.tier_changed outbox event';
+
+-- ==== purchases ============================================================
+
+CREATE FUNCTION jobspy.record_purchase(business_code text, external_id text, user_id uuid, amount bigint,
+                                       currency text, coupon text DEFAULT NULL, category text DEFAULT NULL,
+                                       OUT purchase_id uuid, OUT points_earned bigint, OUT balance bigint,
+                                       OUT tier text, OUT replayed boolean)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    b        jobspy.loyalty_businesses;
+    m        jobspy.loyalty_members;
+    p        jobspy.loyalty_purchases;
+    q        record;
+    cur_rank integer;
+    bp       bigint;
+    mult     bigint;
+    disc     bigint := 0;
+    gid      bigint;
+    now_     timestamptz := jobspy.now();
+BEGIN
+    IF record_purchase.external_id IS NULL OR length(record_purchase.external_id) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'external_id must be 1 to 255 characters' USING ERRCODE = '22023';
+    END IF;
+    IF record_purchase.amount IS NULL OR record_purchase.amount < 0 THEN
+        RAISE EXCEPTION 'amount must be a non-negative number of minor units' USING ERRCODE = '22023';
+    END IF;
+    IF record_purchase.currency IS NULL OR record_purchase.currency !~ '^[A-Z]{3}$' THEN
+        RAISE EXCEPTION 'currency must be an ISO 4217 code such as "RUB"' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO b FROM jobspy.loyalty_businesses WHERE code = record_purchase.business_code;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown business "%"', left(record_purchase.business_code, 60) USING ERRCODE = '22023';
+    END IF;
+
+    -- A purchase already recorded answers as it first did.
+    SELECT * INTO p FROM jobspy.loyalty_purchases
+     WHERE business_id = b.id AND external_id = record_purchase.external_id;
+    IF NOT FOUND THEN
+        m := jobspy.loyalty_lock_member(record_purchase.user_id);
+        INSERT INTO jobspy.loyalty_purchases (user_id, business_id, external_id, amount, currency, category,
+                                              coupon, created_at)
+        VALUES (m.user_id, b.id, record_purchase.external_id, record_purchase.amount, record_purchase.currency,
+                record_purchase.category, lower(record_purchase.coupon), now_)
+        ON CONFLICT (business_id, external_id) DO NOTHING
+        RETURNING * INTO p;
+        IF NOT FOUND THEN    -- recorded by a concurrent call that committed meanwhile
+            SELECT * INTO p FROM jobspy.loyalty_purchases
+             WHERE business_id = b.id AND external_id = record_purchase.external_id;
+        ELSE
+            replayed := false;
+        END IF;
+    END IF;
+    IF replayed IS NULL THEN
+        IF p.user_id IS DISTINCT FROM record_purchase.user_id OR p.amount <> record_purchase.amount
+           OR p.currency <> record_purchase.currency
+           OR p.coupon IS DISTINCT FROM lower(record_purchase.coupon)
+           OR p.category IS DISTINCT FROM record_purchase.category THEN
+            RAISE EXCEPTION 'purchase "%" at business "%" was recorded with other values',
+                            record_purchase.external_id, b.code
+                USING ERRCODE = 'JS701',
+                      DETAIL = format('It was recorded for amount %s %s.', p.amount, p.currency),
+                      HINT = 'An external id names one purchase forever; use a new one for a new purchase.';
+        END IF;
+        purchase_id := p.id; points_earned := p.points_earned; balance := p.balance_after;
+        tier := p.tier; replayed := true;
+        RETURN;
+    END IF;
+
+    IF record_purchase.coupon IS NOT NULL THEN
+        disc := jobspy.loyalty_purchase_coupon(p, b, record_purchase.coupon);
+    END IF;
+
+    -- A purchase that crosses a tier's threshold upgrades at once.
+    cur_rank := (SELECT t.rank FROM jobspy.loyalty_tiers t WHERE t.id = m.tier_id);
+    SELECT * INTO q FROM jobspy.loyalty_qualifying_tier(m.user_id, (jobspy.loyalty_settings()).tier_window);
+    IF q.tier_id IS NOT NULL AND (cur_rank IS NULL OR q.rank > cur_rank) THEN
+        PERFORM jobspy.loyalty_set_member_tier(m.user_id, q.tier_id, 'purchase', q.spend);
+        m.tier_id := q.tier_id;
+    END IF;
+
+    points_earned := 0;
+    IF record_purchase.amount >= b.min_purchase THEN
+        bp := coalesce((SELECT r.earn_bp FROM jobspy.loyalty_earn_rates r
+                         WHERE r.business_id = b.id AND r.tier_id = m.tier_id), b.earn_bp);
+        mult := coalesce((SELECT c.multiplier_bp FROM jobspy.loyalty_category_multipliers c
+                           WHERE c.business_id = b.id AND c.category = record_purchase.category), 10000);
+        -- numeric, not bigint: amount * bp * mult can pass 2^63; never a float
+        points_earned := floor((record_purchase.amount - disc)::numeric * bp * mult / 100000000)::bigint;
+    END IF;
+    IF points_earned > 0 THEN
+        gid := jobspy.loyalty_grant(m.user_id, points_earned, 'earn', now_ + b.points_lifetime, p.id, b.id,
+                                    record_purchase.external_id);
+    END IF;
+    PERFORM jobspy.loyalty_after_purchase(p, b);
+
+    SELECT jobspy.loyalty_live_balance(mm.user_id, mm.balance, mm.next_expiry), t.code
+      INTO balance, tier
+      FROM jobspy.loyalty_members mm LEFT JOIN jobspy.loyalty_tiers t ON t.id = mm.tier_id
+     WHERE mm.user_id = m.user_id;
+    purchase_id := p.id;
+    UPDATE jobspy.loyalty_purchases pp
+       SET discount = disc, points_earned = record_purchase.points_earned, balance_after = record_purchase.balance,
+           tier = record_purchase.tier, grant_id = gid
+     WHERE pp.user_id = p.user_id AND pp.id = p.id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.record_purchase(text, text, uuid, bigint, text, text, text) IS
+    'records a purchase and earns its points by the member''s tier rules; idempotent forever on (business, external_id): a replay returns the first answer with replayed, other values raise JS701';
+
+-- The coupon of a new purchase and what a purchase triggers (referral
+-- rewards, cross-promotion coupons) live with the offers:
+-- jobspy.loyalty_purchase_coupon and jobspy.loyalty_after_purchase in
+-- sql/loyalty_offers.sql.
+
+CREATE FUNCTION jobspy.refund_purchase(business_code text, external_id text, amount bigint, refund_id text,
+                                       OUT points_clawed bigint, OUT balance bigint, OUT debt bigint)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    b      uuid := jobspy.loyalty_business_id(business_code);
+    p      jobspy.loyalty_purchases;
+    m      jobspy.loyalty_members;
+    prev   jobspy.loyalty_purchase_refunds;
+    target bigint;
+    taken  bigint;
+BEGIN
+    IF refund_purchase.amount IS NULL OR refund_purchase.amount <= 0 THEN
+        RAISE EXCEPTION 'a refund amount must be positive' USING ERRCODE = '22023';
+    END IF;
+    IF refund_purchase.refund_id IS NULL OR length(refund_purchase.refund_id) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'refund_id must be 1 to 255 characters' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO p FROM jobspy.loyalty_purchases pp
+     WHERE pp.business_id = b AND pp.external_id = refund_purchase.external_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown purchase "%" at business "%"', left(refund_purchase.external_id, 60), business_code
+            USING ERRCODE = '22023';
+    END IF;
+    m := jobspy.loyalty_lock_member(p.user_id);
+    SELECT * INTO p FROM jobspy.loyalty_purchases pp WHERE pp.user_id = p.user_id AND pp.id = p.id;
+    SELECT * INTO prev FROM jobspy.loyalty_purchase_refunds r
+     WHERE r.user_id = p.user_id AND r.purchase_id = p.id AND r.refund_id = refund_purchase.refund_id;
+    IF FOUND THEN
+        IF prev.amount <> refund_purchase.amount THEN
+            RAISE EXCEPTION 'refund "%" was recorded for amount %', prev.refund_id, prev.amount USING ERRCODE = 'JS701';
+        END IF;
+        points_clawed := prev.points;
+    ELSE
+        IF p.refunded + refund_purchase.amount > p.amount THEN
+            RAISE EXCEPTION 'refunds would exceed the purchase'
+                USING ERRCODE = 'JS704',
+                      DETAIL = format('The purchase was %s, %s of it already refunded.', p.amount, p.refunded);
+        END IF;
+        -- Points kept are what the amount left would have earned.
+        target := p.points_earned - CASE WHEN p.amount = 0 THEN 0 ELSE
+                  floor(p.points_earned::numeric * (p.amount - p.refunded - refund_purchase.amount) / p.amount)::bigint END;
+        points_clawed := target - p.points_clawed;
+        IF points_clawed > 0 THEN
+            taken := jobspy.loyalty_draw(p.user_id, points_clawed, 'clawback', p.id, refund_purchase.refund_id, p.grant_id);
+            IF taken < points_clawed THEN
+                INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, purchase_id, reference)
+                VALUES (p.user_id, 'clawback', -(points_clawed - taken), p.id, refund_purchase.refund_id);
+                UPDATE jobspy.loyalty_members mm SET debt = mm.debt + (points_clawed - taken)
+                 WHERE mm.user_id = p.user_id;
+            END IF;
+        END IF;
+        UPDATE jobspy.loyalty_purchases pp
+           SET refunded = pp.refunded + refund_purchase.amount, points_clawed = pp.points_clawed + refund_purchase.points_clawed
+         WHERE pp.user_id = p.user_id AND pp.id = p.id;
+        INSERT INTO jobspy.loyalty_purchase_refunds (user_id, purchase_id, refund_id, amount, points)
+        VALUES (p.user_id, p.id, refund_purchase.refund_id, refund_purchase.amount, refund_purchase.points_clawed);
+    END IF;
+    SELECT jobspy.loyalty_live_balance(mm.user_id, mm.balance, mm.next_expiry), mm.debt INTO balance, debt
+      FROM jobspy.loyalty_members mm WHERE mm.user_id = p.user_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.refund_purchase(text, text, bigint, text) IS
+    'records a (partial) refund of a purchase, idempotent on refund_id; claws back its points from the purchase''s grant, then the balance, the shortfall kept as debt';
+
+-- ==== expiry, review and checks (maintain) ================================
+
+CREATE FUNCTION jobspy.loyalty_check() RETURNS TABLE (user_id uuid, problem text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT g.user_id, format('grant %s: remaining %s, ledger %s', g.grant_id, g.remaining, l.total)
+      FROM jobspy.loyalty_grants g
+      JOIN LATERAL (SELECT sum(x.points)::bigint AS total FROM jobspy.loyalty_ledger x
+                     WHERE x.user_id = g.user_id AND (x.id = g.grant_id OR x.grant_id = g.grant_id)) l ON true
+     WHERE g.remaining <> l.total
+    UNION ALL
+    SELECT m.user_id, format('balance %s, grants %s', m.balance, s.total)
+      FROM jobspy.loyalty_members m
+      JOIN LATERAL (SELECT coalesce(sum(g.remaining), 0)::bigint AS total FROM jobspy.loyalty_grants g
+                     WHERE g.user_id = m.user_id) s ON true
+     WHERE m.balance <> s.total
+    UNION ALL
+    SELECT m.user_id, format('debt %s, ledger %s', m.debt, d.total)
+      FROM jobspy.loyalty_members m
+      JOIN LATERAL (SELECT coalesce(sum(CASE WHEN x.kind = 'debt' THEN x.points ELSE -x.points END), 0)::bigint AS total
+                      FROM jobspy.loyalty_ledger x
+                     WHERE x.user_id = m.user_id AND (x.kind = 'debt' OR (x.kind = 'clawback' AND x.grant_id IS NULL))) d ON true
+     WHERE m.debt <> d.total
+    UNION ALL
+    SELECT m.user_id, format('next_expiry %s, grants %s', m.next_expiry, jobspy.loyalty_next_expiry(m.user_id))
+      FROM jobspy.loyalty_members m
+     WHERE m.next_expiry IS DISTINCT FROM jobspy.loyalty_next_expiry(m.user_id)
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_check() IS
+    'reconciles the maintained state with the ledger: every row returned is a discrepancy (none expected)';
+
+CREATE FUNCTION jobspy.loyalty_expire_points() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    u uuid;
+    g record;
+    n bigint := 0;
+BEGIN
+    FOR u IN SELECT DISTINCT gr.user_id FROM jobspy.loyalty_grants gr
+              WHERE gr.remaining > 0 AND gr.expires_at <= jobspy.now() ORDER BY 1
+    LOOP
+        PERFORM jobspy.loyalty_lock_member(u);
+        FOR g IN SELECT gr.grant_id, gr.remaining FROM jobspy.loyalty_grants gr
+                  WHERE gr.user_id = u AND gr.remaining > 0 AND gr.expires_at <= jobspy.now()
+        LOOP
+            UPDATE jobspy.loyalty_grants gr SET remaining = 0 WHERE gr.user_id = u AND gr.grant_id = g.grant_id;
+            INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, grant_id) VALUES (u, 'expire', -g.remaining, g.grant_id);
+            UPDATE jobspy.loyalty_members m SET balance = m.balance - g.remaining WHERE m.user_id = u;
+            n := n + 1;
+        END LOOP;
+        UPDATE jobspy.loyalty_members m SET next_expiry = jobspy.loyalty_next_expiry(u) WHERE m.user_id = u;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_expire_points() IS
+    'writes an expire ledger row for every grant past its expiry with points left; returns how many';
+
+CREATE FUNCTION jobspy.loyalty_review_tiers() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    u uuid;
+    m jobspy.loyalty_members;
+    q record;
+    n bigint := 0;
+    rules jobspy.loyalty_programme := jobspy.loyalty_settings();
+BEGIN
+    FOR u IN SELECT mm.user_id FROM jobspy.loyalty_members mm
+              WHERE mm.tier_review_at <= jobspy.now() ORDER BY mm.user_id
+    LOOP
+        m := jobspy.loyalty_lock_member(u);
+        SELECT * INTO q FROM jobspy.loyalty_qualifying_tier(u, rules.tier_window);
+        IF q.tier_id IS DISTINCT FROM m.tier_id THEN
+            PERFORM jobspy.loyalty_set_member_tier(u, q.tier_id, 'review', coalesce(q.spend, 0));
+            n := n + 1;
+        ELSE
+            UPDATE jobspy.loyalty_members mm
+               SET tier_review_at = jobspy.now() + rules.tier_review
+             WHERE mm.user_id = u;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_review_tiers() IS
+    'the periodic tier review: members due for review move to the tier their rolling spend qualifies for (down as well as up)';
+
+CREATE FUNCTION jobspy.maintain_loyalty() RETURNS TABLE (action text, object text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    n := jobspy.loyalty_expire_points();
+    IF n > 0 THEN
+        action := 'expired'; object := format('%s points grants', n); RETURN NEXT;
+    END IF;
+    n := jobspy.loyalty_review_tiers();
+    IF n > 0 THEN
+        action := 'reviewed'; object := format('%s member tiers changed', n); RETURN NEXT;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.maintain_loyalty() IS
+    'maintain() step of the loyalty module: writes off expired points, reviews tiers';
+
+-- ==== privileges ===========================================================
+
+REVOKE ALL ON jobspy.loyalty_purchases, jobspy.loyalty_purchase_refunds, jobspy.loyalty_ledger,
+    jobspy.loyalty_grants, jobspy.loyalty_spends, jobspy.loyalty_tier_changes FROM PUBLIC;
+GRANT SELECT ON jobspy.loyalty_purchases, jobspy.loyalty_purchase_refunds, jobspy.loyalty_ledger,
+    jobspy.loyalty_grants, jobspy.loyalty_spends, jobspy.loyalty_tier_changes TO jobspy_admin;
+
+REVOKE ALL ON FUNCTION
+    jobspy.loyalty_ledger_append_only(),
+    jobspy.loyalty_live_balance(uuid, bigint, timestamptz), jobspy.points_balance(uuid),
+    jobspy.loyalty_next_expiry(uuid), jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint),
+    jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text), jobspy.spend_points(uuid, bigint, text),
+    jobspy.loyalty_qualifying_tier(uuid, interval), jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint),
+    jobspy.record_purchase(text, text, uuid, bigint, text, text, text),
+    jobspy.refund_purchase(text, text, bigint, text), jobspy.loyalty_check(), jobspy.loyalty_expire_points(),
+    jobspy.loyalty_review_tiers(), jobspy.maintain_loyalty()
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    jobspy.points_balance(uuid), jobspy.spend_points(uuid, bigint, text),
+    jobspy.record_purchase(text, text, uuid, bigint, text, text, text), jobspy.refund_purchase(text, text, bigint, text)
+  TO jobspy_app, jobspy_admin;
+GRANT EXECUTE ON FUNCTION jobspy.loyalty_check(), jobspy.maintain_loyalty() TO jobspy_admin;
