@@ -356,19 +356,19 @@ COMMENT ON FUNCTION jobspy.apply_referral(text, uuid) IS
     'records that a member who has not bought yet was referred by a code''s owner; false for a malformed or unknown code, self-referral, a cycle, or a second referrer';
 
 -- What a new purchase triggers: the referral rewards on the referee's first
--- qualifying purchase, and the coupons of cross-promotion chains.
-CREATE FUNCTION jobspy.loyalty_after_purchase(p jobspy.loyalty_purchases, b jobspy.loyalty_businesses)
+-- qualifying purchase, and the coupons of cross-promotion chains; m is the
+-- purchaser's row, locked by the caller.
+CREATE FUNCTION jobspy.loyalty_after_purchase(p jobspy.loyalty_purchases, b jobspy.loyalty_businesses,
+                                              m jobspy.loyalty_members)
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     AS $$
 DECLARE
-    m     jobspy.loyalty_members;
     rules jobspy.loyalty_programme;
     ch    jobspy.loyalty_promo_chains;
     cid   uuid;
     expiry timestamptz := jobspy.now() + b.points_lifetime;
 BEGIN
-    SELECT * INTO m FROM jobspy.loyalty_members x WHERE x.user_id = p.user_id;
     IF m.referred_by IS NOT NULL AND m.referral_rewarded_at IS NULL THEN
         rules := jobspy.loyalty_settings();
         IF p.amount >= rules.referral_min_amount THEN
@@ -396,7 +396,7 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses) IS
+COMMENT ON FUNCTION jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses, jobspy.loyalty_members) IS
     'what a new purchase triggers: the referral rewards of a referee''s first qualifying purchase, cross-promotion coupons';
 
 CREATE FUNCTION jobspy.maintain_loyalty_offers() RETURNS TABLE (action text, object text)
@@ -429,7 +429,7 @@ REVOKE ALL ON FUNCTION
     jobspy.loyalty_purchase_coupon(jobspy.loyalty_purchases, jobspy.loyalty_businesses, text),
     jobspy.create_promo_chain(text, text, integer, bigint, text, bigint, interval),
     jobspy.referral_code(uuid), jobspy.apply_referral(text, uuid),
-    jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses),
+    jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses, jobspy.loyalty_members),
     jobspy.maintain_loyalty_offers()
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION

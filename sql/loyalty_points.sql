@@ -135,23 +135,20 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_tier_changes', '');
 
 -- The balance of a locked or read member row at jobspy.now(): the
 -- maintained balance, less grants already past their expiry that
--- maintain() has not yet written off.
--- The helpers below are plain SQL with no SET clause so that the planner
--- inlines them into the callers' cached plans (a SQL function that is not
--- inlined is planned again on every call); their callers pin search_path.
+-- maintain() has not yet written off.  In C (src/loyalty_balance.c), one
+-- rule with points_balance, and so that the write paths that call it
+-- neither plan a query nor call a SQL function (which PostgreSQL plans
+-- again on every call unless it can inline it, and a body with a sub-query
+-- or a FROM is never inlined).
 CREATE FUNCTION jobspy.loyalty_live_balance(user_id uuid, balance bigint, next_expiry timestamptz)
     RETURNS bigint
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT CASE WHEN $3 IS NULL OR $3 > jobspy.now() THEN $2
-           ELSE $2 - (SELECT coalesce(sum(g.remaining), 0)::bigint FROM jobspy.loyalty_grants g
-                       WHERE g.user_id = $1 AND g.remaining > 0 AND g.expires_at <= jobspy.now()) END
-$$;
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_loyalty_live_balance';
 COMMENT ON FUNCTION jobspy.loyalty_live_balance(uuid, bigint, timestamptz) IS
     'a member''s spendable points at jobspy.now(): O(1) until the earliest grant expiry, then less the expired remainders';
 
--- In C (src/loyalty_balance.c): the same answer from one index lookup of
--- the member's row, read as the tables' owner, so with no SECURITY DEFINER.
+-- In C too: the same answer from one index lookup of the member's row,
+-- read as the tables' owner, so with no SECURITY DEFINER.
 CREATE FUNCTION jobspy.points_balance(user_id uuid) RETURNS bigint
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'jobspy_points_balance';
@@ -169,7 +166,10 @@ COMMENT ON FUNCTION jobspy.loyalty_next_expiry(uuid) IS
 
 -- Take up to points from a locked member's live grants, earliest expiry
 -- first (first_grant first when given), writing one ledger row per grant
--- drawn.  Returns what was taken.
+-- drawn.  Returns what was taken.  One statement: the running sum of the
+-- live grants in drawing order says what each gives; the member's
+-- next_expiry becomes the earliest live grant left with points, unless one
+-- already past its expiry (not drawn, not yet written off) comes first.
 CREATE FUNCTION jobspy.loyalty_draw(user_id uuid, points bigint, kind text, purchase_id uuid DEFAULT NULL,
                                     reference text DEFAULT NULL, first_grant bigint DEFAULT NULL)
     RETURNS bigint
@@ -177,30 +177,38 @@ CREATE FUNCTION jobspy.loyalty_draw(user_id uuid, points bigint, kind text, purc
     AS $$
 #variable_conflict use_column
 DECLARE
-    g       record;
-    need    bigint := $2;
-    take    bigint;
-    now_    timestamptz := jobspy.now();
+    now_  timestamptz := jobspy.now();
+    taken bigint;
 BEGIN
-    FOR g IN
-        SELECT gr.grant_id, gr.remaining FROM jobspy.loyalty_grants gr
+    WITH live AS (
+        SELECT gr.grant_id, gr.expires_at, gr.remaining,
+               row_number() OVER w AS ord, sum(gr.remaining) OVER w - gr.remaining AS before
+          FROM jobspy.loyalty_grants gr
          WHERE gr.user_id = $1 AND gr.remaining > 0 AND gr.expires_at > now_
-         ORDER BY gr.grant_id IS DISTINCT FROM $6, gr.expires_at, gr.grant_id
-    LOOP
-        EXIT WHEN need = 0;
-        take := least(need, g.remaining);
-        UPDATE jobspy.loyalty_grants gr SET remaining = gr.remaining - take
-         WHERE gr.user_id = $1 AND gr.grant_id = g.grant_id;
+        WINDOW w AS (ORDER BY gr.grant_id IS DISTINCT FROM $6, gr.expires_at, gr.grant_id)),
+    draw AS (
+        SELECT l.grant_id, l.ord, least(l.remaining, $2 - l.before) AS take FROM live l WHERE l.before < $2),
+    taken_from AS (
+        UPDATE jobspy.loyalty_grants gr SET remaining = gr.remaining - d.take
+          FROM draw d
+         WHERE gr.user_id = $1 AND gr.grant_id = d.grant_id
+        RETURNING d.grant_id, d.ord, d.take),
+    written AS (
         INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, grant_id, purchase_id, reference)
-        VALUES ($1, $3, -take, g.grant_id, $4, $5);
-        need := need - take;
-    END LOOP;
-    IF need < $2 THEN
-        UPDATE jobspy.loyalty_members m
-           SET balance = m.balance - ($2 - need), next_expiry = jobspy.loyalty_next_expiry($1)
-         WHERE m.user_id = $1;
-    END IF;
-    RETURN $2 - need;
+        SELECT $1, $3, -t.take, t.grant_id, $4, $5 FROM taken_from t ORDER BY t.ord
+        RETURNING -points AS take),
+    total AS (
+        SELECT sum(w.take)::bigint AS take,
+               (SELECT min(l.expires_at) FROM live l LEFT JOIN draw d ON d.grant_id = l.grant_id
+                 WHERE l.remaining > coalesce(d.take, 0)) AS next_live
+          FROM written w)
+    UPDATE jobspy.loyalty_members m
+       SET balance = m.balance - t.take,
+           next_expiry = CASE WHEN m.next_expiry <= now_ THEN m.next_expiry ELSE t.next_live END
+      FROM total t
+     WHERE m.user_id = $1 AND t.take > 0
+    RETURNING t.take INTO taken;
+    RETURN coalesce(taken, 0);
 END
 $$;
 COMMENT ON FUNCTION jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint) IS
@@ -208,6 +216,8 @@ COMMENT ON FUNCTION jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint) 
 
 -- Grant points to a locked member: a ledger grant, its remainder, and the
 -- member's debt settled from it first.  Returns the grant's ledger id.
+-- The member's row is updated first, joined to itself as it was (was), which
+-- says how much of the debt the grant settled.
 CREATE FUNCTION jobspy.loyalty_grant(user_id uuid, points bigint, kind text, expires_at timestamptz,
                                      purchase_id uuid DEFAULT NULL, business_id uuid DEFAULT NULL,
                                      reference text DEFAULT NULL)
@@ -217,23 +227,25 @@ CREATE FUNCTION jobspy.loyalty_grant(user_id uuid, points bigint, kind text, exp
 #variable_conflict use_column
 DECLARE
     gid    bigint;
-    owed   bigint;
     settle bigint;
 BEGIN
-    INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, expires_at, purchase_id, business_id, reference)
-    VALUES ($1, $3, $2, $4, $5, $6, $7)
-    RETURNING id INTO gid;
-    SELECT m.debt INTO owed FROM jobspy.loyalty_members m WHERE m.user_id = $1;
-    settle := least(owed, $2);
-    INSERT INTO jobspy.loyalty_grants (user_id, grant_id, expires_at, remaining) VALUES ($1, gid, $4, $2 - settle);
+    UPDATE jobspy.loyalty_members m
+       SET balance = m.balance + $2 - least(m.debt, $2), debt = m.debt - least(m.debt, $2),
+           next_expiry = CASE WHEN $2 > m.debt THEN least(m.next_expiry, $4) ELSE m.next_expiry END
+      FROM jobspy.loyalty_members was
+     WHERE m.user_id = $1 AND was.user_id = $1
+    RETURNING least(was.debt, $2) INTO settle;
+    WITH l AS (
+        INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, expires_at, purchase_id, business_id, reference)
+        VALUES ($1, $3, $2, $4, $5, $6, $7)
+        RETURNING id)
+    INSERT INTO jobspy.loyalty_grants (user_id, grant_id, expires_at, remaining)
+    SELECT $1, l.id, $4, $2 - settle FROM l
+    RETURNING grant_id INTO gid;
     IF settle > 0 THEN
         INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, grant_id, purchase_id, reference)
         VALUES ($1, 'debt', -settle, gid, $5, $7);
     END IF;
-    UPDATE jobspy.loyalty_members m
-       SET balance = m.balance + $2 - settle, debt = m.debt - settle,
-           next_expiry = CASE WHEN $2 > settle THEN least(m.next_expiry, $4) ELSE m.next_expiry END
-     WHERE m.user_id = $1;
     RETURN gid;
 END
 $$;
@@ -275,9 +287,9 @@ BEGIN
         balance := live;
         RETURN;
     END IF;
-    PERFORM jobspy.loyalty_draw(m.user_id, spend_points.points, 'spend', NULL, spend_points.idempotency_key);
+    live := live - jobspy.loyalty_draw(m.user_id, spend_points.points, 'spend', NULL, spend_points.idempotency_key);
     allowed := true;
-    balance := live - spend_points.points;
+    balance := live;
     INSERT INTO jobspy.loyalty_spends (user_id, idempotency_key, points, balance)
     VALUES (m.user_id, spend_points.idempotency_key, spend_points.points, balance);
 END
@@ -287,25 +299,32 @@ COMMENT ON FUNCTION jobspy.spend_points(uuid, bigint, text) IS
 
 -- ==== tiers ================================================================
 
--- The member's spend per currency over the rolling window, net of refunds.
-CREATE FUNCTION jobspy.loyalty_qualifying_tier(user_id uuid, tier_window interval)
+-- The member's spend per currency over the rolling window, net of refunds,
+-- and a purchase being recorded (amount in currency, not written yet).
+-- Plain SQL with no SET clause, so that the planner inlines it into the
+-- caller's cached plan when the arguments call no volatile function.
+CREATE FUNCTION jobspy.loyalty_qualifying_tier(user_id uuid, tier_window interval,
+                                               currency text DEFAULT NULL, amount bigint DEFAULT 0)
     RETURNS TABLE (tier_id uuid, rank integer, spend bigint)
     LANGUAGE sql STABLE
     AS $$
     WITH s AS (
-        SELECT p.currency, sum(p.amount - p.refunded)::bigint AS spend
-          FROM jobspy.loyalty_purchases p
-         WHERE p.user_id = $1
-           AND p.created_at > jobspy.now() - $2
-         GROUP BY p.currency)
+        SELECT x.currency, sum(x.amount)::bigint AS spend
+          FROM (SELECT p.currency, p.amount - p.refunded AS amount
+                  FROM jobspy.loyalty_purchases p
+                 WHERE p.user_id = $1
+                   AND p.created_at > jobspy.now() - $2
+                UNION ALL
+                SELECT $3, $4 WHERE $3 IS NOT NULL) x
+         GROUP BY x.currency)
     SELECT t.id, t.rank, coalesce(s.spend, 0)
       FROM jobspy.loyalty_tiers t LEFT JOIN s ON s.currency = t.currency
      WHERE coalesce(s.spend, 0) >= t.min_spend
      ORDER BY t.rank DESC
      LIMIT 1
 $$;
-COMMENT ON FUNCTION jobspy.loyalty_qualifying_tier(uuid, interval) IS
-    'the highest tier a member''s spend (in each tier''s currency, over the rolling window, net of refunds) reaches';
+COMMENT ON FUNCTION jobspy.loyalty_qualifying_tier(uuid, interval, text, bigint) IS
+    'the highest tier a member''s spend (in each tier''s currency, over the rolling window, net of refunds, with a purchase being recorded) reaches';
 
 -- Move a locked member to a tier, keeping history and telling the outbox.
 CREATE FUNCTION jobspy.loyalty_set_member_tier(user_id uuid, tier_id uuid, reason text, spend bigint)
@@ -334,6 +353,12 @@ COMMENT ON FUNCTION jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint) IS
 
 -- ==== purchases ============================================================
 
+-- The member's row is locked first: it orders concurrent calls for one
+-- member, so a purchase recorded meanwhile is seen (and answered as a
+-- replay) before anything is written.  The purchase's row is written last,
+-- once, with the answer; until then the purchase lives in p.  Only a
+-- concurrent call for another member with the same external id can still
+-- take it first: that is a replay with other values, JS701.
 CREATE FUNCTION jobspy.record_purchase(business_code text, external_id text, user_id uuid, amount bigint,
                                        currency text, coupon text DEFAULT NULL, category text DEFAULT NULL,
                                        OUT purchase_id uuid, OUT points_earned bigint, OUT balance bigint,
@@ -346,12 +371,8 @@ DECLARE
     b        jobspy.loyalty_businesses;
     m        jobspy.loyalty_members;
     p        jobspy.loyalty_purchases;
-    q        record;
-    cur_rank integer;
-    bp       bigint;
-    mult     bigint;
-    disc     bigint := 0;
-    gid      bigint;
+    up       record;
+    win      interval;
     now_     timestamptz := jobspy.now();
 BEGIN
     IF record_purchase.external_id IS NULL OR length(record_purchase.external_id) NOT BETWEEN 1 AND 255 THEN
@@ -367,26 +388,12 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown business "%"', left(record_purchase.business_code, 60) USING ERRCODE = '22023';
     END IF;
+    m := jobspy.loyalty_lock_member(record_purchase.user_id);
 
     -- A purchase already recorded answers as it first did.
     SELECT * INTO p FROM jobspy.loyalty_purchases
      WHERE business_id = b.id AND external_id = record_purchase.external_id;
-    IF NOT FOUND THEN
-        m := jobspy.loyalty_lock_member(record_purchase.user_id);
-        INSERT INTO jobspy.loyalty_purchases (user_id, business_id, external_id, amount, currency, category,
-                                              coupon, created_at)
-        VALUES (m.user_id, b.id, record_purchase.external_id, record_purchase.amount, record_purchase.currency,
-                record_purchase.category, lower(record_purchase.coupon), now_)
-        ON CONFLICT (business_id, external_id) DO NOTHING
-        RETURNING * INTO p;
-        IF NOT FOUND THEN    -- recorded by a concurrent call that committed meanwhile
-            SELECT * INTO p FROM jobspy.loyalty_purchases
-             WHERE business_id = b.id AND external_id = record_purchase.external_id;
-        ELSE
-            replayed := false;
-        END IF;
-    END IF;
-    IF replayed IS NULL THEN
+    IF FOUND THEN
         IF p.user_id IS DISTINCT FROM record_purchase.user_id OR p.amount <> record_purchase.amount
            OR p.currency <> record_purchase.currency
            OR p.coupon IS DISTINCT FROM lower(record_purchase.coupon)
@@ -401,43 +408,59 @@ BEGIN
         tier := p.tier; replayed := true;
         RETURN;
     END IF;
+    p.user_id := m.user_id; p.id := pg_catalog.gen_random_uuid(); p.business_id := b.id;
+    p.external_id := record_purchase.external_id; p.amount := record_purchase.amount;
+    p.currency := record_purchase.currency; p.category := record_purchase.category;
+    p.coupon := lower(record_purchase.coupon); p.discount := 0; p.points_earned := 0;
+    p.refunded := 0; p.points_clawed := 0; p.created_at := now_;
 
     IF record_purchase.coupon IS NOT NULL THEN
-        disc := jobspy.loyalty_purchase_coupon(p, b, record_purchase.coupon);
+        p.discount := jobspy.loyalty_purchase_coupon(p, b, record_purchase.coupon);
     END IF;
 
-    -- A purchase that crosses a tier's threshold upgrades at once.
-    cur_rank := (SELECT t.rank FROM jobspy.loyalty_tiers t WHERE t.id = m.tier_id);
-    SELECT * INTO q FROM jobspy.loyalty_qualifying_tier(m.user_id, (jobspy.loyalty_settings()).tier_window);
-    IF q.tier_id IS NOT NULL AND (cur_rank IS NULL OR q.rank > cur_rank) THEN
-        PERFORM jobspy.loyalty_set_member_tier(m.user_id, q.tier_id, 'purchase', q.spend);
-        m.tier_id := q.tier_id;
+    -- A purchase that crosses a tier's threshold upgrades at once.  (The
+    -- window is read first: a volatile call in the arguments would keep the
+    -- planner from inlining loyalty_qualifying_tier.)
+    win := (jobspy.loyalty_settings()).tier_window;
+    SELECT q.tier_id, q.spend INTO up
+      FROM jobspy.loyalty_qualifying_tier(m.user_id, win,
+                                          record_purchase.currency, record_purchase.amount) q
+     WHERE q.rank > coalesce((SELECT t.rank FROM jobspy.loyalty_tiers t WHERE t.id = m.tier_id), -1);
+    IF FOUND THEN
+        PERFORM jobspy.loyalty_set_member_tier(m.user_id, up.tier_id, 'purchase', up.spend);
+        m.tier_id := up.tier_id;
     END IF;
 
-    points_earned := 0;
     IF record_purchase.amount >= b.min_purchase THEN
-        bp := coalesce((SELECT r.earn_bp FROM jobspy.loyalty_earn_rates r
-                         WHERE r.business_id = b.id AND r.tier_id = m.tier_id), b.earn_bp);
-        mult := coalesce((SELECT c.multiplier_bp FROM jobspy.loyalty_category_multipliers c
-                           WHERE c.business_id = b.id AND c.category = record_purchase.category), 10000);
         -- numeric, not bigint: amount * bp * mult can pass 2^63; never a float
-        points_earned := floor((record_purchase.amount - disc)::numeric * bp * mult / 100000000)::bigint;
+        SELECT floor((record_purchase.amount - p.discount)::numeric * coalesce(r.earn_bp, b.earn_bp)
+                     * coalesce(c.multiplier_bp, 10000) / 100000000)::bigint
+          INTO p.points_earned
+          FROM (SELECT) one
+          LEFT JOIN jobspy.loyalty_earn_rates r ON r.business_id = b.id AND r.tier_id = m.tier_id
+          LEFT JOIN jobspy.loyalty_category_multipliers c
+                 ON c.business_id = b.id AND c.category = record_purchase.category;
     END IF;
-    IF points_earned > 0 THEN
-        gid := jobspy.loyalty_grant(m.user_id, points_earned, 'earn', now_ + b.points_lifetime, p.id, b.id,
-                                    record_purchase.external_id);
+    IF p.points_earned > 0 THEN
+        p.grant_id := jobspy.loyalty_grant(m.user_id, p.points_earned, 'earn', now_ + b.points_lifetime, p.id, b.id,
+                                           record_purchase.external_id);
     END IF;
-    PERFORM jobspy.loyalty_after_purchase(p, b);
+    PERFORM jobspy.loyalty_after_purchase(p, b, m);
 
     SELECT jobspy.loyalty_live_balance(mm.user_id, mm.balance, mm.next_expiry), t.code
-      INTO balance, tier
+      INTO p.balance_after, p.tier
       FROM jobspy.loyalty_members mm LEFT JOIN jobspy.loyalty_tiers t ON t.id = mm.tier_id
      WHERE mm.user_id = m.user_id;
-    purchase_id := p.id;
-    UPDATE jobspy.loyalty_purchases pp
-       SET discount = disc, points_earned = record_purchase.points_earned, balance_after = record_purchase.balance,
-           tier = record_purchase.tier, grant_id = gid
-     WHERE pp.user_id = p.user_id AND pp.id = p.id;
+    INSERT INTO jobspy.loyalty_purchases VALUES (p.*) ON CONFLICT (business_id, external_id) DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'purchase "%" at business "%" was recorded with other values',
+                        record_purchase.external_id, b.code
+            USING ERRCODE = 'JS701',
+                  DETAIL = 'Another member''s purchase with this external id was recorded at the same time.',
+                  HINT = 'An external id names one purchase forever; use a new one for a new purchase.';
+    END IF;
+    purchase_id := p.id; points_earned := p.points_earned; balance := p.balance_after; tier := p.tier;
+    replayed := false;
 END
 $$;
 COMMENT ON FUNCTION jobspy.record_purchase(text, text, uuid, bigint, text, text, text) IS
@@ -639,7 +662,7 @@ REVOKE ALL ON FUNCTION
     jobspy.loyalty_live_balance(uuid, bigint, timestamptz), jobspy.points_balance(uuid),
     jobspy.loyalty_next_expiry(uuid), jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint),
     jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text), jobspy.spend_points(uuid, bigint, text),
-    jobspy.loyalty_qualifying_tier(uuid, interval), jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint),
+    jobspy.loyalty_qualifying_tier(uuid, interval, text, bigint), jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint),
     jobspy.record_purchase(text, text, uuid, bigint, text, text, text),
     jobspy.refund_purchase(text, text, bigint, text), jobspy.loyalty_check(), jobspy.loyalty_expire_points(),
     jobspy.loyalty_review_tiers(), jobspy.maintain_loyalty()

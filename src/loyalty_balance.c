@@ -9,6 +9,9 @@
  * yet written it off, the expired remainders are subtracted, read from the
  * member's grants (loyalty_grants_pkey leads with user_id).
  *
+ * jobspy.loyalty_live_balance applies the same rule to a member row the
+ * write paths already hold.
+ *
  * The reads use the statement's snapshot and take AccessShareLock, as a
  * SELECT would; they run as the tables' owner does (no privilege check), so
  * the function needs no SECURITY DEFINER and no search_path switch.
@@ -70,6 +73,19 @@ expired_remainders(pg_uuid_t *user_id, TimestampTz now)
 	return sum;
 }
 
+/*
+ * The balance of a member row read at now: the maintained balance, less
+ * the remainders of grants already past their expiry that maintain() has
+ * not yet written off (there are some only once next_expiry has passed).
+ */
+static int64
+live_balance(pg_uuid_t *user_id, int64 balance, bool next_isnull, TimestampTz next, TimestampTz now)
+{
+	if (next_isnull || next > now)
+		return balance;
+	return balance - expired_remainders(user_id, now);
+}
+
 PG_FUNCTION_INFO_V1(jobspy_points_balance);
 Datum
 jobspy_points_balance(PG_FUNCTION_ARGS)
@@ -81,8 +97,8 @@ jobspy_points_balance(PG_FUNCTION_ARGS)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		balance = 0;
-	bool		some_expired = false;
-	TimestampTz now = jobspy_now();
+	bool		next_isnull = true;
+	TimestampTz next = 0;
 
 	ScanKeyInit(&key, jobspy_attnum(relid, "user_id"), BTEqualStrategyNumber, F_UUID_EQ,
 				UUIDPGetDatum(user_id));
@@ -91,16 +107,28 @@ jobspy_points_balance(PG_FUNCTION_ARGS)
 	if ((tup = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
-		Datum		next;
 
 		balance = DatumGetInt64(heap_getattr(tup, jobspy_attnum(relid, "balance"),
 											 RelationGetDescr(rel), &isnull));
-		next = heap_getattr(tup, jobspy_attnum(relid, "next_expiry"), RelationGetDescr(rel), &isnull);
-		some_expired = !isnull && DatumGetTimestampTz(next) <= now;
+		next = DatumGetTimestampTz(heap_getattr(tup, jobspy_attnum(relid, "next_expiry"),
+												RelationGetDescr(rel), &next_isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	if (some_expired)
-		balance -= expired_remainders(user_id, now);
-	PG_RETURN_INT64(balance);
+	PG_RETURN_INT64(live_balance(user_id, balance, next_isnull, next, jobspy_now()));
+}
+
+/*
+ * jobspy.loyalty_live_balance(user_id, balance, next_expiry): the same rule
+ * for a member row the caller already holds (locked or just written), so
+ * that the write paths pay no second lookup and no SQL function call.
+ */
+PG_FUNCTION_INFO_V1(jobspy_loyalty_live_balance);
+Datum
+jobspy_loyalty_live_balance(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(live_balance(PG_GETARG_UUID_P(0), PG_GETARG_INT64(1), PG_ARGISNULL(2),
+								 PG_ARGISNULL(2) ? 0 : PG_GETARG_TIMESTAMPTZ(2), jobspy_now()));
 }
