@@ -42,21 +42,50 @@ install_packages() {
 # Build with warnings as errors and install into PostgreSQL's directories.
 # -Wno-unused-parameter: PostgreSQL's own headers trip it under -Wextra.
 build_and_install() {
-    log "building jobspy_core"
+    log "building jobspy_core${JOBSPY_SANITIZE:+ with -fsanitize=$JOBSPY_SANITIZE}"
     make -C "$JOBSPY_ROOT" -s clean >/dev/null
     make -C "$JOBSPY_ROOT" -s PG_CONFIG="$PG_CONFIG" \
-        PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter" >/dev/null
+        PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter $(sanitize_cflags)" >/dev/null
     if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
         make -C "$JOBSPY_ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
     else
         as_root make -C "$JOBSPY_ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
     fi
+    if [ -n "${JOBSPY_SANITIZE:-}" ]; then
+        gcc -shared -fPIC -O1 -Wall -Werror -o "$JOBSPY_ROOT/tools/sanitize/longjmp_unpoison.so" \
+            "$JOBSPY_ROOT/tools/sanitize/longjmp_unpoison.c" -ldl
+        as_root install -m 755 "$JOBSPY_ROOT/tools/sanitize/longjmp_unpoison.so" "$(sanitize_shim)"
+    fi
 }
+
+# JOBSPY_SANITIZE=address,undefined (or either): build the library with
+# those sanitizers (gcc, like the rest of the build) and run every server
+# started through as_server with tools/sanitize/longjmp_unpoison.so
+# preloaded.  The runtimes come with the library, not LD_PRELOAD (an
+# uninstrumented postgres with libasan preloaded hangs in bindtextdomain()
+# at its first line, glibc 2.36); the small preloaded shim clears the
+# stack's shadow at PostgreSQL's error jumps, as ASan's own siglongjmp
+# would, and holds the sanitizers' options.  A report aborts the backend
+# and goes to the server's log; tools/test counts each report there as a
+# failure.
+sanitize_cflags() {
+    [ -n "${JOBSPY_SANITIZE:-}" ] || return 0
+    echo "-fsanitize=$JOBSPY_SANITIZE -fno-sanitize-recover=all -fno-omit-frame-pointer -g"
+}
+sanitize_shim() { echo "$("$PG_CONFIG" --pkglibdir)/jobspy_longjmp_unpoison.so"; }
+sanitize_env() {  # the environment a server needs, as NAME=VALUE words
+    [ -n "${JOBSPY_SANITIZE:-}" ] || return 0
+    echo "LD_PRELOAD=$(sanitize_shim)"
+}
+# The lines of a server log that are sanitizer reports.
+SANITIZER_REPORT='ERROR: AddressSanitizer|runtime error: '
 
 # The OS user the server runs as: postgres when we are root.
 server_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
 as_server() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    local envs=()
+    [ -n "${JOBSPY_SANITIZE:-}" ] && read -ra envs <<<"$(sanitize_env)"
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- env "${envs[@]}" "$@"; else env "${envs[@]}" "$@"; fi
 }
 
 # cluster_init DIR PORT [preload]: a new cluster in DIR listening on a Unix
