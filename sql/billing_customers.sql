@@ -606,3 +606,20 @@ GRANT EXECUTE ON FUNCTION jobspy.money_sum(bigint, text), jobspy.format_money(bi
 GRANT SELECT ON jobspy.currencies, jobspy.customers, jobspy.customer_addresses, jobspy.payment_providers,
     jobspy.provider_customers, jobspy.payment_methods
   TO jobspy_app, jobspy_admin;
+-- A role that reads these tables directly (jobspy_app) sees the rows of the
+-- user in the jobspy.user_id setting only, as identity's tables do; the
+-- functions run as the owner, whom the policies do not concern, and the
+-- admin reads every row.
+ALTER TABLE jobspy.customers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY customers_own ON jobspy.customers USING (user_id = jobspy.current_row_user());
+CREATE POLICY customers_admin_read ON jobspy.customers FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.customer_addresses ENABLE ROW LEVEL SECURITY;
+CREATE POLICY customer_addresses_own ON jobspy.customer_addresses USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY customer_addresses_admin_read ON jobspy.customer_addresses FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.provider_customers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY provider_customers_own ON jobspy.provider_customers USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY provider_customers_admin_read ON jobspy.provider_customers FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.payment_methods ENABLE ROW LEVEL SECURITY;
+CREATE POLICY payment_methods_own ON jobspy.payment_methods USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY payment_methods_admin_read ON jobspy.payment_methods FOR SELECT TO jobspy_admin USING (true);
+

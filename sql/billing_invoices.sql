@@ -408,4 +408,15 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION jobspy.create_invoice_series(text, text, boolean) TO jobspy_admin;
 GRANT SELECT ON jobspy.invoices, jobspy.invoice_lines, jobspy.invoice_series, jobspy.invoice_transitions
   TO jobspy_app, jobspy_admin;
+-- A role that reads these tables directly (jobspy_app) sees the rows of the
+-- user in the jobspy.user_id setting only, as identity's tables do; the
+-- functions run as the owner, whom the policies do not concern, and the
+-- admin reads every row.
+ALTER TABLE jobspy.invoices ENABLE ROW LEVEL SECURITY;
+CREATE POLICY invoices_own ON jobspy.invoices USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY invoices_admin_read ON jobspy.invoices FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.invoice_lines ENABLE ROW LEVEL SECURITY;
+CREATE POLICY invoice_lines_own ON jobspy.invoice_lines USING (invoice_id IN (SELECT i.id FROM jobspy.invoices i));
+CREATE POLICY invoice_lines_admin_read ON jobspy.invoice_lines FOR SELECT TO jobspy_admin USING (true);
+
 GRANT SELECT ON jobspy.overdue_invoices TO jobspy_analyst, jobspy_admin;

@@ -243,3 +243,11 @@ GRANT EXECUTE ON FUNCTION
     jobspy.maintain_billing_memberships()
   TO jobspy_admin;
 GRANT SELECT ON jobspy.membership_types, jobspy.memberships TO jobspy_app, jobspy_admin;
+-- A role that reads these tables directly (jobspy_app) sees the rows of the
+-- user in the jobspy.user_id setting only, as identity's tables do; the
+-- functions run as the owner, whom the policies do not concern, and the
+-- admin reads every row.
+ALTER TABLE jobspy.memberships ENABLE ROW LEVEL SECURITY;
+CREATE POLICY memberships_own ON jobspy.memberships USING (user_id = jobspy.current_row_user());
+CREATE POLICY memberships_admin_read ON jobspy.memberships FOR SELECT TO jobspy_admin USING (true);
+

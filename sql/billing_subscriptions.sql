@@ -755,6 +755,17 @@ GRANT EXECUTE ON FUNCTION jobspy.renew_subscriptions(), jobspy.maintain_billing(
 REVOKE ALL ON jobspy.subscriptions FROM jobspy_admin;
 GRANT SELECT ON jobspy.subscriptions, jobspy.subscription_transitions, jobspy.pending_invoice_items
   TO jobspy_app, jobspy_admin;
+-- A role that reads these tables directly (jobspy_app) sees the rows of the
+-- user in the jobspy.user_id setting only, as identity's tables do; the
+-- functions run as the owner, whom the policies do not concern, and the
+-- admin reads every row.
+ALTER TABLE jobspy.subscriptions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY subscriptions_own ON jobspy.subscriptions USING (user_id = jobspy.current_row_user());
+CREATE POLICY subscriptions_admin_read ON jobspy.subscriptions FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.pending_invoice_items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pending_invoice_items_own ON jobspy.pending_invoice_items USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY pending_invoice_items_admin_read ON jobspy.pending_invoice_items FOR SELECT TO jobspy_admin USING (true);
+
 
 -- The analyst reads views, never a base table: subscriptions with what
 -- they are to, without contact details.
