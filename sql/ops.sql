@@ -6,7 +6,7 @@
 -- never collides with defaults.  The keys of ops itself:
 INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
     ('partitions.premake_months', '3',           'monthly partitions maintain() keeps ready ahead of the current month', 'integer', false, 0, 120, NULL),
-    ('retention.api_usage',       '"13 months"', 'how long api_usage rows are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL),
+    ('retention.api_usage',       '"24 months"', 'how long api_usage rows are kept (seed 002: facts 24 months); null keeps them forever', 'interval', true, NULL, NULL, NULL),
     ('retention.audit_logs',      '"7 years"',   'how long audit_logs rows are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL),
     ('retention.mode',            '"drop"',      'what maintain() does with a partition past retention: "drop" or "detach"', 'text', false, NULL, NULL, '["drop", "detach"]');
 

@@ -9,3 +9,9 @@
 -- @replace FUNCTION jobspy.config_check(
 COMMENT ON FUNCTION jobspy.config_set(text, jsonb) IS
     'sets a configuration value (audited), checked against the registry config_defaults; an application''s own keys start with app.';
+
+-- API calls are facts, kept 24 months (seed 002) instead of 13; a value set
+-- with config_set stays as it is.
+UPDATE jobspy.config_defaults
+   SET value = '"24 months"', description = 'how long api_usage rows are kept (seed 002: facts 24 months); null keeps them forever'
+ WHERE key = 'retention.api_usage';
