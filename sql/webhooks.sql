@@ -162,9 +162,9 @@ COMMENT ON TABLE jobspy.provider_objects IS
 SELECT pg_catalog.pg_extension_config_dump('jobspy.provider_objects', '');
 
 -- How far along its object's life an event is: 1 created, 2 changed, 3 ended.
+-- No SET clause: it is inlined into its caller, and names only pg_catalog.
 CREATE FUNCTION jobspy.webhook_event_stage(event_type text, object jsonb) RETURNS smallint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT CASE
         WHEN event_type LIKE '%.deleted' OR object ->> 'deleted' = 'true'
@@ -222,52 +222,69 @@ COMMENT ON FUNCTION jobspy.apply_webhook_event(jobspy.payment_webhooks) IS
 -- One attempt at a stored event, in a subtransaction: a failure rolls back
 -- what the attempt wrote, keeps the error and schedules a retry with
 -- exponential backoff (30 s doubling, at most 6 hours) until
--- webhooks.max_attempts, after which the event is failed.
-CREATE FUNCTION jobspy.process_webhook(webhook_id bigint) RETURNS text
+-- webhooks.max_attempts, after which the event is failed.  The caller holds
+-- the event: it has just inserted it (inline, never queued), or locked it
+-- (process_webhook).
+CREATE FUNCTION jobspy.webhook_attempt(w jobspy.payment_webhooks, queued boolean) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    w       jobspy.payment_webhooks;
     why     text;
     msg     text;
     state   text;
-    max_try integer := coalesce((jobspy.config_get('webhooks.max_attempts'))::integer, 10);
+    max_try integer;
 BEGIN
-    SELECT * INTO w FROM jobspy.payment_webhooks x WHERE x.id = webhook_id FOR UPDATE;
-    IF w.status IS DISTINCT FROM 'pending' THEN
-        RETURN w.status;
-    END IF;
     BEGIN
         why := jobspy.apply_webhook_event(w);
         UPDATE jobspy.payment_webhooks x
            SET status = CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END, note = left(why, 1000),
                processed_at = jobspy.now(), attempts = x.attempts + 1, next_attempt_at = NULL
-         WHERE x.id = webhook_id;
-        DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = process_webhook.webhook_id;
+         WHERE x.id = w.id;
+        IF queued THEN
+            DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = w.id;
+        END IF;
         RETURN CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END;
     EXCEPTION WHEN others THEN
         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        max_try := coalesce((jobspy.config_get('webhooks.max_attempts'))::integer, 10);
         UPDATE jobspy.payment_webhooks x
            SET attempts = x.attempts + 1,
                errors = x.errors || jsonb_build_object('at', jobspy.now(), 'sqlstate', state, 'error', left(msg, 1000)),
                status = CASE WHEN x.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END,
                next_attempt_at = CASE WHEN x.attempts + 1 < max_try
                                  THEN jobspy.now() + least(interval '30 seconds' * power(2, x.attempts), interval '6 hours') END
-         WHERE x.id = webhook_id
+         WHERE x.id = w.id
         RETURNING x.next_attempt_at INTO w.next_attempt_at;
         IF w.next_attempt_at IS NULL THEN
-            DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = process_webhook.webhook_id;
+            DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = w.id;
         ELSE
-            INSERT INTO jobspy.webhook_queue AS q (webhook_id, due_at) VALUES (process_webhook.webhook_id, w.next_attempt_at)
+            INSERT INTO jobspy.webhook_queue AS q (webhook_id, due_at) VALUES (w.id, w.next_attempt_at)
             ON CONFLICT ON CONSTRAINT webhook_queue_pkey DO UPDATE SET due_at = excluded.due_at;
         END IF;
         RETURN CASE WHEN w.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END;
     END;
 END
 $$;
+COMMENT ON FUNCTION jobspy.webhook_attempt(jobspy.payment_webhooks, boolean) IS
+    'internal: one attempt at applying a stored event its caller holds; a failure keeps its error and schedules a retry with backoff';
+
+CREATE FUNCTION jobspy.process_webhook(webhook_id bigint) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    w jobspy.payment_webhooks;
+BEGIN
+    SELECT * INTO w FROM jobspy.payment_webhooks x WHERE x.id = webhook_id FOR UPDATE;
+    IF w.status IS DISTINCT FROM 'pending' THEN
+        RETURN w.status;
+    END IF;
+    RETURN jobspy.webhook_attempt(w, true);
+END
+$$;
 COMMENT ON FUNCTION jobspy.process_webhook(bigint) IS
-    'internal: one attempt at applying a stored event; a failure keeps its error and schedules a retry with backoff';
+    'internal: locks a stored event and, when it is pending, makes one attempt at applying it';
 
 CREATE FUNCTION jobspy.receive_webhook(provider text, signature_header text, payload text)
     RETURNS jobspy.webhook_receipt
@@ -282,10 +299,20 @@ DECLARE
     eid      text;
     etype    text;
     created  timestamptz;
-    wid      bigint;
+    stored   jobspy.payment_webhooks;
+    tolerance integer;
+    run_mode text;
 BEGIN
-    SELECT p.id, p.signature_scheme INTO pid, scheme
-      FROM jobspy.payment_providers p WHERE p.code = provider AND p.is_active;
+    -- The provider and the two settings in one query whose plan is kept
+    -- (config_get, a SQL function, would be parsed again on every call).
+    SELECT p.id, p.signature_scheme, cfg.tolerance, cfg.mode INTO pid, scheme, tolerance, run_mode
+      FROM jobspy.payment_providers p,
+           LATERAL (SELECT max(v.value #>> '{}') FILTER (WHERE v.key = 'webhooks.tolerance_seconds')::integer AS tolerance,
+                           max(v.value #>> '{}') FILTER (WHERE v.key = 'webhooks.mode') AS mode
+                      FROM (SELECT d.key, coalesce(c.value, d.value) AS value
+                              FROM jobspy.config_defaults d LEFT JOIN jobspy.system_config c ON c.key = d.key
+                             WHERE d.key IN ('webhooks.tolerance_seconds', 'webhooks.mode')) v) cfg
+     WHERE p.code = provider AND p.is_active;
     IF pid IS NULL THEN
         RETURN ROW(false, 'UNKNOWN_PROVIDER', NULL, NULL)::jobspy.webhook_receipt;
     END IF;
@@ -293,7 +320,7 @@ BEGIN
                    ARRAY(SELECT s.sealed FROM jobspy.webhook_secrets s WHERE s.provider_id = pid
                           ORDER BY s.id DESC LIMIT 2),
                    signature_header, payload,
-                   coalesce((jobspy.config_get('webhooks.tolerance_seconds'))::integer, 300));
+                   coalesce(tolerance, 300));
     IF verdict <> 'VERIFIED' THEN
         RETURN ROW(false, verdict, NULL, NULL)::jobspy.webhook_receipt;
     END IF;
@@ -321,14 +348,15 @@ BEGIN
     INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
     VALUES (pid, eid, etype, body, created)
     ON CONFLICT (provider_id, event_id) DO NOTHING
-    RETURNING w.id INTO wid;
-    IF wid IS NULL THEN
+    RETURNING w.* INTO stored;
+    IF stored.id IS NULL THEN
         RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
     END IF;
-    IF coalesce(jobspy.config_get('webhooks.mode') #>> '{}', 'inline') <> 'queued' THEN
-        PERFORM jobspy.process_webhook(wid);
+    IF coalesce(run_mode, 'inline') <> 'queued' THEN
+        -- Inserted just now, so no one else can see it: no lock to take.
+        PERFORM jobspy.webhook_attempt(stored, false);
     ELSE
-        INSERT INTO jobspy.webhook_queue (webhook_id, due_at) VALUES (wid, jobspy.now());
+        INSERT INTO jobspy.webhook_queue (webhook_id, due_at) VALUES (stored.id, jobspy.now());
     END IF;
     RETURN ROW(true, 'ACCEPTED', eid, etype)::jobspy.webhook_receipt;
 END
@@ -367,7 +395,8 @@ REVOKE ALL ON FUNCTION jobspy.webhook_seal(uuid, text), jobspy.webhook_event_sta
     jobspy.webhook_verify(text, uuid, bytea[], text, text, integer),
     jobspy.webhook_provider_for_update(text),
     jobspy.set_provider_secret(text, text), jobspy.retire_provider_secret(text),
-    jobspy.apply_webhook_event(jobspy.payment_webhooks), jobspy.process_webhook(bigint),
+    jobspy.apply_webhook_event(jobspy.payment_webhooks), jobspy.webhook_attempt(jobspy.payment_webhooks, boolean),
+    jobspy.process_webhook(bigint),
     jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer)
     TO jobspy_app, jobspy_admin;

@@ -20,10 +20,11 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.provider_invoices', '');
 
 -- ------------------------------------------------------------- helpers
 
--- A Stripe timestamp (unix seconds, or null) as timestamptz.
+-- A Stripe timestamp (unix seconds, or null) as timestamptz.  This helper
+-- and the next are inlined into their callers (no SET clause, which would
+-- stop that); they name nothing outside pg_catalog.
 CREATE FUNCTION jobspy.stripe_time(value jsonb) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT CASE WHEN jsonb_typeof(value) = 'number' AND (value #>> '{}')::numeric BETWEEN 0 AND 32503680000
                 THEN to_timestamp((value #>> '{}')::numeric) END
@@ -35,7 +36,6 @@ COMMENT ON FUNCTION jobspy.stripe_time(jsonb) IS
 -- when the request expanded it.
 CREATE FUNCTION jobspy.stripe_ref(value jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT CASE jsonb_typeof(value) WHEN 'string' THEN value #>> '{}' WHEN 'object' THEN value ->> 'id' END
 $$;
@@ -174,18 +174,9 @@ DECLARE
     target  text := obj ->> 'status';
     item    jsonb := obj #> '{items,data,0}';
     sprice  jsonb := coalesce(item -> 'price', item -> 'plan');
-    edges   text[] := ARRAY(SELECT ARRAY[t.from_status, t.to_status] FROM jobspy.subscription_transitions t
-                             UNION ALL SELECT ARRAY['', s] FROM unnest(ARRAY['incomplete', 'trialing', 'active']) s);
     s       jobspy.subscriptions;
-    price   jobspy.prices;
+    v       jobspy.subscriptions;   -- the row as Stripe describes it
     path    text[];
-    cid     uuid;
-    uid     uuid;
-    pstart  timestamptz := jobspy.stripe_time(coalesce(obj -> 'current_period_start', item -> 'current_period_start'));
-    pend    timestamptz := jobspy.stripe_time(coalesce(obj -> 'current_period_end', item -> 'current_period_end'));
-    ended   timestamptz := jobspy.stripe_time(obj -> 'ended_at');
-    canceled timestamptz := jobspy.stripe_time(obj -> 'canceled_at');
-    qty     integer := CASE WHEN item ->> 'quantity' ~ '^[0-9]{1,7}$' THEN greatest((item ->> 'quantity')::integer, 1) ELSE 1 END;
     ivl     text := sprice #>> '{recurring,interval}';
 BEGIN
     IF target IS NULL OR target NOT IN ('incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due',
@@ -193,55 +184,90 @@ BEGIN
         RAISE EXCEPTION 'subscription % has an unknown status "%"', obj ->> 'id', left(target, 50)
             USING ERRCODE = '22023';
     END IF;
-    IF pend <= pstart THEN
-        pstart := NULL; pend := NULL;
-    END IF;
-    -- A price of the catalogue whose code is the Stripe price's lookup key or id.
-    SELECT p.* INTO price FROM jobspy.prices p
-     WHERE p.code IN (sprice ->> 'lookup_key', sprice ->> 'id') ORDER BY p.code = sprice ->> 'lookup_key' DESC LIMIT 1;
-
     SELECT x.* INTO s FROM jobspy.subscriptions x WHERE x.stripe_subscription_id = obj ->> 'id' FOR UPDATE;
-    path := jobspy.webhook_status_path(edges, coalesce(s.status, ''), target);
+
+    v.status := target;
+    v.current_period_start := jobspy.stripe_time(coalesce(obj -> 'current_period_start', item -> 'current_period_start'));
+    v.current_period_end := jobspy.stripe_time(coalesce(obj -> 'current_period_end', item -> 'current_period_end'));
+    IF v.current_period_end <= v.current_period_start THEN
+        v.current_period_start := NULL; v.current_period_end := NULL;
+    END IF;
+    v.trial_start := jobspy.stripe_time(obj -> 'trial_start');
+    v.trial_end := jobspy.stripe_time(obj -> 'trial_end');
+    v.cancel_at_period_end := coalesce((obj ->> 'cancel_at_period_end')::boolean, false);
+    v.ended_at := jobspy.stripe_time(obj -> 'ended_at');
+    v.canceled_at := jobspy.stripe_time(obj -> 'canceled_at');
+    IF target = 'canceled' THEN
+        v.canceled_at := coalesce(v.canceled_at, v.ended_at, event_created);
+    END IF;
+    v.ended_at := CASE WHEN target IN ('canceled', 'incomplete_expired') THEN coalesce(v.ended_at, v.canceled_at, event_created) END;
+    v.paused_at := CASE WHEN target = 'paused' THEN coalesce(s.paused_at, event_created) END;
+    v.cancellation_reason := coalesce(left(obj #>> '{cancellation_details,reason}', 1000), s.cancellation_reason);
+    v.quantity := CASE WHEN item ->> 'quantity' ~ '^[0-9]{1,7}$' THEN greatest((item ->> 'quantity')::integer, 1) ELSE 1 END;
+    -- A price of the catalogue whose code is the Stripe price's lookup key or id.
+    SELECT p.id INTO v.price_id FROM jobspy.prices p
+     WHERE p.code IN (sprice ->> 'lookup_key', sprice ->> 'id') ORDER BY p.code = sprice ->> 'lookup_key' DESC LIMIT 1;
+    v.price_id := coalesce(v.price_id, s.price_id);
+
     IF s.id IS NULL THEN
-        cid := jobspy.stripe_customer_of(provider_id, obj);
-        SELECT coalesce(c.user_id, o.created_by) INTO uid
-          FROM jobspy.customers c LEFT JOIN jobspy.organizations o ON o.id = c.organization_id WHERE c.id = cid;
-        IF uid IS NULL THEN
+        v.customer_id := jobspy.stripe_customer_of(provider_id, obj);
+        SELECT coalesce(c.user_id, o.created_by) INTO v.user_id
+          FROM jobspy.customers c LEFT JOIN jobspy.organizations o ON o.id = c.organization_id WHERE c.id = v.customer_id;
+        IF v.user_id IS NULL THEN
             RAISE EXCEPTION 'the organization has no creating user to hold subscription %', obj ->> 'id'
                 USING ERRCODE = '55000';
         END IF;
+        -- A subscription starts incomplete, trialing or active; one that
+        -- Stripe already shows further along starts on the way there.
+        path := CASE WHEN target IN ('incomplete', 'trialing', 'active') THEN ARRAY[target]
+                     ELSE jobspy.webhook_status_path(ARRAY(SELECT ARRAY[t.from_status, t.to_status]
+                                                            FROM jobspy.subscription_transitions t
+                                                           UNION ALL SELECT ARRAY['', x]
+                                                            FROM unnest(ARRAY['incomplete', 'trialing', 'active']) x),
+                                                     '', target) END;
         INSERT INTO jobspy.subscriptions AS x (user_id, customer_id, stripe_subscription_id, stripe_customer_id, status,
                                                price_id, plan_interval, price_amount, price_currency, quantity,
-                                               billing_cycle_anchor)
-        VALUES (uid, cid, obj ->> 'id', jobspy.stripe_ref(obj -> 'customer'), path[1], price.id,
-                CASE WHEN price.id IS NULL AND ivl IN ('day', 'week', 'month', 'year') THEN ivl END,
-                CASE WHEN price.id IS NULL AND sprice ->> 'unit_amount' ~ '^[0-9]{1,18}$' THEN (sprice ->> 'unit_amount')::bigint END,
-                CASE WHEN price.id IS NULL THEN coalesce((SELECT cu.code FROM jobspy.currencies cu
-                                                           WHERE cu.code = upper(sprice ->> 'currency')), 'USD') END,
-                qty, jobspy.stripe_time(obj -> 'billing_cycle_anchor'))
+                                               billing_cycle_anchor, current_period_start, current_period_end,
+                                               trial_start, trial_end, cancel_at_period_end, canceled_at, ended_at,
+                                               paused_at, cancellation_reason)
+        VALUES (v.user_id, v.customer_id, obj ->> 'id', jobspy.stripe_ref(obj -> 'customer'), path[1], v.price_id,
+                CASE WHEN v.price_id IS NULL AND ivl IN ('day', 'week', 'month', 'year') THEN ivl END,
+                CASE WHEN v.price_id IS NULL AND sprice ->> 'unit_amount' ~ '^[0-9]{1,18}$' THEN (sprice ->> 'unit_amount')::bigint END,
+                CASE WHEN v.price_id IS NULL THEN coalesce((SELECT cu.code FROM jobspy.currencies cu
+                                                             WHERE cu.code = upper(sprice ->> 'currency')), 'USD') END,
+                v.quantity, jobspy.stripe_time(obj -> 'billing_cycle_anchor'), v.current_period_start, v.current_period_end,
+                v.trial_start, v.trial_end, v.cancel_at_period_end,
+                CASE WHEN path[1] = target THEN v.canceled_at END, CASE WHEN path[1] = target THEN v.ended_at END,
+                NULL, v.cancellation_reason)
         RETURNING x.* INTO s;
+        IF cardinality(path) = 1 THEN
+            RETURN NULL;
+        END IF;
         path := path[2:];
+    ELSIF s.status = target THEN
+        path := '{}';
+    ELSIF EXISTS (SELECT FROM jobspy.subscription_transitions t WHERE t.from_status = s.status AND t.to_status = target) THEN
+        path := ARRAY[target];
+    ELSE
+        -- With no legal chain the final UPDATE asks for the change itself,
+        -- and the state machine refuses it (JS505).
+        path := coalesce(jobspy.webhook_status_path(ARRAY(SELECT ARRAY[t.from_status, t.to_status]
+                                                           FROM jobspy.subscription_transitions t), s.status, target),
+                         ARRAY[target]);
     END IF;
-    -- Intermediate statuses first, each a legal change; with no legal chain
-    -- the final UPDATE asks for the change itself and the trigger refuses it.
-    FOR i IN 1 .. coalesce(cardinality(path), 0) - 1 LOOP
+    -- Intermediate statuses first, each a legal change, then Stripe's state.
+    FOR i IN 1 .. cardinality(path) - 1 LOOP
         UPDATE jobspy.subscriptions x SET status = path[i],
                paused_at = CASE WHEN path[i] = 'paused' THEN event_created END
          WHERE x.id = s.id;
     END LOOP;
     UPDATE jobspy.subscriptions x
-       SET status = target,
-           price_id = coalesce(price.id, x.price_id),
-           quantity = qty,
-           current_period_start = coalesce(pstart, x.current_period_start),
-           current_period_end = coalesce(pend, x.current_period_end),
-           trial_start = jobspy.stripe_time(obj -> 'trial_start'),
-           trial_end = jobspy.stripe_time(obj -> 'trial_end'),
-           cancel_at_period_end = coalesce((obj ->> 'cancel_at_period_end')::boolean, false),
-           canceled_at = CASE WHEN target = 'canceled' THEN coalesce(canceled, ended, event_created) ELSE canceled END,
-           ended_at = CASE WHEN target IN ('canceled', 'incomplete_expired') THEN coalesce(ended, canceled, event_created) END,
-           paused_at = CASE WHEN target = 'paused' THEN coalesce(x.paused_at, event_created) END,
-           cancellation_reason = coalesce(left(obj #>> '{cancellation_details,reason}', 1000), x.cancellation_reason)
+       SET status = target, price_id = v.price_id, quantity = v.quantity,
+           current_period_start = coalesce(v.current_period_start, x.current_period_start),
+           current_period_end = coalesce(v.current_period_end, x.current_period_end),
+           trial_start = v.trial_start, trial_end = v.trial_end, cancel_at_period_end = v.cancel_at_period_end,
+           canceled_at = v.canceled_at, ended_at = v.ended_at, paused_at = v.paused_at,
+           cancellation_reason = v.cancellation_reason
      WHERE x.id = s.id;
     RETURN NULL;
 END
