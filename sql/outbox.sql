@@ -6,7 +6,8 @@
 
 -- Configuration keys of the outbox (the registry: core.sql).
 INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
-    ('retention.outbox_events', '"7 days"', 'how long consumed outbox events are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL);
+    ('retention.outbox_events', '"7 days"', 'how long consumed outbox events are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL),
+    ('outbox.notify', 'true', 'whether emit_event notifies channel jobspy_outbox at commit; PostgreSQL commits notifying transactions one at a time, so workers that poll may turn it off', 'boolean', false, NULL, NULL, NULL);
 
 CREATE TABLE jobspy.outbox_events (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -56,13 +57,19 @@ BEGIN
     VALUES (emit_event.topic, emit_event.entity_type, emit_event.entity_id, emit_event.payload, emit_event.user_id)
     RETURNING e.id INTO new_id;
     -- Delivered at commit, and only if the transaction commits; identical
-    -- notifications of one transaction are folded into one.
-    PERFORM pg_notify('jobspy_outbox', emit_event.topic);
+    -- notifications of one transaction are folded into one.  PostgreSQL
+    -- holds a database-wide lock from a notifying commit's start to its end
+    -- (the WAL flush included), so such commits run one at a time:
+    -- outbox.notify = false trades the wake-up for throughput.
+    IF coalesce((SELECT coalesce(c.value, d.value) FROM jobspy.config_defaults d
+                   LEFT JOIN jobspy.system_config c ON c.key = d.key WHERE d.key = 'outbox.notify')::boolean, true) THEN
+        PERFORM pg_notify('jobspy_outbox', emit_event.topic);
+    END IF;
     RETURN new_id;
 END
 $$;
 COMMENT ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid) IS
-    'writes a domain event to the outbox in the caller''s transaction and notifies channel jobspy_outbox (payload: the topic) at commit; returns the event id';
+    'writes a domain event to the outbox in the caller''s transaction and notifies channel jobspy_outbox (payload: the topic) at commit unless outbox.notify is false; returns the event id';
 
 -- A worker takes the oldest events nobody holds.  An event is held for a
 -- lease; an event whose entity has an older event still unconsumed waits,

@@ -3,7 +3,8 @@
 # module (test/c/webhooks_emit.c) as a module written in C would: it writes
 # the row emit_event() writes, in the caller's transaction (a rollback takes
 # it back), notifies listeners at commit, keeps one plan across calls, and
-# leaves validation to emit_event() (22023) and NULL pointers to an error.
+# leaves validation to emit_event() (22023) and NULL pointers to an error;
+# outbox.notify = false writes the event without the notification.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.bash"
@@ -11,7 +12,7 @@ db=jobspy_webhooks_emit_c
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 
-echo "1..9"
+echo "1..11"
 cp "$here/../c/webhooks_emit.c" "$here/../c/Makefile" "$tmp/"
 rc=0; make -C "$tmp" -s JOBSPY_SRC="$here/../../src" PG_CONFIG="${PG_CONFIG:-pg_config}" >"$tmp/build.log" 2>&1 || rc=$?
 check "$rc" 0 "the test module builds against src/webhooks.h"
@@ -39,9 +40,14 @@ check "$(psql -X -Atq -d $db -c "BEGIN" -c "SELECT public.test_emit('billing.pay
 out=$(psql -X -Atq -d $db -c "LISTEN jobspy_outbox" -c "SELECT public.test_emit('billing.payment.refunded', 'payment', 'p_n', NULL, NULL)" 2>&1)
 check "$(echo "$out" | grep -c 'notification "jobspy_outbox" with payload "billing.payment.refunded"')" 1 \
       "a listener is notified at commit, the topic as payload"
+q "SELECT jobspy.config_set('outbox.notify', 'false')" >/dev/null
+out=$(psql -X -Atq -d $db -c "LISTEN jobspy_outbox" -c "SELECT public.test_emit('billing.payment.refunded', 'payment', 'p_q', NULL, NULL)" 2>&1)
+check "$(echo "$out" | grep -c 'notification')" 0 "with outbox.notify false no notification is sent"
+check "$(q "SELECT count(*) FROM jobspy.outbox_events WHERE entity_id = 'p_q'")" 1 "but the event is written"
+q "SELECT jobspy.config_set('outbox.notify', 'true')" >/dev/null
 check "$(psql -X -Atq -d $db -v VERBOSITY=sqlstate -c "SELECT public.test_emit('Not A Topic', 'x', 'y', NULL, NULL)" 2>&1 | head -1)" \
       "ERROR:  22023" "a malformed topic is refused by emit_event's own rule (22023)"
 check "$(psql -X -Atq -d $db -c "SELECT public.test_emit(NULL, 'x', 'y', NULL, NULL)" 2>&1 | head -1)" \
       "ERROR:  jobspy_emit_event: topic, entity type and entity id are required" "a NULL topic pointer is an error, not a crash"
-check "$(q "SELECT count(*) FROM jobspy.outbox_events")" 5 "five events in all, none from the refused calls"
+check "$(q "SELECT count(*) FROM jobspy.outbox_events")" 6 "six events in all, none from the refused calls"
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1 || true
