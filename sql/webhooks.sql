@@ -219,54 +219,61 @@ $$;
 COMMENT ON FUNCTION jobspy.apply_webhook_event(jobspy.payment_webhooks) IS
     'internal: applies one stored provider event unless its object already holds a newer one (a Stripe event to billing too: webhooks_stripe.sql); NULL when applied, else why it was ignored';
 
--- One attempt at a stored event, in a subtransaction: a failure rolls back
--- what the attempt wrote, keeps the error and schedules a retry with
--- exponential backoff (30 s doubling, at most 6 hours) until
--- webhooks.max_attempts, after which the event is failed.  The caller holds
--- the event: it has just inserted it (inline, never queued), or locked it
--- (process_webhook).
-CREATE FUNCTION jobspy.webhook_attempt(w jobspy.payment_webhooks, queued boolean) RETURNS text
+-- A failed attempt: its error kept, and a retry scheduled with exponential
+-- backoff (30 s doubling, at most 6 hours) until webhooks.max_attempts,
+-- after which the event is failed.  Returns the event's new status.
+CREATE FUNCTION jobspy.webhook_failed(webhook_id bigint, error_code text, error text) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    why     text;
-    msg     text;
-    state   text;
-    max_try integer;
+    max_try integer := coalesce((jobspy.config_get('webhooks.max_attempts'))::integer, 10);
+    w       jobspy.payment_webhooks;
 BEGIN
-    BEGIN
-        why := jobspy.apply_webhook_event(w);
-        UPDATE jobspy.payment_webhooks x
-           SET status = CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END, note = left(why, 1000),
-               processed_at = jobspy.now(), attempts = x.attempts + 1, next_attempt_at = NULL
-         WHERE x.id = w.id;
-        IF queued THEN
-            DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = w.id;
-        END IF;
-        RETURN CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END;
-    EXCEPTION WHEN others THEN
-        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
-        max_try := coalesce((jobspy.config_get('webhooks.max_attempts'))::integer, 10);
-        UPDATE jobspy.payment_webhooks x
-           SET attempts = x.attempts + 1,
-               errors = x.errors || jsonb_build_object('at', jobspy.now(), 'sqlstate', state, 'error', left(msg, 1000)),
-               status = CASE WHEN x.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END,
-               next_attempt_at = CASE WHEN x.attempts + 1 < max_try
-                                 THEN jobspy.now() + least(interval '30 seconds' * power(2, x.attempts), interval '6 hours') END
-         WHERE x.id = w.id
-        RETURNING x.next_attempt_at INTO w.next_attempt_at;
-        IF w.next_attempt_at IS NULL THEN
-            DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = w.id;
-        ELSE
-            INSERT INTO jobspy.webhook_queue AS q (webhook_id, due_at) VALUES (w.id, w.next_attempt_at)
-            ON CONFLICT ON CONSTRAINT webhook_queue_pkey DO UPDATE SET due_at = excluded.due_at;
-        END IF;
-        RETURN CASE WHEN w.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END;
-    END;
+    UPDATE jobspy.payment_webhooks x
+       SET attempts = x.attempts + 1,
+           errors = x.errors || jsonb_build_object('at', jobspy.now(), 'sqlstate', $2, 'error', left($3, 1000)),
+           status = CASE WHEN x.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END,
+           next_attempt_at = CASE WHEN x.attempts + 1 < max_try
+                             THEN jobspy.now() + least(interval '30 seconds' * power(2, x.attempts), interval '6 hours') END
+     WHERE x.id = $1
+    RETURNING x.* INTO w;
+    IF w.next_attempt_at IS NULL THEN
+        DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = $1;
+    ELSE
+        INSERT INTO jobspy.webhook_queue AS q (webhook_id, due_at) VALUES ($1, w.next_attempt_at)
+        ON CONFLICT ON CONSTRAINT webhook_queue_pkey DO UPDATE SET due_at = excluded.due_at;
+    END IF;
+    RETURN w.status;
 END
 $$;
-COMMENT ON FUNCTION jobspy.webhook_attempt(jobspy.payment_webhooks, boolean) IS
+COMMENT ON FUNCTION jobspy.webhook_failed(bigint, text, text) IS
+    'internal: records a failed attempt at a stored event (its error, attempts) and schedules the retry with backoff, or fails it after webhooks.max_attempts';
+
+-- One attempt at a stored event the caller has locked, in a subtransaction:
+-- a failure rolls back what the attempt wrote.
+CREATE FUNCTION jobspy.webhook_attempt(w jobspy.payment_webhooks) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    why   text;
+    msg   text;
+    state text;
+BEGIN
+    why := jobspy.apply_webhook_event(w);
+    UPDATE jobspy.payment_webhooks x
+       SET status = CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END, note = left(why, 1000),
+           processed_at = jobspy.now(), attempts = x.attempts + 1, next_attempt_at = NULL
+     WHERE x.id = w.id;
+    DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = w.id;
+    RETURN CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END;
+EXCEPTION WHEN others THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+    RETURN jobspy.webhook_failed(w.id, state, msg);
+END
+$$;
+COMMENT ON FUNCTION jobspy.webhook_attempt(jobspy.payment_webhooks) IS
     'internal: one attempt at applying a stored event its caller holds; a failure keeps its error and schedules a retry with backoff';
 
 CREATE FUNCTION jobspy.process_webhook(webhook_id bigint) RETURNS text
@@ -280,7 +287,7 @@ BEGIN
     IF w.status IS DISTINCT FROM 'pending' THEN
         RETURN w.status;
     END IF;
-    RETURN jobspy.webhook_attempt(w, true);
+    RETURN jobspy.webhook_attempt(w);
 END
 $$;
 COMMENT ON FUNCTION jobspy.process_webhook(bigint) IS
@@ -302,6 +309,10 @@ DECLARE
     stored   jobspy.payment_webhooks;
     tolerance integer;
     run_mode text;
+    why      text;
+    msg      text;
+    state    text;
+    key_name text;
 BEGIN
     -- The provider and the two settings in one query whose plan is kept
     -- (config_get, a SQL function, would be parsed again on every call).
@@ -345,19 +356,49 @@ BEGIN
         created := to_timestamp((body ->> 'created')::numeric);
     END IF;
 
-    INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
-    VALUES (pid, eid, etype, body, created)
-    ON CONFLICT (provider_id, event_id) DO NOTHING
-    RETURNING w.* INTO stored;
-    IF stored.id IS NULL THEN
+    IF run_mode = 'queued' THEN
+        INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
+        VALUES (pid, eid, etype, body, created)
+        ON CONFLICT (provider_id, event_id) DO NOTHING
+        RETURNING w.id INTO stored.id;
+        IF stored.id IS NULL THEN
+            RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
+        END IF;
+        INSERT INTO jobspy.webhook_queue (webhook_id, due_at) VALUES (stored.id, jobspy.now());
+        RETURN ROW(true, 'ACCEPTED', eid, etype)::jobspy.webhook_receipt;
+    END IF;
+
+    -- Inline: the event is applied first and then stored with the outcome,
+    -- one write of its row instead of an insert and an update.  A
+    -- redelivery is found before any work; one racing the first delivery
+    -- waits for it on the object's watermark, finds it taken (so writes
+    -- nothing) and meets the unique key, which rolls its attempt back.
+    IF EXISTS (SELECT FROM jobspy.payment_webhooks w WHERE w.provider_id = pid AND w.event_id = eid) THEN
         RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
     END IF;
-    IF coalesce(run_mode, 'inline') <> 'queued' THEN
-        -- Inserted just now, so no one else can see it: no lock to take.
-        PERFORM jobspy.webhook_attempt(stored, false);
-    ELSE
-        INSERT INTO jobspy.webhook_queue (webhook_id, due_at) VALUES (stored.id, jobspy.now());
-    END IF;
+    stored.provider_id := pid; stored.event_id := eid; stored.event_type := etype;
+    stored.payload := body; stored.event_created := created;
+    BEGIN
+        why := jobspy.apply_webhook_event(stored);
+        INSERT INTO jobspy.payment_webhooks (provider_id, event_id, event_type, payload, event_created, status, note,
+                                             processed_at, attempts)
+        VALUES (pid, eid, etype, body, created, CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END, left(why, 1000),
+                jobspy.now(), 1);
+    EXCEPTION WHEN others THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE, key_name = CONSTRAINT_NAME;
+        IF state = '23505' AND key_name = 'payment_webhooks_provider_id_event_id_key' THEN
+            RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
+        END IF;
+        -- The attempt failed: the event is stored pending, with its error, for a retry.
+        INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
+        VALUES (pid, eid, etype, body, created)
+        ON CONFLICT (provider_id, event_id) DO NOTHING
+        RETURNING w.id INTO stored.id;
+        IF stored.id IS NULL THEN
+            RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
+        END IF;
+        PERFORM jobspy.webhook_failed(stored.id, state, msg);
+    END;
     RETURN ROW(true, 'ACCEPTED', eid, etype)::jobspy.webhook_receipt;
 END
 $$;
@@ -395,7 +436,8 @@ REVOKE ALL ON FUNCTION jobspy.webhook_seal(uuid, text), jobspy.webhook_event_sta
     jobspy.webhook_verify(text, uuid, bytea[], text, text, integer),
     jobspy.webhook_provider_for_update(text),
     jobspy.set_provider_secret(text, text), jobspy.retire_provider_secret(text),
-    jobspy.apply_webhook_event(jobspy.payment_webhooks), jobspy.webhook_attempt(jobspy.payment_webhooks, boolean),
+    jobspy.apply_webhook_event(jobspy.payment_webhooks), jobspy.webhook_attempt(jobspy.payment_webhooks),
+    jobspy.webhook_failed(bigint, text, text),
     jobspy.process_webhook(bigint),
     jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer)
