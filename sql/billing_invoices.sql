@@ -36,6 +36,10 @@ CREATE TABLE jobspy.invoices (
     amount_paid_cents bigint NOT NULL DEFAULT 0 CHECK (amount_paid_cents >= 0),
     amount_due_cents  bigint GENERATED ALWAYS AS (greatest(total_cents - amount_paid_cents, 0)) STORED,
     due_at            timestamptz,
+    billing_reason    text NOT NULL DEFAULT 'manual'
+                      CHECK (billing_reason IN ('manual', 'subscription_create', 'subscription_cycle')),
+    period_start      timestamptz,
+    period_end        timestamptz,
     finalized_at      timestamptz,
     paid_at           timestamptz,
     voided_at         timestamptz,
@@ -43,12 +47,17 @@ CREATE TABLE jobspy.invoices (
     updated_at        timestamptz NOT NULL DEFAULT jobspy.now(),
     CHECK ((invoice_number IS NULL) = (status = 'draft')),
     CHECK (total_cents = amount_cents - discount_cents + tax_cents),
+    CHECK (period_end >= period_start),
+    CHECK (billing_reason = 'manual' OR (subscription_id IS NOT NULL AND period_start IS NOT NULL)),
     UNIQUE (series, invoice_number)
 );
 COMMENT ON TABLE jobspy.invoices IS
-    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal)';
+    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal); billing_reason subscription_create or subscription_cycle for a subscription''s invoice of period_start to period_end';
 CREATE INDEX invoices_customer_idx ON jobspy.invoices (customer_id);
 CREATE INDEX invoices_subscription_idx ON jobspy.invoices (subscription_id);
+-- One invoice per subscription and period, whoever renews.
+CREATE UNIQUE INDEX invoices_one_per_period_idx ON jobspy.invoices (subscription_id, period_start)
+    WHERE billing_reason <> 'manual';
 CREATE INDEX invoices_open_due_idx ON jobspy.invoices (due_at) WHERE status = 'open';
 CREATE TRIGGER invoices_updated_at BEFORE UPDATE ON jobspy.invoices
     FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
@@ -127,10 +136,12 @@ BEGIN
     END IF;
     IF OLD.status <> 'draft'
        AND (NEW.customer_id, NEW.currency, NEW.series, NEW.invoice_number, NEW.amount_cents, NEW.discount_cents,
-            NEW.tax_cents, NEW.total_cents, NEW.finalized_at)
+            NEW.tax_cents, NEW.total_cents, NEW.finalized_at, NEW.subscription_id, NEW.billing_reason,
+            NEW.period_start, NEW.period_end)
            IS DISTINCT FROM
            (OLD.customer_id, OLD.currency, OLD.series, OLD.invoice_number, OLD.amount_cents, OLD.discount_cents,
-            OLD.tax_cents, OLD.total_cents, OLD.finalized_at) THEN
+            OLD.tax_cents, OLD.total_cents, OLD.finalized_at, OLD.subscription_id, OLD.billing_reason,
+            OLD.period_start, OLD.period_end) THEN
         RAISE EXCEPTION 'a finalized invoice''s number, customer, currency and amounts never change'
             USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
     END IF;
@@ -335,11 +346,22 @@ BEGIN
     IF v_inv.total_cents = 0 THEN
         UPDATE jobspy.invoices i SET status = 'paid', paid_at = v_now WHERE i.id = $1;
     END IF;
+    -- What an application's payment worker acts on: an open invoice with
+    -- an amount due is to be charged through the provider.
+    PERFORM jobspy.emit_event('billing.invoice.finalized', 'invoice', $1::text,
+                              jsonb_build_object('invoice_id', i.id, 'invoice_number', i.invoice_number,
+                                                 'customer_id', i.customer_id, 'subscription_id', i.subscription_id,
+                                                 'status', i.status, 'currency', i.currency,
+                                                 'total_cents', i.total_cents, 'amount_due_cents', i.amount_due_cents,
+                                                 'due_at', i.due_at),
+                              c.user_id)
+       FROM jobspy.invoices i JOIN jobspy.customers c ON c.id = i.customer_id
+      WHERE i.id = $1;
     RETURN v_number;
 END
 $$;
 COMMENT ON FUNCTION jobspy.finalize_invoice(uuid) IS
-    'finalizes a draft: gives it the next gapless number of its series and opens it (an invoice totalling zero is paid at once); returns the number';
+    'finalizes a draft: gives it the next gapless number of its series and opens it (an invoice totalling zero is paid at once), writes billing.invoice.finalized to the outbox; returns the number';
 
 CREATE FUNCTION jobspy.void_invoice(invoice_id uuid) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -375,6 +397,155 @@ $$;
 COMMENT ON FUNCTION jobspy.mark_invoice_uncollectible(uuid) IS
     'marks an open invoice uncollectible (JS506 from another status); it may still be paid or voided';
 
+-- ------------------------------------------------------ renewal invoices
+
+-- The discount that a subscription's coupon gives its invoice of a period:
+-- the coupon redeemed once by subscribe (key subscription:<id>), for the
+-- coupon's duration: once (the subscription's first invoice), repeating
+-- (invoices of periods starting within duration_months of the redemption)
+-- or forever.  A percentage rounds down, as loyalty's redemptions do; an
+-- amount off is at most the subtotal.
+CREATE FUNCTION jobspy.subscription_discount(s jobspy.subscriptions, period_start timestamptz, subtotal bigint,
+                                             currency text)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v bigint;
+BEGIN
+    IF subtotal <= 0 THEN
+        RETURN 0;
+    END IF;
+    SELECT CASE WHEN c.percent_off IS NOT NULL THEN floor(subtotal::numeric * c.percent_off / 100)::bigint
+                ELSE least(c.amount_off, subtotal) END
+      INTO v
+      FROM jobspy.loyalty_coupon_redemptions r JOIN jobspy.loyalty_coupons c ON c.id = r.coupon_id
+     WHERE r.user_id = s.user_id AND r.idempotency_key = 'subscription:' || s.id
+       AND (c.amount_off IS NULL OR c.currency = subscription_discount.currency)
+       AND CASE c.duration
+               WHEN 'forever' THEN true
+               WHEN 'repeating' THEN subscription_discount.period_start
+                                     < r.created_at + make_interval(months => c.duration_months)
+               ELSE NOT EXISTS (SELECT FROM jobspy.invoices i WHERE i.subscription_id = s.id
+                                   AND i.period_start < subscription_discount.period_start)
+           END;
+    RETURN coalesce(v, 0);
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscription_discount(jobspy.subscriptions, timestamptz, bigint, text) IS
+    'internal: the discount of a subscription''s coupon on its invoice of the period starting at period_start (once, repeating or forever), percent rounded down, at most the subtotal';
+
+-- internal: a line of a draft with the period it bills.
+CREATE FUNCTION jobspy.invoice_period_line(invoice_id uuid, description text, quantity bigint, unit_amount bigint,
+                                           price_id uuid, period_start timestamptz, period_end timestamptz)
+    RETURNS uuid
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_id uuid := jobspy.add_invoice_line($1, $2, $3, $4, (SELECT p.code FROM jobspy.prices p WHERE p.id = $5));
+BEGIN
+    UPDATE jobspy.invoice_lines l SET period_start = $6, period_end = $7 WHERE l.id = v_id;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_period_line(uuid, text, bigint, bigint, uuid, timestamptz, timestamptz) IS
+    'internal: add_invoice_line with the price by id and the period the line bills';
+
+-- A subscription's invoice for its current period (its first, or the one
+-- it has just rolled to): the recurring line of that period, its pending items (prorations), the
+-- metered usage of [usage_from, period start) over the price's included
+-- quantity, its coupon's discount; then finalized (numbered, open, or paid
+-- at once when nothing is due).  The unique index on (subscription_id,
+-- period_start) makes a second invoice of one period impossible.  Returns
+-- the amount due.
+CREATE FUNCTION jobspy.subscription_invoice(s jobspy.subscriptions, p jobspy.prices, usage_from timestamptz,
+                                            reason text DEFAULT 'subscription_cycle')
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    inv jobspy.invoices;
+    item jobspy.pending_invoice_items;
+    line uuid;
+    used bigint;
+BEGIN
+    INSERT INTO jobspy.invoice_series (series) VALUES ('default') ON CONFLICT DO NOTHING;
+    INSERT INTO jobspy.invoices AS i (customer_id, subscription_id, series, currency, due_at, billing_reason,
+                                      period_start, period_end)
+    VALUES (s.customer_id, s.id, 'default', p.currency, s.current_period_start, reason,
+            s.current_period_start, s.current_period_end)
+    RETURNING i.* INTO inv;
+    PERFORM jobspy.invoice_period_line(inv.id, format('%s (%s)', pr.name, p.code), s.quantity, p.amount, p.id,
+                                       s.current_period_start, s.current_period_end)
+       FROM jobspy.products pr WHERE pr.id = p.product_id;
+    FOR item IN SELECT * FROM jobspy.pending_invoice_items x
+                 WHERE x.subscription_id = s.id AND x.invoice_id IS NULL AND x.currency = p.currency
+                 ORDER BY x.created_at, x.id
+    LOOP
+        PERFORM jobspy.invoice_period_line(inv.id, item.description, 1, item.amount, item.price_id,
+                                           item.period_start, item.period_end);
+        UPDATE jobspy.pending_invoice_items x SET invoice_id = inv.id WHERE x.id = item.id;
+    END LOOP;
+    IF p.unit_amount IS NOT NULL AND usage_from IS NOT NULL THEN
+        -- Usage is billed in arrears: the period that has just ended.
+        SELECT coalesce(sum(t.total_tokens), 0) INTO used FROM jobspy.token_usage t
+         WHERE t.user_id = s.user_id AND t.metric = p.metric AND t.invoice_line_id IS NULL
+           AND t.created_at >= usage_from AND t.created_at < s.current_period_start;
+        IF used > p.included_quantity THEN
+            line := jobspy.invoice_period_line(inv.id, format('%s %s over the %s included', used - p.included_quantity,
+                                                              p.metric, p.included_quantity),
+                                               used - p.included_quantity, p.unit_amount, p.id,
+                                               usage_from, s.current_period_start);
+            UPDATE jobspy.token_usage t SET invoice_line_id = line
+             WHERE t.user_id = s.user_id AND t.metric = p.metric AND t.invoice_line_id IS NULL
+               AND t.created_at >= usage_from AND t.created_at < s.current_period_start;
+        END IF;
+    END IF;
+    SELECT i.* INTO inv FROM jobspy.invoices i WHERE i.id = inv.id;
+    UPDATE jobspy.invoices i
+       SET discount_cents = d.amount, total_cents = i.amount_cents - d.amount + i.tax_cents
+      FROM (SELECT jobspy.subscription_discount(s, s.current_period_start, inv.amount_cents, inv.currency) AS amount) d
+     WHERE i.id = inv.id
+    RETURNING i.* INTO inv;
+    IF inv.total_cents < 0 THEN
+        -- A credit larger than the charges (a downgrade's proration) is
+        -- carried to the next invoice rather than lost.
+        PERFORM jobspy.add_invoice_line(inv.id, 'credit carried to the next invoice', 1, -inv.total_cents);
+        INSERT INTO jobspy.pending_invoice_items (customer_id, subscription_id, description, amount, currency)
+        VALUES (s.customer_id, s.id, 'credit carried from the previous invoice', inv.total_cents, inv.currency);
+    END IF;
+    PERFORM jobspy.finalize_invoice(inv.id);
+    RETURN (SELECT i.amount_due_cents FROM jobspy.invoices i WHERE i.id = inv.id);
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscription_invoice(jobspy.subscriptions, jobspy.prices, timestamptz, text) IS
+    'internal: creates and finalizes a subscription''s invoice of its current period (recurring line, pending items, metered usage since usage_from, coupon discount); returns the amount due';
+
+-- A paid invoice of a subscription in dunning ends the dunning when no
+-- other invoice of it is still due, whoever marks it paid.
+CREATE FUNCTION jobspy.invoices_paid_recover_subscription() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE jobspy.subscriptions s
+       SET status = 'active', dunning_attempts = 0, payment_failed_at = NULL, next_retry_at = NULL
+     WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid')
+       AND NOT EXISTS (SELECT FROM jobspy.invoices i
+                        WHERE i.subscription_id = NEW.subscription_id AND i.id <> NEW.id
+                          AND i.status = 'open' AND i.amount_due_cents > 0);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoices_paid_recover_subscription() IS
+    'trigger: a past_due or unpaid subscription becomes active when its last invoice with an amount due is paid';
+CREATE TRIGGER invoices_paid_recover_subscription AFTER UPDATE OF status ON jobspy.invoices
+    FOR EACH ROW WHEN (NEW.status = 'paid' AND OLD.status <> 'paid' AND NEW.subscription_id IS NOT NULL)
+    EXECUTE FUNCTION jobspy.invoices_paid_recover_subscription();
+
 CREATE VIEW jobspy.overdue_invoices AS
 SELECT i.id AS invoice_id, i.invoice_number, i.customer_id, i.subscription_id, i.currency, i.total_cents,
        i.amount_due_cents, i.due_at,
@@ -395,7 +566,11 @@ REVOKE ALL ON FUNCTION
     jobspy.invoice_next_number(text, timestamptz),
     jobspy.finalize_invoice(uuid),
     jobspy.void_invoice(uuid),
-    jobspy.mark_invoice_uncollectible(uuid)
+    jobspy.mark_invoice_uncollectible(uuid),
+    jobspy.subscription_discount(jobspy.subscriptions, timestamptz, bigint, text),
+    jobspy.invoice_period_line(uuid, text, bigint, bigint, uuid, timestamptz, timestamptz),
+    jobspy.subscription_invoice(jobspy.subscriptions, jobspy.prices, timestamptz, text),
+    jobspy.invoices_paid_recover_subscription()
   FROM PUBLIC;
 REVOKE ALL ON jobspy.invoice_transitions FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION

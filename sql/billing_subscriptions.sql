@@ -349,6 +349,7 @@ DECLARE
     v_user uuid;
     v_id uuid;
     v_end timestamptz;
+    v_redemption record;
 BEGIN
     IF $1 IS NULL OR $2 IS NULL THEN
         RAISE EXCEPTION 'customer_id and price_code must not be NULL' USING ERRCODE = '22023';
@@ -358,11 +359,6 @@ BEGIN
     END IF;
     IF $4 NOT BETWEEN 0 AND 730 THEN
         RAISE EXCEPTION 'trial_days must be 0 to 730' USING ERRCODE = '22023';
-    END IF;
-    IF $5 IS NOT NULL THEN
-        RAISE EXCEPTION 'coupons on subscriptions are not supported yet' USING ERRCODE = '0A000',
-            DETAIL = 'A subscription''s discount needs its invoices to apply it; nothing was saved.',
-            HINT = 'Subscribe without a coupon.';
     END IF;
     -- The customer's row lock orders concurrent subscribes of one customer.
     SELECT c.* INTO v_customer FROM jobspy.customers c WHERE c.id = $1 FOR UPDATE;
@@ -405,11 +401,29 @@ BEGIN
         RAISE EXCEPTION 'the customer already has a live subscription to this product, or its user one to a plan'
             USING ERRCODE = '23505', HINT = 'Change that subscription with jobspy.change_subscription.';
     END;
+    IF $5 IS NOT NULL THEN
+        -- Redeemed once, keyed by the subscription; its invoices read the
+        -- coupon's terms through that redemption.  A refusal raises, and
+        -- the subscription above goes with it.
+        v_redemption := jobspy.loyalty_redeem($5, v_user, v_price.amount * $3, v_price.currency, 'subscription:' || v_id,
+                                              NULL, (SELECT pr.code FROM jobspy.products pr WHERE pr.id = v_price.product_id),
+                                              NULL);
+        IF NOT v_redemption.allowed THEN
+            RAISE EXCEPTION 'coupon "%" cannot be applied to this subscription: %', left($5, 50), v_redemption.code
+                USING ERRCODE = 'JS508', DETAIL = 'Nothing was saved.',
+                      HINT = 'Subscribe without the coupon, or with another one.';
+        END IF;
+    END IF;
+    -- Billed in advance: the first period's invoice now (a trial's at its end).
+    IF v_trial = 0 THEN
+        PERFORM jobspy.subscription_invoice(s, v_price, NULL, 'subscription_create')
+           FROM jobspy.subscriptions s WHERE s.id = v_id;
+    END IF;
     RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION jobspy.subscribe(uuid, text, integer, integer, text) IS
-    'subscribes a customer to a recurring price: trialing when there are trial days (the price''s unless given), else active; one live subscription per customer and product';
+    'subscribes a customer to a recurring price: trialing when there are trial days (the price''s unless given), else active; one live subscription per customer and product; a coupon is redeemed once and discounts its invoices for the coupon''s duration (JS508 when refused)';
 
 CREATE FUNCTION jobspy.change_subscription(subscription_id uuid, price_code text,
                                            proration text DEFAULT 'create_prorations')
@@ -584,16 +598,16 @@ $$;
 COMMENT ON FUNCTION jobspy.billing_retry_days() IS
     'internal: billing.dunning_retry_days as an array of days after a failed renewal';
 
--- Whether a renewal of this subscription can be collected now.  Until
--- invoices record payment outcomes, a renewal is collected when it costs
--- nothing or the customer has a default payment method that has not
--- expired (a provider cannot charge anything else).
+-- Whether a renewal of this subscription can be collected now: nothing is
+-- due on its open invoices, or the customer has a default payment method
+-- that has not expired, which the provider charges (the invoice stays open
+-- until record_payment says it was paid).
 CREATE FUNCTION jobspy.subscription_collectable(customer_id uuid, amount bigint) RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT $2 = 0 OR jobspy.default_payment_method($1) IS NOT NULL $$;
 COMMENT ON FUNCTION jobspy.subscription_collectable(uuid, bigint) IS
-    'internal: true when a renewal of this amount can be collected from the customer now';
+    'internal: true when an amount due can be collected from the customer now (nothing due, or a usable default payment method)';
 
 -- One subscription's due work, one legal transition per UPDATE, until
 -- nothing is due at "now": dunning retries, then each period end in turn
@@ -608,11 +622,15 @@ DECLARE
     final_status text := jobspy.config_get('billing.dunning_final_status') #>> '{}';
     no_method text := jobspy.config_get('billing.trial_end_without_payment_method') #>> '{}';
     paid boolean;
+    usage_from timestamptz;
+    due bigint;
 BEGIN
     SELECT * INTO p FROM jobspy.prices x WHERE x.id = s.price_id;
     LOOP
         IF s.status = 'past_due' AND s.next_retry_at <= now THEN
-            IF jobspy.subscription_collectable(s.customer_id, p.amount) THEN
+            SELECT coalesce(sum(i.amount_due_cents), 0) INTO due FROM jobspy.invoices i
+             WHERE i.subscription_id = s.id AND i.status = 'open';
+            IF jobspy.subscription_collectable(s.customer_id, due) THEN
                 s.status := 'active';
                 s.dunning_attempts := 0; s.payment_failed_at := NULL; s.next_retry_at := NULL;
             ELSE
@@ -641,11 +659,14 @@ BEGIN
                     s.cancellation_reason := coalesce(s.cancellation_reason, 'trial ended without a payment method');
                 END IF;
             ELSE
-                -- Roll to the next period and collect it.
+                -- Roll to the next period, invoice it (with the usage of the
+                -- period that ended, unless it was a trial) and collect it.
+                usage_from := CASE WHEN s.status <> 'trialing' THEN s.current_period_start END;
                 s.current_period_start := s.current_period_end;
                 s.current_period_end := jobspy.subscription_next_boundary(s.billing_cycle_anchor, p."interval",
                                                                           p.interval_count, s.current_period_start);
-                paid := jobspy.subscription_collectable(s.customer_id, p.amount * s.quantity);
+                due := jobspy.subscription_invoice(s, p, usage_from);
+                paid := jobspy.subscription_collectable(s.customer_id, due);
                 IF paid THEN
                     s.status := 'active';
                     s.dunning_attempts := 0; s.payment_failed_at := NULL; s.next_retry_at := NULL;

@@ -36,8 +36,9 @@ SELECT throws_ok(format($$SELECT jobspy.subscribe(%L, 'basic-m', trial_days => -
                  'negative trial days');
 SELECT throws_ok(format($$SELECT jobspy.subscribe(%L, 'pro-eur')$$, :'c1'), 'JS501', NULL,
                  'a price in another currency than the customer''s');
-SELECT throws_ok(format($$SELECT jobspy.subscribe(%L, 'basic-m', coupon => 'SAVE10')$$, :'c1'), '0A000', NULL,
-                 'a coupon is refused until coupons exist');
+SELECT throws_ok(format($$SELECT jobspy.subscribe(%L, 'basic-m', coupon => 'SAVE10')$$, :'c1'), 'JS508',
+                 'coupon "SAVE10" cannot be applied to this subscription: NOT_FOUND',
+                 'an unknown coupon is refused, naming why');
 SELECT throws_ok($$SELECT jobspy.subscribe(gen_random_uuid(), 'basic-m')$$, '22023', NULL, 'an unknown customer');
 SELECT is((SELECT count(*) FROM jobspy.subscriptions), 0::bigint, 'no subscription row was left');
 
