@@ -34,7 +34,10 @@ CREATE TABLE jobspy.invoices (
     tax_cents         bigint NOT NULL DEFAULT 0,
     total_cents       bigint NOT NULL DEFAULT 0,
     amount_paid_cents bigint NOT NULL DEFAULT 0 CHECK (amount_paid_cents >= 0),
-    amount_due_cents  bigint GENERATED ALWAYS AS (greatest(total_cents - amount_paid_cents, 0)) STORED,
+    credited_cents    bigint NOT NULL DEFAULT 0 CHECK (credited_cents >= 0),
+    balance_applied_cents bigint NOT NULL DEFAULT 0 CHECK (balance_applied_cents >= 0),
+    amount_due_cents  bigint GENERATED ALWAYS AS
+                      (greatest(total_cents - amount_paid_cents - credited_cents - balance_applied_cents, 0)) STORED,
     due_at            timestamptz,
     billing_reason    text NOT NULL DEFAULT 'manual'
                       CHECK (billing_reason IN ('manual', 'subscription_create', 'subscription_cycle')),
@@ -52,7 +55,7 @@ CREATE TABLE jobspy.invoices (
     UNIQUE (series, invoice_number)
 );
 COMMENT ON TABLE jobspy.invoices IS
-    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal); billing_reason subscription_create or subscription_cycle for a subscription''s invoice of period_start to period_end';
+    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal); what is due is the total less payments, credit notes (credited_cents) and the customer''s credit balance used at finalization (balance_applied_cents); billing_reason subscription_create or subscription_cycle for a subscription''s invoice of period_start to period_end';
 CREATE INDEX invoices_customer_idx ON jobspy.invoices (customer_id);
 CREATE INDEX invoices_subscription_idx ON jobspy.invoices (subscription_id);
 -- One invoice per subscription and period, whoever renews.
@@ -144,6 +147,11 @@ BEGIN
             OLD.period_start, OLD.period_end) THEN
         RAISE EXCEPTION 'a finalized invoice''s number, customer, currency and amounts never change'
             USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
+    END IF;
+    IF NEW.credited_cents < OLD.credited_cents OR NEW.balance_applied_cents < OLD.balance_applied_cents
+       OR (OLD.status <> 'draft' AND NEW.balance_applied_cents <> OLD.balance_applied_cents) THEN
+        RAISE EXCEPTION 'an invoice''s credits never go back down, and its use of the customer''s balance is fixed at finalization'
+            USING ERRCODE = 'JS507';
     END IF;
     RETURN NEW;
 END
@@ -340,10 +348,11 @@ BEGIN
     END IF;
     v_number := jobspy.invoice_next_number(v_inv.series, v_now);
     UPDATE jobspy.invoices i
-       SET status = 'open', invoice_number = v_number,
+       SET status = 'open', invoice_number = v_number, balance_applied_cents = jobspy.customer_balance_apply(v_inv),
            finalized_at = v_now, due_at = coalesce(i.due_at, v_now)
-     WHERE i.id = $1;
-    IF v_inv.total_cents = 0 THEN
+     WHERE i.id = $1
+    RETURNING i.* INTO v_inv;
+    IF v_inv.amount_due_cents = 0 THEN
         UPDATE jobspy.invoices i SET status = 'paid', paid_at = v_now WHERE i.id = $1;
     END IF;
     -- What an application's payment worker acts on: an open invoice with
@@ -361,7 +370,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.finalize_invoice(uuid) IS
-    'finalizes a draft: gives it the next gapless number of its series and opens it (an invoice totalling zero is paid at once), writes billing.invoice.finalized to the outbox; returns the number';
+    'finalizes a draft: gives it the next gapless number of its series, takes what the customer''s credit balance can pay, and opens it (an invoice owing nothing is paid at once), writes billing.invoice.finalized to the outbox; returns the number';
 
 CREATE FUNCTION jobspy.void_invoice(invoice_id uuid) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
