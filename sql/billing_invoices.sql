@@ -139,12 +139,10 @@ BEGIN
     END IF;
     IF OLD.status <> 'draft'
        AND (NEW.customer_id, NEW.currency, NEW.series, NEW.invoice_number, NEW.amount_cents, NEW.discount_cents,
-            NEW.tax_cents, NEW.total_cents, NEW.finalized_at, NEW.subscription_id, NEW.billing_reason,
-            NEW.period_start, NEW.period_end)
+            NEW.tax_cents, NEW.total_cents, NEW.finalized_at, NEW.billing_reason, NEW.period_start, NEW.period_end)
            IS DISTINCT FROM
            (OLD.customer_id, OLD.currency, OLD.series, OLD.invoice_number, OLD.amount_cents, OLD.discount_cents,
-            OLD.tax_cents, OLD.total_cents, OLD.finalized_at, OLD.subscription_id, OLD.billing_reason,
-            OLD.period_start, OLD.period_end) THEN
+            OLD.tax_cents, OLD.total_cents, OLD.finalized_at, OLD.billing_reason, OLD.period_start, OLD.period_end) THEN
         RAISE EXCEPTION 'a finalized invoice''s number, customer, currency and amounts never change'
             USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
     END IF;

@@ -709,9 +709,11 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     -- SKIP LOCKED: concurrent runs share the work; a row another run has
     -- renewed meanwhile is re-checked against the condition and dropped.
+    -- A provider's subscription (Stripe's) is renewed and invoiced by the
+    -- provider; its events keep the row.
     FOR v_sub IN
         SELECT s.* FROM jobspy.subscriptions s
-         WHERE s.price_id IS NOT NULL
+         WHERE s.price_id IS NOT NULL AND s.stripe_subscription_id IS NULL
            AND ((s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= v_now)
                 OR (s.status = 'past_due' AND s.next_retry_at <= v_now))
          FOR UPDATE SKIP LOCKED

@@ -203,6 +203,7 @@ RESET ROLE;
 
 -- Deleting a live subscription ends its MRR.
 DELETE FROM jobspy.payments WHERE subscription_id = :'sd';
+DELETE FROM jobspy.invoices WHERE subscription_id = :'sd';
 DELETE FROM jobspy.subscriptions WHERE id = :'sd';
 SELECT is((SELECT mrr FROM jobspy.subscription_mrr_changes WHERE subscription_id = :'sd' ORDER BY id DESC LIMIT 1),
           0::bigint, 'a deleted subscription''s MRR drops to 0');

@@ -3,7 +3,7 @@
 -- quantity and the coupon's discount, finalizes it and collects it; coupons
 -- on subscribe are redeemed once, and a refused one leaves nothing behind.
 BEGIN;
-SELECT plan(43);
+SELECT plan(44);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -223,6 +223,18 @@ SELECT is((SELECT count(*) FROM jobspy.subscriptions WHERE customer_id = :'c8'),
           'the customer has no subscription');
 SELECT lives_ok(format($$SELECT jobspy.subscribe(%L, 'ri-basic-eur', coupon => 'RI-EUR')$$, :'c8'),
                 'the same coupon applies to a price of its currency');
+
+-- ---- a provider's subscription is renewed by the provider, not here ---------
+SELECT set_config('jobspy.clock_override', '2031-01-31 10:00:00+00', true);
+INSERT INTO jobspy.subscriptions (user_id, customer_id, price_id, status, current_period_start, current_period_end,
+                                  billing_cycle_anchor, stripe_subscription_id)
+VALUES ('b7000000-0000-4000-8000-000000000009', jobspy.create_customer('b7000000-0000-4000-8000-000000000009'),
+        (SELECT id FROM jobspy.prices WHERE code = 'ri-basic-m'), 'active', '2031-01-31 10:00:00+00',
+        '2031-02-28 10:00:00+00', '2031-01-31 10:00:00+00', 'sub_ri_stripe');
+SELECT pg_temp.travel('2031-03-01 10:00:00+00');
+SELECT is((SELECT row(s.current_period_end, (SELECT count(*) FROM jobspy.invoices i WHERE i.subscription_id = s.id))::text
+             FROM jobspy.subscriptions s WHERE s.stripe_subscription_id = 'sub_ri_stripe'),
+          row('2031-02-28 10:00:00+00'::timestamptz, 0)::text, 'a Stripe subscription is neither rolled nor invoiced here');
 
 -- ---- invoices' renewal columns are frozen with the rest ----------------------
 SELECT throws_ok(format($$UPDATE jobspy.invoices SET period_start = period_start - interval '1 day'
