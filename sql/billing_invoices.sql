@@ -40,7 +40,8 @@ CREATE TABLE jobspy.invoices (
                       (greatest(total_cents - amount_paid_cents - credited_cents - balance_applied_cents, 0)) STORED,
     due_at            timestamptz,
     billing_reason    text NOT NULL DEFAULT 'manual'
-                      CHECK (billing_reason IN ('manual', 'subscription_create', 'subscription_cycle')),
+                      CHECK (billing_reason IN ('manual', 'subscription_create', 'subscription_cycle',
+                                                'subscription_update')),
     period_start      timestamptz,
     period_end        timestamptz,
     finalized_at      timestamptz,
@@ -55,12 +56,12 @@ CREATE TABLE jobspy.invoices (
     UNIQUE (series, invoice_number)
 );
 COMMENT ON TABLE jobspy.invoices IS
-    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal); what is due is the total less payments, credit notes (credited_cents) and the customer''s credit balance used at finalization (balance_applied_cents); billing_reason subscription_create or subscription_cycle for a subscription''s invoice of period_start to period_end';
+    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal); what is due is the total less payments, credit notes (credited_cents) and the customer''s credit balance used at finalization (balance_applied_cents); billing_reason subscription_create, subscription_cycle or subscription_update (a change invoiced at once) for a subscription''s invoice of period_start to period_end';
 CREATE INDEX invoices_customer_idx ON jobspy.invoices (customer_id);
 CREATE INDEX invoices_subscription_idx ON jobspy.invoices (subscription_id);
 -- One invoice per subscription and period, whoever renews.
 CREATE UNIQUE INDEX invoices_one_per_period_idx ON jobspy.invoices (subscription_id, period_start)
-    WHERE billing_reason <> 'manual';
+    WHERE billing_reason IN ('subscription_create', 'subscription_cycle');
 CREATE INDEX invoices_open_due_idx ON jobspy.invoices (due_at) WHERE status = 'open';
 CREATE TRIGGER invoices_updated_at BEFORE UPDATE ON jobspy.invoices
     FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
@@ -461,7 +462,9 @@ COMMENT ON FUNCTION jobspy.invoice_period_line(uuid, text, bigint, bigint, uuid,
     'internal: add_invoice_line with the price by id and the period the line bills';
 
 -- A subscription's invoice for its current period (its first, or the one
--- it has just rolled to): the recurring line of that period, its pending items (prorations), the
+-- it has just rolled to): the recurring line of that period (not for a
+-- change invoiced at once, reason subscription_update, which bills only
+-- the pending items from now; none pending: no invoice), its pending items (prorations), the
 -- metered usage of [usage_from, period start) over the price's included
 -- quantity, its coupon's discount; then finalized (numbered, open, or paid
 -- at once when nothing is due).  The unique index on (subscription_id,
@@ -478,16 +481,23 @@ DECLARE
     item jobspy.pending_invoice_items;
     line uuid;
     used bigint;
+    starts timestamptz := CASE WHEN reason = 'subscription_update' THEN jobspy.now() ELSE s.current_period_start END;
 BEGIN
+    IF reason = 'subscription_update' AND NOT EXISTS (
+           SELECT FROM jobspy.pending_invoice_items x
+            WHERE x.subscription_id = s.id AND x.invoice_id IS NULL AND x.currency = p.currency) THEN
+        RETURN 0;
+    END IF;
     INSERT INTO jobspy.invoice_series (series) VALUES ('default') ON CONFLICT DO NOTHING;
     INSERT INTO jobspy.invoices AS i (customer_id, subscription_id, series, currency, due_at, billing_reason,
                                       period_start, period_end)
-    VALUES (s.customer_id, s.id, 'default', p.currency, s.current_period_start, reason,
-            s.current_period_start, s.current_period_end)
+    VALUES (s.customer_id, s.id, 'default', p.currency, starts, reason, starts, s.current_period_end)
     RETURNING i.* INTO inv;
-    PERFORM jobspy.invoice_period_line(inv.id, format('%s (%s)', pr.name, p.code), s.quantity, p.amount, p.id,
-                                       s.current_period_start, s.current_period_end)
-       FROM jobspy.products pr WHERE pr.id = p.product_id;
+    IF reason <> 'subscription_update' THEN
+        PERFORM jobspy.invoice_period_line(inv.id, format('%s (%s)', pr.name, p.code), s.quantity, p.amount, p.id,
+                                           s.current_period_start, s.current_period_end)
+           FROM jobspy.products pr WHERE pr.id = p.product_id;
+    END IF;
     FOR item IN SELECT * FROM jobspy.pending_invoice_items x
                  WHERE x.subscription_id = s.id AND x.invoice_id IS NULL AND x.currency = p.currency
                  ORDER BY x.created_at, x.id
@@ -514,7 +524,7 @@ BEGIN
     SELECT i.* INTO inv FROM jobspy.invoices i WHERE i.id = inv.id;
     UPDATE jobspy.invoices i
        SET discount_cents = d.amount, total_cents = i.amount_cents - d.amount + i.tax_cents
-      FROM (SELECT jobspy.subscription_discount(s, s.current_period_start, inv.amount_cents, inv.currency) AS amount) d
+      FROM (SELECT jobspy.subscription_discount(s, starts, inv.amount_cents, inv.currency) AS amount) d
      WHERE i.id = inv.id
     RETURNING i.* INTO inv;
     IF inv.total_cents < 0 THEN

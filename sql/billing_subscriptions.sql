@@ -440,8 +440,9 @@ DECLARE
     v_left interval;
     v_whole interval;
 BEGIN
-    IF $2 IS NULL OR $3 IS NULL OR $3 NOT IN ('create_prorations', 'none') THEN
-        RAISE EXCEPTION 'price_code must be given and proration be create_prorations or none' USING ERRCODE = '22023';
+    IF $2 IS NULL OR $3 IS NULL OR $3 NOT IN ('create_prorations', 'always_invoice', 'none') THEN
+        RAISE EXCEPTION 'price_code must be given and proration be create_prorations, always_invoice or none'
+            USING ERRCODE = '22023';
     END IF;
     v_sub := jobspy.billing_lock_subscription($1);
     IF v_sub.status NOT IN ('trialing', 'active', 'past_due') THEN
@@ -460,7 +461,7 @@ BEGIN
     PERFORM jobspy.money_same_currency(v_old.currency, v_new.currency);
     v_same_cycle := (v_old."interval", v_old.interval_count) = (v_new."interval", v_new.interval_count);
     -- Nothing was charged in a trial, so nothing is prorated there.
-    IF $3 = 'create_prorations' AND v_sub.status <> 'trialing' AND v_sub.current_period_end > v_now THEN
+    IF $3 IN ('create_prorations', 'always_invoice') AND v_sub.status <> 'trialing' AND v_sub.current_period_end > v_now THEN
         v_left := v_sub.current_period_end - v_now;
         v_whole := v_sub.current_period_end - v_sub.current_period_start;
         INSERT INTO jobspy.pending_invoice_items (customer_id, subscription_id, price_id, description, amount,
@@ -484,12 +485,18 @@ BEGIN
                current_period_end = jobspy.subscription_next_boundary(v_now, v_new."interval", v_new.interval_count, v_now)
          WHERE s.id = v_sub.id;
     END IF;
+    IF $3 = 'always_invoice' THEN
+        -- Stripe's always_invoice: the prorations are invoiced now, not
+        -- with the next renewal.
+        PERFORM jobspy.subscription_invoice(s, v_new, NULL, 'subscription_update')
+           FROM jobspy.subscriptions s WHERE s.id = v_sub.id;
+    END IF;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'the customer already has a live subscription to that price''s product' USING ERRCODE = '23505';
 END
 $$;
 COMMENT ON FUNCTION jobspy.change_subscription(uuid, text, text) IS
-    'moves a subscription to another price of the same currency (upgrade or downgrade); create_prorations adds by-the-second credit and charge items for the next invoice, none adds nothing; another interval starts a new cycle now';
+    'moves a subscription to another price of the same currency (upgrade or downgrade); create_prorations adds by-the-second credit and charge items for the next invoice, always_invoice invoices them at once, none adds nothing; another interval starts a new cycle now';
 
 CREATE FUNCTION jobspy.cancel_subscription(subscription_id uuid, at_period_end boolean DEFAULT true,
                                            reason text DEFAULT NULL)

@@ -3,7 +3,7 @@
 -- quantity and the coupon's discount, finalizes it and collects it; coupons
 -- on subscribe are redeemed once, and a refused one leaves nothing behind.
 BEGIN;
-SELECT plan(44);
+SELECT plan(48);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -223,6 +223,27 @@ SELECT is((SELECT count(*) FROM jobspy.subscriptions WHERE customer_id = :'c8'),
           'the customer has no subscription');
 SELECT lives_ok(format($$SELECT jobspy.subscribe(%L, 'ri-basic-eur', coupon => 'RI-EUR')$$, :'c8'),
                 'the same coupon applies to a price of its currency');
+
+-- ---- always_invoice: a change's prorations invoiced at once ---------------------
+SELECT set_config('jobspy.clock_override', '2031-01-31 10:00:00+00', true);
+INSERT INTO jobspy.users (id, email) VALUES ('b7000000-0000-4000-8000-000000000010', 'ri10@example.com');
+SELECT jobspy.create_customer('b7000000-0000-4000-8000-000000000010') AS c10 \gset
+SELECT jobspy.add_payment_method(:'c10', 'card', '4242', 'visa', 12, 2040);
+SELECT jobspy.subscribe(:'c10', 'ri-basic-m') AS s10 \gset
+SELECT set_config('jobspy.clock_override', '2031-02-15 10:00:00+00', true);
+SELECT throws_ok(format($$SELECT jobspy.change_subscription(%L, 'ri-pro-m', 'sometimes')$$, :'s10'), '22023', NULL,
+                 'an unknown proration behaviour');
+SELECT jobspy.change_subscription(:'s10', 'ri-pro-m', 'always_invoice');
+SELECT is((SELECT row(billing_reason, period_start, period_end, status, amount_cents, amount_due_cents)::text
+             FROM jobspy.invoices WHERE subscription_id = :'s10' AND billing_reason = 'subscription_update'),
+          row('subscription_update', '2031-02-15 10:00:00+00'::timestamptz, '2031-02-28 10:00:00+00'::timestamptz,
+              'open', 975, 975)::text,
+          'always_invoice: the prorations (-464 + 1439) are invoiced now, for the rest of the period');
+SELECT is((SELECT count(*) FROM jobspy.pending_invoice_items WHERE subscription_id = :'s10' AND invoice_id IS NULL),
+          0::bigint, 'nothing is left pending');
+SELECT pg_temp.travel('2031-02-28 10:00:00+00');
+SELECT is((SELECT amount_cents FROM jobspy.invoices WHERE subscription_id = :'s10' AND period_start = '2031-02-28 10:00:00+00'),
+          3100::bigint, 'the renewal bills the new price alone');
 
 -- ---- a provider's subscription is renewed by the provider, not here ---------
 SELECT set_config('jobspy.clock_override', '2031-01-31 10:00:00+00', true);
