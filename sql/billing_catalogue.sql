@@ -49,15 +49,42 @@ CREATE TABLE jobspy.products (
                 CHECK (kind IN ('subscription', 'one_time', 'membership', 'addon')),
     plan_id     uuid REFERENCES jobspy.plans (id),
     category_id uuid REFERENCES jobspy.product_categories (id),
+    parent_id   uuid REFERENCES jobspy.products (id),
+    options     jsonb CHECK (jsonb_typeof(options) = 'object'),
     is_active   boolean NOT NULL DEFAULT true,
     metadata    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
     created_at  timestamptz NOT NULL DEFAULT jobspy.now(),
-    updated_at  timestamptz NOT NULL DEFAULT jobspy.now()
+    updated_at  timestamptz NOT NULL DEFAULT jobspy.now(),
+    CHECK ((parent_id IS NULL) = (options IS NULL)),
+    CHECK (parent_id <> id)
 );
 COMMENT ON TABLE jobspy.products IS
-    'what is sold: subscriptions, one-time goods, memberships and addons; plan_id names the quotas plan a live subscription grants';
+    'what is sold: subscriptions, one-time goods, memberships and addons; plan_id names the quotas plan a live subscription grants; a variant (seed 001) names its parent product and its options (size, colour, ...), with prices of its own';
 CREATE INDEX products_category_idx ON jobspy.products (category_id);
 CREATE INDEX products_plan_idx ON jobspy.products (plan_id);
+-- One variant per parent and set of options.
+CREATE UNIQUE INDEX products_variant_options_idx ON jobspy.products (parent_id, options) WHERE parent_id IS NOT NULL;
+
+-- Variants are one level deep: a variant's parent is not itself a variant,
+-- and a product with variants does not become one.
+CREATE FUNCTION jobspy.products_variant_depth() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.parent_id IS NOT NULL
+       AND (EXISTS (SELECT FROM jobspy.products p WHERE p.id = NEW.parent_id AND p.parent_id IS NOT NULL)
+            OR EXISTS (SELECT FROM jobspy.products p WHERE p.parent_id = NEW.id)) THEN
+        RAISE EXCEPTION 'product "%" cannot be a variant of a variant', NEW.code USING ERRCODE = '23514',
+            HINT = 'Make the variant of the parent product, with all its options.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION jobspy.products_variant_depth() IS
+    'trigger: refuses a variant whose parent is a variant, or a product with variants becoming one';
+CREATE TRIGGER products_variant_depth BEFORE INSERT OR UPDATE OF parent_id ON jobspy.products
+    FOR EACH ROW EXECUTE FUNCTION jobspy.products_variant_depth();
 CREATE TRIGGER products_updated_at BEFORE UPDATE ON jobspy.products
     FOR EACH ROW EXECUTE FUNCTION jobspy.set_updated_at();
 CREATE TRIGGER products_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.products
@@ -226,6 +253,48 @@ $$;
 COMMENT ON FUNCTION jobspy.create_product(text, text, text, text, text, text) IS
     'adds a product of a kind (subscription, one_time, membership, addon); plan_code names the quotas plan a live subscription to it puts in force';
 
+-- A variant (seed 001's product variations): a product of its own, with
+-- prices of its own, that takes its kind, plan, category and description
+-- from its parent.
+CREATE FUNCTION jobspy.create_product_variant(parent_code text, code text, name text, options jsonb)
+    RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_parent jobspy.products;
+    v_id uuid;
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL OR $4 IS NULL THEN
+        RAISE EXCEPTION 'parent_code, code, name and options must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof($4) <> 'object' OR $4 = '{}'
+       OR EXISTS (SELECT FROM jsonb_each($4) e WHERE jsonb_typeof(e.value) NOT IN ('string', 'number', 'boolean')) THEN
+        RAISE EXCEPTION 'a variant''s options are a non-empty object of plain values' USING ERRCODE = '22023',
+            HINT = 'For example ''{"size": "L", "colour": "red"}''.';
+    END IF;
+    SELECT p.* INTO v_parent FROM jobspy.products p WHERE p.code = $1;
+    IF v_parent.id IS NULL THEN
+        RAISE EXCEPTION 'unknown product "%"', left($1, 50) USING ERRCODE = '22023';
+    END IF;
+    IF v_parent.parent_id IS NOT NULL THEN
+        RAISE EXCEPTION 'product "%" is itself a variant', $1 USING ERRCODE = '22023',
+            HINT = 'Make the variant of its parent product.';
+    END IF;
+    IF EXISTS (SELECT FROM jobspy.products p WHERE p.parent_id = v_parent.id AND p.options = $4) THEN
+        RAISE EXCEPTION 'product "%" already has a variant with these options', $1 USING ERRCODE = '23505';
+    END IF;
+    PERFORM jobspy.create_product($2, $3, v_parent.kind, (SELECT pl.code FROM jobspy.plans pl WHERE pl.id = v_parent.plan_id),
+                                  (SELECT c.code FROM jobspy.product_categories c WHERE c.id = v_parent.category_id),
+                                  v_parent.description);
+    UPDATE jobspy.products p SET parent_id = v_parent.id, options = $4 WHERE p.code = $2
+    RETURNING p.id INTO v_id;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.create_product_variant(text, text, text, jsonb) IS
+    'adds a variant of a product (seed 001: size, colour, ...): its own code, name and prices, the parent''s kind, plan, category and description; one variant per set of options';
+
 CREATE FUNCTION jobspy.create_price(product_code text, code text, amount bigint, currency text,
                                     "interval" text DEFAULT NULL, interval_count integer DEFAULT 1,
                                     trial_days integer DEFAULT 0, unit_amount bigint DEFAULT NULL,
@@ -290,7 +359,9 @@ COMMENT ON FUNCTION jobspy.create_price(text, text, bigint, text, text, integer,
 REVOKE ALL ON FUNCTION
     jobspy.create_category(text, text, text),
     jobspy.create_product(text, text, text, text, text, text),
+    jobspy.create_product_variant(text, text, text, jsonb),
     jobspy.create_price(text, text, bigint, text, text, integer, integer, bigint, bigint, text),
+    jobspy.products_variant_depth(),
     jobspy.price_in_use(uuid),
     jobspy.prices_frozen_when_used(),
     jobspy.product_categories_no_cycle()
@@ -298,6 +369,7 @@ REVOKE ALL ON FUNCTION
 GRANT EXECUTE ON FUNCTION
     jobspy.create_category(text, text, text),
     jobspy.create_product(text, text, text, text, text, text),
+    jobspy.create_product_variant(text, text, text, jsonb),
     jobspy.create_price(text, text, bigint, text, text, integer, integer, bigint, bigint, text)
   TO jobspy_admin;
 REVOKE ALL ON jobspy.price_users FROM PUBLIC;

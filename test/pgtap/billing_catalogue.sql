@@ -1,6 +1,6 @@
 -- The catalogue: categories, products, prices, and a used price frozen.
 BEGIN;
-SELECT plan(27);
+SELECT plan(38);
 
 SELECT jobspy.create_plan('cat-pro', 'Pro');
 SELECT isnt(jobspy.create_category('software', 'Software'), NULL, 'a category');
@@ -48,6 +48,32 @@ SELECT throws_ok($$UPDATE jobspy.prices SET amount = 1700 WHERE code = 'pro-m'$$
 UPDATE jobspy.prices SET is_active = false WHERE code = 'pro-m';
 SELECT is((SELECT (amount, is_active)::text FROM jobspy.prices WHERE code = 'pro-m'), '(1600,f)',
           'a used price may be retired');
+
+-- Variants (seed 001): a product of its own under a parent, with its own prices.
+SELECT jobspy.create_product('cat-shirt', 'Shirt', 'one_time', description => 'Cotton');
+SELECT ok(jobspy.create_product_variant('cat-shirt', 'cat-shirt-l-red', 'Shirt L red', '{"size": "L", "colour": "red"}')
+          IS NOT NULL, 'a variant is made');
+SELECT is((SELECT row(v.kind, v.description, v.options, p.code)::text FROM jobspy.products v
+             JOIN jobspy.products p ON p.id = v.parent_id WHERE v.code = 'cat-shirt-l-red'),
+          row('one_time', 'Cotton', '{"size": "L", "colour": "red"}'::jsonb, 'cat-shirt')::text,
+          'it takes its parent''s kind and description, and keeps its options');
+SELECT ok(jobspy.create_price('cat-shirt-l-red', 'cat-shirt-l-red-usd', 2500, 'USD') IS NOT NULL,
+          'and has a price of its own');
+SELECT throws_ok($$SELECT jobspy.create_product_variant('cat-shirt', 'cat-shirt-2', 'Again', '{"colour": "red", "size": "L"}')$$,
+                 '23505', NULL, 'one variant per set of options, in any order');
+SELECT throws_ok($$SELECT jobspy.create_product_variant('cat-shirt-l-red', 'cat-x', 'Deeper', '{"fit": "slim"}')$$,
+                 '22023', NULL, 'no variant of a variant');
+SELECT throws_ok($$UPDATE jobspy.products SET parent_id = (SELECT id FROM jobspy.products WHERE code = 'cat-shirt-l-red'),
+                          options = '{"a": 1}' WHERE code = 'pro'$$,
+                 '23514', NULL, 'nor by a direct UPDATE');
+SELECT throws_ok($$SELECT jobspy.create_product_variant('nope', 'cat-y', 'Y', '{"size": "S"}')$$, '22023', NULL,
+                 'an unknown parent');
+SELECT throws_ok($$SELECT jobspy.create_product_variant('cat-shirt', 'cat-z', 'Z', '{}')$$, '22023', NULL, 'no options');
+SELECT throws_ok($$SELECT jobspy.create_product_variant('cat-shirt', 'cat-z', 'Z', '["L"]')$$, '22023', NULL,
+                 'options that are not an object');
+SELECT throws_ok($$SELECT jobspy.create_product_variant('cat-shirt', 'cat-z', 'Z', NULL)$$, '22023', NULL, 'NULL options');
+SELECT is((SELECT count(*) FROM jobspy.products WHERE code IN ('cat-shirt-2', 'cat-x', 'cat-y', 'cat-z')), 0::bigint,
+          'no refused variant was left');
 
 SELECT * FROM finish();
 ROLLBACK;
