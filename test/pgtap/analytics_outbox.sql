@@ -53,7 +53,7 @@ SELECT is((SELECT count(*) FROM jobspy.events e JOIN jobspy.outbox_events o ON o
           (SELECT count(*) FROM jobspy.outbox_events WHERE user_id = 'a3000000-0000-4000-8000-000000000001'),
           'every outbox event of the user, no more');
 SELECT is((SELECT count(*) FROM jobspy.event_counts_daily WHERE event_type LIKE 'billing.%' AND day = '2031-05-02'),
-          3::bigint, 'and the reports see them: three types of billing event that day');
+          4::bigint, 'and the reports see them: four types of billing event that day (one the first invoice''s)');
 
 SELECT * FROM finish();
 ROLLBACK;
