@@ -568,19 +568,22 @@ BEGIN
     ELSIF v_sub.current_period_end > v_now OR v_price.id IS NULL THEN
         UPDATE jobspy.subscriptions s SET status = 'active', paused_at = NULL WHERE s.id = $1;
     ELSE
-        -- The paused period is over: a new cycle starts now.
+        -- The paused period is over: a new cycle starts now, and is
+        -- invoiced now, as a renewal would be.
         UPDATE jobspy.subscriptions s
            SET status = 'active', paused_at = NULL, billing_cycle_anchor = v_now, current_period_start = v_now,
                current_period_end = jobspy.subscription_next_boundary(v_now, v_price."interval",
                                                                       v_price.interval_count, v_now)
-         WHERE s.id = $1;
+         WHERE s.id = $1
+        RETURNING s.* INTO v_sub;
+        PERFORM jobspy.subscription_invoice(v_sub, v_price, NULL);
     END IF;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'the user already has another live subscription granting a plan' USING ERRCODE = '23505';
 END
 $$;
 COMMENT ON FUNCTION jobspy.resume_subscription(uuid) IS
-    'resumes a paused subscription: trialing while its trial lasts, else active, in the same period when it has not ended, else in a new cycle starting now';
+    'resumes a paused subscription: trialing while its trial lasts, else active, in the same period when it has not ended, else in a new cycle starting now, invoiced at once';
 
 -- ------------------------------------------------------------ renewals
 

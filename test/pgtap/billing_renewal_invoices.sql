@@ -3,7 +3,7 @@
 -- quantity and the coupon's discount, finalizes it and collects it; coupons
 -- on subscribe are redeemed once, and a refused one leaves nothing behind.
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -244,6 +244,16 @@ SELECT is((SELECT count(*) FROM jobspy.pending_invoice_items WHERE subscription_
 SELECT pg_temp.travel('2031-02-28 10:00:00+00');
 SELECT is((SELECT amount_cents FROM jobspy.invoices WHERE subscription_id = :'s10' AND period_start = '2031-02-28 10:00:00+00'),
           3100::bigint, 'the renewal bills the new price alone');
+
+-- ---- a resume after the paused period invoices the new cycle -------------------
+SELECT set_config('jobspy.clock_override', '2031-03-05 10:00:00+00', true);
+SELECT jobspy.pause_subscription(:'s10');
+SELECT set_config('jobspy.clock_override', '2031-04-10 10:00:00+00', true);
+SELECT jobspy.resume_subscription(:'s10');
+SELECT is((SELECT row(billing_reason, period_end, amount_cents)::text FROM jobspy.invoices
+            WHERE subscription_id = :'s10' AND period_start = '2031-04-10 10:00:00+00'),
+          row('subscription_cycle', '2031-05-10 10:00:00+00'::timestamptz, 3100)::text,
+          'resumed after its period ended: the new cycle is invoiced at once');
 
 -- ---- a provider's subscription is renewed by the provider, not here ---------
 SELECT set_config('jobspy.clock_override', '2031-01-31 10:00:00+00', true);
