@@ -65,12 +65,12 @@ CREATE TRIGGER credit_notes_append_only BEFORE UPDATE OR DELETE ON jobspy.credit
 CREATE TRIGGER customer_balance_transactions_append_only BEFORE UPDATE OR DELETE
     ON jobspy.customer_balance_transactions FOR EACH ROW EXECUTE FUNCTION jobspy.billing_ledger_append_only();
 
-CREATE VIEW jobspy.customer_balances AS
+CREATE VIEW jobspy.customer_balances WITH (security_invoker = true) AS
 SELECT b.customer_id, b.currency, sum(b.amount_cents)::bigint AS balance_cents
   FROM jobspy.customer_balance_transactions b
  GROUP BY b.customer_id, b.currency;
 COMMENT ON VIEW jobspy.customer_balances IS
-    'each customer''s credit balance per currency, in minor units';
+    'each customer''s credit balance per currency, in minor units (read with the reader''s rights, so row-level security applies)';
 
 -- The part of a customer's credit balance that pays an invoice being
 -- finalized: as much as the balance in its currency and the total allow.
@@ -171,3 +171,16 @@ REVOKE ALL ON FUNCTION
 GRANT EXECUTE ON FUNCTION jobspy.create_credit_note(uuid, bigint, text) TO jobspy_app, jobspy_admin;
 GRANT SELECT ON jobspy.credit_notes, jobspy.customer_balance_transactions, jobspy.customer_balances
   TO jobspy_app, jobspy_admin;
+-- A role that reads these tables directly (jobspy_app) sees the rows of the
+-- user in the jobspy.user_id setting only, as the invoices do; the functions
+-- run as the owner, whom the policies do not concern, and the admin reads
+-- every row.
+ALTER TABLE jobspy.credit_notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY credit_notes_own ON jobspy.credit_notes
+    USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY credit_notes_admin_read ON jobspy.credit_notes FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.customer_balance_transactions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY customer_balance_transactions_own ON jobspy.customer_balance_transactions
+    USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY customer_balance_transactions_admin_read ON jobspy.customer_balance_transactions
+    FOR SELECT TO jobspy_admin USING (true);

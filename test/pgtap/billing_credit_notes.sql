@@ -3,7 +3,7 @@
 -- their next invoices in that currency.  Bad input and writes around the
 -- functions are refused with nothing half-written.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 10:00:00+00';
 
@@ -112,7 +112,12 @@ SELECT throws_ok(format('UPDATE jobspy.invoices SET credited_cents = 0 WHERE id 
                  'an invoice''s credited amount never goes back down');
 SELECT throws_ok(format($$SELECT jobspy.add_invoice_line(%L, 'more', 1, 5)$$, :'i1'), 'JS507', NULL,
                  'a credited invoice''s lines are frozen like any finalized invoice''s');
+SELECT set_config('jobspy.user_id', 'b8000000-0000-4000-8000-000000000002', true);
 SET LOCAL ROLE jobspy_app;
+SELECT is((SELECT array_agg(DISTINCT customer_id) FROM jobspy.credit_notes), ARRAY[:'c2'::uuid],
+          'the application, for one user, reads that user''s credit notes only');
+SELECT is((SELECT array_agg(customer_id) FROM jobspy.customer_balances), ARRAY[:'c2'::uuid],
+          'and that user''s balance only');
 SELECT throws_ok(format($$INSERT INTO jobspy.customer_balance_transactions (customer_id, currency, amount_cents, invoice_id)
                           VALUES (%L, 'USD', -1, %L)$$, :'c', :'i1'), '42501', NULL,
                  'the application writes no balance row directly');
