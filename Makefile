@@ -17,7 +17,7 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # Modules in install order; a name with no file in sql/ yet is skipped.
 SQL_MODULES = core keys audit identity licensing licensing_tiers billing ratelimit quotas quotas_metering outbox \
               billing_customers billing_catalogue billing_subscriptions billing_invoices billing_credit_notes \
-              billing_memberships \
+              billing_orders billing_payments billing_memberships \
               webhooks webhooks_stripe loyalty loyalty_points loyalty_offers loyalty_credits \
               loyalty_events loyalty_rfm ops analytics analytics_reports analytics_billing roles
 SQL_SOURCES = $(foreach m,$(SQL_MODULES),$(wildcard sql/$(m).sql))

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Seed 000's subscriptions survive the 0.2.0 -> 0.3.0 update: each row gets
 # its user's customer, keeps its stripe_* and plan_type columns, still puts
-# its plan in force, and from then on obeys the status transitions.
+# its plan in force, and from then on obeys the status transitions; its
+# payments get the same customer and are refunded through refund_payment.
 . ../../tools/lib.sh
 . ./tap.bash
 set +e
 db=jobspy_billing_upgrade
 
-echo "1..7"
+echo "1..9"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core VERSION '0.2.0';
@@ -31,6 +32,12 @@ check "$(q "SELECT plan_code || ' ' || source FROM jobspy.plan_in_force('7777777
       "professional subscription" "its plan is still in force"
 check "$(psql -X -Atq -d $db -c "UPDATE jobspy.subscriptions SET status = 'trialing'" 2>&1 | grep -o 'illegal subscription transition from active to trialing')" \
       "illegal subscription transition from active to trialing" "an old row obeys the transitions"
+check "$(q "SELECT p.customer_id = s.customer_id AND p.status = 'succeeded' AND p.net_cents = 2900
+             FROM jobspy.payments p JOIN jobspy.subscriptions s ON s.id = p.subscription_id")" t \
+      "the seed payment belongs to the same customer, keeps its status, and nets its amount"
+check "$(q "SELECT jobspy.refund_payment(id, 900) IS NOT NULL FROM jobspy.payments;
+            SELECT status || ' ' || refunded_amount_cents || ' ' || (SELECT net_cents FROM jobspy.payments_net) FROM jobspy.payments" | tail -1)" \
+      "partially_refunded 900 2000" "the seed payment is refunded through the function and revenue is net of it"
 q "SELECT jobspy.cancel_subscription('77777777-0000-4000-8000-000000000001', false, 'upgrade test')" >/dev/null
 check "$(q "SELECT status || ' ' || cancellation_reason FROM jobspy.subscriptions")" "canceled upgrade test" \
       "an old row is canceled through the function"

@@ -1,0 +1,1 @@
+../../billing_payments.sql
