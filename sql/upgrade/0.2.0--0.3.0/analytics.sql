@@ -21,3 +21,7 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Collected payments now include the partially refunded and the disputed
+-- (billing_payments); they were left out of revenue.
+-- @replace VIEW jobspy.revenue_analytics
