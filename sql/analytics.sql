@@ -94,7 +94,7 @@ SELECT date_trunc('month', p.created_at, 'UTC') AS month,
        p.currency
   FROM jobspy.payments p
   LEFT JOIN jobspy.subscriptions s ON s.user_id = p.user_id AND s.id = p.subscription_id
- WHERE p.status IN ('succeeded', 'partially_refunded', 'refunded', 'disputed')
+ WHERE p.collected
  GROUP BY 1, 2, p.currency;
 COMMENT ON VIEW jobspy.revenue_analytics IS
     'revenue per UTC month, plan and currency (amounts in that currency''s minor units): collected payments, refunds and net; payments without a subscription under plan none';

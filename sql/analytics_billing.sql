@@ -183,7 +183,7 @@ SELECT date_trunc('month', p.created_at, 'UTC') AS month, coalesce(h.plan_type, 
          WHERE c.subscription_id = p.subscription_id AND c.changed_at <= p.created_at
          ORDER BY c.changed_at DESC, c.id DESC
          LIMIT 1) h ON true
- WHERE p.status IN ('succeeded', 'refunded')
+ WHERE p.collected
  GROUP BY 1, 2, 3;
 COMMENT ON VIEW jobspy.revenue_monthly IS
     'collected payments per UTC month, plan at payment (none without a subscription) and currency, in minor units: count, paying customers, gross, refunded and net of refunds';
@@ -200,7 +200,7 @@ SELECT p.user_id, p.currency, u.created_at AS signup_date,
        min(p.created_at) AS first_payment_at, max(p.created_at) AS last_payment_at
   FROM jobspy.payments p
   JOIN jobspy.users u ON u.id = p.user_id
- WHERE p.status IN ('succeeded', 'refunded')
+ WHERE p.collected
  GROUP BY p.user_id, p.currency, u.created_at;
 COMMENT ON VIEW jobspy.customer_lifetime_value IS
     'per paying user and currency: payments collected, gross, refunded and net paid to date (the realized lifetime value, minor units), signup date, first and last payment';

@@ -19,6 +19,8 @@ ALTER TABLE jobspy.payments
     ADD COLUMN provider_payment_id text CHECK (length(provider_payment_id) BETWEEN 1 AND 255),
     ADD COLUMN fee_cents bigint NOT NULL DEFAULT 0 CHECK (fee_cents >= 0),
     ADD COLUMN net_cents bigint GENERATED ALWAYS AS (amount_cents - fee_cents) STORED,
+    ADD COLUMN collected boolean GENERATED ALWAYS AS (status IN ('succeeded', 'partially_refunded', 'refunded',
+                                                                 'disputed')) STORED,
     ADD COLUMN invoice_id uuid REFERENCES jobspy.invoices (id),
     ADD COLUMN order_id uuid REFERENCES jobspy.orders (id),
     ADD CONSTRAINT payments_fee_check CHECK (fee_cents <= amount_cents),
@@ -30,6 +32,8 @@ ALTER TABLE jobspy.payments
 COMMENT ON TABLE jobspy.payments IS
     'payments reported by providers, one row per (provider, provider payment id): amount, fee and net in minor units, status moving forward only, refunded amount, the invoice or order paid';
 COMMENT ON COLUMN jobspy.payments.net_cents IS 'amount_cents less the provider''s fee (seed 003), before refunds';
+COMMENT ON COLUMN jobspy.payments.collected IS
+    'the money was taken (succeeded, partially refunded, refunded or disputed): what revenue counts, refunds netted';
 
 -- Existing rows get the customer of their user.
 INSERT INTO jobspy.customers (user_id, email)
@@ -408,7 +412,7 @@ SELECT p.currency,
        sum(p.fee_cents)::bigint AS fee_cents,
        sum(p.amount_cents - p.refunded_amount_cents - p.fee_cents)::bigint AS net_after_fees_cents
   FROM jobspy.payments p
- WHERE p.status IN ('succeeded', 'partially_refunded', 'refunded', 'disputed')
+ WHERE p.collected
  GROUP BY p.currency;
 COMMENT ON VIEW jobspy.payments_net IS
     'revenue per currency from collected payments: gross, refunded, net of refunds, provider fees and net of both, in minor units';

@@ -2,7 +2,7 @@
 -- only, fee and net, invoices paid by payments, bad input refused with
 -- nothing written; refunds that never exceed their payment; payments_net.
 BEGIN;
-SELECT plan(62);
+SELECT plan(64);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
@@ -154,6 +154,11 @@ SELECT results_eq($$SELECT currency, payments, gross_cents, refunded_cents, net_
                            ('USD', 6, 1999 + 1999 + 500 + 400 + 600 + 300, 1999 + 100 + 300,
                             1999 + 500 + 400 + 600 - 100, 88 + 20)$$,
                   'payments_net: collected payments per currency, net of refunds; failed and pending ones left out');
+
+SELECT is((SELECT sum(net_revenue_cents) FROM jobspy.revenue_monthly WHERE currency = 'USD'), 3399::numeric,
+          'revenue_monthly counts the same collected payments, partially refunded and disputed ones too');
+SELECT is((SELECT sum(net_revenue_cents) FROM jobspy.revenue_analytics WHERE currency = 'USD'), 3399::numeric,
+          'and so does seed 000''s revenue_analytics');
 
 -- Privileges: the application calls the functions, writes no table.
 SELECT ok(has_function_privilege('jobspy_app', 'jobspy.record_payment(text, text, uuid, bigint, text, text, uuid, uuid, bigint)', 'EXECUTE'),
