@@ -332,3 +332,12 @@ GRANT EXECUTE ON FUNCTION
     jobspy.cancel_order(uuid)
   TO jobspy_app, jobspy_admin;
 GRANT SELECT ON jobspy.orders, jobspy.order_items, jobspy.order_transitions TO jobspy_app, jobspy_admin;
+-- A role that reads these tables directly (jobspy_app) sees the orders of
+-- the user in the jobspy.user_id setting only, as billing's other per-user
+-- tables; the functions run as the owner, and the admin reads every row.
+ALTER TABLE jobspy.orders ENABLE ROW LEVEL SECURITY;
+CREATE POLICY orders_own ON jobspy.orders USING (customer_id IN (SELECT c.id FROM jobspy.customers c WHERE c.user_id = jobspy.current_row_user()));
+CREATE POLICY orders_admin_read ON jobspy.orders FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.order_items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY order_items_own ON jobspy.order_items USING (order_id IN (SELECT o.id FROM jobspy.orders o));
+CREATE POLICY order_items_admin_read ON jobspy.order_items FOR SELECT TO jobspy_admin USING (true);

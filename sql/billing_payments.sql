@@ -436,3 +436,13 @@ GRANT EXECUTE ON FUNCTION
   TO jobspy_app, jobspy_admin;
 GRANT SELECT ON jobspy.payments, jobspy.refunds, jobspy.payment_transitions TO jobspy_app, jobspy_admin;
 GRANT SELECT ON jobspy.payments_net TO jobspy_analyst, jobspy_admin;
+-- A role that reads these tables directly (jobspy_app) sees the payments
+-- and refunds of the user in the jobspy.user_id setting only, as billing's
+-- other per-user tables; the functions run as the owner, and the admin
+-- reads every row.
+ALTER TABLE jobspy.payments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY payments_own ON jobspy.payments USING (user_id = jobspy.current_row_user());
+CREATE POLICY payments_admin_read ON jobspy.payments FOR SELECT TO jobspy_admin USING (true);
+ALTER TABLE jobspy.refunds ENABLE ROW LEVEL SECURITY;
+CREATE POLICY refunds_own ON jobspy.refunds USING (user_id = jobspy.current_row_user());
+CREATE POLICY refunds_admin_read ON jobspy.refunds FOR SELECT TO jobspy_admin USING (true);

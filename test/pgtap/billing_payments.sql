@@ -2,7 +2,7 @@
 -- only, fee and net, invoices paid by payments, bad input refused with
 -- nothing written; refunds that never exceed their payment; payments_net.
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
@@ -171,6 +171,19 @@ SELECT ok(NOT has_table_privilege('jobspy_app', 'jobspy.payments', 'INSERT, UPDA
 SELECT ok(has_table_privilege('jobspy_analyst', 'jobspy.payments_net', 'SELECT')
           AND NOT has_table_privilege('jobspy_analyst', 'jobspy.payments', 'SELECT'),
           'the analyst reads payments_net, not the table');
+
+-- Read directly, the application sees the payments and refunds of the user
+-- in jobspy.user_id only.
+SET LOCAL jobspy.user_id = 'b8000000-0000-4000-8000-000000000002';
+SET LOCAL ROLE jobspy_app;
+SELECT is((SELECT count(*) FROM jobspy.payments) + (SELECT count(*) FROM jobspy.refunds), 0::bigint,
+          'jobspy_app as another user reads none of the payments or refunds');
+RESET ROLE;
+SET LOCAL jobspy.user_id = 'b8000000-0000-4000-8000-000000000001';
+SET LOCAL ROLE jobspy_app;
+SELECT ok((SELECT count(*) FROM jobspy.payments) = 8 AND (SELECT count(*) FROM jobspy.refunds) > 0,
+          'and as the payer reads its own');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
