@@ -357,13 +357,16 @@ COMMENT ON FUNCTION jobspy.apply_referral(text, uuid) IS
 
 -- What a new purchase triggers: the referral rewards on the referee's first
 -- qualifying purchase, and the coupons of cross-promotion chains; m is the
--- purchaser's row, locked by the caller.
+-- purchaser's row, locked by the caller.  Returns how many coupons it
+-- issued (a value, so that the caller calls it as an expression, without
+-- the executor start of a PERFORM).
 CREATE FUNCTION jobspy.loyalty_after_purchase(p jobspy.loyalty_purchases, b jobspy.loyalty_businesses,
                                               m jobspy.loyalty_members)
-    RETURNS void
+    RETURNS integer
     LANGUAGE plpgsql VOLATILE
     AS $$
 DECLARE
+    issued integer := 0;
     rules jobspy.loyalty_programme;
     ch    jobspy.loyalty_promo_chains;
     cid   uuid;
@@ -393,11 +396,13 @@ BEGIN
         RETURNING id INTO cid;
         INSERT INTO jobspy.loyalty_promo_issues (chain_id, coupon_id, user_id, purchase_id)
         VALUES (ch.id, cid, p.user_id, p.id);
+        issued := issued + 1;
     END LOOP;
+    RETURN issued;
 END
 $$;
 COMMENT ON FUNCTION jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses, jobspy.loyalty_members) IS
-    'what a new purchase triggers: the referral rewards of a referee''s first qualifying purchase, cross-promotion coupons';
+    'what a new purchase triggers: the referral rewards of a referee''s first qualifying purchase, cross-promotion coupons (returns how many it issued)';
 
 CREATE FUNCTION jobspy.maintain_loyalty_offers() RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -373,6 +373,7 @@ DECLARE
     p        jobspy.loyalty_purchases;
     up       record;
     win      interval;
+    promos   integer;
     now_     timestamptz := jobspy.now();
 BEGIN
     IF record_purchase.external_id IS NULL OR length(record_purchase.external_id) NOT BETWEEN 1 AND 255 THEN
@@ -445,12 +446,12 @@ BEGIN
         p.grant_id := jobspy.loyalty_grant(m.user_id, p.points_earned, 'earn', now_ + b.points_lifetime, p.id, b.id,
                                            record_purchase.external_id);
     END IF;
-    PERFORM jobspy.loyalty_after_purchase(p, b, m);
+    promos := jobspy.loyalty_after_purchase(p, b, m);
 
-    SELECT jobspy.loyalty_live_balance(mm.user_id, mm.balance, mm.next_expiry), t.code
-      INTO p.balance_after, p.tier
-      FROM jobspy.loyalty_members mm LEFT JOIN jobspy.loyalty_tiers t ON t.id = mm.tier_id
-     WHERE mm.user_id = m.user_id;
+    p.balance_after := jobspy.points_balance(m.user_id);
+    IF m.tier_id IS NOT NULL THEN
+        p.tier := (SELECT t.code FROM jobspy.loyalty_tiers t WHERE t.id = m.tier_id);
+    END IF;
     INSERT INTO jobspy.loyalty_purchases VALUES (p.*) ON CONFLICT (business_id, external_id) DO NOTHING;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'purchase "%" at business "%" was recorded with other values',
