@@ -120,7 +120,7 @@ jobspy_licensing_init(void)
 								"How many counts of failed validations (per licence, key hint, code and day) shared memory keeps between two flushes.",
 								"Each takes 48 bytes; past 7/8 of them, failures are added to jobspy.license_validation_failures directly.",
 								&licensing_failure_counters,
-								65536, 1024, 64 * 1024 * 1024,
+								65536, 64, 64 * 1024 * 1024,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
 	DefineCustomIntVariable("jobspy.licensing_failure_log_every",

@@ -154,12 +154,13 @@ typedef struct LicFailure
 /* A failure code's number (1 up), and back. */
 extern int	lic_fail_code(const char *code);
 extern const char *lic_fail_code_name(int code);
-/* Count one failure; false when there is no room (count it in the table). */
+/*
+ * Count one failure (without its hint when the store is nearly full, with
+ * a warning); false when there is no room at all (count it in the table).
+ */
 extern bool lic_fail_count(const LicFailKey *key, TimestampTz now);
 /* Whether the validation log takes this failure (the sampling clock moves). */
 extern bool lic_fail_sampled(void);
-/* Warn, at most once a minute, that failures are counted in the table. */
-extern void lic_fail_warn_full(void);
 /* For the flush: as lic_store_dropped_databases and lic_store_take. */
 extern int	lic_fail_databases(Oid *dbs, int max);
 extern void lic_fail_take(const Oid *dead, int ndead, void (*take) (const LicFailure *f));

@@ -7,11 +7,12 @@
  * A failure costs a partition lock and an addition, not a durable write.
  * FAIL_PARTITIONS open-addressing tables of
  * licensing_failure_counters / FAIL_PARTITIONS entries each, filled to 7/8
- * at most.  Entries are never removed one by one: a flush takes a
- * partition's entries of its database and compacts the rest, so a probe
- * stops at the first free slot.  When a partition is full the caller counts
- * the failure in the table itself (lic_fail_count_in_table), so that every
- * count stays exact.
+ * at most for counts with a key hint; past that a failure is counted
+ * without its hint (lic_fail_count), and only when a partition is full to
+ * its last slot does the caller append the failure to the table itself
+ * (lic_fail_count_in_table), so that every count stays exact.  Entries are
+ * never removed one by one: a flush takes a partition's entries of its
+ * database and compacts the rest, so a probe stops at the first free slot.
  */
 #include "postgres.h"
 
@@ -44,11 +45,13 @@ typedef struct FailStore
 	LWLock	   *locks[FAIL_PARTITIONS];
 	int32		used[FAIL_PARTITIONS];	/* under each partition's lock */
 	pg_atomic_uint64 seen;		/* failures answered: the sampling clock */
-	pg_atomic_uint64 overflows; /* failures counted in the table directly */
+	pg_atomic_uint64 overflows; /* failures counted without their hint */
 } FailStore;
 
 static FailStore *fstore = NULL;
 static LicFailure *failures = NULL;
+
+static void lic_fail_warn_full(void);
 
 int
 lic_fail_code(const char *code)
@@ -138,13 +141,25 @@ fail_add(const LicFailKey *key, int64 count, TimestampTz last_at, bool limited)
 	return done;
 }
 
+/*
+ * Count one failure.  When the partition is at its fill limit, the failure
+ * is counted without its key hint (one entry for every unknown key of the
+ * day, one per licence and code), past the limit if need be, with a
+ * warning: the counts per licence and code stay exact, and a flood of
+ * random keys costs no write.  False only when the partition is full to
+ * the last slot: the caller counts it in the table.
+ */
 bool
 lic_fail_count(const LicFailKey *key, TimestampTz now)
 {
+	LicFailKey	coarse = *key;
+
 	if (fail_add(key, 1, now, true))
 		return true;
 	pg_atomic_fetch_add_u64(&fstore->overflows, 1);
-	return false;
+	lic_fail_warn_full();
+	memset(coarse.hint, 0, sizeof(coarse.hint));
+	return fail_add(&coarse, 1, now, false);
 }
 
 /* A flush that rolled back puts back what it took, past the fill limit if need be. */
@@ -167,8 +182,8 @@ lic_fail_sampled(void)
 	return licensing_failure_log_every > 0 && n % (uint64) licensing_failure_log_every == 0;
 }
 
-/* At most once a minute per backend: failures are being counted in the table. */
-void
+/* At most once a minute per backend: failures are counted without their hints. */
+static void
 lic_fail_warn_full(void)
 {
 	static TimestampTz last_warned = 0;
@@ -180,8 +195,8 @@ lic_fail_warn_full(void)
 	ereport(WARNING,
 			(errcode(ERRCODE_JS_COUNTERS_FULL),
 			 errmsg("the shared-memory table of failed validation counts is full"),
-			 errdetail("Failures that find no room are added to jobspy.license_validation_failures directly, "
-					   "a write each (" UINT64_FORMAT " so far since the server started).",
+			 errdetail("Failures that find no room are counted without their key hint "
+					   "(" UINT64_FORMAT " so far since the server started).",
 					   pg_atomic_read_u64(&fstore->overflows)),
 			 errhint("Raise jobspy.licensing_failure_counters (restart), or run jobspy.maintain() more often.")));
 }

@@ -187,8 +187,8 @@ validate(text *key_text, text *fingerprint, text *app_version, Verdict *v)
 }
 
 /*
- * A failure is counted, in shared memory or, when that has no room, in
- * license_validation_failures; every licensing_failure_log_every-th is
+ * A failure is counted, in shared memory or, when that has no room at all,
+ * in license_validation_failures; every licensing_failure_log_every-th is
  * logged in full.  Nothing is counted on a standby, whose counts no flush
  * could take, and nothing written in a read-only transaction.
  */
@@ -209,10 +209,7 @@ note_failure(const Verdict *v, text *fingerprint, text *app_version)
 	f.key.code = lic_fail_code(v->code);
 	f.count = 1;
 	if (!lic_fail_count(&f.key, f.last_at) && !XactReadOnly)
-	{
-		lic_fail_warn_full();
 		lic_fail_count_in_table(&f);
-	}
 	if (lic_fail_sampled())
 		lic_log_validation(v->code, v->lic, fingerprint, app_version);
 }

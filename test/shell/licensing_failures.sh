@@ -9,7 +9,7 @@
 . ./tap.bash
 set +e
 db=jobspy_lic_failures
-echo "1..17"
+echo "1..20"
 restart_with
 licences_db 40 failures
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
@@ -90,8 +90,9 @@ check "$(q "SELECT count(*) FILTER (WHERE fingerprint = 'fp-all') || '/' || coun
 check "$(psql -X -Atq -d $db -c "SET ROLE jobspy_app" -c "SET jobspy.licensing_failure_log_every = 1" 2>&1 |
          grep -c 'permission denied')" 1 "only a superuser may change the sampling rate"
 
-# A store too small for the flood: failures that find no room are added to
-# the table directly, with a warning naming the setting; the counts stay exact.
+# A store too small for the flood: failures past its fill limit are counted
+# without their key hint, with a warning naming the setting; the counts per
+# licence and code stay exact.
 restart_with jobspy.licensing_failure_counters=1024
 q "SELECT jobspy.flush_license_validations()" >/dev/null
 q "TRUNCATE jobspy.license_validation_failures"
@@ -107,11 +108,34 @@ flood 2
 check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND'")" \
     $((9 * nunknown)) "still every NOT_FOUND counted exactly once ($((9 * nunknown)))"
 check "$(q "SELECT count(*) FROM (SELECT right(license_key, 4) AS hint, 9 * count(*) AS n FROM public.unknown GROUP BY 1) e
-            FULL JOIN (SELECT key_hint, sum(failures) AS failures FROM jobspy.license_validation_failures
-                        WHERE result = 'NOT_FOUND' GROUP BY 1) f ON f.key_hint = e.hint
-            WHERE f.failures IS DISTINCT FROM e.n")" 0 "and exactly per key hint"
+            RIGHT JOIN (SELECT key_hint, sum(failures) AS failures FROM jobspy.license_validation_failures
+                         WHERE result = 'NOT_FOUND' AND key_hint IS NOT NULL GROUP BY 1) f ON f.key_hint = e.hint
+            WHERE e.n IS NULL OR f.failures > e.n")" 0 "no hint counted more often than it failed"
+check "$(q "SELECT sum(failures) > 0 FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND' AND key_hint IS NULL")" t \
+    "past the limit, failures were counted without their hint"
 check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'REVOKED'")" 160 \
     "and every REVOKED (160)"
+
+# A store full to its last slot (64 entries, four a partition: the unknown
+# keys take three of each, and their hint-less entry the fourth of one):
+# failures of the revoked licences that find no slot are appended to the
+# table directly, a row each; still each counted once.
+restart_with jobspy.licensing_failure_counters=64
+q "SELECT jobspy.flush_license_validations()" >/dev/null
+q "TRUNCATE jobspy.license_validation_failures"
+psql -X -Atq -d $db >/dev/null 2>&1 <<'SQL'
+SELECT count(*) FROM public.unknown u, jobspy.validate_license(u.license_key, 'fp') v;
+SELECT count(*) FROM generate_series(1, 3) r, public.k, jobspy.validate_license(license_key, 'fp-' || r) v WHERE g <= 20;
+SQL
+q "SELECT jobspy.flush_license_validations()" >/dev/null
+check "$(q "SELECT count(*) FROM public.k LEFT JOIN
+                   (SELECT license_id, sum(failures) AS n FROM jobspy.license_validation_failures
+                     WHERE result = 'REVOKED' GROUP BY 1) f USING (license_id)
+             WHERE g <= 20 AND f.n IS DISTINCT FROM 3")/$(q "SELECT count(*) > 20 FROM jobspy.license_validation_failures
+                                                            WHERE result = 'REVOKED'")" 0/t \
+    "a full store: each revoked licence counted exactly 3 times, some failures appended as rows of their own"
+check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND'")" "$nunknown" \
+    "and every unknown key once ($nunknown)"
 
 # Restarts: a clean one keeps the counts not yet flushed, an immediate stop
 # loses them (as the validation counters).
