@@ -591,8 +591,8 @@ CREATE FUNCTION jobspy.consume_quota(user_id uuid, metric text, amount bigint DE
 COMMENT ON FUNCTION jobspy.consume_quota(uuid, text, bigint, text) IS
     'checks and consumes amount of a metric from the user''s plan quota in one atomic step, in the caller''s transaction; a denial consumes nothing; an idempotency key replays the first answer';
 
-CREATE FUNCTION jobspy.consume_quota(user_id uuid, metric text, amount bigint, idempotency_key text,
-                                     cost numeric, metadata jsonb DEFAULT NULL)
+CREATE FUNCTION jobspy.consume_quota_impl(user_id uuid, metric text, amount bigint, idempotency_key text,
+                                          cost numeric, metadata jsonb)
     RETURNS jobspy.quota_answer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -611,13 +611,21 @@ BEGIN
     RETURN r;
 END
 $$;
+COMMENT ON FUNCTION jobspy.consume_quota_impl(uuid, text, bigint, text, numeric, jsonb) IS
+    'internal: the body of jobspy.consume_quota with a cost';
+-- The public face (src/core_public_face.c): errors without internal context.
+CREATE FUNCTION jobspy.consume_quota(user_id uuid, metric text, amount bigint, idempotency_key text,
+                                     cost numeric, metadata jsonb DEFAULT NULL)
+    RETURNS jobspy.quota_answer
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.consume_quota(uuid, text, bigint, text, numeric, jsonb) IS
     'consume_quota that also records a cost (minor units) and metadata on the usage record';
 
 -- Every window of a user's metric, without consuming: a plan may limit a
 -- metric per day and per month together.  allowed is whether one more
 -- unit fits in that window now.
-CREATE FUNCTION jobspy.quota_windows(user_id uuid, metric text)
+CREATE FUNCTION jobspy.quota_windows_impl(user_id uuid, metric text)
     RETURNS TABLE (period text, allowed boolean, used bigint, quota_limit bigint, remaining bigint,
                    period_start timestamptz, resets_at timestamptz)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -640,12 +648,19 @@ BEGIN
      ORDER BY w.ordinality;
 END
 $$;
+COMMENT ON FUNCTION jobspy.quota_windows_impl(uuid, text) IS
+    'internal: the body of jobspy.quota_windows';
+CREATE FUNCTION jobspy.quota_windows(user_id uuid, metric text)
+    RETURNS TABLE (period text, allowed boolean, used bigint, quota_limit bigint, remaining bigint,
+                   period_start timestamptz, resets_at timestamptz)
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.quota_windows(uuid, text) IS
     'every window (period) of a user''s metric with its answer, without consuming; no row when the plan does not include the metric';
 
 -- The window with the least room left speaks for the metric: it is the
 -- one that refuses first.
-CREATE FUNCTION jobspy.quota_status(user_id uuid, metric text)
+CREATE FUNCTION jobspy.quota_status_impl(user_id uuid, metric text)
     RETURNS jobspy.quota_answer
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -663,14 +678,19 @@ BEGIN
     RETURN r;
 END
 $$;
+COMMENT ON FUNCTION jobspy.quota_status_impl(uuid, text) IS
+    'internal: the body of jobspy.quota_status';
+CREATE FUNCTION jobspy.quota_status(user_id uuid, metric text)
+    RETURNS jobspy.quota_answer
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.quota_status(uuid, text) IS
     'the quota answer for a user''s metric without consuming, for the window with the least room left: allowed is whether one more unit would be granted now';
 
 -- ---- reservations -----------------------------------------------------
 
-CREATE FUNCTION jobspy.reserve_quota(user_id uuid, metric text, amount bigint,
-                                     ttl interval DEFAULT interval '15 minutes',
-                                     idempotency_key text DEFAULT NULL)
+CREATE FUNCTION jobspy.reserve_quota_impl(user_id uuid, metric text, amount bigint, ttl interval,
+                                          idempotency_key text)
     RETURNS TABLE (reservation_id uuid, allowed boolean, used bigint, quota_limit bigint, remaining bigint,
                    period_start timestamptz, resets_at timestamptz)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -684,6 +704,15 @@ BEGIN
     RETURN QUERY SELECT * FROM jobspy.quota_take('reserve', $1, $2, $3, $5, $4, NULL, NULL);
 END
 $$;
+COMMENT ON FUNCTION jobspy.reserve_quota_impl(uuid, text, bigint, interval, text) IS
+    'internal: the body of jobspy.reserve_quota';
+CREATE FUNCTION jobspy.reserve_quota(user_id uuid, metric text, amount bigint,
+                                     ttl interval DEFAULT interval '15 minutes',
+                                     idempotency_key text DEFAULT NULL)
+    RETURNS TABLE (reservation_id uuid, allowed boolean, used bigint, quota_limit bigint, remaining bigint,
+                   period_start timestamptz, resets_at timestamptz)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.reserve_quota(uuid, text, bigint, interval, text) IS
     'holds an estimated amount against the quota until settled, cancelled or expired; reservation_id is NULL when denied';
 

@@ -197,6 +197,14 @@ extern TupleDesc jobspy_result_type(FunctionCallInfo fcinfo);
 /* The answer of a function declared to return a row type (src/srf.c). */
 extern Datum jobspy_return_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 
+/*
+ * In a PG_CATCH block: raise the caught error again as the API function's
+ * own, without the CONTEXT lines and internal query collected inside the
+ * extension (src/core_public_face.c).  cxt: the memory context before
+ * PG_TRY.  Does not return.
+ */
+extern void jobspy_rethrow_as_own(MemoryContext cxt) pg_attribute_noreturn();
+
 /* Module initialisers called by _PG_init. */
 extern void jobspy_keys_init(void);
 extern void jobspy_audit_init(void);

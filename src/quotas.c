@@ -953,10 +953,9 @@ consume_fast(pg_uuid_t *user_id, text *metric, int64 amount, TimestampTz now,
 }
 
 /*
- * Run the SQL implementation as if its errors were consume_quota's own: an
- * error keeps its SQLSTATE, message, detail and hint, but not the CONTEXT
- * lines naming the internal functions and statements it went through (the
- * caller did not write them and cannot act on them).
+ * Run the SQL implementation as if its errors were consume_quota's own
+ * (jobspy_rethrow_as_own): no CONTEXT lines naming the internal functions
+ * and statements it went through.
  */
 static void
 execute_as_own(SPIPlanPtr plan, Datum *args, const char *argnulls)
@@ -970,15 +969,7 @@ execute_as_own(SPIPlanPtr plan, Datum *args, const char *argnulls)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		edata->context = NULL;
-		edata->internalquery = NULL;
-		edata->internalpos = 0;
-		ReThrowError(edata);
+		jobspy_rethrow_as_own(cxt);
 	}
 	PG_END_TRY();
 }

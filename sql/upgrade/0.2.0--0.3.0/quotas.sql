@@ -40,8 +40,19 @@ COMMENT ON TABLE jobspy.quota_reservations IS
     'amounts held against a quota until settled with the actual amount, cancelled, or released at expiry; a row per window of the metric, one id';
 -- @replace FUNCTION jobspy.quota_lookup(
 -- @create FUNCTION jobspy.quota_lookup_all(
+-- The API functions written in PL/pgSQL keep their bodies in NAME_impl and
+-- answer through a C face, so that an error carries no internal context.
+-- @create FUNCTION jobspy.quota_windows_impl(
 -- @create FUNCTION jobspy.quota_windows(
+-- @create FUNCTION jobspy.quota_status_impl(
 -- @replace FUNCTION jobspy.quota_status(
+-- @create FUNCTION jobspy.consume_quota_impl(
+-- @replace FUNCTION jobspy.consume_quota(user_id uuid, metric text, amount bigint, idempotency_key text,
+-- @create FUNCTION jobspy.reserve_quota_impl(
+-- @replace FUNCTION jobspy.reserve_quota(
+REVOKE ALL ON FUNCTION jobspy.quota_windows_impl(uuid, text), jobspy.quota_status_impl(uuid, text),
+    jobspy.consume_quota_impl(uuid, text, bigint, text, numeric, jsonb),
+    jobspy.reserve_quota_impl(uuid, text, bigint, interval, text) FROM PUBLIC;
 -- @replace FUNCTION jobspy.cancel_reservation(
 -- @replace FUNCTION jobspy.maintain_quotas(
 -- @replace FUNCTION jobspy.set_plan_quota(
