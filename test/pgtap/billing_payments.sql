@@ -2,7 +2,7 @@
 -- only, fee and net, invoices paid by payments, bad input refused with
 -- nothing written; refunds that never exceed their payment; payments_net.
 BEGIN;
-SELECT plan(66);
+SELECT plan(67);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
@@ -108,6 +108,15 @@ SELECT jobspy.record_payment('stripe', 'ch_i2', :'c', 600, 'USD', 'succeeded', :
 SELECT is((SELECT row(status, amount_paid_cents, amount_due_cents, paid_at)::text FROM jobspy.invoices WHERE id = :'i1'),
           '(paid,1000,0,"2031-05-10 12:00:00+00")', 'paid in full: the invoice is paid');
 
+-- A credit note counts: the payment that clears what is left due pays the invoice.
+SELECT jobspy.create_invoice(:'c', 'USD') AS icn \gset
+SELECT jobspy.add_invoice_line(:'icn', 'plan', 1, 1000);
+SELECT jobspy.finalize_invoice(:'icn');
+SELECT jobspy.create_credit_note(:'icn', 300, 'goodwill');
+SELECT jobspy.record_payment('paypal', 'cap_cn', :'c', 700, 'USD', 'succeeded', :'icn');
+SELECT is((SELECT row(status, amount_paid_cents, amount_due_cents)::text FROM jobspy.invoices WHERE id = :'icn'),
+          '(paid,700,0)', 'a payment of what a credit note left due pays the invoice');
+
 -- Refunds.
 SELECT throws_ok($$SELECT jobspy.refund_payment(gen_random_uuid(), 10)$$, '22023', NULL, 'an unknown payment');
 SELECT throws_ok(format($$SELECT jobspy.refund_payment(%L, 0)$$, :'p1'), '22023', NULL, 'a refund of 0');
@@ -151,13 +160,13 @@ SELECT jobspy.record_payment('stripe', 'ch_eur', :'c', 5000, 'EUR', 'succeeded',
 SELECT results_eq($$SELECT currency, payments, gross_cents, refunded_cents, net_cents, fee_cents
                       FROM jobspy.payments_net ORDER BY currency$$,
                   $$VALUES ('EUR', 1::bigint, 5000::bigint, 0::bigint, 5000::bigint, 150::bigint),
-                           ('USD', 6, 1999 + 1999 + 500 + 400 + 600 + 300, 1999 + 100 + 300,
-                            1999 + 500 + 400 + 600 - 100, 88 + 20)$$,
+                           ('USD', 7, 1999 + 1999 + 500 + 400 + 600 + 300 + 700, 1999 + 100 + 300,
+                            1999 + 500 + 400 + 600 + 700 - 100, 88 + 20)$$,
                   'payments_net: collected payments per currency, net of refunds; failed and pending ones left out');
 
-SELECT is((SELECT sum(net_revenue_cents) FROM jobspy.revenue_monthly WHERE currency = 'USD'), 3399::numeric,
+SELECT is((SELECT sum(net_revenue_cents) FROM jobspy.revenue_monthly WHERE currency = 'USD'), 4099::numeric,
           'revenue_monthly counts the same collected payments, partially refunded and disputed ones too');
-SELECT is((SELECT sum(net_revenue_cents) FROM jobspy.revenue_analytics WHERE currency = 'USD'), 3399::numeric,
+SELECT is((SELECT sum(net_revenue_cents) FROM jobspy.revenue_analytics WHERE currency = 'USD'), 4099::numeric,
           'and so does seed 000''s revenue_analytics');
 
 -- Privileges: the application calls the functions, writes no table.
@@ -181,7 +190,7 @@ SELECT is((SELECT count(*) FROM jobspy.payments) + (SELECT count(*) FROM jobspy.
 RESET ROLE;
 SET LOCAL jobspy.user_id = 'b8000000-0000-4000-8000-000000000001';
 SET LOCAL ROLE jobspy_app;
-SELECT ok((SELECT count(*) FROM jobspy.payments) = 8 AND (SELECT count(*) FROM jobspy.refunds) > 0,
+SELECT ok((SELECT count(*) FROM jobspy.payments) = 9 AND (SELECT count(*) FROM jobspy.refunds) > 0,
           'and as the payer reads its own');
 RESET ROLE;
 
