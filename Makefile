@@ -15,7 +15,7 @@ MODULE_big  = jobspy_core
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # Modules in install order; a name with no file in sql/ yet is skipped.
-SQL_MODULES = core keys audit identity licensing licensing_tiers billing ratelimit quotas quotas_metering outbox \
+SQL_MODULES = core keys audit identity licensing licensing_tiers billing ratelimit quotas quotas_metering quotas_gauges outbox \
               billing_customers billing_catalogue billing_subscriptions billing_invoices billing_credit_notes \
               billing_orders billing_payments billing_memberships \
               webhooks webhooks_stripe loyalty loyalty_points loyalty_offers loyalty_credits \

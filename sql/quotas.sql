@@ -338,6 +338,44 @@ $$;
 COMMENT ON FUNCTION jobspy.quota_check_args(uuid, text, bigint, text) IS
     'internal: raises 22023 for NULL arguments, an amount <= 0 or a malformed idempotency key';
 
+-- Raises when a user may not use quotas or gauges: 22023 (unknown user:
+-- NULL status), JS403 (not active), JS401 (no plan in force).  status and
+-- plan_id as jobspy.quota_plan_of() gives them.
+CREATE FUNCTION jobspy.quota_require_plan(user_id uuid, user_status text, plan_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF $2 IS NULL THEN
+        RAISE EXCEPTION 'unknown user %', $1 USING ERRCODE = '22023';
+    END IF;
+    IF $2 <> 'active' THEN
+        RAISE EXCEPTION 'user % is %', $1, $2
+            USING ERRCODE = 'JS403', DETAIL = 'Only active users consume quota.';
+    END IF;
+    IF $3 IS NULL AND EXISTS (
+           SELECT FROM jobspy.subscriptions s
+            WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')
+              AND s.plan_type IS NOT NULL) THEN
+        RAISE EXCEPTION 'the plan of user %''s subscription does not exist', $1
+            USING ERRCODE = 'JS401',
+                  DETAIL = format('The live subscription names plan "%s", and no plan has that code.',
+                                  (SELECT s.plan_type FROM jobspy.subscriptions s
+                                    WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')
+                                      AND s.plan_type IS NOT NULL LIMIT 1)),
+                  HINT = 'Create the plan with jobspy.create_plan(), or correct the subscription.';
+    END IF;
+    IF $3 IS NULL THEN
+        RAISE EXCEPTION 'user % has no plan in force', $1
+            USING ERRCODE = 'JS401',
+                  DETAIL = 'The user has no live subscription with a known plan, no plan set, no licence named like a plan, and no default plan is configured.',
+                  HINT = 'Call jobspy.set_user_plan(), or configure one with jobspy.config_set(''quotas.default_plan'', ''"code"'').';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.quota_require_plan(uuid, text, uuid) IS
+    'internal: raises 22023 (unknown user), JS403 (inactive user) or JS401 (no plan in force)';
+
 -- Resolves the windows of a call, one row each in the order they are
 -- taken, and raises when there is no plan to use.  Returns one row with a
 -- NULL period when the plan does not define the metric.
@@ -350,39 +388,18 @@ CREATE FUNCTION jobspy.quota_resolve(user_id uuid, metric text, at timestamptz)
 DECLARE
     w record;
 BEGIN
-    SELECT * INTO w FROM jobspy.quota_lookup_all($1, $2, $3) LIMIT 1;
-    IF w.user_status IS NULL THEN
-        RAISE EXCEPTION 'unknown user %', $1 USING ERRCODE = '22023';
-    END IF;
-    IF w.user_status <> 'active' THEN
-        RAISE EXCEPTION 'user % is %', $1, w.user_status
-            USING ERRCODE = 'JS403', DETAIL = 'Only active users consume quota.';
-    END IF;
-    IF w.plan_id IS NULL AND EXISTS (
-           SELECT FROM jobspy.subscriptions s
-            WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')
-              AND s.plan_type IS NOT NULL) THEN
-        RAISE EXCEPTION 'the plan of user %''s subscription does not exist', $1
-            USING ERRCODE = 'JS401',
-                  DETAIL = format('The live subscription names plan "%s", and no plan has that code.',
-                                  (SELECT s.plan_type FROM jobspy.subscriptions s
-                                    WHERE s.user_id = $1 AND s.status IN ('active', 'trialing', 'past_due')
-                                      AND s.plan_type IS NOT NULL LIMIT 1)),
-                  HINT = 'Create the plan with jobspy.create_plan(), or correct the subscription.';
-    END IF;
-    IF w.plan_id IS NULL THEN
-        RAISE EXCEPTION 'user % has no plan in force', $1
-            USING ERRCODE = 'JS401',
-                  DETAIL = 'The user has no live subscription with a known plan, no plan set, no licence named like a plan, and no default plan is configured.',
-                  HINT = 'Call jobspy.set_user_plan(), or configure one with jobspy.config_set(''quotas.default_plan'', ''"code"'').';
-    END IF;
-    IF w.period IS NULL AND NOT EXISTS (SELECT FROM jobspy.plan_quotas q WHERE q.metric = $2) THEN
-        RAISE EXCEPTION 'unknown metric "%"', left($2, 100)
-            USING ERRCODE = 'JS402', DETAIL = 'No plan defines a quota for this metric.',
-                  HINT = 'Define it with jobspy.set_plan_quota().';
-    END IF;
-    RETURN QUERY SELECT x.plan_id, x.period, x.quota_limit, x.period_start, x.period_end
-                   FROM jobspy.quota_lookup_all($1, $2, $3) x;
+    FOR w IN SELECT * FROM jobspy.quota_lookup_all($1, $2, $3) LOOP
+        -- Every row has the same user and plan: the first one decides.
+        PERFORM jobspy.quota_require_plan($1, w.user_status, w.plan_id);
+        IF w.period IS NULL AND NOT EXISTS (SELECT FROM jobspy.plan_quotas q WHERE q.metric = $2) THEN
+            RAISE EXCEPTION 'unknown metric "%"', left($2, 100)
+                USING ERRCODE = 'JS402', DETAIL = 'No plan defines a quota for this metric.',
+                      HINT = 'Define it with jobspy.set_plan_quota().';
+        END IF;
+        plan_id := w.plan_id; period := w.period; quota_limit := w.quota_limit;
+        period_start := w.period_start; period_end := w.period_end;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION jobspy.quota_resolve(uuid, text, timestamptz) IS
@@ -949,6 +966,40 @@ $$;
 COMMENT ON FUNCTION jobspy.create_plan(text, text, text, bigint, bigint, text, jsonb, boolean, boolean, integer) IS
     'creates a plan (prices in minor units) and returns its id; 23505 when the code is taken';
 
+-- What setting a plan's limit checks, for quotas here and for gauges
+-- (quotas_gauges): the plan by its code, and the limit's name.
+CREATE FUNCTION jobspy.plan_id_of(plan_code text) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_plan uuid;
+BEGIN
+    SELECT p.id INTO v_plan FROM jobspy.plans p WHERE p.code = $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown plan "%"', left($1, 50) USING ERRCODE = '22023';
+    END IF;
+    RETURN v_plan;
+END
+$$;
+COMMENT ON FUNCTION jobspy.plan_id_of(text) IS
+    'internal: the id of the plan with this code; raises 22023 for an unknown plan';
+
+CREATE FUNCTION jobspy.check_limit_name(name text, what text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF $1 !~ '^[a-z][a-z0-9_.:-]{0,99}$' THEN
+        RAISE EXCEPTION 'invalid % "%"', $2, left($1, 100)
+            USING ERRCODE = '22023',
+                  DETAIL = format('A %s is 1 to 100 lower-case letters, digits, "_", ".", ":" or "-", starting with a letter.', $2);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.check_limit_name(text, text) IS
+    'internal: raises 22023 unless name is a valid metric or gauge name (what names which, for the message)';
+
 CREATE FUNCTION jobspy.set_plan_quota(plan_code text, metric text, period text, quota_limit bigint)
     RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -960,15 +1011,8 @@ BEGIN
     IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL OR $4 IS NULL THEN
         RAISE EXCEPTION 'plan_code, metric, period and quota_limit must not be NULL' USING ERRCODE = '22023';
     END IF;
-    SELECT p.id INTO v_plan FROM jobspy.plans p WHERE p.code = $1;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown plan "%"', left($1, 50) USING ERRCODE = '22023';
-    END IF;
-    IF $2 !~ '^[a-z][a-z0-9_.:-]{0,99}$' THEN
-        RAISE EXCEPTION 'invalid metric "%"', left($2, 100)
-            USING ERRCODE = '22023',
-                  DETAIL = 'A metric is 1 to 100 lower-case letters, digits, "_", ".", ":" or "-", starting with a letter.';
-    END IF;
+    v_plan := jobspy.plan_id_of($1);
+    PERFORM jobspy.check_limit_name($2, 'metric');
     IF $3 NOT IN ('day', 'week', 'month', 'year', 'lifetime') THEN
         RAISE EXCEPTION 'invalid period "%"', left($3, 20)
             USING ERRCODE = '22023', HINT = 'Use day, week, month, year or lifetime.';
@@ -991,11 +1035,8 @@ CREATE FUNCTION jobspy.remove_plan_quota_period(plan_code text, metric text, per
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM jobspy.plans p WHERE p.code = $1) THEN
-        RAISE EXCEPTION 'unknown plan "%"', left($1, 50) USING ERRCODE = '22023';
-    END IF;
-    DELETE FROM jobspy.plan_quotas q USING jobspy.plans p
-     WHERE p.code = $1 AND q.plan_id = p.id AND q.metric = $2 AND ($3 IS NULL OR q.period = $3);
+    DELETE FROM jobspy.plan_quotas q
+     WHERE q.plan_id = jobspy.plan_id_of($1) AND q.metric = $2 AND ($3 IS NULL OR q.period = $3);
     RETURN FOUND;
 END
 $$;
@@ -1164,7 +1205,7 @@ REVOKE ALL ON FUNCTION
     jobspy.quota_anchored_period(timestamptz, timestamptz, integer),
     jobspy.quota_lookup(uuid, text, timestamptz), jobspy.quota_lookup_all(uuid, text, timestamptz),
     jobspy.quota_check_args(uuid, text, bigint, text),
-    jobspy.quota_resolve(uuid, text, timestamptz),
+    jobspy.quota_require_plan(uuid, text, uuid), jobspy.quota_resolve(uuid, text, timestamptz),
     jobspy.quota_take(text, uuid, text, bigint, text, interval, numeric, jsonb),
     jobspy.consume_quota(uuid, text, bigint, text),
     jobspy.consume_quota(uuid, text, bigint, text, numeric, jsonb),
@@ -1173,6 +1214,7 @@ REVOKE ALL ON FUNCTION
     jobspy.settle_reservation(uuid, bigint, numeric, jsonb),
     jobspy.cancel_reservation(uuid), jobspy.maintain_quotas(),
     jobspy.create_plan(text, text, text, bigint, bigint, text, jsonb, boolean, boolean, integer),
+    jobspy.plan_id_of(text), jobspy.check_limit_name(text, text),
     jobspy.set_plan_quota(text, text, text, bigint), jobspy.remove_plan_quota(text, text),
     jobspy.remove_plan_quota_period(text, text, text),
     jobspy.set_user_plan(uuid, text), jobspy.plan_in_force(uuid),

@@ -13,6 +13,9 @@
 -- place the precedence is written; consume_quota's lookup uses the same.
 -- @replace FUNCTION jobspy.quota_plan_of(
 
+-- The checks of the user and plan, shared with gauges (quotas_gauges).
+-- @create FUNCTION jobspy.quota_require_plan(
+REVOKE ALL ON FUNCTION jobspy.quota_require_plan(uuid, text, uuid) FROM PUBLIC;
 -- @replace FUNCTION jobspy.quota_resolve(
 
 -- An unlimited plan never locks a user out: one call takes at most 10^12
@@ -55,6 +58,9 @@ REVOKE ALL ON FUNCTION jobspy.quota_windows_impl(uuid, text), jobspy.quota_statu
     jobspy.reserve_quota_impl(uuid, text, bigint, interval, text) FROM PUBLIC;
 -- @replace FUNCTION jobspy.cancel_reservation(
 -- @replace FUNCTION jobspy.maintain_quotas(
+-- @create FUNCTION jobspy.plan_id_of(
+-- @create FUNCTION jobspy.check_limit_name(
+REVOKE ALL ON FUNCTION jobspy.plan_id_of(text), jobspy.check_limit_name(text, text) FROM PUBLIC;
 -- @replace FUNCTION jobspy.set_plan_quota(
 -- @create FUNCTION jobspy.remove_plan_quota_period(
 -- @replace FUNCTION jobspy.remove_plan_quota(

@@ -1,0 +1,1 @@
+../../quotas_gauges.sql
