@@ -107,7 +107,7 @@ COMMENT ON FUNCTION jobspy.gauge_answer_of(bigint, bigint, boolean) IS
 -- whole (scope NULL) or under a parent (scope: the parent's id), when the
 -- plan's limit leaves room; an object already held is answered as it
 -- stands and counted once.
-CREATE FUNCTION jobspy.acquire_gauge(user_id uuid, gauge text, object_id text, scope text DEFAULT NULL)
+CREATE FUNCTION jobspy.acquire_gauge_impl(user_id uuid, gauge text, object_id text, scope text)
     RETURNS jobspy.gauge_answer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -155,10 +155,15 @@ BEGIN
     RETURN jobspy.gauge_answer_of(v_limit, v_held, false);
 END
 $$;
+COMMENT ON FUNCTION jobspy.acquire_gauge_impl(uuid, text, text, text) IS
+    'internal: the body of jobspy.acquire_gauge';
+CREATE FUNCTION jobspy.acquire_gauge(user_id uuid, gauge text, object_id text, scope text DEFAULT NULL) RETURNS jobspy.gauge_answer
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.acquire_gauge(uuid, text, text, text) IS
     'counts object_id as a live object of the gauge (scope: a parent''s id, NULL for the user as a whole) when the plan''s limit leaves room; an object already held counts once; a denial counts nothing';
 
-CREATE FUNCTION jobspy.release_gauge(gauge text, object_id text) RETURNS boolean
+CREATE FUNCTION jobspy.release_gauge_impl(gauge text, object_id text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -178,10 +183,15 @@ BEGIN
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION jobspy.release_gauge_impl(text, text) IS
+    'internal: the body of jobspy.release_gauge';
+CREATE FUNCTION jobspy.release_gauge(gauge text, object_id text) RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.release_gauge(text, text) IS
     'releases a live object of the gauge (its slot is free at commit); false when it was not held';
 
-CREATE FUNCTION jobspy.gauge_status(user_id uuid, gauge text, scope text DEFAULT NULL)
+CREATE FUNCTION jobspy.gauge_status_impl(user_id uuid, gauge text, scope text)
     RETURNS jobspy.gauge_answer
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -198,6 +208,11 @@ BEGIN
     RETURN jobspy.gauge_answer_of(v_limit, v_held, v_limit < 0 OR v_held < v_limit);
 END
 $$;
+COMMENT ON FUNCTION jobspy.gauge_status_impl(uuid, text, text) IS
+    'internal: the body of jobspy.gauge_status';
+CREATE FUNCTION jobspy.gauge_status(user_id uuid, gauge text, scope text DEFAULT NULL) RETURNS jobspy.gauge_answer
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.gauge_status(uuid, text, text) IS
     'how many live objects of the gauge the user holds (in the scope) against the plan''s limit; allowed: one more would be granted now';
 
@@ -232,7 +247,7 @@ $$;
 COMMENT ON FUNCTION jobspy.gauge_release_on_delete() IS
     'trigger for an application table: AFTER DELETE FOR EACH ROW, releases the deleted row''s object from the gauge named by the first argument (id column: second argument, default id)';
 
-CREATE FUNCTION jobspy.set_plan_gauge(plan_code text, gauge text, gauge_limit bigint) RETURNS void
+CREATE FUNCTION jobspy.set_plan_gauge_impl(plan_code text, gauge text, gauge_limit bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -252,10 +267,15 @@ BEGIN
      WHERE g.gauge_limit IS DISTINCT FROM excluded.gauge_limit;
 END
 $$;
+COMMENT ON FUNCTION jobspy.set_plan_gauge_impl(text, text, bigint) IS
+    'internal: the body of jobspy.set_plan_gauge';
+CREATE FUNCTION jobspy.set_plan_gauge(plan_code text, gauge text, gauge_limit bigint) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.set_plan_gauge(text, text, bigint) IS
     'sets a plan''s limit on live objects of a gauge, per scope; -1 is unlimited; a lower limit refuses new objects until enough are released; audited';
 
-CREATE FUNCTION jobspy.remove_plan_gauge(plan_code text, gauge text) RETURNS boolean
+CREATE FUNCTION jobspy.remove_plan_gauge_impl(plan_code text, gauge text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -264,6 +284,11 @@ BEGIN
     RETURN FOUND;
 END
 $$;
+COMMENT ON FUNCTION jobspy.remove_plan_gauge_impl(text, text) IS
+    'internal: the body of jobspy.remove_plan_gauge';
+CREATE FUNCTION jobspy.remove_plan_gauge(plan_code text, gauge text) RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_public_face';
 COMMENT ON FUNCTION jobspy.remove_plan_gauge(text, text) IS
     'removes a plan''s limit on a gauge (the plan then grants none); false when there was none';
 
@@ -272,7 +297,10 @@ REVOKE ALL ON FUNCTION
     jobspy.gauge_answer_of(bigint, bigint, boolean),
     jobspy.acquire_gauge(uuid, text, text, text), jobspy.release_gauge(text, text),
     jobspy.gauge_status(uuid, text, text), jobspy.gauge_release_on_delete(),
-    jobspy.set_plan_gauge(text, text, bigint), jobspy.remove_plan_gauge(text, text)
+    jobspy.set_plan_gauge(text, text, bigint), jobspy.remove_plan_gauge(text, text),
+    jobspy.acquire_gauge_impl(uuid, text, text, text), jobspy.release_gauge_impl(text, text),
+    jobspy.gauge_status_impl(uuid, text, text), jobspy.set_plan_gauge_impl(text, text, bigint),
+    jobspy.remove_plan_gauge_impl(text, text)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     jobspy.acquire_gauge(uuid, text, text, text), jobspy.release_gauge(text, text),
