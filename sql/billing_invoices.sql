@@ -324,6 +324,23 @@ $$;
 COMMENT ON FUNCTION jobspy.invoice_next_number(text, timestamptz) IS
     'internal: the next gapless number of a series, formatted; locks the series row until the transaction ends';
 
+-- An invoice's event in the outbox: billing.invoice.<what>, entity
+-- invoice, for the customer's user, with what a consumer needs to act.
+CREATE FUNCTION jobspy.invoice_emit_event(what text, i jobspy.invoices) RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT jobspy.emit_event('billing.invoice.' || what, 'invoice', i.id::text,
+                         jsonb_build_object('invoice_id', i.id, 'invoice_number', i.invoice_number,
+                                            'customer_id', i.customer_id, 'subscription_id', i.subscription_id,
+                                            'status', i.status, 'currency', i.currency,
+                                            'total_cents', i.total_cents, 'amount_paid_cents', i.amount_paid_cents,
+                                            'amount_due_cents', i.amount_due_cents, 'due_at', i.due_at),
+                         (SELECT c.user_id FROM jobspy.customers c WHERE c.id = i.customer_id))
+$$;
+COMMENT ON FUNCTION jobspy.invoice_emit_event(text, jobspy.invoices) IS
+    'internal: writes billing.invoice.<what> for an invoice to the outbox';
+
 CREATE FUNCTION jobspy.finalize_invoice(invoice_id uuid) RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -351,20 +368,13 @@ BEGIN
            finalized_at = v_now, due_at = coalesce(i.due_at, v_now)
      WHERE i.id = $1
     RETURNING i.* INTO v_inv;
-    IF v_inv.amount_due_cents = 0 THEN
-        UPDATE jobspy.invoices i SET status = 'paid', paid_at = v_now WHERE i.id = $1;
-    END IF;
     -- What an application's payment worker acts on: an open invoice with
     -- an amount due is to be charged through the provider.
-    PERFORM jobspy.emit_event('billing.invoice.finalized', 'invoice', $1::text,
-                              jsonb_build_object('invoice_id', i.id, 'invoice_number', i.invoice_number,
-                                                 'customer_id', i.customer_id, 'subscription_id', i.subscription_id,
-                                                 'status', i.status, 'currency', i.currency,
-                                                 'total_cents', i.total_cents, 'amount_due_cents', i.amount_due_cents,
-                                                 'due_at', i.due_at),
-                              c.user_id)
-       FROM jobspy.invoices i JOIN jobspy.customers c ON c.id = i.customer_id
-      WHERE i.id = $1;
+    PERFORM jobspy.invoice_emit_event('finalized', v_inv);
+    IF v_inv.amount_due_cents = 0 THEN
+        -- (billing.invoice.paid follows, from the status trigger)
+        UPDATE jobspy.invoices i SET status = 'paid', paid_at = v_now WHERE i.id = $1;
+    END IF;
     RETURN v_number;
 END
 $$;
@@ -563,6 +573,24 @@ CREATE TRIGGER invoices_paid_recover_subscription AFTER UPDATE OF status ON jobs
     FOR EACH ROW WHEN (NEW.status = 'paid' AND OLD.status <> 'paid' AND NEW.subscription_id IS NOT NULL)
     EXECUTE FUNCTION jobspy.invoices_paid_recover_subscription();
 
+-- An invoice that ends up paid, void or uncollectible tells the outbox,
+-- whoever changed it (a payment, a credit note, a webhook, an admin).
+CREATE FUNCTION jobspy.invoices_emit_status_event() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM jobspy.invoice_emit_event(CASE NEW.status WHEN 'uncollectible' THEN 'marked_uncollectible'
+                                                      ELSE NEW.status END, NEW);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoices_emit_status_event() IS
+    'trigger: writes billing.invoice.paid, billing.invoice.void or billing.invoice.marked_uncollectible when an invoice reaches that status';
+CREATE TRIGGER invoices_emit_status_event AFTER UPDATE OF status ON jobspy.invoices
+    FOR EACH ROW WHEN (NEW.status IN ('paid', 'void', 'uncollectible') AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION jobspy.invoices_emit_status_event();
+
 CREATE VIEW jobspy.overdue_invoices AS
 SELECT i.id AS invoice_id, i.invoice_number, i.customer_id, i.subscription_id, i.currency, i.total_cents,
        i.amount_due_cents, i.due_at,
@@ -587,7 +615,9 @@ REVOKE ALL ON FUNCTION
     jobspy.subscription_discount(jobspy.subscriptions, timestamptz, bigint, text),
     jobspy.invoice_period_line(uuid, text, bigint, bigint, uuid, timestamptz, timestamptz),
     jobspy.subscription_invoice(jobspy.subscriptions, jobspy.prices, timestamptz, text),
-    jobspy.invoices_paid_recover_subscription()
+    jobspy.invoices_paid_recover_subscription(),
+    jobspy.invoice_emit_event(text, jobspy.invoices),
+    jobspy.invoices_emit_status_event()
   FROM PUBLIC;
 REVOKE ALL ON jobspy.invoice_transitions FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
