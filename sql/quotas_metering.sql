@@ -242,7 +242,7 @@ COMMENT ON FUNCTION jobspy.record_token_usage(uuid, text, text, bigint, bigint, 
 -- fit both the requests and the tokens per minute, or neither is taken.
 -- The two buckets are read and taken under one advisory lock per provider
 -- (held for the call only, not the transaction: the limiter is not
--- transactional either).
+-- transactional either), let go on every way out of the call.
 CREATE FUNCTION jobspy.check_provider_limit(provider text, tokens integer DEFAULT 1)
     RETURNS TABLE (allowed boolean, "window" text, retry_after_ms bigint)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -251,6 +251,7 @@ CREATE FUNCTION jobspy.check_provider_limit(provider text, tokens integer DEFAUL
 DECLARE
     pr   jobspy.ai_providers;
     lock bigint;
+    locked boolean := false;
     rq   jobspy.rate_limit_result;
     tk   jobspy.rate_limit_result;
 BEGIN
@@ -266,8 +267,13 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Split the request, or raise the provider''s tokens_per_minute.';
     END IF;
     lock := ('x' || left(md5('jobspy.ai_provider:' || pr.code), 15))::bit(60)::bigint;
-    PERFORM pg_advisory_lock(lock);
+    -- The lock is a session lock, so that it is not held for the rest of
+    -- the caller's transaction; locked is set before it is taken and
+    -- cleared after it is let go, so that an error or a cancel (which
+    -- OTHERS does not catch) anywhere in between lets it go too.
     BEGIN
+        locked := true;
+        PERFORM pg_advisory_lock(lock);
         IF pr.requests_per_minute IS NOT NULL THEN
             rq := jobspy.rate_limit_peek('ai_provider:' || pr.code || ':requests', pr.requests_per_minute - 1,
                                          pr.requests_per_minute, interval '1 minute');
@@ -294,11 +300,17 @@ BEGIN
                                           pr.tokens_per_minute, interval '1 minute', $2);
             END IF;
         END IF;
-    EXCEPTION WHEN OTHERS THEN
         PERFORM pg_advisory_unlock(lock);
+        locked := false;
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        IF locked THEN
+            -- (cancelled while waiting for the lock: not held, nothing to let go)
+            PERFORM pg_advisory_unlock(lock) FROM pg_locks l
+              WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+                AND l.classid = (lock >> 32)::oid AND l.objid = (lock & 4294967295)::oid AND l.objsubid = 1;
+        END IF;
         RAISE;
     END;
-    PERFORM pg_advisory_unlock(lock);
     RETURN NEXT;
 END
 $$;
