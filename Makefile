@@ -19,7 +19,7 @@ SQL_MODULES = core keys audit identity licensing licensing_tiers billing ratelim
               billing_customers billing_catalogue billing_subscriptions billing_invoices billing_credit_notes \
               billing_orders billing_payments billing_memberships \
               webhooks webhooks_stripe loyalty loyalty_points loyalty_offers loyalty_credits \
-              loyalty_events loyalty_rfm ops analytics analytics_reports analytics_billing roles
+              loyalty_events loyalty_rfm ops analytics analytics_reports analytics_billing analytics_activity roles
 SQL_SOURCES = $(foreach m,$(SQL_MODULES),$(wildcard sql/$(m).sql))
 
 UPGRADES    = $(notdir $(wildcard sql/upgrade/*--*))

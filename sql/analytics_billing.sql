@@ -205,6 +205,30 @@ SELECT p.user_id, p.currency, u.created_at AS signup_date,
 COMMENT ON VIEW jobspy.customer_lifetime_value IS
     'per paying user and currency: payments collected, gross, refunded and net paid to date (the realized lifetime value, minor units), signup date, first and last payment';
 
+-- Refunds by the month they were made (revenue_monthly takes them off the
+-- month of their payment), and the money that came in and went out each
+-- month: payments collected that month less refunds made that month.
+CREATE VIEW jobspy.refunds_monthly AS
+SELECT date_trunc('month', f.created_at, 'UTC') AS month, f.currency,
+       count(*) AS refunds, count(DISTINCT f.payment_id) AS payments_refunded,
+       sum(f.amount_cents)::bigint AS refunded_cents
+  FROM jobspy.refunds f
+ GROUP BY 1, 2;
+COMMENT ON VIEW jobspy.refunds_monthly IS
+    'refunds per UTC month they were made and currency: how many, of how many payments, and their amount in minor units';
+
+CREATE VIEW jobspy.cash_flow_monthly AS
+SELECT x.month, x.currency, sum(x.collected)::bigint AS collected_cents, sum(x.refunded)::bigint AS refunded_cents,
+       sum(x.collected - x.refunded)::bigint AS net_cents
+  FROM (SELECT date_trunc('month', p.created_at, 'UTC') AS month, p.currency, p.amount_cents AS collected, 0 AS refunded
+          FROM jobspy.payments p WHERE p.collected
+        UNION ALL
+        SELECT date_trunc('month', f.created_at, 'UTC'), f.currency, 0, f.amount_cents
+          FROM jobspy.refunds f) x
+ GROUP BY 1, 2;
+COMMENT ON VIEW jobspy.cash_flow_monthly IS
+    'per UTC month and currency: payments collected that month, refunds made that month, and the difference, in minor units';
+
 -- ---- Users and subscriptions by plan (seed 004)
 
 -- The plan in force is decided in one place (quotas, jobspy.quota_plan_of);
@@ -267,5 +291,5 @@ REVOKE ALL ON jobspy.subscription_mrr_changes FROM PUBLIC;
 GRANT SELECT ON jobspy.subscription_mrr_changes TO jobspy_admin;
 GRANT SELECT ON jobspy.customer_mrr_monthly, jobspy.mrr_monthly, jobspy.revenue_monthly,
     jobspy.customer_lifetime_value, jobspy.users_by_plan, jobspy.subscriptions_by_plan, jobspy.rfm_segments,
-    jobspy.cross_promo_conversions
+    jobspy.cross_promo_conversions, jobspy.refunds_monthly, jobspy.cash_flow_monthly
   TO jobspy_analyst, jobspy_admin;
