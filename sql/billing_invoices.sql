@@ -254,6 +254,8 @@ CREATE FUNCTION jobspy.add_invoice_line(invoice_id uuid, description text, quant
 DECLARE
     v_inv jobspy.invoices;
     v_price jobspy.prices;
+    v_sum numeric;
+    v_sum_tax numeric;
     v_amount bigint;
     v_tax bigint;
     v_id uuid;
@@ -280,9 +282,20 @@ BEGIN
         END IF;
         PERFORM jobspy.money_same_currency(v_inv.currency, v_price.currency);
     END IF;
-    v_amount := $3 * $4;
+    -- Checked before writing rather than caught: a handler would make each
+    -- line a subtransaction, and a renewal run's thousands of them would
+    -- pile their locks on a price row into one ever larger multixact.
+    v_sum := $3::numeric * $4;
     -- Tax per line, rounded to the nearest minor unit, halves away from zero.
-    v_tax := round(v_amount::numeric * coalesce($6, 0) / 10000)::bigint;
+    v_sum_tax := round(v_sum * coalesce($6, 0) / 10000);
+    IF greatest(v_sum, v_inv.amount_cents + v_sum, v_inv.tax_cents + v_sum_tax, v_inv.total_cents + v_sum + v_sum_tax)
+           > 9223372036854775807
+       OR least(v_sum, v_inv.amount_cents + v_sum, v_inv.tax_cents + v_sum_tax, v_inv.total_cents + v_sum + v_sum_tax)
+           < -9223372036854775808 THEN
+        RAISE EXCEPTION 'invoice line amount out of range' USING ERRCODE = '22003';
+    END IF;
+    v_amount := v_sum;
+    v_tax := v_sum_tax;
     INSERT INTO jobspy.invoice_lines AS l (invoice_id, description, quantity, unit_amount, price_id, tax_rate_bp,
                                            amount, tax)
     VALUES ($1, $2, $3, $4, v_price.id, coalesce($6, 0), v_amount, v_tax)
@@ -292,8 +305,6 @@ BEGIN
            total_cents = i.amount_cents + v_amount - i.discount_cents + i.tax_cents + v_tax
      WHERE i.id = $1;
     RETURN v_id;
-EXCEPTION WHEN numeric_value_out_of_range THEN
-    RAISE EXCEPTION 'invoice line amount out of range' USING ERRCODE = '22003';
 END
 $$;
 COMMENT ON FUNCTION jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer) IS
@@ -301,7 +312,9 @@ COMMENT ON FUNCTION jobspy.add_invoice_line(uuid, text, bigint, bigint, text, in
 
 -- The next number of a series, taken in the caller's transaction: the
 -- series row stays locked until it ends, so finalizations of one series
--- take turns, and a rollback gives the number back.
+-- take turns, and a rollback gives the number back.  Inside a block that
+-- invoice_reserve_numbers took in this transaction, the number comes from
+-- the block and the row is not written again.
 CREATE FUNCTION jobspy.invoice_next_number(series text, at timestamptz) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -309,20 +322,95 @@ CREATE FUNCTION jobspy.invoice_next_number(series text, at timestamptz) RETURNS 
 DECLARE
     y integer := extract(year FROM at AT TIME ZONE 'UTC')::integer;
     s jobspy.invoice_series;
+    block bigint[] := jobspy.invoice_number_block(series);
+    n bigint;
     digits integer;
 BEGIN
-    UPDATE jobspy.invoice_series x
-       SET last_number = CASE WHEN x.yearly_reset AND x.year IS DISTINCT FROM y THEN 1 ELSE x.last_number + 1 END,
-           year = y
-     WHERE x.series = invoice_next_number.series
-    RETURNING x.* INTO s;
+    IF block IS NOT NULL THEN
+        -- Trusted only while the row still ends at the block and is in the
+        -- block's year: a block set by hand names numbers already given,
+        -- and the unique number refuses them.
+        SELECT x.* INTO s FROM jobspy.invoice_series x WHERE x.series = invoice_next_number.series;
+        IF s.last_number = block[2] AND s.year = y THEN
+            n := block[1];
+            PERFORM set_config('jobspy_billing.invoice_numbers', format('%s:%s:%s', series, n + 1, block[2]), false);
+        END IF;
+    END IF;
+    IF n IS NULL THEN
+        UPDATE jobspy.invoice_series x
+           SET last_number = CASE WHEN x.yearly_reset AND x.year IS DISTINCT FROM y THEN 1 ELSE x.last_number + 1 END,
+               year = y
+         WHERE x.series = invoice_next_number.series
+        RETURNING x.* INTO s;
+        n := s.last_number;
+    END IF;
     digits := length(substring(s.format FROM '\{(N+)\}'));
-    RETURN replace(regexp_replace(s.format, '\{N+\}', lpad(s.last_number::text, greatest(digits, length(s.last_number::text)), '0')),
+    RETURN replace(regexp_replace(s.format, '\{N+\}', lpad(n::text, greatest(digits, length(n::text)), '0')),
                    '{YYYY}', y::text);
 END
 $$;
 COMMENT ON FUNCTION jobspy.invoice_next_number(text, timestamptz) IS
     'internal: the next gapless number of a series, formatted; locks the series row until the transaction ends';
+
+-- A run that numbers many invoices in one transaction (renewals) reserves
+-- them as one block: a row updated once per invoice keeps every version
+-- the transaction made, and each further update walks them all, so a run
+-- of n invoices cost n squared.  The block lives in the setting
+-- jobspy_billing.invoice_numbers (series:next:last) until
+-- invoice_release_numbers gives back what was not used; an error rolls
+-- both the row and the setting back.
+CREATE FUNCTION jobspy.invoice_number_block(series text) RETURNS bigint[]
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT ARRAY[b[2]::bigint, b[3]::bigint]
+  FROM regexp_match(current_setting('jobspy_billing.invoice_numbers', true), '^([^:]+):([0-9]{1,18}):([0-9]{1,18})$') b
+ WHERE b[1] = $1 AND b[2]::bigint <= b[3]::bigint
+$$;
+COMMENT ON FUNCTION jobspy.invoice_number_block(text) IS
+    'internal: the unused part {next, last} of the block of numbers of a series reserved in this session, else NULL';
+
+CREATE FUNCTION jobspy.invoice_reserve_numbers(series text, at timestamptz, count bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    y integer := extract(year FROM at AT TIME ZONE 'UTC')::integer;
+    last bigint;
+BEGIN
+    PERFORM jobspy.invoice_release_numbers();
+    IF count > 0 THEN
+        UPDATE jobspy.invoice_series x
+           SET last_number = CASE WHEN x.yearly_reset AND x.year IS DISTINCT FROM y THEN 0 ELSE x.last_number END + count,
+               year = y
+         WHERE x.series = invoice_reserve_numbers.series
+        RETURNING x.last_number INTO last;
+        IF last IS NOT NULL THEN
+            PERFORM set_config('jobspy_billing.invoice_numbers', format('%s:%s:%s', series, last - count + 1, last), false);
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_reserve_numbers(text, timestamptz, bigint) IS
+    'internal: reserves the next count numbers of a series for this transaction (the row stays locked); invoice_next_number takes them, invoice_release_numbers gives back the rest';
+
+CREATE FUNCTION jobspy.invoice_release_numbers() RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    b text[] := regexp_match(current_setting('jobspy_billing.invoice_numbers', true), '^([^:]+):');
+    block bigint[] := jobspy.invoice_number_block(b[1]);
+BEGIN
+    IF block IS NOT NULL THEN
+        UPDATE jobspy.invoice_series x SET last_number = block[1] - 1
+         WHERE x.series = b[1] AND x.last_number = block[2];
+    END IF;
+    PERFORM set_config('jobspy_billing.invoice_numbers', '', false);
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_release_numbers() IS
+    'internal: gives back the unused numbers of the block invoice_reserve_numbers took, so that the series stays gapless';
 
 -- An invoice's event in the outbox: billing.invoice.<what>, entity
 -- invoice, for the customer's user, with what a consumer needs to act.
@@ -609,6 +697,9 @@ REVOKE ALL ON FUNCTION
     jobspy.create_invoice_series(text, text, boolean),
     jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer),
     jobspy.invoice_next_number(text, timestamptz),
+    jobspy.invoice_number_block(text),
+    jobspy.invoice_reserve_numbers(text, timestamptz, bigint),
+    jobspy.invoice_release_numbers(),
     jobspy.finalize_invoice(uuid),
     jobspy.void_invoice(uuid),
     jobspy.mark_invoice_uncollectible(uuid),

@@ -710,6 +710,7 @@ CREATE FUNCTION jobspy.renew_subscriptions() RETURNS bigint
 DECLARE
     v_now timestamptz := jobspy.now();
     v_sub jobspy.subscriptions;
+    v_due uuid[];
     v_count bigint;
 BEGIN
     -- A first payment that never came (Stripe: 23 hours).
@@ -721,16 +722,25 @@ BEGIN
     -- renewed meanwhile is re-checked against the condition and dropped.
     -- A provider's subscription (Stripe's) is renewed and invoiced by the
     -- provider; its events keep the row.
-    FOR v_sub IN
-        SELECT s.* FROM jobspy.subscriptions s
-         WHERE s.price_id IS NOT NULL AND s.stripe_subscription_id IS NULL
-           AND ((s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= v_now)
-                OR (s.status = 'past_due' AND s.next_retry_at <= v_now))
-         FOR UPDATE SKIP LOCKED
-    LOOP
+    SELECT array_agg(d.id) INTO v_due
+      FROM (SELECT s.id FROM jobspy.subscriptions s
+             WHERE s.price_id IS NOT NULL AND s.stripe_subscription_id IS NULL
+               AND ((s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= v_now)
+                    OR (s.status = 'past_due' AND s.next_retry_at <= v_now))
+             ORDER BY s.id
+             FOR UPDATE SKIP LOCKED) d;
+    IF v_due IS NULL THEN
+        RETURN v_count;
+    END IF;
+    -- About one renewal invoice each: their numbers as one block (what is
+    -- left is given back below; more invoices take numbers one by one).
+    INSERT INTO jobspy.invoice_series (series) VALUES ('default') ON CONFLICT DO NOTHING;
+    PERFORM jobspy.invoice_reserve_numbers('default', v_now, cardinality(v_due));
+    FOR v_sub IN SELECT s.* FROM jobspy.subscriptions s WHERE s.id = ANY (v_due) ORDER BY s.id LOOP
         PERFORM jobspy.subscription_advance(v_sub, v_now);
         v_count := v_count + 1;
     END LOOP;
+    PERFORM jobspy.invoice_release_numbers();
     RETURN v_count;
 END
 $$;
