@@ -640,12 +640,19 @@ COMMENT ON FUNCTION jobspy.subscription_invoice(jobspy.subscriptions, jobspy.pri
     'internal: creates and finalizes a subscription''s invoice of its current period (recurring line, pending items, metered usage since usage_from, coupon discount); returns the amount due';
 
 -- A paid invoice of a subscription in dunning ends the dunning when no
--- other invoice of it is still due, whoever marks it paid.
+-- other invoice of it is still due, whoever marks it paid.  The other
+-- invoices are looked at only for a subscription in dunning: in one
+-- statement the planner ran that look first, for every paid invoice, and
+-- over every open one when it thought them few.
 CREATE FUNCTION jobspy.invoices_paid_recover_subscription() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    PERFORM FROM jobspy.subscriptions s WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid');
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
     UPDATE jobspy.subscriptions s
        SET status = 'active', dunning_attempts = 0, payment_failed_at = NULL, next_retry_at = NULL
      WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid')
