@@ -222,6 +222,19 @@ COMMENT ON FUNCTION jobspy.apply_webhook_event(jobspy.payment_webhooks) IS
 -- A failed attempt: its error kept, and a retry scheduled with exponential
 -- backoff (30 s doubling, at most 6 hours) until webhooks.max_attempts,
 -- after which the event is failed.  Returns the event's new status.
+-- Errors that no retry can cure: the event's own content breaks billing's
+-- rules (a transition the state machine refuses, another currency, a total
+-- its lines do not give) or is not valid data.  Anything else (an object
+-- not linked yet, a lock or serialization failure, a timeout) may pass
+-- on a later attempt.
+CREATE FUNCTION jobspy.webhook_error_is_final(error_code text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT error_code IN ('JS501', 'JS505', 'JS506', 'JS604', '23502', '23514') OR left(error_code, 2) = '22'
+$$;
+COMMENT ON FUNCTION jobspy.webhook_error_is_final(text) IS
+    'internal: true for an SQLSTATE that a retry of the same event cannot cure (JS501, JS505, JS506, JS604, 23502, 23514, class 22)';
+
 CREATE FUNCTION jobspy.webhook_failed(webhook_id bigint, error_code text, error text) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -233,8 +246,9 @@ BEGIN
     UPDATE jobspy.payment_webhooks x
        SET attempts = x.attempts + 1,
            errors = x.errors || jsonb_build_object('at', jobspy.now(), 'sqlstate', $2, 'error', left($3, 1000)),
-           status = CASE WHEN x.attempts + 1 >= max_try THEN 'failed' ELSE 'pending' END,
-           next_attempt_at = CASE WHEN x.attempts + 1 < max_try
+           status = CASE WHEN x.attempts + 1 >= max_try OR jobspy.webhook_error_is_final($2) THEN 'failed'
+                         ELSE 'pending' END,
+           next_attempt_at = CASE WHEN x.attempts + 1 < max_try AND NOT jobspy.webhook_error_is_final($2)
                              THEN jobspy.now() + least(interval '30 seconds' * power(2, x.attempts), interval '6 hours') END
      WHERE x.id = $1
     RETURNING x.* INTO w;
@@ -248,7 +262,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.webhook_failed(bigint, text, text) IS
-    'internal: records a failed attempt at a stored event (its error, attempts) and schedules the retry with backoff, or fails it after webhooks.max_attempts';
+    'internal: records a failed attempt at a stored event (its error, attempts) and schedules the retry with backoff, or fails it: at once for an error no retry cures, else after webhooks.max_attempts';
 
 -- One attempt at a stored event the caller has locked, in a subtransaction:
 -- a failure rolls back what the attempt wrote.
@@ -437,7 +451,7 @@ REVOKE ALL ON FUNCTION jobspy.webhook_seal(uuid, text), jobspy.webhook_event_sta
     jobspy.webhook_provider_for_update(text),
     jobspy.set_provider_secret(text, text), jobspy.retire_provider_secret(text),
     jobspy.apply_webhook_event(jobspy.payment_webhooks), jobspy.webhook_attempt(jobspy.payment_webhooks),
-    jobspy.webhook_failed(bigint, text, text),
+    jobspy.webhook_failed(bigint, text, text), jobspy.webhook_error_is_final(text),
     jobspy.process_webhook(bigint),
     jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer)

@@ -5,7 +5,7 @@
 -- Payloads follow the shapes of Stripe's published fixtures
 -- (stripe/openapi, openapi/fixtures3.json), trimmed to what matters.
 BEGIN;
-SELECT plan(43);
+SELECT plan(44);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
@@ -119,7 +119,7 @@ SELECT is((SELECT (status, canceled_at, ended_at) FROM jobspy.subscriptions WHER
           'customer.subscription.deleted cancels it with Stripe''s times');
 SELECT is(pg_temp.send('evt_s4', 'customer.subscription.updated', 50, pg_temp.sub('sub_a', 'cus_ada', 'active')),
           'ACCEPTED', 'a newer event reviving a canceled subscription is accepted (stored)');
-SELECT is(pg_temp.outcome('evt_s4'), 'pending: JS505', 'but cannot apply: kept pending for a retry with the state machine''s JS505');
+SELECT is(pg_temp.outcome('evt_s4'), 'failed: JS505', 'but cannot apply: failed at once with the state machine''s JS505 (no retry would cure it)');
 SELECT is((SELECT errors -> 0 ->> 'error' FROM jobspy.payment_webhooks WHERE event_id = 'evt_s4'),
           'illegal subscription transition from canceled to active', 'with its error');
 SELECT is((SELECT status FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_a'), 'canceled',
@@ -212,10 +212,12 @@ SELECT pg_temp.send('evt_i9', 'invoice.created', 20,
                     pg_temp.inv('in_4', 'cus_bob', 'draft', jsonb_build_array(pg_temp.line(700, 1, 'Bad debt')), 700));
 SELECT is((SELECT note FROM jobspy.payment_webhooks WHERE event_id = 'evt_i9'), NULL,
           'a newer event saying draft about a paid invoice is not taken for an older one');
-SELECT is(pg_temp.outcome('evt_i9'), 'pending: JS506', 'it cannot apply: kept with JS506 from the invoice state machine');
+SELECT is(pg_temp.outcome('evt_i9'), 'failed: JS506', 'it cannot apply: failed with JS506 from the invoice state machine');
 SELECT pg_temp.send('evt_i10', 'invoice.created', 0,
                     pg_temp.inv('in_5', 'cus_bob', 'draft', jsonb_build_array(pg_temp.line(100000, 1, 'Taxed', 1)), 100001));
-SELECT is(pg_temp.outcome('evt_i10'), 'pending: JS604', 'a tax that no per-line rate reproduces fails with JS604');
+SELECT is(pg_temp.outcome('evt_i10'), 'failed: JS604', 'a tax that no per-line rate reproduces fails with JS604');
+SELECT is((SELECT count(*) FROM jobspy.webhook_queue q JOIN jobspy.payment_webhooks w ON w.id = q.webhook_id
+            WHERE w.event_id IN ('evt_s4', 'evt_i9', 'evt_i10')), 0::bigint, 'and none of the three is queued for a retry');
 SELECT is((SELECT count(*) FROM jobspy.provider_invoices WHERE provider_invoice_id = 'in_5'), 0::bigint,
           'and leaves no invoice behind');
 
