@@ -389,6 +389,127 @@ $$;
 COMMENT ON FUNCTION jobspy.stripe_apply_invoice(uuid, jsonb, timestamptz) IS
     'internal: invoice.*: the invoice mirroring this Stripe id, created when missing with Stripe''s lines, moved to Stripe''s status through finalize, void and mark uncollectible';
 
+-- ------------------------------------------------------------ payments
+
+-- A charge and its payment intent are one payment: it is recorded under
+-- the payment intent's id when there is one (a charge names it), else the
+-- charge's, so that the events of both land on the same row.
+CREATE FUNCTION jobspy.stripe_payment_id(obj jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE obj ->> 'object'
+               WHEN 'charge' THEN coalesce(jobspy.stripe_ref(obj -> 'payment_intent'), obj ->> 'id')
+               WHEN 'refund' THEN coalesce(jobspy.stripe_ref(obj -> 'payment_intent'), jobspy.stripe_ref(obj -> 'charge'))
+               ELSE obj ->> 'id' END
+$$;
+COMMENT ON FUNCTION jobspy.stripe_payment_id(jsonb) IS
+    'internal: the provider payment id of a Stripe charge, payment intent or refund: the payment intent''s id when there is one, else the charge''s';
+
+-- A Stripe amount field in minor units, or 22023.
+CREATE FUNCTION jobspy.stripe_amount(obj jsonb, field text) RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF obj ->> field !~ '^[0-9]{1,18}$' THEN
+        RAISE EXCEPTION '% % has no valid %', obj ->> 'object', left(obj ->> 'id', 255), field USING ERRCODE = '22023';
+    END IF;
+    RETURN (obj ->> field)::bigint;
+END
+$$;
+COMMENT ON FUNCTION jobspy.stripe_amount(jsonb, text) IS
+    'internal: a Stripe amount (minor units) from an object''s field; raises 22023 when it is missing or not a whole number';
+
+-- charge.succeeded, .failed, .refunded, payment_intent.succeeded and
+-- .payment_failed: the payment through record_payment (its customer by the
+-- provider customer, its invoice by the provider invoice while that is
+-- still to be paid, the fee from an expanded balance transaction), and a
+-- charge's listed refunds through refund_payment.
+CREATE FUNCTION jobspy.stripe_apply_payment(provider_id uuid, event_type text, obj jsonb) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    code   text := (SELECT p.code FROM jobspy.payment_providers p WHERE p.id = stripe_apply_payment.provider_id);
+    pay_id text := jobspy.stripe_payment_id(obj);
+    status text := CASE WHEN event_type IN ('charge.failed', 'payment_intent.payment_failed') THEN 'failed'
+                        ELSE 'succeeded' END;
+    amount bigint;
+    fee    bigint := 0;
+    known  jobspy.payments;
+    cid    uuid;
+    inv    uuid;
+    pid    uuid;
+    r      jsonb;
+BEGIN
+    IF obj ->> 'object' = 'charge' THEN
+        amount := CASE WHEN obj ->> 'amount_captured' ~ '^[1-9][0-9]{0,17}$' THEN jobspy.stripe_amount(obj, 'amount_captured')
+                       ELSE jobspy.stripe_amount(obj, 'amount') END;
+        IF obj #>> '{balance_transaction,fee}' ~ '^[0-9]{1,18}$' THEN
+            fee := (obj #>> '{balance_transaction,fee}')::bigint;
+        END IF;
+    ELSE
+        amount := CASE WHEN obj ->> 'amount_received' ~ '^[1-9][0-9]{0,17}$' THEN jobspy.stripe_amount(obj, 'amount_received')
+                       ELSE jobspy.stripe_amount(obj, 'amount') END;
+    END IF;
+    SELECT p.* INTO known FROM jobspy.payments p
+     WHERE p.provider_id = stripe_apply_payment.provider_id AND p.provider_payment_id = pay_id;
+    IF status = 'failed' AND known.status IS DISTINCT FROM 'pending' AND known.id IS NOT NULL THEN
+        -- A failed attempt of a payment intent that later succeeded.
+        RETURN format('payment %s is %s already: a failed attempt changes nothing', pay_id, known.status);
+    END IF;
+    IF known.id IS NULL THEN
+        cid := jobspy.stripe_customer_of(provider_id, obj);
+        -- Linked to its invoice only while the invoice is to be paid: an
+        -- invoice.paid event that came first has already paid it.
+        SELECT i.id INTO inv FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
+         WHERE pi.provider_id = stripe_apply_payment.provider_id
+           AND pi.provider_invoice_id = jobspy.stripe_ref(obj -> 'invoice') AND i.status IN ('open', 'uncollectible');
+    ELSE
+        cid := known.customer_id;
+    END IF;
+    pid := jobspy.record_payment(code, pay_id, cid, amount, upper(obj ->> 'currency'), status, inv, NULL, fee);
+    IF event_type = 'charge.refunded' AND jsonb_typeof(obj #> '{refunds,data}') = 'array' THEN
+        FOR r IN SELECT x FROM jsonb_array_elements(obj #> '{refunds,data}') x LOOP
+            IF r ->> 'status' = 'succeeded' THEN
+                PERFORM jobspy.refund_payment(pid, jobspy.stripe_amount(r, 'amount'), left(r ->> 'reason', 500), r ->> 'id');
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.stripe_apply_payment(uuid, text, jsonb) IS
+    'internal: charge.* and payment_intent.* events: the payment through record_payment, under the payment intent''s id when there is one; a charge''s listed refunds through refund_payment';
+
+-- charge.refund.updated, refund.created and refund.updated: a succeeded
+-- refund through refund_payment, once per refund id.
+CREATE FUNCTION jobspy.stripe_apply_refund(provider_id uuid, obj jsonb) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pay_id text := jobspy.stripe_payment_id(obj);
+    pid    uuid;
+BEGIN
+    IF obj ->> 'status' IS DISTINCT FROM 'succeeded' THEN
+        RETURN format('refund %s is %s: only a succeeded refund is recorded', left(obj ->> 'id', 255),
+                      coalesce(left(obj ->> 'status', 30), 'without a status'));
+    END IF;
+    SELECT p.id INTO pid FROM jobspy.payments p
+     WHERE p.provider_id = stripe_apply_refund.provider_id AND p.provider_payment_id = pay_id;
+    IF pid IS NULL THEN
+        RAISE EXCEPTION 'refund % is of payment %, which is not recorded yet', left(obj ->> 'id', 255), coalesce(left(pay_id, 255), 'NULL')
+            USING ERRCODE = 'JS605',
+                  HINT = 'The event is retried: it applies once the charge or payment intent event has been applied.';
+    END IF;
+    PERFORM jobspy.refund_payment(pid, jobspy.stripe_amount(obj, 'amount'), left(obj ->> 'reason', 500), obj ->> 'id');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.stripe_apply_refund(uuid, jsonb) IS
+    'internal: a Stripe refund object that succeeded, recorded once through refund_payment; raises JS605 while its payment is not recorded';
+
 -- ------------------------------------------------------------ dispatch
 
 CREATE FUNCTION jobspy.apply_stripe_event(provider_id uuid, event_type text, obj jsonb, event_created timestamptz)
@@ -406,21 +527,26 @@ BEGIN
     ELSIF event_type IN ('invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_failed',
                          'invoice.voided', 'invoice.marked_uncollectible') AND obj ->> 'object' = 'invoice' THEN
         RETURN jobspy.stripe_apply_invoice(provider_id, obj, event_created);
-    ELSIF event_type IN ('charge.succeeded', 'charge.failed', 'charge.refunded', 'charge.refund.updated',
-                         'payment_intent.succeeded', 'payment_intent.payment_failed') THEN
-        RETURN format('%s is kept but not applied: payments are not recorded from provider events yet', event_type);
+    ELSIF event_type IN ('charge.succeeded', 'charge.failed', 'charge.refunded') AND obj ->> 'object' = 'charge'
+       OR event_type IN ('payment_intent.succeeded', 'payment_intent.payment_failed')
+          AND obj ->> 'object' = 'payment_intent' THEN
+        RETURN jobspy.stripe_apply_payment(provider_id, event_type, obj);
+    ELSIF event_type IN ('charge.refund.updated', 'refund.created', 'refund.updated') AND obj ->> 'object' = 'refund' THEN
+        RETURN jobspy.stripe_apply_refund(provider_id, obj);
     END IF;
     RETURN format('%s is not applied to billing', left(event_type, 255));
 END
 $$;
 COMMENT ON FUNCTION jobspy.apply_stripe_event(uuid, text, jsonb, timestamptz) IS
-    'internal: applies a Stripe event''s object to billing (customers, subscriptions, invoices); NULL when applied, else why nothing changed';
+    'internal: applies a Stripe event''s object to billing (customers, subscriptions, invoices, payments, refunds); NULL when applied, else why nothing changed';
 
 REVOKE ALL ON FUNCTION jobspy.stripe_time(jsonb), jobspy.stripe_ref(jsonb),
     jobspy.webhook_status_path(text[], text, text), jobspy.stripe_customer(uuid, text, jsonb),
     jobspy.stripe_customer_of(uuid, jsonb), jobspy.stripe_apply_customer(uuid, jsonb),
     jobspy.stripe_apply_subscription(uuid, jsonb, timestamptz), jobspy.stripe_sync_invoice_lines(uuid, jsonb),
-    jobspy.stripe_apply_invoice(uuid, jsonb, timestamptz), jobspy.apply_stripe_event(uuid, text, jsonb, timestamptz)
+    jobspy.stripe_apply_invoice(uuid, jsonb, timestamptz), jobspy.apply_stripe_event(uuid, text, jsonb, timestamptz),
+    jobspy.stripe_payment_id(jsonb), jobspy.stripe_amount(jsonb, text), jobspy.stripe_apply_payment(uuid, text, jsonb),
+    jobspy.stripe_apply_refund(uuid, jsonb)
   FROM PUBLIC;
 REVOKE ALL ON jobspy.provider_invoices FROM PUBLIC;
 GRANT SELECT ON jobspy.provider_invoices TO jobspy_admin;

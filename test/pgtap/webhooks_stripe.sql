@@ -5,7 +5,7 @@
 -- Payloads follow the shapes of Stripe's published fixtures
 -- (stripe/openapi, openapi/fixtures3.json), trimmed to what matters.
 BEGIN;
-SELECT plan(44);
+SELECT plan(56);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
@@ -222,11 +222,87 @@ SELECT is((SELECT count(*) FROM jobspy.provider_invoices WHERE provider_invoice_
           'and leaves no invoice behind');
 
 -- ----------------------------------------------------------------- payments
-SELECT pg_temp.send('evt_ch1', 'charge.succeeded', 0,
-                    jsonb_build_object('id', 'ch_1', 'object', 'charge', 'amount', 3700, 'currency', 'usd',
-                                       'customer', 'cus_ada', 'invoice', 'in_1', 'paid', true, 'status', 'succeeded'));
-SELECT is((SELECT (status, note LIKE 'charge.succeeded is kept but not applied%') FROM jobspy.payment_webhooks
-            WHERE event_id = 'evt_ch1'), ROW('ignored'::text, true), 'payment events are recorded as not applied, with why');
+-- A charge (ch_, with its payment intent pi_), as the fixtures have it.
+CREATE FUNCTION pg_temp.charge(id text, pi text, cus text, amount bigint, inv text DEFAULT NULL, extra jsonb DEFAULT '{}')
+    RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('id', id, 'object', 'charge', 'amount', amount, 'amount_captured', amount,
+                              'amount_refunded', 0, 'currency', 'usd', 'customer', cus, 'invoice', inv,
+                              'payment_intent', pi, 'paid', true, 'captured', true, 'status', 'succeeded',
+                              'balance_transaction', 'txn_' || id, 'created', 1893456000,
+                              'refunds', jsonb_build_object('object', 'list', 'data', '[]'::jsonb))
+           || extra
+$$;
+CREATE FUNCTION pg_temp.refund(id text, ch text, pi text, amount bigint, status text DEFAULT 'succeeded') RETURNS jsonb
+    LANGUAGE sql AS $$
+    SELECT jsonb_build_object('id', id, 'object', 'refund', 'amount', amount, 'currency', 'usd', 'charge', ch,
+                              'payment_intent', pi, 'reason', 'requested_by_customer', 'status', status,
+                              'created', 1893456000)
+$$;
+CREATE FUNCTION pg_temp.payment(pi text) RETURNS text LANGUAGE sql AS $$
+    SELECT row(p.status, p.amount_cents, p.fee_cents, p.refunded_amount_cents, i.invoice_number IS NOT NULL)::text
+      FROM jobspy.payments p LEFT JOIN jobspy.invoices i ON i.id = p.invoice_id WHERE p.provider_payment_id = pi
+$$;
+CREATE FUNCTION pg_temp.invoice_of(inv text) RETURNS text LANGUAGE sql AS $$
+    SELECT row(i.status, i.amount_paid_cents)::text FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
+     WHERE pi.provider_invoice_id = inv
+$$;
+SELECT pg_temp.send('evt_pay_p0', 'invoice.finalized', 100,
+                    pg_temp.inv('in_p', 'cus_ada', 'open', jsonb_build_array(pg_temp.line(2500, 1, 'Seats')), 2500,
+                                '{"parent": null}'));
+-- A failed attempt, then the charge that succeeds, with its fee expanded.
+SELECT pg_temp.send('evt_pay_c0', 'charge.failed', 101,
+                    pg_temp.charge('ch_p0', 'pi_p1', 'cus_ada', 2500, 'in_p', '{"status": "failed", "paid": false}'));
+SELECT is(pg_temp.payment('pi_p1'), '(failed,2500,0,0,t)', 'charge.failed records the payment intent''s payment as failed');
+SELECT pg_temp.send('evt_pay_c1', 'charge.succeeded', 102,
+                    pg_temp.charge('ch_p1', 'pi_p2', 'cus_ada', 2500, 'in_p',
+                                   '{"balance_transaction": {"id": "txn_1", "object": "balance_transaction", "fee": 103}}'));
+SELECT is(pg_temp.payment('pi_p2'), '(succeeded,2500,103,0,t)',
+          'charge.succeeded records the payment under its payment intent, with the fee of its balance transaction');
+SELECT is(pg_temp.invoice_of('in_p'), '(paid,2500)', 'and pays the invoice it names');
+SELECT pg_temp.send('evt_pay_c2', 'payment_intent.succeeded', 103,
+                    jsonb_build_object('id', 'pi_p2', 'object', 'payment_intent', 'amount', 2500, 'amount_received', 2500,
+                                       'currency', 'usd', 'customer', 'cus_ada', 'status', 'succeeded', 'latest_charge', 'ch_p1'));
+SELECT is((SELECT count(*) FROM jobspy.payments WHERE provider_payment_id IN ('pi_p2', 'ch_p1')), 1::bigint,
+          'payment_intent.succeeded of the same payment is the same row');
+SELECT is(pg_temp.invoice_of('in_p'), '(paid,2500)', 'and the invoice is not paid twice');
+SELECT pg_temp.send('evt_pay_c3', 'invoice.paid', 104,
+                    pg_temp.inv('in_p', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(2500, 1, 'Seats')), 2500,
+                                '{"parent": null}'));
+SELECT is(pg_temp.invoice_of('in_p'), '(paid,2500)', 'nor by its invoice.paid');
+SELECT pg_temp.send('evt_pay_c4', 'charge.failed', 105,
+                    pg_temp.charge('ch_p9', 'pi_p2', 'cus_ada', 2500, 'in_p', '{"status": "failed", "paid": false}'));
+SELECT is((SELECT (status, note LIKE '%failed attempt changes nothing') FROM jobspy.payment_webhooks WHERE event_id = 'evt_pay_c4'),
+          ROW('ignored'::text, true), 'a failed attempt reported after the success changes nothing, and says why');
+-- Refunds: listed in charge.refunded, and as refund objects; each once.
+SELECT pg_temp.send('evt_pay_r1', 'charge.refunded', 106,
+                    pg_temp.charge('ch_p1', 'pi_p2', 'cus_ada', 2500, 'in_p',
+                                   jsonb_build_object('amount_refunded', 500, 'refunds', jsonb_build_object('object', 'list',
+                                       'data', jsonb_build_array(pg_temp.refund('re_1', 'ch_p1', 'pi_p2', 500))))));
+SELECT is(pg_temp.payment('pi_p2'), '(partially_refunded,2500,103,500,t)', 'charge.refunded records its listed refund');
+SELECT pg_temp.send('evt_pay_r2', 'charge.refund.updated', 107, pg_temp.refund('re_1', 'ch_p1', 'pi_p2', 500));
+SELECT pg_temp.send('evt_pay_r3', 'refund.created', 108, pg_temp.refund('re_2', 'ch_p1', 'pi_p2', 300));
+SELECT pg_temp.send('evt_pay_r4', 'refund.updated', 109, pg_temp.refund('re_3', 'ch_p1', 'pi_p2', 100, 'pending'));
+SELECT is(pg_temp.payment('pi_p2') || ' ' || (SELECT count(*) FROM jobspy.refunds r JOIN jobspy.payments p ON p.id = r.payment_id
+                                               WHERE p.provider_payment_id = 'pi_p2'),
+          '(partially_refunded,2500,103,800,t) 2',
+          'a refund reported again counts once, a new one adds, a pending one waits');
+SELECT pg_temp.send('evt_pay_r5', 'charge.refund.updated', 110, pg_temp.refund('re_9', 'ch_x', 'pi_x', 100));
+SELECT is(pg_temp.outcome('evt_pay_r5'), 'pending: JS605', 'a refund of a payment not recorded yet waits for it (JS605)');
+-- An invoice paid by its invoice.paid before the charge arrives: the
+-- charge is recorded, not added to the invoice a second time.
+SELECT pg_temp.send('evt_pay_q1', 'invoice.paid', 120,
+                    pg_temp.inv('in_q', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(1200, 1, 'Extra')), 1200,
+                                '{"parent": null}'));
+SELECT pg_temp.send('evt_pay_q2', 'charge.succeeded', 121, pg_temp.charge('ch_q', 'pi_q', 'cus_ada', 1200, 'in_q'));
+SELECT is(pg_temp.invoice_of('in_q') || ' ' || pg_temp.payment('pi_q'), '(paid,1200) (succeeded,1200,0,0,f)',
+          'a charge of an invoice already paid is recorded without paying it again');
+SELECT pg_temp.send('evt_pay_u9', 'payment_intent.payment_failed', 130,
+                    jsonb_build_object('id', 'pi_u', 'object', 'payment_intent', 'amount', 900, 'currency', 'usd',
+                                       'customer', 'cus_nobody', 'status', 'requires_payment_method'));
+SELECT is(pg_temp.outcome('evt_pay_u9'), 'pending: JS603', 'a payment of an unknown customer waits for it (JS603)');
+SELECT is((SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'billing.payment.refunded'
+             AND payload ->> 'provider_payment_id' = 'pi_p2'), 2::bigint,
+          'billing''s own events follow: one billing.payment.refunded per refund');
 
 SELECT * FROM finish();
 ROLLBACK;
