@@ -252,10 +252,12 @@ $$;
 COMMENT ON FUNCTION jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text) IS
     'grants points to a locked member, settling the member''s debt from them first; returns the ledger id of the grant';
 
-CREATE FUNCTION jobspy.spend_points(user_id uuid, points bigint, idempotency_key text,
-                                    OUT allowed boolean, OUT balance bigint)
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+-- spend_points' rules in full; the C function (src/loyalty_spend.c) runs
+-- the common path itself and calls this one for the rare paths (a member
+-- not yet enrolled, a key replayed with other points).
+CREATE FUNCTION jobspy.loyalty_spend_points_sql(user_id uuid, points bigint, idempotency_key text,
+                                                OUT allowed boolean, OUT balance bigint)
+    LANGUAGE plpgsql VOLATILE
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -263,17 +265,17 @@ DECLARE
     prev jobspy.loyalty_spends;
     live bigint;
 BEGIN
-    IF spend_points.points IS NULL OR spend_points.points <= 0 THEN
+    IF loyalty_spend_points_sql.points IS NULL OR loyalty_spend_points_sql.points <= 0 THEN
         RAISE EXCEPTION 'points to spend must be positive' USING ERRCODE = '22023';
     END IF;
-    IF spend_points.idempotency_key IS NULL OR length(spend_points.idempotency_key) NOT BETWEEN 1 AND 255 THEN
+    IF loyalty_spend_points_sql.idempotency_key IS NULL OR length(loyalty_spend_points_sql.idempotency_key) NOT BETWEEN 1 AND 255 THEN
         RAISE EXCEPTION 'an idempotency key of 1 to 255 characters is required' USING ERRCODE = '22023';
     END IF;
-    m := jobspy.loyalty_lock_member(spend_points.user_id);
+    m := jobspy.loyalty_lock_member(loyalty_spend_points_sql.user_id);
     SELECT * INTO prev FROM jobspy.loyalty_spends s
-     WHERE s.user_id = spend_points.user_id AND s.idempotency_key = spend_points.idempotency_key;
+     WHERE s.user_id = loyalty_spend_points_sql.user_id AND s.idempotency_key = loyalty_spend_points_sql.idempotency_key;
     IF FOUND THEN
-        IF prev.points <> spend_points.points THEN
+        IF prev.points <> loyalty_spend_points_sql.points THEN
             RAISE EXCEPTION 'idempotency key "%" was used for a spend of % points', prev.idempotency_key, prev.points
                 USING ERRCODE = 'JS702', HINT = 'Use a new key for a new spend.';
         END IF;
@@ -282,18 +284,26 @@ BEGIN
         RETURN;
     END IF;
     live := jobspy.loyalty_live_balance(m.user_id, m.balance, m.next_expiry);
-    IF live < spend_points.points THEN
+    IF live < loyalty_spend_points_sql.points THEN
         allowed := false;
         balance := live;
         RETURN;
     END IF;
-    live := live - jobspy.loyalty_draw(m.user_id, spend_points.points, 'spend', NULL, spend_points.idempotency_key);
+    live := live - jobspy.loyalty_draw(m.user_id, loyalty_spend_points_sql.points, 'spend', NULL, loyalty_spend_points_sql.idempotency_key);
     allowed := true;
     balance := live;
     INSERT INTO jobspy.loyalty_spends (user_id, idempotency_key, points, balance)
-    VALUES (m.user_id, spend_points.idempotency_key, spend_points.points, balance);
+    VALUES (m.user_id, loyalty_spend_points_sql.idempotency_key, loyalty_spend_points_sql.points, balance);
 END
 $$;
+COMMENT ON FUNCTION jobspy.loyalty_spend_points_sql(uuid, bigint, text) IS
+    'spend_points in SQL, every rule: called by the C function for a member not yet enrolled and a key replayed with other points';
+
+CREATE FUNCTION jobspy.spend_points(user_id uuid, points bigint, idempotency_key text,
+                                    OUT allowed boolean, OUT balance bigint)
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'jobspy_spend_points';
 COMMENT ON FUNCTION jobspy.spend_points(uuid, bigint, text) IS
     'spends points, earliest-expiring first; denied (nothing taken) when the balance is short; a replayed key returns its first answer';
 
@@ -663,6 +673,7 @@ REVOKE ALL ON FUNCTION
     jobspy.loyalty_live_balance(uuid, bigint, timestamptz), jobspy.points_balance(uuid),
     jobspy.loyalty_next_expiry(uuid), jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint),
     jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text), jobspy.spend_points(uuid, bigint, text),
+    jobspy.loyalty_spend_points_sql(uuid, bigint, text),
     jobspy.loyalty_qualifying_tier(uuid, interval, text, bigint), jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint),
     jobspy.record_purchase(text, text, uuid, bigint, text, text, text),
     jobspy.refund_purchase(text, text, bigint, text), jobspy.loyalty_check(), jobspy.loyalty_expire_points(),

@@ -10,6 +10,9 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+#include "utils/uuid.h"
+
 /*
  * SQLSTATEs of the loyalty module (JS7xx), listed in docs/errors.md.  The
  * SQL functions raise them by their text; these names are for C callers.
@@ -38,5 +41,13 @@ extern void referral_code_generate(char out[REFERRAL_CODE_LEN + 1]);
 
 /* The canonical form of a typed referral code, false when malformed or its check fails. */
 extern bool referral_code_normalize(const char *input, size_t len, char out[REFERRAL_CODE_LEN + 1]);
+
+/*
+ * A member's spendable points at now from its row's balance and next_expiry
+ * (src/loyalty_balance.c): the balance, less the remainders of grants
+ * already expired that maintain() has not yet written off.
+ */
+extern int64 loyalty_live_balance(pg_uuid_t *user_id, int64 balance, bool next_isnull,
+								  TimestampTz next, TimestampTz now);
 
 #endif							/* JOBSPY_LOYALTY_H */

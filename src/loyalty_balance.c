@@ -78,8 +78,8 @@ expired_remainders(pg_uuid_t *user_id, TimestampTz now)
  * the remainders of grants already past their expiry that maintain() has
  * not yet written off (there are some only once next_expiry has passed).
  */
-static int64
-live_balance(pg_uuid_t *user_id, int64 balance, bool next_isnull, TimestampTz next, TimestampTz now)
+int64
+loyalty_live_balance(pg_uuid_t *user_id, int64 balance, bool next_isnull, TimestampTz next, TimestampTz now)
 {
 	if (next_isnull || next > now)
 		return balance;
@@ -115,7 +115,7 @@ jobspy_points_balance(PG_FUNCTION_ARGS)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	PG_RETURN_INT64(live_balance(user_id, balance, next_isnull, next, jobspy_now()));
+	PG_RETURN_INT64(loyalty_live_balance(user_id, balance, next_isnull, next, jobspy_now()));
 }
 
 /*
@@ -129,6 +129,6 @@ jobspy_loyalty_live_balance(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	PG_RETURN_INT64(live_balance(PG_GETARG_UUID_P(0), PG_GETARG_INT64(1), PG_ARGISNULL(2),
+	PG_RETURN_INT64(loyalty_live_balance(PG_GETARG_UUID_P(0), PG_GETARG_INT64(1), PG_ARGISNULL(2),
 								 PG_ARGISNULL(2) ? 0 : PG_GETARG_TIMESTAMPTZ(2), jobspy_now()));
 }

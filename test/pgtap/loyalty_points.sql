@@ -1,13 +1,14 @@
 -- Loyalty: businesses and rules, members, purchases and their replays, the
 -- points ledger (FIFO spending, expiry, refunds and debt), tiers.
 BEGIN;
-SELECT plan(63);
+SELECT plan(68);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email) VALUES
     ('b0000000-0000-4000-8000-000000000001', 'l1@example.com'),
     ('b0000000-0000-4000-8000-000000000002', 'l2@example.com'),
-    ('b0000000-0000-4000-8000-000000000003', 'l3@example.com');
+    ('b0000000-0000-4000-8000-000000000003', 'l3@example.com'),
+    ('b0000000-0000-4000-8000-000000000004', 'l4@example.com');
 
 -- Businesses and rules.
 SELECT isnt(jobspy.create_business('cafe', 'Cafe Krug'), NULL, 'create_business returns an id');
@@ -87,6 +88,15 @@ SELECT is((SELECT (allowed, balance)::text FROM jobspy.spend_points('b0000000-00
 SELECT is(jobspy.points_balance('b0000000-0000-4000-8000-000000000001'), 149::bigint, 'a denial takes nothing');
 SELECT throws_ok($$SELECT * FROM jobspy.spend_points('b0000000-0000-4000-8000-000000000001', 0, 's-3')$$, '22023', NULL, 'points must be positive');
 SELECT throws_ok($$SELECT * FROM jobspy.spend_points('b0000000-0000-4000-8000-000000000001', 1, NULL)$$, '22023', NULL, 'a key is required');
+SELECT throws_ok($$SELECT * FROM jobspy.spend_points('b0000000-0000-4000-8000-000000000001', 1, repeat('k', 256))$$,
+                 '22023', NULL, 'a key longer than 255 characters is refused');
+SELECT throws_ok($$SELECT * FROM jobspy.spend_points('b0000000-0000-4000-8000-0000000000ff', 1, 'u-1')$$,
+                 '22023', 'unknown user', 'a spend by an unknown user is refused');
+SELECT throws_ok($$SELECT * FROM jobspy.spend_points(NULL, 1, 'u-1')$$, '22023', 'unknown user', 'a spend by no user is refused');
+SELECT is((SELECT (allowed, balance)::text FROM jobspy.spend_points('b0000000-0000-4000-8000-000000000004', 1, 'u-1')),
+          '(f,0)', 'a user not yet a member spends nothing');
+SELECT ok(EXISTS (SELECT FROM jobspy.loyalty_members WHERE user_id = 'b0000000-0000-4000-8000-000000000004'),
+          'and is enrolled by the attempt, as by the SQL rules');
 
 -- Expiry: exact at jobspy.now() before maintain() writes anything.
 SET LOCAL jobspy.clock_override = '2032-03-01 12:00:00+00';  -- the March 2031 grants expired
