@@ -645,30 +645,40 @@ CREATE FUNCTION jobspy.conversion_funnel(steps text[], since timestamptz DEFAULT
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    firsts text;    -- a user's first time at each step, a column each: s1, s2, ...
+    reached text;   -- the users who reached each step in order, a count each
+    counts bigint[];
 BEGIN
     IF steps IS NULL OR cardinality(steps) NOT BETWEEN 1 AND 20 OR array_position(steps, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'a funnel needs 1 to 20 event types, none NULL'
             USING ERRCODE = '22023', HINT = 'For example ARRAY[''registration'', ''first_search'', ''upgrade_to_pro''].';
     END IF;
+    -- One pass over the first occurrences (rollup and tail), pivoted per
+    -- user: step k is reached when step 1 falls in [since, until) and each
+    -- later step is no earlier than the one before and before until.  Only
+    -- step numbers are written into the statement; the names are parameters.
+    SELECT string_agg(format('min(f.first_at) FILTER (WHERE f.event_type = $1[%s]) AS s%s', k, k), ', ' ORDER BY k),
+           string_agg(format('count(*) FILTER (WHERE s1 >= $2 AND s1 < $3%s)',
+                             (SELECT coalesce(string_agg(format(' AND s%s >= s%s AND s%s < $3', j, j - 1, j), '' ORDER BY j), '')
+                                FROM generate_series(2, k) j)), ', ' ORDER BY k)
+      INTO firsts, reached
+      FROM generate_series(1, cardinality(steps)) k;
+    EXECUTE format(
+        'SELECT ARRAY[%s]
+           FROM (SELECT %s
+                   FROM (SELECT r.event_type, r.user_id, r.first_at FROM jobspy.event_firsts_rollup r
+                          WHERE r.event_type = ANY ($1)
+                         UNION ALL
+                         SELECT t.event_type, t.user_id, t.first_at
+                           FROM jobspy.events_aggregate(jobspy.rollup_horizon(''events''), NULL) t
+                          WHERE t.event_type = ANY ($1)) f
+                  GROUP BY f.user_id) u', reached, firsts)
+      INTO counts
+      USING steps, coalesce(since, '-infinity'), coalesce(until, 'infinity');
     RETURN QUERY
-    WITH RECURSIVE firsts AS MATERIALIZED (
-        SELECT f.event_type, f.user_id, f.first_at FROM jobspy.event_firsts f WHERE f.event_type = ANY (steps)),
-    reached (step, user_id, at) AS (
-        SELECT 1, f.user_id, f.first_at
-          FROM firsts f
-         WHERE f.event_type = steps[1]
-           AND f.first_at >= coalesce(since, '-infinity') AND f.first_at < coalesce(until, 'infinity')
-        UNION ALL
-        SELECT r.step + 1, f.user_id, f.first_at
-          FROM reached r
-          JOIN firsts f ON f.user_id = r.user_id AND f.event_type = steps[r.step + 1]
-         WHERE r.step < cardinality(steps)
-           AND f.first_at >= r.at AND f.first_at < coalesce(until, 'infinity'))
-    SELECT s.ord::integer, s.name, count(r.user_id),
-           round(count(r.user_id)::numeric / nullif(first_value(count(r.user_id)) OVER (ORDER BY s.ord), 0), 4)
+    SELECT s.ord::integer, s.name, counts[s.ord], round(counts[s.ord]::numeric / nullif(counts[1], 0), 4)
       FROM unnest(steps) WITH ORDINALITY s(name, ord)
-      LEFT JOIN reached r ON r.step = s.ord
-     GROUP BY s.ord, s.name
      ORDER BY s.ord;
 END
 $$;

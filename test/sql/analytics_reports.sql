@@ -70,8 +70,34 @@ CREATE FUNCTION pg_temp.mismatches() RETURNS TABLE (report text, raw_rows bigint
     -- (the days of this test's users only: other tests make users too)
     signups AS (SELECT r.day IS NULL OR v.day IS NULL OR r.signups <> v.signups AS bad, r.day IS NOT NULL AS in_raw
                   FROM (SELECT * FROM signups_raw WHERE day < '2026-06-20') r
-                  FULL JOIN (SELECT * FROM jobspy.signups_daily WHERE day < '2026-06-20') v USING (day))
+                  FULL JOIN (SELECT * FROM jobspy.signups_daily WHERE day < '2026-06-20') v USING (day)),
+    -- daily_user_activity: per date and user, events and the first and last.
+    activity_raw AS (SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day, e.user_id, count(*) AS events,
+                            min(e.occurred_at) AS first_event_at, max(e.occurred_at) AS last_event_at
+                       FROM jobspy.events e GROUP BY 1, 2),
+    activity AS (SELECT r.day IS NULL OR v.day IS NULL
+                        OR (r.events, r.first_event_at, r.last_event_at)
+                           IS DISTINCT FROM (v.events, v.first_event_at, v.last_event_at) AS bad,
+                        r.day IS NOT NULL AS in_raw
+                   FROM activity_raw r FULL JOIN jobspy.daily_user_activity v USING (day, user_id)),
+    -- user_cohorts itself: each user's first and last day, and their events.
+    users_raw AS (SELECT c.user_id, c.registration_date, c.last_activity_date,
+                         (SELECT count(*) FROM jobspy.events e WHERE e.user_id = c.user_id) AS events
+                    FROM cohorts c),
+    user_spans AS (SELECT r.user_id IS NULL OR v.user_id IS NULL
+                          OR (r.registration_date, r.last_activity_date, r.events)
+                             IS DISTINCT FROM (v.first_day, v.last_day, v.events) AS bad,
+                          r.user_id IS NOT NULL AS in_raw
+                     FROM users_raw r FULL JOIN jobspy.user_activity v USING (user_id)),
+    -- The first time each user did each thing (the funnel's first occurrences).
+    firsts_raw AS (SELECT e.event_type, e.user_id, min(e.occurred_at) AS first_at FROM jobspy.events e GROUP BY 1, 2),
+    firsts AS (SELECT r.user_id IS NULL OR v.user_id IS NULL OR r.first_at <> v.first_at AS bad,
+                      r.user_id IS NOT NULL AS in_raw
+                 FROM firsts_raw r FULL JOIN jobspy.event_firsts v USING (event_type, user_id))
     SELECT 'api_performance_hourly', count(*) FILTER (WHERE in_raw), count(*) FILTER (WHERE bad) FROM api
+    UNION ALL SELECT 'daily_user_activity', count(*) FILTER (WHERE in_raw), count(*) FILTER (WHERE bad) FROM activity
+    UNION ALL SELECT 'user_activity', count(*) FILTER (WHERE in_raw), count(*) FILTER (WHERE bad) FROM user_spans
+    UNION ALL SELECT 'event_firsts', count(*) FILTER (WHERE in_raw), count(*) FILTER (WHERE bad) FROM firsts
     UNION ALL SELECT 'daily_active_users', count(*) FILTER (WHERE in_raw), count(*) FILTER (WHERE bad) FROM dau
     UNION ALL SELECT 'cohort_retention', count(*) FILTER (WHERE in_raw), count(*) FILTER (WHERE bad) FROM retention
     UNION ALL SELECT 'event_counts_daily', count(*) FILTER (WHERE in_raw), count(*) FILTER (WHERE bad) FROM counts
@@ -79,15 +105,18 @@ CREATE FUNCTION pg_temp.mismatches() RETURNS TABLE (report text, raw_rows bigint
 $$;
 
 -- A funnel by first occurrences, straight from the raw rows.
-CREATE FUNCTION pg_temp.raw_funnel(steps text[]) RETURNS TABLE (step integer, users bigint)
+CREATE FUNCTION pg_temp.raw_funnel(steps text[], since timestamptz DEFAULT '-infinity',
+                                   until timestamptz DEFAULT 'infinity') RETURNS TABLE (step integer, users bigint)
     LANGUAGE sql AS $$
     WITH RECURSIVE firsts AS (SELECT e.event_type, e.user_id, min(e.occurred_at) AS first_at
                                 FROM jobspy.events e GROUP BY 1, 2),
     reached (step, user_id, at) AS (
-        SELECT 1, f.user_id, f.first_at FROM firsts f WHERE f.event_type = steps[1]
+        SELECT 1, f.user_id, f.first_at FROM firsts f
+         WHERE f.event_type = steps[1] AND f.first_at >= since AND f.first_at < until
         UNION ALL
         SELECT r.step + 1, f.user_id, f.first_at FROM reached r
           JOIN firsts f ON f.user_id = r.user_id AND f.event_type = steps[r.step + 1] AND f.first_at >= r.at
+                        AND f.first_at < until
          WHERE r.step < cardinality(steps))
     SELECT s.ord::integer, count(r.user_id) FROM unnest(steps) WITH ORDINALITY s(name, ord)
       LEFT JOIN reached r ON r.step = s.ord GROUP BY s.ord ORDER BY s.ord
@@ -143,6 +172,15 @@ SELECT * FROM pg_temp.mismatches();
 SELECT f.step, f.event_type, f.users, f.users = r.users AS matches_raw, f.conversion_rate
   FROM jobspy.conversion_funnel(ARRAY['registration', 'first_search', 'export_data', 'upgrade_to_pro']) f
   JOIN pg_temp.raw_funnel(ARRAY['registration', 'first_search', 'export_data', 'upgrade_to_pro']) r USING (step)
+ ORDER BY f.step;
+
+-- A window: first steps from February 10 to May 20, later steps before May 20;
+-- a step may repeat.
+SELECT f.step, f.event_type, f.users, f.users = r.users AS matches_raw, f.conversion_rate
+  FROM jobspy.conversion_funnel(ARRAY['first_search', 'export_data', 'first_search', 'page_view'],
+                                '2026-02-10', '2026-05-20') f
+  JOIN pg_temp.raw_funnel(ARRAY['first_search', 'export_data', 'first_search', 'page_view'],
+                          '2026-02-10', '2026-05-20') r USING (step)
  ORDER BY f.step;
 
 -- Seed 004's token queries (by user, by model, for one month) against
