@@ -154,16 +154,19 @@ typedef struct LicFailure
 /* A failure code's number (1 up), and back. */
 extern int	lic_fail_code(const char *code);
 extern const char *lic_fail_code_name(int code);
-/*
- * Count one failure (without its hint when the store is nearly full, with
- * a warning); false when there is no room at all (count it in the table).
- */
+/* Count one failure; false when its partition is at the fill limit (spill it). */
 extern bool lic_fail_count(const LicFailKey *key, TimestampTz now);
+/* The same without its hint, past the limit (no spill possible); false when full. */
+extern bool lic_fail_count_coarse(const LicFailKey *key, TimestampTz now);
+/* A failure found its partition at the limit: counted, and a warning now and then. */
+extern void lic_fail_note_full(void);
 /* Whether the validation log takes this failure (the sampling clock moves). */
 extern bool lic_fail_sampled(void);
 /* For the flush: as lic_store_dropped_databases and lic_store_take. */
 extern int	lic_fail_databases(Oid *dbs, int max);
 extern void lic_fail_take(const Oid *dead, int ndead, void (*take) (const LicFailure *f));
+/* The same for the one partition that holds key's counts (a spill). */
+extern void lic_fail_take_partition_of(const LicFailKey *key, void (*take) (const LicFailure *f));
 /* Put counts a rolled-back flush took back; false when there is no room. */
 extern bool lic_fail_give_back(const LicFailure *taken);
 extern void lic_fail_require(void);
@@ -216,8 +219,17 @@ extern void lic_uncount_in_table(const LicRow *lic, TimestampTz now);
 
 /* The six array arguments of LIC_FAILURES_INSERT for n failures. */
 extern void lic_fail_arrays(const LicFailure *f, int n, Oid *types, Datum *values);
-/* Count one failure in license_validation_failures (the store had no room). */
-extern void lic_fail_count_in_table(const LicFailure *failure);
+/* Append n failure counts to license_validation_failures, as the tables' owner. */
+extern void lic_fail_insert(const LicFailure *failures, int n);
+
+/* ---- licensing_flush.c ------------------------------------------------------ */
+
+/*
+ * A failure whose partition is at the fill limit: the partition's counts of
+ * this database go to the table now, in this transaction (given back if it
+ * rolls back), and the failure is counted in the room that leaves.
+ */
+extern void lic_fail_spill(const LicFailure *failure);
 
 /* One row of the validation log; skipped where nothing may be written. */
 extern void lic_log_validation(const char *code, const LicRow *lic, text *fingerprint,

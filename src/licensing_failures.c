@@ -7,12 +7,16 @@
  * A failure costs a partition lock and an addition, not a durable write.
  * FAIL_PARTITIONS open-addressing tables of
  * licensing_failure_counters / FAIL_PARTITIONS entries each, filled to 7/8
- * at most for counts with a key hint; past that a failure is counted
- * without its hint (lic_fail_count), and only when a partition is full to
- * its last slot does the caller append the failure to the table itself
- * (lic_fail_count_in_table), so that every count stays exact.  Entries are
- * never removed one by one: a flush takes a partition's entries of its
- * database and compacts the rest, so a probe stops at the first free slot.
+ * at most.  A failure that finds its partition at that limit (a flood of
+ * distinct keys between two flushes) spills it: the validating backend
+ * writes its database's counts of that partition to the table in one
+ * INSERT (lic_fail_spill, licensing_flush.c) and counts the failure in the
+ * room that leaves, so that every count stays exact per licence, hint and
+ * code at one batched write per partition-full.  Only where nothing may be
+ * written (a read-only transaction) is a failure counted without its hint
+ * instead (lic_fail_count_coarse).  Entries are never removed one by one: a
+ * flush or a spill takes a partition's entries of its database and compacts
+ * the rest, so a probe stops at the first free slot.
  */
 #include "postgres.h"
 
@@ -51,7 +55,6 @@ typedef struct FailStore
 static FailStore *fstore = NULL;
 static LicFailure *failures = NULL;
 
-static void lic_fail_warn_full(void);
 
 int
 lic_fail_code(const char *code)
@@ -141,23 +144,25 @@ fail_add(const LicFailKey *key, int64 count, TimestampTz last_at, bool limited)
 	return done;
 }
 
-/*
- * Count one failure.  When the partition is at its fill limit, the failure
- * is counted without its key hint (one entry for every unknown key of the
- * day, one per licence and code), past the limit if need be, with a
- * warning: the counts per licence and code stay exact, and a flood of
- * random keys costs no write.  False only when the partition is full to
- * the last slot: the caller counts it in the table.
- */
+/* Count one failure under its key hint; false when its partition is at the fill limit. */
 bool
 lic_fail_count(const LicFailKey *key, TimestampTz now)
 {
+	return fail_add(key, 1, now, true);
+}
+
+/*
+ * Count one failure that found its partition at the fill limit and may not
+ * spill it: without its key hint (one entry per licence and code), past the
+ * limit if need be, with a warning.  False only when the partition is full
+ * to its last slot.
+ */
+bool
+lic_fail_count_coarse(const LicFailKey *key, TimestampTz now)
+{
 	LicFailKey	coarse = *key;
 
-	if (fail_add(key, 1, now, true))
-		return true;
-	pg_atomic_fetch_add_u64(&fstore->overflows, 1);
-	lic_fail_warn_full();
+	lic_fail_note_full();
 	memset(coarse.hint, 0, sizeof(coarse.hint));
 	return fail_add(&coarse, 1, now, false);
 }
@@ -182,64 +187,84 @@ lic_fail_sampled(void)
 	return licensing_failure_log_every > 0 && n % (uint64) licensing_failure_log_every == 0;
 }
 
-/* At most once a minute per backend: failures are counted without their hints. */
-static void
-lic_fail_warn_full(void)
+/*
+ * A failure found its partition at the fill limit: counted, and a warning
+ * at most once a minute per backend (the table fills between flushes).
+ */
+void
+lic_fail_note_full(void)
 {
 	static TimestampTz last_warned = 0;
 	TimestampTz now = GetCurrentTimestamp();
 
+	pg_atomic_fetch_add_u64(&fstore->overflows, 1);
 	if (now - last_warned < 60 * USECS_PER_SEC)
 		return;
 	last_warned = now;
 	ereport(WARNING,
 			(errcode(ERRCODE_JS_COUNTERS_FULL),
 			 errmsg("the shared-memory table of failed validation counts is full"),
-			 errdetail("Failures that find no room are counted without their key hint "
-					   "(" UINT64_FORMAT " so far since the server started).",
+			 errdetail("Counts are written to jobspy.license_validation_failures as a partition fills "
+					   "(a write per partition-full; in a read-only transaction failures are counted "
+					   "without their key hint); " UINT64_FORMAT " failures found it full since the server started.",
 					   pg_atomic_read_u64(&fstore->overflows)),
 			 errhint("Raise jobspy.licensing_failure_counters (restart), or run jobspy.maintain() more often.")));
 }
 
 /*
- * Take this database's counts out of the store, calling take() for each
- * (under a partition lock: take() must not wait), drop those of dropped
- * databases, and compact what stays.
+ * Take partition p's counts of this database out, calling take() for each
+ * (under the partition's lock: take() must not wait), drop those of the
+ * dropped databases, and compact what stays.  keep has room for a partition.
  */
+static void
+take_partition(int p, const Oid *dead, int ndead, void (*take) (const LicFailure *f), LicFailure *keep)
+{
+	int32		cap = fstore->capacity;
+	LicFailure *ents = failures + (Size) p * cap;
+	int32		nkeep = 0;
+
+	LWLockAcquire(fstore->locks[p], LW_EXCLUSIVE);
+	for (int32 i = 0; i < cap; i++)
+	{
+		bool		dropped = false;
+
+		if (fail_free(&ents[i]))
+			continue;
+		if (ents[i].key.dbid == MyDatabaseId)
+		{
+			take(&ents[i]);
+			continue;
+		}
+		for (int k = 0; k < ndead && !dropped; k++)
+			dropped = (dead[k] == ents[i].key.dbid);
+		if (!dropped)
+			keep[nkeep++] = ents[i];
+	}
+	memset(ents, 0, sizeof(LicFailure) * (Size) cap);
+	fstore->used[p] = 0;
+	for (int32 i = 0; i < nkeep; i++)
+		*fail_find(p, fail_hash(&keep[i].key), &keep[i].key, false) = keep[i];
+	LWLockRelease(fstore->locks[p]);
+}
+
+/* Take this database's counts out of the store, dropping those of dropped databases. */
 void
 lic_fail_take(const Oid *dead, int ndead, void (*take) (const LicFailure *f))
 {
-	int32		cap = fstore->capacity;
-	LicFailure *keep = palloc(sizeof(LicFailure) * (Size) cap);
+	LicFailure *keep = palloc(sizeof(LicFailure) * (Size) fstore->capacity);
 
 	for (int p = 0; p < FAIL_PARTITIONS; p++)
-	{
-		LicFailure *ents = failures + (Size) p * cap;
-		int32		nkeep = 0;
+		take_partition(p, dead, ndead, take, keep);
+	pfree(keep);
+}
 
-		LWLockAcquire(fstore->locks[p], LW_EXCLUSIVE);
-		for (int32 i = 0; i < cap; i++)
-		{
-			bool		dropped = false;
+/* Take this database's counts out of the partition that holds key's (a spill). */
+void
+lic_fail_take_partition_of(const LicFailKey *key, void (*take) (const LicFailure *f))
+{
+	LicFailure *keep = palloc(sizeof(LicFailure) * (Size) fstore->capacity);
 
-			if (fail_free(&ents[i]))
-				continue;
-			if (ents[i].key.dbid == MyDatabaseId)
-			{
-				take(&ents[i]);
-				continue;
-			}
-			for (int k = 0; k < ndead && !dropped; k++)
-				dropped = (dead[k] == ents[i].key.dbid);
-			if (!dropped)
-				keep[nkeep++] = ents[i];
-		}
-		memset(ents, 0, sizeof(LicFailure) * (Size) cap);
-		fstore->used[p] = 0;
-		for (int32 i = 0; i < nkeep; i++)
-			*fail_find(p, fail_hash(&keep[i].key), &keep[i].key, false) = keep[i];
-		LWLockRelease(fstore->locks[p]);
-	}
+	take_partition(fail_hash(key) % FAIL_PARTITIONS, NULL, 0, take, keep);
 	pfree(keep);
 }
 

@@ -2,9 +2,11 @@
  * licensing_flush.c: flush_license_validations (run by maintain()) writes
  * the counts the store holds to licenses and license_machines, one UPDATE
  * for each table, and the failure counts (licensing_failures.c) to
- * license_validation_failures, one INSERT.  What a flush took out of shared memory is kept until
- * the transaction ends, and put back if it (or the subtransaction of the
- * flush) rolls back, so that no count is lost or counted twice.
+ * license_validation_failures, one INSERT; and a validation spills the
+ * failure counts of a partition that filled up (lic_fail_spill).  What a
+ * flush or a spill took out of shared memory is kept until the transaction
+ * ends, and put back if it (or the subtransaction that took it) rolls back,
+ * so that no count is lost or counted twice.
  */
 #include "postgres.h"
 
@@ -140,6 +142,58 @@ flush_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				taken[i].subxact = parentSubid;
 }
 
+/* Ready this transaction to take counts out of shared memory, and to give them back on abort. */
+static void
+taken_begin(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(flush_xact_callback, NULL);
+		RegisterSubXactCallback(flush_subxact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	if (taken == NULL)
+	{
+		taken_allocated = 256;
+		taken = MemoryContextAlloc(TopTransactionContext, sizeof(Taken) * taken_allocated);
+		ntaken = 0;
+	}
+}
+
+/*
+ * A failure that found its partition at the fill limit (more distinct keys
+ * failed since the last flush than the partition holds): this database's
+ * counts of that partition are written now, in one INSERT of the caller's
+ * transaction, and given back if it rolls back, as a flush's are; the
+ * failure itself is counted in the room that leaves, so that it stays
+ * counted whatever becomes of the transaction.  Only when other databases'
+ * counts fill the partition is it appended to the table itself.
+ */
+void
+lic_fail_spill(const LicFailure *failure)
+{
+	int			first;
+	int			n = 0;
+	LicFailure *fails;
+	MemoryContext old;
+
+	lic_fail_note_full();
+	taken_begin();
+	first = ntaken;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	lic_fail_take_partition_of(&failure->key, take_failure);
+	MemoryContextSwitchTo(old);
+
+	fails = palloc(sizeof(LicFailure) * (ntaken - first + 1));
+	for (int i = first; i < ntaken; i++)
+		fails[n++] = taken[i].fail;
+	if (!lic_fail_count(&failure->key, failure->last_at))
+		fails[n++] = *failure;
+	if (n > 0)
+		lic_fail_insert(fails, n);
+	pfree(fails);
+}
+
 /*
  * The licences' part of a flush: their counts, last validation times and
  * daily counts, in one UPDATE.  Caller is connected to SPI.  Returns the
@@ -199,12 +253,6 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("validation counters cannot be flushed on a standby")));
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(flush_xact_callback, NULL);
-		RegisterSubXactCallback(flush_subxact_callback, NULL);
-		xact_callback_registered = true;
-	}
 	lic_rels_require();
 
 	ndead = lic_store_dropped_databases(dead);
@@ -214,11 +262,9 @@ jobspy_flush_license_validations(PG_FUNCTION_ARGS)
 			dead[ndead++] = fail_dbs[k];
 
 	/* A second flush in one transaction adds to what the first took. */
-	if (taken == NULL)
+	taken_begin();
+	if (!flushing)
 	{
-		taken_allocated = 256;
-		taken = MemoryContextAlloc(TopTransactionContext, sizeof(Taken) * taken_allocated);
-		ntaken = 0;
 		lic_store_flush_begin();
 		flushing = true;
 	}

@@ -208,8 +208,13 @@ note_failure(const Verdict *v, text *fingerprint, text *app_version)
 	memcpy(f.key.hint, v->hint, sizeof(f.key.hint));
 	f.key.code = lic_fail_code(v->code);
 	f.count = 1;
-	if (!lic_fail_count(&f.key, f.last_at) && !XactReadOnly)
-		lic_fail_count_in_table(&f);
+	if (!lic_fail_count(&f.key, f.last_at))
+	{
+		if (!XactReadOnly)
+			lic_fail_spill(&f);
+		else
+			(void) lic_fail_count_coarse(&f.key, f.last_at);	/* none when full: nothing may be written */
+	}
 	if (lic_fail_sampled())
 		lic_log_validation(v->code, v->lic, fingerprint, app_version);
 }

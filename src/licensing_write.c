@@ -192,9 +192,9 @@ lic_fail_arrays(const LicFailure *f, int n, Oid *types, Datum *values)
 	}
 }
 
-/* One failure added to license_validation_failures as the tables' owner. */
+/* Failure counts added to license_validation_failures as the tables' owner. */
 void
-lic_fail_count_in_table(const LicFailure *failure)
+lic_fail_insert(const LicFailure *failures, int n)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[6];
@@ -202,7 +202,7 @@ lic_fail_count_in_table(const LicFailure *failure)
 	Oid			save_user;
 	int			save_sec;
 
-	lic_fail_arrays(failure, 1, types, values);
+	lic_fail_arrays(failures, n, types, values);
 	run_as_owner(&plan, LIC_FAILURES_INSERT, 6, types, values, NULL, &save_user, &save_sec);
 	finish_as_owner(save_user, save_sec);
 }

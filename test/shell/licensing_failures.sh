@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Failed validations are counted in shared memory and flushed in batches:
 # exact per licence, key hint and code across flushes that race the flood,
-# across a store too small for the flood (failures then go to the table
-# directly, with a warning), and across a clean restart; an immediate stop
+# across a store too small for the flood (a full partition is then written
+# to the table by the validation that finds it full, with a warning), and
+# across a clean restart; an immediate stop
 # loses what was not flushed.  The validation log takes every
 # jobspy.licensing_failure_log_every-th failure, no more, no fewer.
 . ../../tools/lib.sh
 . ./tap.bash
 set +e
 db=jobspy_lic_failures
-echo "1..20"
+echo "1..21"
 restart_with
 licences_db 40 failures
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
@@ -90,9 +91,10 @@ check "$(q "SELECT count(*) FILTER (WHERE fingerprint = 'fp-all') || '/' || coun
 check "$(psql -X -Atq -d $db -c "SET ROLE jobspy_app" -c "SET jobspy.licensing_failure_log_every = 1" 2>&1 |
          grep -c 'permission denied')" 1 "only a superuser may change the sampling rate"
 
-# A store too small for the flood: failures past its fill limit are counted
-# without their key hint, with a warning naming the setting; the counts per
-# licence and code stay exact.
+# A store too small for the flood: a validation that finds its partition
+# full writes that partition's counts to the table in its own transaction
+# (a warning names the setting), so every count stays exact per licence,
+# key hint and code.
 restart_with jobspy.licensing_failure_counters=1024
 q "SELECT jobspy.flush_license_validations()" >/dev/null
 q "TRUNCATE jobspy.license_validation_failures"
@@ -104,22 +106,23 @@ nunknown=$(q "SELECT count(*) FROM public.unknown")
 out=$(q "SELECT count(*) FROM public.unknown u, jobspy.validate_license(u.license_key, 'fp') v" 2>&1)
 check "$(echo "$out" | grep -c 'HINT:  Raise jobspy.licensing_failure_counters')" 1 \
     "$nunknown distinct unknown keys on 1024 entries: one warning, naming the setting"
+check "$(q "SELECT sum(failures) > 0 AND sum(failures) < $nunknown FROM jobspy.license_validation_failures")" t \
+    "before any flush, the partitions that filled were written to the table by the validations"
 flood 2
 check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND'")" \
     $((9 * nunknown)) "still every NOT_FOUND counted exactly once ($((9 * nunknown)))"
 check "$(q "SELECT count(*) FROM (SELECT right(license_key, 4) AS hint, 9 * count(*) AS n FROM public.unknown GROUP BY 1) e
-            RIGHT JOIN (SELECT key_hint, sum(failures) AS failures FROM jobspy.license_validation_failures
-                         WHERE result = 'NOT_FOUND' AND key_hint IS NOT NULL GROUP BY 1) f ON f.key_hint = e.hint
-            WHERE e.n IS NULL OR f.failures > e.n")" 0 "no hint counted more often than it failed"
-check "$(q "SELECT sum(failures) > 0 FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND' AND key_hint IS NULL")" t \
-    "past the limit, failures were counted without their hint"
+            FULL JOIN (SELECT key_hint, sum(failures) AS failures FROM jobspy.license_validation_failures
+                        WHERE result = 'NOT_FOUND' GROUP BY 1) f ON f.key_hint = e.hint
+            WHERE f.failures IS DISTINCT FROM e.n")" 0 "and per key hint: 9 for each unknown key with that hint"
+check "$(q "SELECT count(*) FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND' AND key_hint IS NULL")" 0 \
+    "no failure was counted without its hint"
 check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'REVOKED'")" 160 \
     "and every REVOKED (160)"
 
-# A store full to its last slot (64 entries, four a partition: the unknown
-# keys take three of each, and their hint-less entry the fourth of one):
-# failures of the revoked licences that find no slot are appended to the
-# table directly, a row each; still each counted once.
+# A tiny store (64 entries, four a partition, three to the fill limit): the
+# partitions spill again and again; each revoked licence is still counted
+# exactly, under its own hint.
 restart_with jobspy.licensing_failure_counters=64
 q "SELECT jobspy.flush_license_validations()" >/dev/null
 q "TRUNCATE jobspy.license_validation_failures"
@@ -129,11 +132,10 @@ SELECT count(*) FROM generate_series(1, 3) r, public.k, jobspy.validate_license(
 SQL
 q "SELECT jobspy.flush_license_validations()" >/dev/null
 check "$(q "SELECT count(*) FROM public.k LEFT JOIN
-                   (SELECT license_id, sum(failures) AS n FROM jobspy.license_validation_failures
-                     WHERE result = 'REVOKED' GROUP BY 1) f USING (license_id)
-             WHERE g <= 20 AND f.n IS DISTINCT FROM 3")/$(q "SELECT count(*) > 20 FROM jobspy.license_validation_failures
-                                                            WHERE result = 'REVOKED'")" 0/t \
-    "a full store: each revoked licence counted exactly 3 times, some failures appended as rows of their own"
+                   (SELECT license_id, key_hint, sum(failures) AS n FROM jobspy.license_validation_failures
+                     WHERE result = 'REVOKED' GROUP BY 1, 2) f USING (license_id)
+             WHERE g <= 20 AND (f.n IS DISTINCT FROM 3 OR f.key_hint IS DISTINCT FROM right(k.license_key, 4))")" 0 \
+    "a tiny store: each revoked licence counted exactly 3 times, under its own hint"
 check "$(q "SELECT sum(failures) FROM jobspy.license_validation_failures WHERE result = 'NOT_FOUND'")" "$nunknown" \
     "and every unknown key once ($nunknown)"
 
