@@ -245,16 +245,8 @@ CREATE FUNCTION jobspy.base64url_encode(data bytea) RETURNS text
 COMMENT ON FUNCTION jobspy.base64url_encode(bytea) IS 'base64url without padding (RFC 4648 section 5)';
 
 CREATE FUNCTION jobspy.base64url_decode(data text) RETURNS bytea
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    IF data !~ '^[A-Za-z0-9_-]*$' OR length(data) % 4 = 1 THEN
-        RETURN NULL;
-    END IF;
-    RETURN decode(translate(data, '-_', '+/') || repeat('=', (4 - length(data) % 4) % 4), 'base64');
-END
-$$;
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_base64url_decode';
 COMMENT ON FUNCTION jobspy.base64url_decode(text) IS 'bytes of unpadded base64url, NULL when it is not base64url';
 
 -- ---- licences ----------------------------------------------------------

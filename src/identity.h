@@ -1,5 +1,6 @@
 /*
- * identity.h: password hashing and the shared-memory failed-login table.
+ * identity.h: password hashing, the shared-memory failed-login table and
+ * email addresses.
  */
 #ifndef JOBSPY_IDENTITY_H
 #define JOBSPY_IDENTITY_H
@@ -25,5 +26,11 @@
 
 /* Slots in the failed-login table. */
 #define LOGIN_FAILURE_SLOTS 4096
+
+/*
+ * The normal form of an email address (identity_email.c) into out, which
+ * has room for 255 bytes: false when it is not a valid address.
+ */
+extern bool email_normalize(const char *in, size_t len, char *out);
 
 #endif							/* JOBSPY_IDENTITY_H */

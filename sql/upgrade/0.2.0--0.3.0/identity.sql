@@ -42,3 +42,7 @@ GRANT EXECUTE ON FUNCTION
     jobspy.schnorr_verify(bytea, bytea, bytea), jobspy.nostr_verify_event(jsonb),
     jobspy.nostr_public_key(text), jobspy.nostr_npub(bytea), jobspy.nostr_user_id(text)
   TO jobspy_app, jobspy_admin;
+
+-- normalize_email is C (src/identity_email.c): the same addresses, found
+-- without a regular expression, and refused when not ASCII before lower-casing.
+-- @replace FUNCTION jobspy.normalize_email(

@@ -2,7 +2,8 @@
 -- 0.2.0 -> 0.3.0: licensing.  Failed validations are counted in shared
 -- memory and flushed in batches to license_validation_failures; the
 -- validation log keeps only a sample of them
--- (jobspy.licensing_failure_log_every).
+-- (jobspy.licensing_failure_log_every).  base64url_decode, which reads
+-- offline licence tokens, is C (src/base64url.c).
 
 -- @create TABLE jobspy.license_validation_failures
 CREATE INDEX license_validation_failures_day_idx ON jobspy.license_validation_failures (day);
@@ -17,3 +18,5 @@ COMMENT ON TABLE jobspy.license_validations IS
 -- @replace FUNCTION jobspy.flush_license_validations(
 
 -- @replace FUNCTION jobspy.maintain_licensing(
+
+-- @replace FUNCTION jobspy.base64url_decode(
