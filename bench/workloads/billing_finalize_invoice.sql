@@ -3,6 +3,7 @@
 -- series' next gapless number, so finalizations of the series take turns
 -- on its row.  Against the bare INSERT of a payment's row.
 -- compare: billing_bare_insert >= 0.25
+-- against: billing_gapless_floor
 \set n random(1, :scale)
 BEGIN;
 SELECT jobspy.create_invoice(bench.customer_id(:n), 'USD', series => 'bench') AS inv \gset
