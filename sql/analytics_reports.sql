@@ -286,6 +286,23 @@ CREATE TABLE jobspy.event_counts_rollup (
 COMMENT ON TABLE jobspy.event_counts_rollup IS 'events per UTC day and type below the rollup horizon';
 SELECT pg_catalog.pg_extension_config_dump('jobspy.event_counts_rollup', '');
 
+CREATE TABLE jobspy.token_usage_rollup (
+    month             timestamptz NOT NULL,
+    user_id           uuid NOT NULL,
+    provider          text NOT NULL,
+    model             text NOT NULL,
+    currency          text NOT NULL,
+    requests          bigint NOT NULL,
+    prompt_tokens     bigint NOT NULL,
+    completion_tokens bigint NOT NULL,
+    total_tokens      bigint NOT NULL,
+    cost              numeric NOT NULL,
+    PRIMARY KEY (month, user_id, provider, model, currency)
+);
+COMMENT ON TABLE jobspy.token_usage_rollup IS
+    'completions per UTC month, user, provider, model and currency below the rollup horizon (seed 004''s token reports)';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.token_usage_rollup', '');
+
 -- What one batch of raw rows adds to the rollups: the rows written by
 -- transactions in [from_xact, to_xact) (to_xact NULL: no upper bound).  The
 -- refresh rolls up a closed range; the report views add the open range above
@@ -342,6 +359,24 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.events_aggregate(xid8, xid8) IS
     'events rows written by transactions in [from_xact, to_xact) per UTC day, user and type';
+
+CREATE FUNCTION jobspy.token_usage_aggregate(from_xact xid8, to_xact xid8)
+    RETURNS TABLE (month timestamptz, user_id uuid, provider text, model text, currency text, requests bigint,
+                   prompt_tokens bigint, completion_tokens bigint, total_tokens bigint, cost numeric)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT date_trunc(''month'', t.created_at, ''UTC''), t.user_id, t.provider, t.model, t.currency, count(*),
+                sum(t.prompt_tokens)::bigint, sum(t.completion_tokens)::bigint, sum(t.total_tokens)::bigint, sum(t.cost)
+           FROM jobspy.token_usage t
+          WHERE %s
+          GROUP BY 1, 2, 3, 4, 5', jobspy.xact_range('t', from_xact, to_xact));
+END
+$$;
+COMMENT ON FUNCTION jobspy.token_usage_aggregate(xid8, xid8) IS
+    'token_usage rows written by transactions in [from_xact, to_xact) per UTC month, user, provider, model and currency';
 
 -- The stored horizon of a raw table; rows at or above it are not rolled up.
 CREATE FUNCTION jobspy.rollup_horizon(source text) RETURNS xid8
@@ -467,6 +502,24 @@ $$;
 COMMENT ON FUNCTION jobspy.rollup_events(xid8, xid8) IS
     'adds the events rows written by transactions in [lo, hi) to the event rollups; returns how many';
 
+-- Adds token_usage rows with lo <= xact < hi; the caller holds the state lock.
+CREATE FUNCTION jobspy.rollup_token_usage(lo xid8, hi xid8) RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH delta AS MATERIALIZED (SELECT * FROM jobspy.token_usage_aggregate(lo, hi)),
+    added AS (
+        INSERT INTO jobspy.token_usage_rollup AS r
+        SELECT * FROM delta
+        ON CONFLICT (month, user_id, provider, model, currency) DO UPDATE
+           SET requests = r.requests + excluded.requests, prompt_tokens = r.prompt_tokens + excluded.prompt_tokens,
+               completion_tokens = r.completion_tokens + excluded.completion_tokens,
+               total_tokens = r.total_tokens + excluded.total_tokens, cost = r.cost + excluded.cost)
+    SELECT coalesce(sum(d.requests), 0)::bigint FROM delta d
+$$;
+COMMENT ON FUNCTION jobspy.rollup_token_usage(xid8, xid8) IS
+    'internal: adds the token_usage rows of transactions in [lo, hi) to token_usage_rollup; returns how many';
+
 CREATE FUNCTION jobspy.refresh_rollups() RETURNS TABLE (source text, rows_added bigint, horizon xid8)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -476,7 +529,7 @@ DECLARE
     lo   xid8;
     hi   xid8;
 BEGIN
-    FOREACH src IN ARRAY ARRAY['api_usage', 'events'] LOOP
+    FOREACH src IN ARRAY ARRAY['api_usage', 'events', 'token_usage'] LOOP
         INSERT INTO jobspy.rollup_state AS s (source) VALUES (src) ON CONFLICT ON CONSTRAINT rollup_state_pkey DO NOTHING;
         -- A concurrent refresh of the same source waits here, then reads
         -- the horizon that one stored.
@@ -492,7 +545,8 @@ BEGIN
         source := src;
         horizon := hi;
         rows_added := CASE src WHEN 'api_usage' THEN jobspy.rollup_api_usage(lo, hi)
-                               ELSE jobspy.rollup_events(lo, hi) END;
+                               WHEN 'events' THEN jobspy.rollup_events(lo, hi)
+                               ELSE jobspy.rollup_token_usage(lo, hi) END;
         UPDATE jobspy.rollup_state s
            SET horizon = hi, refreshed_at = jobspy.now(), rows_rolled_up = s.rows_rolled_up + rows_added
          WHERE s.source = src;
@@ -513,9 +567,10 @@ BEGIN
     PERFORM FROM jobspy.rollup_state FOR UPDATE;
     TRUNCATE jobspy.api_performance_rollup, jobspy.daily_user_activity_rollup,
              jobspy.daily_active_users_rollup, jobspy.user_activity_rollup, jobspy.cohort_rollup,
-             jobspy.event_firsts_rollup, jobspy.event_counts_rollup;
+             jobspy.event_firsts_rollup, jobspy.event_counts_rollup, jobspy.token_usage_rollup;
     UPDATE jobspy.api_usage SET xact = pg_current_xact_id() WHERE xact <> pg_current_xact_id();
     UPDATE jobspy.events SET xact = pg_current_xact_id() WHERE xact <> pg_current_xact_id();
+    UPDATE jobspy.token_usage SET xact = pg_current_xact_id() WHERE xact <> pg_current_xact_id();
     UPDATE jobspy.rollup_state SET horizon = '0', rows_rolled_up = 0;
     RETURN QUERY SELECT * FROM jobspy.refresh_rollups();
 END
@@ -626,16 +681,19 @@ SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS signups
 COMMENT ON VIEW jobspy.signups_daily IS 'users created per UTC day (seed 004''s signups)';
 
 -- Seed 004's token usage by user and by model, per UTC month, from the
--- metered usage rows (quotas_metering.sql).  Read straight from token_usage:
--- its rows do not carry the writing transaction, so there is no exactly-once
--- rollup of them yet.
+-- metered usage rows (quotas_metering.sql): the rollup and the tail.
 CREATE VIEW jobspy.token_usage_monthly AS
-SELECT date_trunc('month', t.created_at, 'UTC') AS month, t.user_id, t.provider, t.model, t.currency,
-       count(*) AS requests, sum(t.prompt_tokens)::bigint AS prompt_tokens,
-       sum(t.completion_tokens)::bigint AS completion_tokens, sum(t.total_tokens)::bigint AS total_tokens,
-       sum(t.cost) AS cost
-  FROM jobspy.token_usage t
- GROUP BY 1, 2, 3, 4, 5;
+SELECT x.month, x.user_id, x.provider, x.model, x.currency, sum(x.requests)::bigint AS requests,
+       sum(x.prompt_tokens)::bigint AS prompt_tokens, sum(x.completion_tokens)::bigint AS completion_tokens,
+       sum(x.total_tokens)::bigint AS total_tokens, sum(x.cost) AS cost
+  FROM (SELECT r.month, r.user_id, r.provider, r.model, r.currency, r.requests, r.prompt_tokens,
+               r.completion_tokens, r.total_tokens, r.cost
+          FROM jobspy.token_usage_rollup r
+        UNION ALL
+        SELECT t.month, t.user_id, t.provider, t.model, t.currency, t.requests, t.prompt_tokens,
+               t.completion_tokens, t.total_tokens, t.cost
+          FROM jobspy.token_usage_aggregate(jobspy.rollup_horizon('token_usage'), NULL) t) x
+ GROUP BY x.month, x.user_id, x.provider, x.model, x.currency;
 COMMENT ON VIEW jobspy.token_usage_monthly IS
     'completions per UTC month, user, provider, model and currency: requests, tokens and exact cost in minor units';
 
@@ -691,8 +749,9 @@ REVOKE ALL ON FUNCTION
     jobspy.record_api_call(uuid, text, text, integer, integer, integer, integer, uuid, text, inet, text, text, jsonb, timestamptz),
     jobspy.record_api_calls(jsonb), jobspy.track_event(uuid, text, jsonb, timestamptz), jobspy.track_events(jsonb),
     jobspy.check_batch(jsonb), jobspy.outbox_to_events(), jobspy.refresh_rollups(), jobspy.rebuild_rollups(), jobspy.maintain_analytics(),
-    jobspy.rollup_api_usage(xid8, xid8), jobspy.rollup_events(xid8, xid8),
-    jobspy.api_usage_aggregate(xid8, xid8), jobspy.events_aggregate(xid8, xid8), jobspy.rollup_horizon(text),
+    jobspy.rollup_api_usage(xid8, xid8), jobspy.rollup_events(xid8, xid8), jobspy.rollup_token_usage(xid8, xid8),
+    jobspy.api_usage_aggregate(xid8, xid8), jobspy.events_aggregate(xid8, xid8),
+    jobspy.token_usage_aggregate(xid8, xid8), jobspy.rollup_horizon(text),
     jobspy.cohort_changes(xid8, xid8), jobspy.xact_range(text, xid8, xid8),
     jobspy.conversion_funnel(text[], timestamptz, timestamptz),
     jobspy.histogram_union(bytea, bytea), jobspy.histogram_quantile(bytea, double precision),
@@ -709,8 +768,8 @@ GRANT EXECUTE ON FUNCTION jobspy.refresh_rollups(), jobspy.rebuild_rollups() TO 
 -- Functions a report view calls are checked against the reader.
 GRANT EXECUTE ON FUNCTION
     jobspy.conversion_funnel(text[], timestamptz, timestamptz),
-    jobspy.api_usage_aggregate(xid8, xid8), jobspy.events_aggregate(xid8, xid8), jobspy.rollup_horizon(text),
-    jobspy.cohort_changes(xid8, xid8),
+    jobspy.api_usage_aggregate(xid8, xid8), jobspy.events_aggregate(xid8, xid8),
+    jobspy.token_usage_aggregate(xid8, xid8), jobspy.rollup_horizon(text), jobspy.cohort_changes(xid8, xid8),
     jobspy.histogram_union(bytea, bytea), jobspy.histogram_quantile(bytea, double precision),
     jobspy.histogram_count(bytea), jobspy.latency_histogram(integer), jobspy.latency_histogram_merge(bytea)
   TO jobspy_analyst, jobspy_admin;
@@ -721,5 +780,5 @@ GRANT SELECT ON jobspy.api_performance_hourly, jobspy.daily_user_activity, jobsp
 REVOKE ALL ON jobspy.events_default FROM PUBLIC;
 GRANT SELECT ON jobspy.events, jobspy.rollup_state, jobspy.api_performance_rollup,
     jobspy.daily_user_activity_rollup, jobspy.daily_active_users_rollup, jobspy.user_activity_rollup,
-    jobspy.cohort_rollup, jobspy.event_firsts_rollup, jobspy.event_counts_rollup
+    jobspy.cohort_rollup, jobspy.event_firsts_rollup, jobspy.event_counts_rollup, jobspy.token_usage_rollup
   TO jobspy_admin;

@@ -65,6 +65,8 @@ CREATE TABLE jobspy.token_usage (
     idempotency_key          text CHECK (length(idempotency_key) BETWEEN 1 AND 200),
     invoice_line_id          uuid,
     created_at               timestamptz NOT NULL DEFAULT jobspy.now(),
+    -- The writing transaction: analytics rolls each row up exactly once by it.
+    xact                     xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
     PRIMARY KEY (user_id, id),
     UNIQUE (user_id, idempotency_key)
 );
@@ -73,6 +75,7 @@ COMMENT ON TABLE jobspy.token_usage IS
 CREATE INDEX token_usage_created_idx ON jobspy.token_usage (user_id, created_at);
 CREATE INDEX token_usage_conversation_idx ON jobspy.token_usage (conversation_id) WHERE conversation_id IS NOT NULL;
 CREATE INDEX token_usage_unbilled_idx ON jobspy.token_usage (created_at) WHERE invoice_line_id IS NULL;
+CREATE INDEX token_usage_xact_idx ON jobspy.token_usage (xact);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.token_usage', '');
 
 ALTER TABLE jobspy.token_usage ENABLE ROW LEVEL SECURITY;

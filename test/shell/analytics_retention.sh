@@ -57,7 +57,7 @@ check "$(at '2031-06-15 01:00+00' "SELECT count(*) FROM jobspy.maintain() WHERE 
 q "UPDATE jobspy.rollup_state SET horizon = '999999999999'" >/dev/null
 err=$(psql -X -Atq -v VERBOSITY=sqlstate -d "$db" -c "SELECT * FROM jobspy.refresh_rollups()" 2>&1 || true)
 check "$(echo "$err" | grep -o 'JS802' | head -1)" "JS802" 'a horizon ahead of the cluster raises JS802'
-check "$(q "SELECT count(*) FROM jobspy.rebuild_rollups()")" "2" 'rebuild_rollups() runs for both sources'
+check "$(q "SELECT string_agg(source, ',' ORDER BY source) FROM jobspy.rebuild_rollups()")" "api_usage,events,token_usage" 'rebuild_rollups() runs for every source'
 check "$(q "SELECT string_agg(to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM') || ' ' || requests, ',' ORDER BY hour)
               FROM jobspy.api_performance_hourly")" \
       "2029-07 1,2031-05 1" 'after a rebuild the reports hold the raw rows kept, each once (history past retention is gone)'

@@ -9,7 +9,7 @@ SELECT set_config('jobspy.clock_override', '2026-06-30 12:00:00+00', false) IS N
 -- Whatever earlier tests left stays out of the comparison.
 SELECT count(*) >= 0 AS refreshed FROM jobspy.refresh_rollups();
 TRUNCATE jobspy.api_usage, jobspy.events, jobspy.api_performance_rollup, jobspy.daily_user_activity_rollup, jobspy.daily_active_users_rollup,
-         jobspy.user_activity_rollup, jobspy.event_firsts_rollup, jobspy.event_counts_rollup;
+         jobspy.user_activity_rollup, jobspy.event_firsts_rollup, jobspy.event_counts_rollup, jobspy.token_usage_rollup;
 
 INSERT INTO jobspy.users (id, email, created_at)
 SELECT ('a0000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, 'analytics' || g || '@example.com',
@@ -184,26 +184,51 @@ SELECT f.step, f.event_type, f.users, f.users = r.users AS matches_raw, f.conver
  ORDER BY f.step;
 
 -- Seed 004's token queries (by user, by model, for one month) against
--- token_usage_monthly.
+-- token_usage_monthly: 3,000 completions rolled up, then 1,000 more in the
+-- tail, some into months already rolled up.
 INSERT INTO jobspy.token_usage (user_id, provider, model, prompt_tokens, completion_tokens, currency,
                                 input_price_per_million, output_price_per_million, cost, metric, quota_allowed, created_at)
 SELECT ('a0000000-0000-0000-0000-' || lpad((1 + g % 40)::text, 12, '0'))::uuid, 'p' || g % 2, 'model-' || g % 3,
        g * 17 % 4000, g * 29 % 2000, 'USD', 3, 15, (g * 17 % 4000) * 3 / 1e6 + (g * 29 % 2000) * 15 / 1e6,
        'tokens', true, timestamptz '2026-04-01' + (g * 37 % (90 * 24)) * interval '1 hour'
   FROM generate_series(1, 3000) g;
+SELECT rows_added FROM jobspy.refresh_rollups() WHERE source = 'token_usage';
+INSERT INTO jobspy.token_usage (user_id, provider, model, prompt_tokens, completion_tokens, currency,
+                                input_price_per_million, output_price_per_million, cost, metric, quota_allowed, created_at)
+SELECT ('a0000000-0000-0000-0000-' || lpad((1 + g % 50)::text, 12, '0'))::uuid, 'p' || g % 2, 'model-' || g % 4,
+       g * 13 % 4000, g * 7 % 2000, 'USD', 3, 15, (g * 13 % 4000) * 3 / 1e6 + (g * 7 % 2000) * 15 / 1e6,
+       'tokens', true, timestamptz '2026-05-15' + (g * 41 % (60 * 24)) * interval '1 hour'
+  FROM generate_series(1, 1000) g;
+-- Row for row both ways: what the seed's queries give and the view does not,
+-- or the other way round.
+CREATE FUNCTION pg_temp.token_by_user_raw(m timestamptz) RETURNS TABLE (user_id uuid, tokens numeric, cost numeric)
+    LANGUAGE sql AS $$
+    SELECT user_id, sum(total_tokens), sum(cost) FROM jobspy.token_usage
+     WHERE date_trunc('month', created_at, 'UTC') = m GROUP BY 1 $$;
+CREATE FUNCTION pg_temp.token_by_user_view(m timestamptz) RETURNS TABLE (user_id uuid, tokens numeric, cost numeric)
+    LANGUAGE sql AS $$
+    SELECT user_id, sum(total_tokens), sum(cost) FROM jobspy.token_usage_monthly WHERE month = m GROUP BY 1 $$;
+CREATE FUNCTION pg_temp.token_by_model_raw(m timestamptz)
+    RETURNS TABLE (model text, requests bigint, tokens numeric, avg_tokens numeric) LANGUAGE sql AS $$
+    SELECT model, count(*), sum(total_tokens), avg(total_tokens) FROM jobspy.token_usage
+     WHERE date_trunc('month', created_at, 'UTC') = m GROUP BY 1 $$;
+CREATE FUNCTION pg_temp.token_by_model_view(m timestamptz)
+    RETURNS TABLE (model text, requests bigint, tokens numeric, avg_tokens numeric) LANGUAGE sql AS $$
+    SELECT model, sum(requests)::bigint, sum(total_tokens), sum(total_tokens)::numeric / sum(requests)
+      FROM jobspy.token_usage_monthly WHERE month = m GROUP BY 1 $$;
 SELECT count(*) AS months, bool_and(by_user) AS by_user_matches, bool_and(by_model) AS by_model_matches
   FROM (SELECT m,
-               NOT EXISTS (SELECT user_id, sum(total_tokens), sum(cost) FROM jobspy.token_usage
-                            WHERE date_trunc('month', created_at, 'UTC') = m GROUP BY 1
-                           EXCEPT
-                           SELECT user_id, sum(total_tokens), sum(cost) FROM jobspy.token_usage_monthly
-                            WHERE month = m GROUP BY 1) AS by_user,
-               NOT EXISTS (SELECT model, count(*), sum(total_tokens), avg(total_tokens) FROM jobspy.token_usage
-                            WHERE date_trunc('month', created_at, 'UTC') = m GROUP BY 1
-                           EXCEPT
-                           SELECT model, sum(requests), sum(total_tokens), sum(total_tokens)::numeric / sum(requests)
-                             FROM jobspy.token_usage_monthly WHERE month = m GROUP BY 1) AS by_model
+               NOT EXISTS ((SELECT * FROM pg_temp.token_by_user_raw(m) EXCEPT SELECT * FROM pg_temp.token_by_user_view(m))
+                           UNION ALL
+                           (SELECT * FROM pg_temp.token_by_user_view(m) EXCEPT SELECT * FROM pg_temp.token_by_user_raw(m)))
+                   AS by_user,
+               NOT EXISTS ((SELECT * FROM pg_temp.token_by_model_raw(m) EXCEPT SELECT * FROM pg_temp.token_by_model_view(m))
+                           UNION ALL
+                           (SELECT * FROM pg_temp.token_by_model_view(m) EXCEPT SELECT * FROM pg_temp.token_by_model_raw(m)))
+                   AS by_model
           FROM (SELECT DISTINCT date_trunc('month', created_at, 'UTC') AS m FROM jobspy.token_usage) months) x;
+SELECT (SELECT sum(requests) FROM jobspy.token_usage_rollup) AS tokens_rolled_up,
+       (SELECT sum(requests) FROM jobspy.token_usage_monthly) AS tokens_reported;
 DELETE FROM jobspy.token_usage WHERE user_id::text LIKE 'a0000000-%';
 
 -- Retention: maintain() drops raw events past 90 days; the reports keep them.
@@ -222,4 +247,4 @@ SELECT (SELECT count(*) FROM jobspy.daily_active_users) AS dau_days,
 -- Leave nothing behind.
 DELETE FROM jobspy.users WHERE id::text LIKE 'a0000000-%';
 TRUNCATE jobspy.api_performance_rollup, jobspy.daily_user_activity_rollup, jobspy.daily_active_users_rollup,
-         jobspy.user_activity_rollup, jobspy.event_firsts_rollup, jobspy.event_counts_rollup;
+         jobspy.user_activity_rollup, jobspy.event_firsts_rollup, jobspy.event_counts_rollup, jobspy.token_usage_rollup;
