@@ -130,6 +130,13 @@ jobspy_licensing_init(void)
 							100, 0, INT_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("jobspy.licensing_failure_log_per_second",
+							"At most this many failed validations a second go to jobspy.license_validations; 0 sets no limit.",
+							"A flood of failures then costs a bounded number of durable writes a second.",
+							&licensing_failure_log_per_second,
+							10, 0, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	DefineCustomBoolVariable("jobspy.licensing_log_successes",
 							 "Log successful licence validations in jobspy.license_validations too.",
 							 "Failures are logged as jobspy.licensing_failure_log_every says.",

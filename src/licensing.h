@@ -40,6 +40,7 @@ extern int	licensing_max_counters;
 extern bool licensing_log_successes;
 extern int	licensing_failure_counters;
 extern int	licensing_failure_log_every;
+extern int	licensing_failure_log_per_second;
 
 /* ---- licensing.c: the tables validation reads ---------------------------- */
 

@@ -25,6 +25,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
 #include "core.h"
 #include "licensing.h"
@@ -36,6 +37,7 @@
 
 int			licensing_failure_counters = 65536;
 int			licensing_failure_log_every = 100;
+int			licensing_failure_log_per_second = 10;
 
 /* The codes a failure can have, in the order of the checks; VALID is none. */
 static const char *const fail_codes[] = {
@@ -49,6 +51,7 @@ typedef struct FailStore
 	LWLock	   *locks[FAIL_PARTITIONS];
 	int32		used[FAIL_PARTITIONS];	/* under each partition's lock */
 	pg_atomic_uint64 seen;		/* failures answered: the sampling clock */
+	pg_atomic_uint64 logged;	/* the second of the last logged failure << 24 | how many then */
 	pg_atomic_uint64 overflows; /* failures counted without their hint */
 } FailStore;
 
@@ -177,14 +180,33 @@ lic_fail_give_back(const LicFailure *taken)
 /*
  * Whether this failure goes to the validation log: every
  * licensing_failure_log_every-th failure answered by the server (all
- * backends, all databases), none when 0.
+ * backends, all databases), none when 0, and at most
+ * licensing_failure_log_per_second of them in a second of the server's
+ * clock (no cap when 0), so that a flood of failures costs a bounded number
+ * of durable writes a second however fast it comes.
  */
 bool
 lic_fail_sampled(void)
 {
 	uint64		n = pg_atomic_add_fetch_u64(&fstore->seen, 1);
+	uint64		second;
+	uint64		old;
 
-	return licensing_failure_log_every > 0 && n % (uint64) licensing_failure_log_every == 0;
+	if (licensing_failure_log_every <= 0 || n % (uint64) licensing_failure_log_every != 0)
+		return false;
+	if (licensing_failure_log_per_second <= 0)
+		return true;
+	second = (uint64) (GetCurrentTimestamp() / USECS_PER_SEC);
+	old = pg_atomic_read_u64(&fstore->logged);
+	for (;;)
+	{
+		uint64		now = (old >> 24) == second ? old + 1 : (second << 24) | 1;
+
+		if ((now & 0xFFFFFF) > (uint64) licensing_failure_log_per_second)
+			return false;
+		if (pg_atomic_compare_exchange_u64(&fstore->logged, &old, now))
+			return true;
+	}
 }
 
 /*
@@ -369,6 +391,7 @@ fail_startup(void *segment, bool found)
 			fstore->locks[p] = &locks[p].lock;
 		memset(fstore->used, 0, sizeof(fstore->used));
 		pg_atomic_init_u64(&fstore->seen, 0);
+		pg_atomic_init_u64(&fstore->logged, 0);
 		pg_atomic_init_u64(&fstore->overflows, 0);
 		memset(failures, 0, sizeof(LicFailure) * (Size) licensing_failure_counters);
 		fail_load();

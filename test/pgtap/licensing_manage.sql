@@ -6,6 +6,7 @@ SELECT plan(117);
 SET LOCAL jobspy.clock_override = '2030-04-01 12:00:00+00';
 -- Every failure in the log: jobspy_app's failure below is checked there.
 SET LOCAL jobspy.licensing_failure_log_every = 1;
+SET LOCAL jobspy.licensing_failure_log_per_second = 0;
 
 CREATE TEMP TABLE u AS SELECT jobspy.create_user('lic.manage@example.com') AS id;
 CREATE TEMP TABLE lic (name text PRIMARY KEY, id uuid, key text);

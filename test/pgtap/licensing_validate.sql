@@ -5,8 +5,9 @@ BEGIN;
 SELECT plan(64);
 SET LOCAL jobspy.clock_override = '2030-03-10 12:00:00+00';
 -- Every failure in the log, so that each can be checked there (the default
--- samples one in a hundred: licensing_failures.sql).
+-- samples one in a hundred, at most ten a second: licensing_failures.sh).
 SET LOCAL jobspy.licensing_failure_log_every = 1;
+SET LOCAL jobspy.licensing_failure_log_per_second = 0;
 
 CREATE TEMP TABLE u AS
 SELECT jobspy.create_user('lic.validate.a@example.com') AS a, jobspy.create_user('lic.validate.b@example.com') AS b;

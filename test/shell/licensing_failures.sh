@@ -5,13 +5,15 @@
 # to the table by the validation that finds it full, with a warning), and
 # across a clean restart; an immediate stop
 # loses what was not flushed.  The validation log takes every
-# jobspy.licensing_failure_log_every-th failure, no more, no fewer.
+# jobspy.licensing_failure_log_every-th failure, no more, no fewer, and no
+# more than jobspy.licensing_failure_log_per_second of them a second.
 . ../../tools/lib.sh
 . ./tap.bash
 set +e
 db=jobspy_lic_failures
-echo "1..21"
-restart_with
+echo "1..23"
+# No cap on the log's rate, so that its one in 100 can be counted exactly.
+restart_with jobspy.licensing_failure_log_per_second=0
 licences_db 40 failures
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 SELECT jobspy.revoke_license(license_id) FROM public.k WHERE g <= 20;
@@ -90,6 +92,23 @@ check "$(q "SELECT count(*) FILTER (WHERE fingerprint = 'fp-all') || '/' || coun
               FROM jobspy.license_validations")" "$nunknown/0" "log_every 1 logs every failure, 0 none"
 check "$(psql -X -Atq -d $db -c "SET ROLE jobspy_app" -c "SET jobspy.licensing_failure_log_every = 1" 2>&1 |
          grep -c 'permission denied')" 1 "only a superuser may change the sampling rate"
+
+# A flood is logged at a bounded rate: every failure sampled, at most 5 a
+# second, over the seconds the statement spanned on the server's clock.
+q "TRUNCATE jobspy.license_validations"
+got=$(psql -X -Atq -d $db <<'SQL'
+SET jobspy.licensing_failure_log_every = 1;
+SET jobspy.licensing_failure_log_per_second = 5;
+SELECT floor(extract(epoch FROM clock_timestamp())) AS first_second \gset
+SELECT count(*) FROM generate_series(1, 4) r, public.unknown u, jobspy.validate_license(u.license_key, 'fp-capped') v \g /dev/null
+SELECT count(*) || '/' || (5 * (floor(extract(epoch FROM clock_timestamp())) - :first_second + 1))::bigint
+  FROM jobspy.license_validations WHERE fingerprint = 'fp-capped';
+SQL
+)
+check "$(echo "$got" | awk -F/ '{ print ($1 >= 5 && $1 <= $2) ? "bounded" : $0 }')" bounded \
+    "$((4 * nunknown)) failures with a cap of 5 a second: at least 5 and at most 5 a second logged ($got)"
+check "$(psql -X -Atq -d $db -c "SET ROLE jobspy_app" -c "SET jobspy.licensing_failure_log_per_second = 0" 2>&1 |
+         grep -c 'permission denied')" 1 "only a superuser may change the cap"
 
 # A store too small for the flood: a validation that finds its partition
 # full writes that partition's counts to the table in its own transaction
