@@ -1,10 +1,11 @@
 /*
  * loyalty_spend.c: jobspy.spend_points, the common path in C.
  *
- * A spend locks the member's row, looks for its idempotency key, compares
- * the live balance (src/loyalty_balance.c) with the points asked for, draws
- * them from the member's live grants, earliest expiry first, and records the
- * key with its answer.  The draw is jobspy.loyalty_draw's rule (the one
+ * A spend locks the member's row and compares the live balance
+ * (src/loyalty_balance.c) with the points asked for.  When they suffice it
+ * records the idempotency key with its answer (a key already recorded
+ * inserts nothing and is answered from its record) and draws the points
+ * from the member's live grants, earliest expiry first.  The draw is jobspy.loyalty_draw's rule (the one
  * refunds and expiry use) written as the simple statements a spend needs:
  * the live grants read in drawing order through their partial index, one
  * UPDATE and one ledger row per grant drawn, one UPDATE of the member.
@@ -76,21 +77,23 @@ draw(Datum user, int64 points, Datum reference, TimestampTz now, TimestampTz mem
 	int64		left = points;
 	bool		next_found = false;
 	TimestampTz next_live = 0;
-	Portal		portal;
 
-	portal = SPI_cursor_open(NULL, jobspy_plan(&live_plan,
-											   "SELECT grant_id, remaining, expires_at FROM jobspy.loyalty_grants"
-											   " WHERE user_id = $1 AND remaining > 0 AND expires_at > $2"
-											   " ORDER BY expires_at, grant_id", 2, live_types),
-							 live_args, NULL, false);
-	while (!next_found)
+	/*
+	 * Most spends take from one grant and need the next one's expiry: two
+	 * rows.  When those were used up, the rest is read (the grants drawn to
+	 * zero have left the partial index by then).
+	 */
+	for (long limit = 2;; limit = 0)
 	{
 		SPITupleTable *rows;
 		uint64		nrows;
 
-		SPI_cursor_fetch(portal, true, 4);
-		if (SPI_processed == 0)
-			break;
+		if (SPI_execute_plan(jobspy_plan(&live_plan,
+										 "SELECT grant_id, remaining, expires_at FROM jobspy.loyalty_grants"
+										 " WHERE user_id = $1 AND remaining > 0 AND expires_at > $2"
+										 " ORDER BY expires_at, grant_id", 2, live_types),
+							 live_args, NULL, false, limit) != SPI_OK_SELECT)
+			elog(ERROR, "spend_points: live grants lookup failed");
 		/* the statements below replace SPI_tuptable and SPI_processed */
 		rows = SPI_tuptable;
 		nrows = SPI_processed;
@@ -124,8 +127,9 @@ draw(Datum user, int64 points, Datum reference, TimestampTz now, TimestampTz mem
 				next_live = expires;
 			}
 		}
+		if (next_found || limit == 0 || nrows < (uint64) limit)
+			break;
 	}
-	SPI_cursor_close(portal);
 	if (left != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -173,6 +177,34 @@ spend_common(Datum *args, int64 points, bool *allowed, int64 *balance)
 	live = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	next = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &next_isnull));
 
+	live = loyalty_live_balance((pg_uuid_t *) DatumGetPointer(args[0]), live, next_isnull, next, now);
+
+	/*
+	 * A spend the balance allows is recorded first, under its key: a key
+	 * already there (a replay) inserts nothing and is answered below, so
+	 * the common path pays no separate lookup.
+	 */
+	if (live >= points)
+	{
+		record_args[0] = args[0];
+		record_args[1] = args[1];
+		record_args[2] = args[2];
+		record_args[3] = Int64GetDatum(live - points);
+		if (SPI_execute_plan(jobspy_plan(&record_plan,
+										 "INSERT INTO jobspy.loyalty_spends (user_id, points, idempotency_key, balance)"
+										 " VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+										 4, types),
+							 record_args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "spend_points: idempotency record failed");
+		if (SPI_processed == 1)
+		{
+			draw(args[0], points, args[2], now, next_isnull ? DT_NOBEGIN : next);
+			*allowed = true;
+			*balance = live - points;
+			return true;
+		}
+	}
+
 	if (SPI_execute_plan(jobspy_plan(&replay_plan,
 									 "SELECT points, balance FROM jobspy.loyalty_spends"
 									 " WHERE user_id = $1 AND idempotency_key = $2", 2, key_types),
@@ -186,28 +218,7 @@ spend_common(Datum *args, int64 points, bool *allowed, int64 *balance)
 		*balance = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		return true;
 	}
-
-	live = loyalty_live_balance((pg_uuid_t *) DatumGetPointer(args[0]), live, next_isnull, next, now);
-	if (live < points)
-	{
-		*allowed = false;
-		*balance = live;
-		return true;
-	}
-
-	draw(args[0], points, args[2], now, next_isnull ? DT_NOBEGIN : next);
-	live -= points;
-
-	record_args[0] = args[0];
-	record_args[1] = args[1];
-	record_args[2] = args[2];
-	record_args[3] = Int64GetDatum(live);
-	if (SPI_execute_plan(jobspy_plan(&record_plan,
-									 "INSERT INTO jobspy.loyalty_spends (user_id, points, idempotency_key, balance)"
-									 " VALUES ($1, $2, $3, $4)", 4, types),
-						 record_args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "spend_points: idempotency record failed");
-	*allowed = true;
+	*allowed = false;
 	*balance = live;
 	return true;
 }
