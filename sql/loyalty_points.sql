@@ -399,7 +399,11 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown business "%"', left(record_purchase.business_code, 60) USING ERRCODE = '22023';
     END IF;
-    m := jobspy.loyalty_lock_member(record_purchase.user_id);
+    -- The member's row, locked; loyalty_lock_member enrolls a new one.
+    SELECT * INTO m FROM jobspy.loyalty_members WHERE user_id = record_purchase.user_id FOR UPDATE;
+    IF NOT FOUND THEN
+        m := jobspy.loyalty_lock_member(record_purchase.user_id);
+    END IF;
 
     -- A purchase already recorded answers as it first did.
     SELECT * INTO p FROM jobspy.loyalty_purchases
@@ -432,7 +436,10 @@ BEGIN
     -- A purchase that crosses a tier's threshold upgrades at once.  (The
     -- window is read first: a volatile call in the arguments would keep the
     -- planner from inlining loyalty_qualifying_tier.)
-    win := (jobspy.loyalty_settings()).tier_window;
+    SELECT r.tier_window INTO win FROM jobspy.loyalty_programme r;
+    IF NOT FOUND THEN
+        win := (jobspy.loyalty_settings()).tier_window;
+    END IF;
     SELECT q.tier_id, q.spend INTO up
       FROM jobspy.loyalty_qualifying_tier(m.user_id, win,
                                           record_purchase.currency, record_purchase.amount) q
@@ -456,7 +463,12 @@ BEGIN
         p.grant_id := jobspy.loyalty_grant(m.user_id, p.points_earned, 'earn', now_ + b.points_lifetime, p.id, b.id,
                                            record_purchase.external_id);
     END IF;
-    promos := jobspy.loyalty_after_purchase(p, b, m);
+    -- A referral to reward or a cross-promotion chain to follow: rare.
+    IF (m.referred_by IS NOT NULL AND m.referral_rewarded_at IS NULL)
+       OR EXISTS (SELECT FROM jobspy.loyalty_promo_chains c
+                   WHERE c.source_business_id = b.id AND c.active AND c.min_amount <= record_purchase.amount) THEN
+        promos := jobspy.loyalty_after_purchase(p, b, m);
+    END IF;
 
     p.balance_after := jobspy.points_balance(m.user_id);
     IF m.tier_id IS NOT NULL THEN
