@@ -32,7 +32,12 @@ CREATE TABLE jobspy.loyalty_purchases (
 COMMENT ON TABLE jobspy.loyalty_purchases IS
     'purchases at businesses, unique forever on (business, external_id), with the answer record_purchase first gave';
 CREATE INDEX loyalty_purchases_user_time_idx ON jobspy.loyalty_purchases (user_id, created_at);
-CREATE INDEX loyalty_purchases_business_time_idx ON jobspy.loyalty_purchases (business_id, created_at);
+-- By time first, not by business: the unique (business_id, external_id)
+-- is then the only index that leads with the business, so the replay
+-- lookup's cached plan cannot pick another one and filter a business's
+-- every purchase (it did, on a table never analyzed: a bulk load in one
+-- transaction went quadratic).
+CREATE INDEX loyalty_purchases_time_idx ON jobspy.loyalty_purchases (created_at, business_id);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_purchases', '');
 
 CREATE TABLE jobspy.loyalty_purchase_refunds (
