@@ -23,30 +23,26 @@ CREATE TABLE public.u AS
 SELECT g, jobspy.create_user(format('bulk%s@fresh.test', g)) AS id FROM generate_series(1, $count) g;
 SQL
 
-# rows_read TABLE: the rows (or index entries) that scans of TABLE and of
-# its indexes returned in this transaction.
-rows_read="(SELECT sum(pg_stat_get_xact_tuples_returned(r)) FROM (SELECT 'jobspy.%s'::regclass::oid AS r
-                 UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid = 'jobspy.%s'::regclass) rels)"
-got=$(psql -X -Atq -v ON_ERROR_STOP=1 -d $db <<SQL
+# reads TABLE STATEMENT: runs STATEMENT in a transaction and prints the
+# rows (or index entries) that scans of TABLE and of its indexes returned.
+reads() {
+    psql -X -Atq -v ON_ERROR_STOP=1 -d $db <<SQL
 BEGIN;
-SELECT count(*) FROM public.u, jobspy.record_purchase('bulk', 'order-' || u.g, u.id, 1000, 'RUB') \g /dev/null
-SELECT $(printf "$rows_read" loyalty_purchases loyalty_purchases);
+$2 \g /dev/null
+SELECT sum(pg_stat_get_xact_tuples_returned(r))
+  FROM (SELECT 'jobspy.$1'::regclass::oid AS r UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid = 'jobspy.$1'::regclass) rels;
 COMMIT;
 SQL
-)
-check "$(q "SELECT count(*) FROM jobspy.loyalty_purchases")" $count "$count purchases recorded in one statement"
-check "$([ "${got:-999999999}" -le $((4 * count)) ] && echo linear || echo "$got")" linear \
-    "their replay lookups read $got purchase rows in all: at most 4 a call, not a scan of the business's purchases"
+}
+linear() { [ "${1:-999999999}" -le $((4 * count)) ] && echo linear || echo "$1"; }
 
-got=$(psql -X -Atq -v ON_ERROR_STOP=1 -d $db <<SQL
-BEGIN;
-SELECT count(*) FROM public.u, jobspy.create_customer(u.id) \g /dev/null
-SELECT $(printf "$rows_read" customers customers);
-COMMIT;
-SQL
-)
+got=$(reads loyalty_purchases "SELECT count(*) FROM public.u, jobspy.record_purchase('bulk', 'order-' || u.g, u.id, 1000, 'RUB')")
+check "$(q "SELECT count(*) FROM jobspy.loyalty_purchases")" $count "$count purchases recorded in one statement"
+check "$(linear "$got")" linear \
+    "their replay lookups read $got purchase rows in all: at most 4 a call, not a scan of the business's purchases"
+got=$(reads customers "SELECT count(*) FROM public.u, jobspy.create_customer(u.id)")
 check "$(q "SELECT count(*) FROM jobspy.customers")" $count "$count customers made in one statement"
-check "$([ "${got:-999999999}" -le $((4 * count)) ] && echo linear || echo "$got")" linear \
+check "$(linear "$got")" linear \
     "their duplicate checks read $got customer rows in all: at most 4 a call, not a scan of the customers"
 
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1
