@@ -227,6 +227,14 @@ CREATE FUNCTION jobspy.normalize_email(email text) RETURNS text
 COMMENT ON FUNCTION jobspy.normalize_email(text) IS
     'an email address trimmed and lower-cased whole; raises 22023 when it is not a valid ASCII address';
 
+-- In C (src/identity_timezone.c): pg_timezone_names reads every zone file
+-- on each query, about 20 ms; the names are read once per backend.
+CREATE FUNCTION jobspy.timezone_known(name text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_timezone_known';
+COMMENT ON FUNCTION jobspy.timezone_known(text) IS
+    'whether a name is one of pg_timezone_names (read once per backend)';
+
 -- One configuration value as an interval in seconds (the keys hold
 -- interval strings or numbers of seconds).
 CREATE FUNCTION jobspy.identity_seconds(key text) RETURNS integer
@@ -297,7 +305,7 @@ DECLARE
     h   text;
     c   text;
 BEGIN
-    IF timezone IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = timezone) THEN
+    IF timezone IS NULL OR NOT jobspy.timezone_known(timezone) THEN
         RAISE EXCEPTION 'time zone is not known'
             USING ERRCODE = '22023',
                   DETAIL = 'A time zone must be one of the names in pg_timezone_names.',
@@ -878,7 +886,7 @@ REVOKE ALL ON FUNCTION
     jobspy.hash_password(text), jobspy.verify_password(text, text), jobspy.password_needs_rehash(text),
     jobspy.login_failure_record(uuid, integer, integer, integer), jobspy.login_locked_until(uuid),
     jobspy.login_failures_clear(uuid), jobspy.login_locks(), jobspy.normalize_email(text),
-    jobspy.identity_seconds(text),
+    jobspy.timezone_known(text), jobspy.identity_seconds(text),
     jobspy.create_user(text, text, text, text, text, text, text, text, text),
     jobspy.schnorr_verify(bytea, bytea, bytea), jobspy.nostr_verify_event(jsonb),
     jobspy.nostr_public_key(text), jobspy.nostr_npub(bytea), jobspy.nostr_user_id(text),

@@ -33,4 +33,7 @@
  */
 extern bool email_normalize(const char *in, size_t len, char *out);
 
+/* Whether a name is one of pg_timezone_names (src/identity_timezone.c). */
+extern bool timezone_known(const char *name, size_t len);
+
 #endif							/* JOBSPY_IDENTITY_H */

@@ -24,6 +24,10 @@ GRANT SELECT (nostr_public_key) ON jobspy.users TO jobspy_admin;
 
 -- @create FUNCTION jobspy.nostr_user_id(
 
+-- create_user checks a time zone without reading every zone file.
+-- @create FUNCTION jobspy.timezone_known(
+REVOKE ALL ON FUNCTION jobspy.timezone_known(text) FROM PUBLIC;
+
 -- create_user takes an optional Nostr public key and no longer needs an email with one.
 DROP FUNCTION jobspy.create_user(text, text, text, text, text, text, text, text);
 -- @create FUNCTION jobspy.create_user(
