@@ -23,14 +23,20 @@ CREATE FUNCTION jobspy.product_categories_no_cycle() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF NEW.parent_id IS NOT NULL AND EXISTS (
-        WITH RECURSIVE up(id) AS (
-            SELECT NEW.parent_id
-            UNION
-            SELECT c.parent_id FROM jobspy.product_categories c JOIN up ON c.id = up.id
-             WHERE c.parent_id IS NOT NULL)
-        SELECT FROM up WHERE up.id = NEW.id) THEN
-        RAISE EXCEPTION 'category "%" cannot be its own ancestor', NEW.code USING ERRCODE = '23514';
+    -- The sub-query in an IF of its own: "x IS NOT NULL AND EXISTS (...)"
+    -- folds to false in a custom plan when x is NULL, so PostgreSQL kept
+    -- planning it again on every call (docs/development.md, "Plans that
+    -- PL/pgSQL keeps").
+    IF NEW.parent_id IS NOT NULL THEN
+        IF EXISTS (
+            WITH RECURSIVE up(id) AS (
+                SELECT NEW.parent_id
+                UNION
+                SELECT c.parent_id FROM jobspy.product_categories c JOIN up ON c.id = up.id
+                 WHERE c.parent_id IS NOT NULL)
+            SELECT FROM up WHERE up.id = NEW.id) THEN
+            RAISE EXCEPTION 'category "%" cannot be its own ancestor', NEW.code USING ERRCODE = '23514';
+        END IF;
     END IF;
     RETURN NEW;
 END

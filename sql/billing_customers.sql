@@ -238,26 +238,36 @@ CREATE FUNCTION jobspy.create_customer(user_id uuid DEFAULT NULL, organization_i
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    v_id uuid;
+    v_id    uuid;
+    v_who   text;
+    v_known boolean;
+    v_taken boolean;
 BEGIN
     IF num_nonnulls($1, $2) <> 1 THEN
         RAISE EXCEPTION 'a customer is exactly one of a user and an organization' USING ERRCODE = '22023',
             DETAIL = format('user_id %s, organization_id %s.', coalesce($1::text, 'NULL'), coalesce($2::text, 'NULL'));
     END IF;
-    IF $1 IS NOT NULL AND NOT EXISTS (SELECT FROM jobspy.users u WHERE u.id = $1) THEN
-        RAISE EXCEPTION 'unknown user %', $1 USING ERRCODE = '22023';
-    END IF;
-    IF $2 IS NOT NULL AND NOT EXISTS (SELECT FROM jobspy.organizations o WHERE o.id = $2) THEN
-        RAISE EXCEPTION 'unknown organization %', $2 USING ERRCODE = '22023';
-    END IF;
     IF $5 IS NOT NULL THEN
         PERFORM jobspy.billing_check_currency($5);
     END IF;
-    -- One probe of one unique index: an OR of the two is planned as a scan
-    -- of the table while it is small, and that plan is kept.
-    IF ($1 IS NOT NULL AND EXISTS (SELECT FROM jobspy.customers c WHERE c.user_id = $1))
-       OR ($2 IS NOT NULL AND EXISTS (SELECT FROM jobspy.customers c WHERE c.organization_id = $2)) THEN
-        RAISE EXCEPTION 'the % already has a customer', CASE WHEN $1 IS NULL THEN 'organization' ELSE 'user' END
+    -- Exactly one of the two is given, and each branch probes one unique
+    -- index: an OR of the two was planned as a scan of the table while it
+    -- was small, and "x IS NOT NULL AND EXISTS (...)" was planned again on
+    -- every call (docs/development.md, "Plans that PL/pgSQL keeps").
+    IF $1 IS NOT NULL THEN
+        v_who := 'user';
+        v_known := EXISTS (SELECT FROM jobspy.users u WHERE u.id = $1);
+        v_taken := EXISTS (SELECT FROM jobspy.customers c WHERE c.user_id = $1);
+    ELSE
+        v_who := 'organization';
+        v_known := EXISTS (SELECT FROM jobspy.organizations o WHERE o.id = $2);
+        v_taken := EXISTS (SELECT FROM jobspy.customers c WHERE c.organization_id = $2);
+    END IF;
+    IF NOT v_known THEN
+        RAISE EXCEPTION 'unknown % %', v_who, coalesce($1, $2) USING ERRCODE = '22023';
+    END IF;
+    IF v_taken THEN
+        RAISE EXCEPTION 'the % already has a customer', v_who
             USING ERRCODE = '23505', HINT = 'Read jobspy.customers for its id.';
     END IF;
     INSERT INTO jobspy.customers AS c (user_id, organization_id, email, name, currency, tax_id)

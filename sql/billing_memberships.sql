@@ -132,10 +132,13 @@ BEGIN
     END IF;
     -- The user's row orders concurrent grants of one user.
     PERFORM FROM jobspy.users u WHERE u.id = $1 FOR UPDATE;
-    IF v_type.base_type_id IS NOT NULL AND NOT EXISTS (
-        SELECT FROM jobspy.memberships m WHERE m.user_id = $1 AND m.type_id = v_type.base_type_id
-           AND m.starts_at <= v_start AND (m.ends_at IS NULL OR m.ends_at > v_start)) THEN
-        RAISE EXCEPTION 'membership "%" is an addon and needs a valid base membership', $2 USING ERRCODE = '55000';
+    -- Not "AND NOT EXISTS": docs/development.md, "Plans that PL/pgSQL keeps".
+    IF v_type.base_type_id IS NOT NULL THEN
+        IF NOT EXISTS (
+            SELECT FROM jobspy.memberships m WHERE m.user_id = $1 AND m.type_id = v_type.base_type_id
+               AND m.starts_at <= v_start AND (m.ends_at IS NULL OR m.ends_at > v_start)) THEN
+            RAISE EXCEPTION 'membership "%" is an addon and needs a valid base membership', $2 USING ERRCODE = '55000';
+        END IF;
     END IF;
     IF EXISTS (SELECT FROM jobspy.memberships m WHERE m.user_id = $1 AND m.type_id = v_type.id
                   AND (m.ends_at IS NULL OR m.ends_at > v_start)) THEN
