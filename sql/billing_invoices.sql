@@ -359,13 +359,21 @@ COMMENT ON FUNCTION jobspy.invoice_next_number(text, timestamptz) IS
 -- jobspy_billing.invoice_numbers (series:next:last) until
 -- invoice_release_numbers gives back what was not used; an error rolls
 -- both the row and the setting back.
+-- PL/pgSQL rather than SQL here and in invoice_emit_event: a SQL function
+-- with a SET clause is never inlined, and is planned again on every call.
 CREATE FUNCTION jobspy.invoice_number_block(series text) RETURNS bigint[]
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-SELECT ARRAY[b[2]::bigint, b[3]::bigint]
-  FROM regexp_match(current_setting('jobspy_billing.invoice_numbers', true), '^([^:]+):([0-9]{1,18}):([0-9]{1,18})$') b
- WHERE b[1] = $1 AND b[2]::bigint <= b[3]::bigint
+DECLARE
+    b text[] := regexp_match(current_setting('jobspy_billing.invoice_numbers', true),
+                             '^([^:]+):([0-9]{1,18}):([0-9]{1,18})$');
+BEGIN
+    IF b[1] = series AND b[2]::bigint <= b[3]::bigint THEN
+        RETURN ARRAY[b[2]::bigint, b[3]::bigint];
+    END IF;
+    RETURN NULL;
+END
 $$;
 COMMENT ON FUNCTION jobspy.invoice_number_block(text) IS
     'internal: the unused part {next, last} of the block of numbers of a series reserved in this session, else NULL';
@@ -415,16 +423,18 @@ COMMENT ON FUNCTION jobspy.invoice_release_numbers() IS
 -- An invoice's event in the outbox: billing.invoice.<what>, entity
 -- invoice, for the customer's user, with what a consumer needs to act.
 CREATE FUNCTION jobspy.invoice_emit_event(what text, i jobspy.invoices) RETURNS bigint
-    LANGUAGE sql VOLATILE
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-SELECT jobspy.emit_event('billing.invoice.' || what, 'invoice', i.id::text,
-                         jsonb_build_object('invoice_id', i.id, 'invoice_number', i.invoice_number,
-                                            'customer_id', i.customer_id, 'subscription_id', i.subscription_id,
-                                            'status', i.status, 'currency', i.currency,
-                                            'total_cents', i.total_cents, 'amount_paid_cents', i.amount_paid_cents,
-                                            'amount_due_cents', i.amount_due_cents, 'due_at', i.due_at),
-                         (SELECT c.user_id FROM jobspy.customers c WHERE c.id = i.customer_id))
+BEGIN
+    RETURN jobspy.emit_event('billing.invoice.' || what, 'invoice', i.id::text,
+                             jsonb_build_object('invoice_id', i.id, 'invoice_number', i.invoice_number,
+                                                'customer_id', i.customer_id, 'subscription_id', i.subscription_id,
+                                                'status', i.status, 'currency', i.currency,
+                                                'total_cents', i.total_cents, 'amount_paid_cents', i.amount_paid_cents,
+                                                'amount_due_cents', i.amount_due_cents, 'due_at', i.due_at),
+                             (SELECT c.user_id FROM jobspy.customers c WHERE c.id = i.customer_id));
+END
 $$;
 COMMENT ON FUNCTION jobspy.invoice_emit_event(text, jobspy.invoices) IS
     'internal: writes billing.invoice.<what> for an invoice to the outbox';
