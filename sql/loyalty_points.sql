@@ -388,7 +388,6 @@ DECLARE
     p        jobspy.loyalty_purchases;
     up       record;
     win      interval;
-    promos   integer;
     now_     timestamptz := jobspy.now();
 BEGIN
     IF record_purchase.external_id IS NULL OR length(record_purchase.external_id) NOT BETWEEN 1 AND 255 THEN
@@ -472,7 +471,7 @@ BEGIN
     IF (m.referred_by IS NOT NULL AND m.referral_rewarded_at IS NULL)
        OR EXISTS (SELECT FROM jobspy.loyalty_promo_chains c
                    WHERE c.source_business_id = b.id AND c.active AND c.min_amount <= record_purchase.amount) THEN
-        promos := jobspy.loyalty_after_purchase(p, b, m);
+        PERFORM jobspy.loyalty_after_purchase(p, b, m);
     END IF;
 
     p.balance_after := jobspy.points_balance(m.user_id);
