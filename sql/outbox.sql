@@ -1,13 +1,13 @@
 \echo Use "CREATE EXTENSION jobspy_core" to load this file. \quit
 -- outbox: domain events written in the same transaction as the change they
 -- describe (seed 001 payment_events, seed 002 notifications), consumed by
--- workers in order, with a NOTIFY on commit so that a waiting worker wakes
--- at once.  Part of the webhooks module (docs/webhooks.md).
+-- workers in order, with a NOTIFY on commit when a worker waits, so that it
+-- wakes at once (src/outbox_doorbell.c).  Part of the webhooks module (docs/webhooks.md).
 
 -- Configuration keys of the outbox (the registry: core.sql).
 INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
     ('retention.outbox_events', '"7 days"', 'how long consumed outbox events are kept; null keeps them forever', 'interval', true, NULL, NULL, NULL),
-    ('outbox.notify', 'true', 'whether emit_event notifies channel jobspy_outbox at commit; PostgreSQL commits notifying transactions one at a time, so workers that poll may turn it off', 'boolean', false, NULL, NULL, NULL);
+    ('outbox.notify', 'true', 'whether a transaction that emitted events notifies channel jobspy_outbox at commit while a worker waits (its last claim_events found nothing); false leaves workers to poll', 'boolean', false, NULL, NULL, NULL);
 
 CREATE TABLE jobspy.outbox_events (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -30,6 +30,17 @@ CREATE INDEX outbox_events_pending_idx ON jobspy.outbox_events (id) WHERE consum
 CREATE INDEX outbox_events_entity_pending_idx ON jobspy.outbox_events (entity_type, entity_id, id)
     WHERE consumed_at IS NULL;
 CREATE INDEX outbox_events_consumed_idx ON jobspy.outbox_events (consumed_at) WHERE consumed_at IS NOT NULL;
+
+-- The doorbell (src/outbox_doorbell.c): emit_event rings, claim_events
+-- waits; internal, executable by the extension's owner only.
+CREATE FUNCTION jobspy.outbox_ring(topic text) RETURNS void
+    LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'jobspy_outbox_ring';
+COMMENT ON FUNCTION jobspy.outbox_ring(text) IS
+    'internal (emit_event): the current transaction emitted an event of this topic; its commit notifies channel jobspy_outbox if a worker waits then';
+CREATE FUNCTION jobspy.outbox_wait_state(waiting boolean) RETURNS integer
+    LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'jobspy_outbox_wait_state';
+COMMENT ON FUNCTION jobspy.outbox_wait_state(boolean) IS
+    'internal (claim_events): this session waits for a notification (true; returns how many emitting transactions are committing, which will not notify) or no longer waits (false)';
 
 CREATE FUNCTION jobspy.emit_event(topic text, entity_type text, entity_id text,
                                   payload jsonb DEFAULT '{}', user_id uuid DEFAULT NULL)
@@ -56,24 +67,29 @@ BEGIN
     INSERT INTO jobspy.outbox_events AS e (topic, entity_type, entity_id, payload, user_id)
     VALUES (emit_event.topic, emit_event.entity_type, emit_event.entity_id, emit_event.payload, emit_event.user_id)
     RETURNING e.id INTO new_id;
-    -- Delivered at commit, and only if the transaction commits; identical
-    -- notifications of one transaction are folded into one.  PostgreSQL
-    -- holds a database-wide lock from a notifying commit's start to its end
-    -- (the WAL flush included), so such commits run one at a time:
-    -- outbox.notify = false trades the wake-up for throughput.
+    -- The commit notifies only while a worker waits: PostgreSQL commits
+    -- notifying transactions one at a time, WAL flush included, so a
+    -- notification from every emitting transaction would cap billing
+    -- changes at one per flush (src/outbox_doorbell.c).
     IF coalesce((SELECT coalesce(c.value, d.value) FROM jobspy.config_defaults d
                    LEFT JOIN jobspy.system_config c ON c.key = d.key WHERE d.key = 'outbox.notify')::boolean, true) THEN
-        PERFORM pg_notify('jobspy_outbox', emit_event.topic);
+        PERFORM jobspy.outbox_ring(emit_event.topic);
     END IF;
     RETURN new_id;
 END
 $$;
 COMMENT ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid) IS
-    'writes a domain event to the outbox in the caller''s transaction and notifies channel jobspy_outbox (payload: the topic) at commit unless outbox.notify is false; returns the event id';
+    'writes a domain event to the outbox in the caller''s transaction; its commit notifies channel jobspy_outbox (payload: the topic) if a worker waits and outbox.notify is true; returns the event id';
 
 -- A worker takes the oldest events nobody holds.  An event is held for a
 -- lease; an event whose entity has an older event still unconsumed waits,
--- so that one entity's events are handled one at a time, in order.
+-- so that one entity's events are handled one at a time, in order.  A
+-- claim that finds nothing counts the session as waiting, so that the next
+-- emitting commit notifies it, and claims once more: an event committed in
+-- between is then either claimed or notified.  Transactions whose commit
+-- had begun before the session counted itself do not notify; while any is
+-- still committing, the claim is repeated after a millisecond (for at most
+-- a second, and in READ COMMITTED only, where a new statement sees them).
 CREATE FUNCTION jobspy.claim_events(max integer DEFAULT 100, topics text[] DEFAULT NULL,
                                     lease interval DEFAULT '5 minutes')
     RETURNS SETOF jobspy.outbox_events
@@ -81,7 +97,9 @@ CREATE FUNCTION jobspy.claim_events(max integer DEFAULT 100, topics text[] DEFAU
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    t timestamptz := jobspy.now();
+    t        timestamptz := jobspy.now();
+    landing  integer;
+    deadline timestamptz;
 BEGIN
     IF max IS NULL OR max < 1 OR max > 10000 THEN
         RAISE EXCEPTION 'claim_events: max must be from 1 to 10000' USING ERRCODE = '22023';
@@ -89,25 +107,41 @@ BEGIN
     IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
         RAISE EXCEPTION 'claim_events: lease must be a positive interval of at most a day' USING ERRCODE = '22023';
     END IF;
-    RETURN QUERY
-    WITH picked AS (
-        SELECT e.id
-          FROM jobspy.outbox_events e
-         WHERE e.consumed_at IS NULL
-           AND (e.claimed_until IS NULL OR e.claimed_until <= t)
-           AND (topics IS NULL OR e.topic = ANY (topics))
-           AND NOT EXISTS (SELECT 1 FROM jobspy.outbox_events o
-                            WHERE o.entity_type = e.entity_type AND o.entity_id = e.entity_id
-                              AND o.id < e.id AND o.consumed_at IS NULL)
-         ORDER BY e.id
-         LIMIT max
-           FOR UPDATE SKIP LOCKED
-    )
-    UPDATE jobspy.outbox_events u
-       SET claimed_until = t + lease, attempts = u.attempts + 1
-      FROM picked
-     WHERE u.id = picked.id
-    RETURNING u.*;
+    PERFORM jobspy.outbox_wait_state(false);
+    LOOP
+        RETURN QUERY
+        WITH picked AS (
+            SELECT e.id
+              FROM jobspy.outbox_events e
+             WHERE e.consumed_at IS NULL
+               AND (e.claimed_until IS NULL OR e.claimed_until <= t)
+               AND (topics IS NULL OR e.topic = ANY (topics))
+               AND NOT EXISTS (SELECT 1 FROM jobspy.outbox_events o
+                                WHERE o.entity_type = e.entity_type AND o.entity_id = e.entity_id
+                                  AND o.id < e.id AND o.consumed_at IS NULL)
+             ORDER BY e.id
+             LIMIT max
+               FOR UPDATE SKIP LOCKED
+        )
+        UPDATE jobspy.outbox_events u
+           SET claimed_until = t + lease, attempts = u.attempts + 1
+          FROM picked
+         WHERE u.id = picked.id
+        RETURNING u.*;
+        IF FOUND THEN
+            PERFORM jobspy.outbox_wait_state(false);
+            RETURN;
+        END IF;
+        EXIT WHEN landing = 0;
+        IF landing IS NULL THEN
+            deadline := clock_timestamp() + interval '1 second';
+        ELSIF clock_timestamp() > deadline OR current_setting('transaction_isolation') <> 'read committed' THEN
+            EXIT;
+        ELSE
+            PERFORM pg_sleep(0.001);
+        END IF;
+        landing := jobspy.outbox_wait_state(true);
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION jobspy.claim_events(integer, text[], interval) IS
@@ -171,6 +205,7 @@ $$;
 COMMENT ON FUNCTION jobspy.maintain_outbox() IS
     'maintain() step: deletes outbox events consumed longer ago than retention.outbox_events (default 7 days; null keeps them)';
 
+REVOKE ALL ON FUNCTION jobspy.outbox_ring(text), jobspy.outbox_wait_state(boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid), jobspy.claim_events(integer, text[], interval),
     jobspy.ack_events(bigint[]), jobspy.fail_event(bigint, text, interval), jobspy.maintain_outbox() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.claim_events(integer, text[], interval), jobspy.ack_events(bigint[]),

@@ -31,7 +31,7 @@
 
 PG_MODULE_MAGIC;
 
-#define MAX_SEGMENTS 8
+#define MAX_SEGMENTS 16
 
 static JobspyShmemSegment segments[MAX_SEGMENTS];
 static int	nsegments = 0;
@@ -249,6 +249,7 @@ _PG_init(void)
 	jobspy_quotas_init();
 	jobspy_entitlements_init();
 	jobspy_licensing_init();
+	jobspy_outbox_init();
 
 	MarkGUCPrefixReserved("jobspy");
 

@@ -213,5 +213,6 @@ extern void jobspy_identity_init(void);
 extern void jobspy_quotas_init(void);
 extern void jobspy_entitlements_init(void);
 extern void jobspy_licensing_init(void);
+extern void jobspy_outbox_init(void);
 
 #endif							/* JOBSPY_CORE_H */

@@ -2,7 +2,7 @@
 # jobspy_emit_event(), the outbox's C helper, called through a test-only
 # module (test/c/webhooks_emit.c) as a module written in C would: it writes
 # the row emit_event() writes, in the caller's transaction (a rollback takes
-# it back), notifies listeners at commit, keeps one plan across calls, and
+# it back), notifies a waiting worker at commit, keeps one plan across calls, and
 # leaves validation to emit_event() (22023) and NULL pointers to an error;
 # outbox.notify = false writes the event without the notification.
 set -euo pipefail
@@ -13,7 +13,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 
 echo "1..11"
-cp "$here/../c/webhooks_emit.c" "$here/../c/Makefile" "$tmp/"
+cp "$here"/../c/*.c "$here/../c/Makefile" "$tmp/"
 rc=0; make -C "$tmp" -s JOBSPY_SRC="$here/../../src" PG_CONFIG="${PG_CONFIG:-pg_config}" >"$tmp/build.log" 2>&1 || rc=$?
 check "$rc" 0 "the test module builds against src/webhooks.h"
 [ "$rc" = 0 ] || sed 's/^/# /' "$tmp/build.log" | tail -5
@@ -37,11 +37,13 @@ check "$(q "SELECT a < b FROM (SELECT public.test_emit('loyalty.tier_changed', '
 check "$(psql -X -Atq -d $db -c "BEGIN" -c "SELECT public.test_emit('billing.payment.refunded', 'payment', 'p_rb', NULL, NULL)" \
               -c "ROLLBACK" >/dev/null; q "SELECT count(*) FROM jobspy.outbox_events WHERE entity_id = 'p_rb'")" \
       0 "a rolled-back transaction leaves no event"
-out=$(psql -X -Atq -d $db -c "LISTEN jobspy_outbox" -c "SELECT public.test_emit('billing.payment.refunded', 'payment', 'p_n', NULL, NULL)" 2>&1)
+# The session waits as a worker does (its claim finds nothing) before it emits.
+wait_claim="SELECT count(*) FROM jobspy.claim_events(1, ARRAY['no.such_topic'])"
+out=$(psql -X -Atq -d $db -c "LISTEN jobspy_outbox" -c "$wait_claim" -c "SELECT public.test_emit('billing.payment.refunded', 'payment', 'p_n', NULL, NULL)" 2>&1)
 check "$(echo "$out" | grep -c 'notification "jobspy_outbox" with payload "billing.payment.refunded"')" 1 \
-      "a listener is notified at commit, the topic as payload"
+      "a waiting listener is notified at commit, the topic as payload"
 q "SELECT jobspy.config_set('outbox.notify', 'false')" >/dev/null
-out=$(psql -X -Atq -d $db -c "LISTEN jobspy_outbox" -c "SELECT public.test_emit('billing.payment.refunded', 'payment', 'p_q', NULL, NULL)" 2>&1)
+out=$(psql -X -Atq -d $db -c "LISTEN jobspy_outbox" -c "$wait_claim" -c "SELECT public.test_emit('billing.payment.refunded', 'payment', 'p_q', NULL, NULL)" 2>&1)
 check "$(echo "$out" | grep -c 'notification')" 0 "with outbox.notify false no notification is sent"
 check "$(q "SELECT count(*) FROM jobspy.outbox_events WHERE entity_id = 'p_q'")" 1 "but the event is written"
 q "SELECT jobspy.config_set('outbox.notify', 'true')" >/dev/null

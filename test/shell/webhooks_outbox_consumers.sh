@@ -2,15 +2,17 @@
 # 8 workers consume the outbox at once, each claiming a few events, logging
 # them and acking them in a second transaction, as a real worker does.  Every
 # event is claimed exactly once, and within one entity an event is never
-# claimed before the one before it was acked.  A NOTIFY reaches a listener
-# when an emitting transaction commits, and none when it rolls back.
+# claimed before the one before it was acked.  A NOTIFY reaches a waiting
+# worker (its last claim found nothing) when an emitting transaction
+# commits, and none when it rolls back; a listener that never claimed hears
+# nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.bash"
 db=jobspy_outbox_race
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-echo "1..6"
+echo "1..7"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core;
@@ -47,13 +49,24 @@ check "$(q "SELECT count(*) FROM race.log l JOIN race.log nxt ON nxt.entity_id =
       "no event was claimed before the previous event of its entity was acked"
 check "$(q "SELECT count(DISTINCT pid) > 1 FROM race.log")" t "the work was shared between workers"
 
-# NOTIFY on commit only.
-{ echo 'LISTEN jobspy_outbox;'; sleep 1.5; echo 'SELECT 1;'; } | psql -X -q -d $db >"$tmp/listen.out" 2>&1 &
+# NOTIFY on commit only, and only to a worker that waits.
+listen() {  # listen OUT [CLAIM]: a listener for 1.5 s, claiming first when asked
+    { echo 'LISTEN jobspy_outbox;'; [ -n "${2:-}" ] && echo 'SELECT count(*) FROM jobspy.claim_events(10);'
+      sleep 1.5; echo 'SELECT 1;'; } | psql -X -q -d $db >"$1" 2>&1
+}
+listen "$tmp/listen.out" claim &
 lp=$!
 sleep 0.5
 q "BEGIN; SELECT jobspy.emit_event('race.rolled_back', 'thing', 'x'); ROLLBACK;" >/dev/null
 q "SELECT jobspy.emit_event('race.committed', 'thing', 'x')" >/dev/null
 wait $lp
 check "$(grep -o 'payload "[a-z._]*"' "$tmp/listen.out" | tr '\n' ' ')" 'payload "race.committed" ' \
-      "a listener hears the committed event's topic and nothing of the rolled-back one"
+      "a waiting worker hears the committed event's topic and nothing of the rolled-back one"
+q "SELECT jobspy.ack_events(array(SELECT id FROM jobspy.outbox_events WHERE consumed_at IS NULL))" >/dev/null
+listen "$tmp/idle.out" &
+lp=$!
+sleep 0.5
+q "SELECT jobspy.emit_event('race.unheard', 'thing', 'y')" >/dev/null
+wait $lp
+check "$(grep -c 'payload' "$tmp/idle.out" || true)" 0 "a listener that never claimed is not notified"
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1 || true
