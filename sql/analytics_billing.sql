@@ -11,12 +11,13 @@
 
 -- The monthly value of a recurring amount, in minor units: a year is 12
 -- months, a week 52/12 of a month, a day 365/12 of one; rounded once, at
--- the end, half away from zero.  numeric, never float: this is money.
+-- the end, half away from zero.  numeric, never float: this is money.  No
+-- SET clause: it is inlined into its callers (a SQL function with one is
+-- parsed and planned at every call), and names only pg_catalog.
 CREATE FUNCTION jobspy.monthly_amount(amount bigint, quantity integer, discount_percentage integer,
                                       "interval" text, interval_count integer)
     RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT round(amount::numeric * quantity * (100 - coalesce(discount_percentage, 0))
                  * CASE "interval" WHEN 'day' THEN 365 WHEN 'week' THEN 52 WHEN 'month' THEN 12 WHEN 'year' THEN 1 END
@@ -27,15 +28,22 @@ COMMENT ON FUNCTION jobspy.monthly_amount(bigint, integer, integer, text, intege
 
 -- A subscription counts for MRR while it is active or past due (Stripe
 -- counts a past-due subscription until it is canceled or unpaid); a trial,
--- a pause, an unpaid or an ended one counts 0.
+-- a pause, an unpaid or an ended one counts 0.  PL/pgSQL, so that the
+-- plan of its price lookup is kept: subscriptions_track_mrr runs it at
+-- every write of a subscription.
 CREATE FUNCTION jobspy.subscription_mrr(s jobspy.subscriptions) RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-    SELECT CASE WHEN s.status IN ('active', 'past_due') THEN
-               coalesce(jobspy.monthly_amount(s.price_amount, s.quantity, s.discount_percentage, s.plan_interval,
-                                              (SELECT p.interval_count FROM jobspy.prices p WHERE p.id = s.price_id)), 0)
-           ELSE 0 END
+BEGIN
+    -- The status in an IF of its own: a plan that folded it away would be
+    -- made again at every call.
+    IF s.status IN ('active', 'past_due') THEN
+        RETURN coalesce(jobspy.monthly_amount(s.price_amount, s.quantity, s.discount_percentage, s.plan_interval,
+                                              (SELECT p.interval_count FROM jobspy.prices p WHERE p.id = s.price_id)), 0);
+    END IF;
+    RETURN 0;
+END
 $$;
 COMMENT ON FUNCTION jobspy.subscription_mrr(jobspy.subscriptions) IS
     'the monthly recurring revenue of a subscription in its currency''s minor units: its monthly amount while active or past due, else 0';
