@@ -184,7 +184,11 @@ BEGIN
         RAISE EXCEPTION 'subscription % has an unknown status "%"', obj ->> 'id', left(target, 50)
             USING ERRCODE = '22023';
     END IF;
-    SELECT x.* INTO s FROM jobspy.subscriptions x WHERE x.stripe_subscription_id = obj ->> 'id' FOR UPDATE;
+    -- Only the columns read below: a whole row of subscriptions is some
+    -- thirty columns to project and copy.
+    SELECT x.id, x.status, x.price_id, x.paused_at, x.cancellation_reason
+      INTO s.id, s.status, s.price_id, s.paused_at, s.cancellation_reason
+      FROM jobspy.subscriptions x WHERE x.stripe_subscription_id = obj ->> 'id' FOR UPDATE;
 
     v.status := target;
     v.current_period_start := jobspy.stripe_time(coalesce(obj -> 'current_period_start', item -> 'current_period_start'));
@@ -239,7 +243,7 @@ BEGIN
                 v.trial_start, v.trial_end, v.cancel_at_period_end,
                 CASE WHEN path[1] = target THEN v.canceled_at END, CASE WHEN path[1] = target THEN v.ended_at END,
                 NULL, v.cancellation_reason)
-        RETURNING x.* INTO s;
+        RETURNING x.id INTO s.id;
         IF cardinality(path) = 1 THEN
             RETURN NULL;
         END IF;
