@@ -150,17 +150,19 @@ COMMENT ON TABLE jobspy.webhook_queue IS
 CREATE INDEX webhook_queue_due_idx ON jobspy.webhook_queue (due_at);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.webhook_queue', '');
 
--- The provider's objects as the newest applied event left them, one row per
--- object: the ordering watermark.  Providers do not deliver in order, so an
+-- The ordering watermark of each provider object, one row per object: the
+-- newest event applied to it.  Providers do not deliver in order, so an
 -- event is applied only when it is newer than the object's watermark:
 -- ordered by the event's created time, then by how far along the object's
 -- life the event is (created < updated < deleted, or a terminal status),
 -- then by event id so that every delivery order ends in the same state.
-CREATE TABLE jobspy.provider_objects (
+-- The object itself is not copied here: the watermark's event is stored in
+-- payment_webhooks (in the same transaction, whichever mode applied it),
+-- and provider_objects below reads it from there.
+CREATE TABLE jobspy.provider_watermarks (
     provider_id   uuid NOT NULL REFERENCES jobspy.payment_providers (id),
     object_type   text NOT NULL CHECK (length(object_type) BETWEEN 1 AND 100),
     object_id     text NOT NULL CHECK (length(object_id) BETWEEN 1 AND 255),
-    object        jsonb NOT NULL CHECK (jsonb_typeof(object) = 'object'),
     deleted       boolean NOT NULL DEFAULT false,
     event_created timestamptz NOT NULL,
     event_stage   smallint NOT NULL,
@@ -168,9 +170,17 @@ CREATE TABLE jobspy.provider_objects (
     updated_at    timestamptz NOT NULL DEFAULT jobspy.now(),
     PRIMARY KEY (provider_id, object_type, object_id)
 );
-COMMENT ON TABLE jobspy.provider_objects IS
-    'each provider object (customer, subscription, invoice, charge, ...) as the newest applied event describes it; the watermark that keeps an older event from overwriting newer state';
-SELECT pg_catalog.pg_extension_config_dump('jobspy.provider_objects', '');
+COMMENT ON TABLE jobspy.provider_watermarks IS
+    'the ordering watermark of each provider object (customer, subscription, invoice, charge, ...): the newest event applied to it, which keeps an older event from overwriting newer state';
+SELECT pg_catalog.pg_extension_config_dump('jobspy.provider_watermarks', '');
+
+CREATE VIEW jobspy.provider_objects AS
+SELECT o.provider_id, o.object_type, o.object_id, w.payload #> '{data,object}' AS object, o.deleted,
+       o.event_created, o.event_stage, o.event_id, o.updated_at
+  FROM jobspy.provider_watermarks o
+  LEFT JOIN jobspy.payment_webhooks w ON w.provider_id = o.provider_id AND w.event_id = o.event_id;
+COMMENT ON VIEW jobspy.provider_objects IS
+    'each provider object (customer, subscription, invoice, charge, ...) as the newest applied event describes it (its data.object), with the watermark that keeps an older event from overwriting newer state';
 
 -- How far along its object's life an event is: 1 created, 2 changed, 3 ended.
 -- No SET clause: it is inlined into its caller, and names only pg_catalog.
@@ -206,17 +216,17 @@ BEGIN
     END IF;
     stage := jobspy.webhook_event_stage(webhook.event_type, obj);
 
-    INSERT INTO jobspy.provider_objects AS o
-           (provider_id, object_type, object_id, object, deleted, event_created, event_stage, event_id)
-    VALUES (webhook.provider_id, obj ->> 'object', obj ->> 'id', obj, stage = 3,
+    INSERT INTO jobspy.provider_watermarks AS o
+           (provider_id, object_type, object_id, deleted, event_created, event_stage, event_id)
+    VALUES (webhook.provider_id, obj ->> 'object', obj ->> 'id', stage = 3,
             webhook.event_created, stage, webhook.event_id)
     ON CONFLICT (provider_id, object_type, object_id) DO UPDATE
-       SET object = excluded.object, deleted = excluded.deleted, event_created = excluded.event_created,
+       SET deleted = excluded.deleted, event_created = excluded.event_created,
            event_stage = excluded.event_stage, event_id = excluded.event_id, updated_at = jobspy.now()
      WHERE (excluded.event_created, excluded.event_stage, excluded.event_id)
          > (o.event_created, o.event_stage, o.event_id);
     IF NOT FOUND THEN
-        SELECT o.event_id, o.event_created INTO kept FROM jobspy.provider_objects o
+        SELECT o.event_id, o.event_created INTO kept FROM jobspy.provider_watermarks o
          WHERE o.provider_id = webhook.provider_id AND o.object_type = obj ->> 'object' AND o.object_id = obj ->> 'id';
         RETURN format('older than %s (%s), already applied to %s %s', kept.event_id, kept.event_created,
                       obj ->> 'object', obj ->> 'id');
@@ -469,5 +479,7 @@ GRANT EXECUTE ON FUNCTION jobspy.receive_webhook(text, text, text), jobspy.proce
     TO jobspy_app, jobspy_admin;
 GRANT EXECUTE ON FUNCTION jobspy.set_provider_secret(text, text), jobspy.retire_provider_secret(text)
     TO jobspy_admin;
-REVOKE ALL ON jobspy.webhook_secrets, jobspy.payment_webhooks, jobspy.provider_objects, jobspy.webhook_queue FROM PUBLIC;
-GRANT SELECT ON jobspy.payment_webhooks, jobspy.provider_objects, jobspy.webhook_queue TO jobspy_admin;
+REVOKE ALL ON jobspy.webhook_secrets, jobspy.payment_webhooks, jobspy.provider_watermarks, jobspy.provider_objects,
+    jobspy.webhook_queue FROM PUBLIC;
+GRANT SELECT ON jobspy.payment_webhooks, jobspy.provider_watermarks, jobspy.provider_objects, jobspy.webhook_queue
+    TO jobspy_admin;

@@ -64,7 +64,7 @@ COMMENT ON FUNCTION jobspy.webhook_status_path(text[], text, text) IS
     'internal: the shortest chain of legal status changes between two statuses ('''' = not yet inserted); NULL when there is none';
 
 -- The local customer of a Stripe customer id: by its link, else by the
--- customer object the provider last sent (kept in provider_objects), whose
+-- customer object the provider last sent (provider_objects), whose
 -- metadata user_id or organization_id, else email, names the user or
 -- organization; the customer is created and linked when missing.  NULL
 -- when nothing matches.
@@ -88,9 +88,11 @@ BEGIN
     IF cid IS NOT NULL THEN
         RETURN cid;
     END IF;
-    object := coalesce(object, (SELECT o.object FROM jobspy.provider_objects o
-                                 WHERE o.provider_id = stripe_customer.provider_id AND o.object_type = 'customer'
-                                   AND o.object_id = stripe_customer.provider_customer_id));
+    IF object IS NULL THEN
+        SELECT o.object INTO object FROM jobspy.provider_objects o
+         WHERE o.provider_id = stripe_customer.provider_id AND o.object_type = 'customer'
+           AND o.object_id = stripe_customer.provider_customer_id;
+    END IF;
     IF object IS NULL THEN
         RETURN NULL;
     END IF;

@@ -5,7 +5,7 @@
 -- Payloads follow the shapes of Stripe's published fixtures
 -- (stripe/openapi, openapi/fixtures3.json), trimmed to what matters.
 BEGIN;
-SELECT plan(56);
+SELECT plan(64);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
@@ -303,6 +303,32 @@ SELECT is(pg_temp.outcome('evt_pay_u9'), 'pending: JS603', 'a payment of an unkn
 SELECT is((SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'billing.payment.refunded'
              AND payload ->> 'provider_payment_id' = 'pi_p2'), 2::bigint,
           'billing''s own events follow: one billing.payment.refunded per refund');
+
+-- ------------------------------------------------------ stored objects
+-- provider_objects shows an object as its newest applied event holds it,
+-- read from that stored event; a customer seen before its user existed is
+-- linked from that stored object when a later event of it arrives.
+SELECT pg_temp.send('evt_l1', 'customer.created', 200, pg_temp.customer('cus_late', 'late@example.com', 'Late'));
+SELECT pg_temp.send('evt_l2', 'customer.updated', 210, pg_temp.customer('cus_late', 'Late@Example.com', 'Late Two'));
+SELECT is(pg_temp.send('evt_l0', 'customer.updated', 205, pg_temp.customer('cus_late', 'old@example.com', 'Old')),
+          'ACCEPTED', 'an older update of a customer of no user, delivered last, is accepted');
+SELECT is((SELECT (event_id, object ->> 'email', object ->> 'name', event_stage) FROM jobspy.provider_objects
+            WHERE object_type = 'customer' AND object_id = 'cus_late'),
+          ROW('evt_l2'::text, 'Late@Example.com'::text, 'Late Two'::text, 2::smallint),
+          'provider_objects shows the object of the newest applied event');
+SELECT is((SELECT o.object FROM jobspy.provider_objects o WHERE o.object_type = 'customer' AND o.object_id = 'cus_late'),
+          (SELECT w.payload #> '{data,object}' FROM jobspy.payment_webhooks w WHERE w.event_id = 'evt_l2'),
+          'exactly its data.object');
+SELECT is((SELECT count(*) FROM jobspy.provider_customers WHERE provider_customer_id = 'cus_late'), 0::bigint,
+          'nothing is linked while no user matches');
+SELECT jobspy.create_user('late@example.com') AS late \gset
+SELECT is(pg_temp.send('evt_l3', 'customer.subscription.created', 220, pg_temp.sub('sub_late', 'cus_late', 'active')),
+          'ACCEPTED', 'a subscription of that customer arrives once the user exists');
+SELECT is(pg_temp.outcome('evt_l3'), 'applied', 'and is applied');
+SELECT is((SELECT s.user_id FROM jobspy.subscriptions s WHERE s.stripe_subscription_id = 'sub_late'), :'late'::uuid,
+          'to the user the stored customer object names by email');
+SELECT is((SELECT c.user_id FROM jobspy.provider_customers pc JOIN jobspy.customers c ON c.id = pc.customer_id
+            WHERE pc.provider_customer_id = 'cus_late'), :'late'::uuid, 'who is now linked');
 
 SELECT * FROM finish();
 ROLLBACK;
