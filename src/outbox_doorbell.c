@@ -23,8 +23,8 @@
  * pause (jobspy.outbox_wait_state).  A transaction that aborts after
  * notifying loses its events too: nothing is missed.
  *
- * Without the library preloaded there is no shared memory: every emitting
- * transaction notifies, as a plain pg_notify would.
+ * Without the library preloaded there is no shared memory: emit_event then
+ * notifies from every emitting transaction, as a plain pg_notify would.
  */
 #include "postgres.h"
 
@@ -149,12 +149,9 @@ doorbell_xact_callback(XactEvent event, void *arg)
 			if (rung_topics == NIL)
 				return;
 			slot = doorbell_slot();
-			if (slot != NULL)
-			{
-				pg_atomic_fetch_add_u32(&slot->landing, 1);
-				my_landing = true;
-			}
-			if (slot == NULL || pg_atomic_read_u32(&slot->waiting) > 0)
+			pg_atomic_fetch_add_u32(&slot->landing, 1);
+			my_landing = true;
+			if (pg_atomic_read_u32(&slot->waiting) > 0)
 				foreach(lc, rung_topics)
 					Async_Notify(DOORBELL_CHANNEL, (const char *) lfirst(lc));
 			rung_topics = NIL;
@@ -181,9 +178,11 @@ doorbell_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * jobspy.outbox_ring(topic): the current transaction emitted an event of
- * this topic; its commit notifies if a worker waits then.  Called by
- * emit_event only.
+ * jobspy.outbox_ring(topic) RETURNS boolean: the current transaction
+ * emitted an event of this topic; its commit notifies if a worker waits
+ * then.  Returns true, having recorded nothing, where there is no shared
+ * memory (or no slot) to count waiting workers in: the caller (emit_event)
+ * then notifies itself, as a plain pg_notify would.
  */
 PG_FUNCTION_INFO_V1(jobspy_outbox_ring);
 Datum
@@ -193,12 +192,12 @@ jobspy_outbox_ring(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	MemoryContext old;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_VOID();
+	if (doorbell_slot() == NULL)
+		PG_RETURN_BOOL(true);
 	topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	foreach(lc, rung_topics)
 		if (strcmp((const char *) lfirst(lc), topic) == 0)
-			PG_RETURN_VOID();
+			PG_RETURN_BOOL(false);
 	if (!callback_set)
 	{
 		RegisterXactCallback(doorbell_xact_callback, NULL);
@@ -207,7 +206,7 @@ jobspy_outbox_ring(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	rung_topics = lappend(rung_topics, pstrdup(topic));
 	MemoryContextSwitchTo(old);
-	PG_RETURN_VOID();
+	PG_RETURN_BOOL(false);
 }
 
 /*

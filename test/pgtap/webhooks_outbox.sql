@@ -1,7 +1,7 @@
 -- The outbox of domain events: emit in the caller's transaction, claim in
 -- order with per-entity serialisation, ack, fail and retry, retention.
 BEGIN;
-SELECT plan(27);
+SELECT plan(31);
 
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 
@@ -24,6 +24,10 @@ SELECT is((SELECT user_id FROM jobspy.outbox_events WHERE topic = 'billing.invoi
 SELECT throws_ok($$SELECT jobspy.emit_event('Bad Topic', 'x', '1')$$, '22023', NULL, 'a malformed topic is refused');
 SELECT throws_ok($$SELECT jobspy.emit_event('a.b', 'x', '1', '[1]')$$, '22023', NULL, 'a payload that is not an object is refused');
 SELECT throws_ok($$SELECT jobspy.emit_event('a.b', NULL, '1')$$, '22004', NULL, 'a NULL entity is refused');
+SELECT throws_ok($$SELECT jobspy.emit_event('a.b', '', '1')$$, '22023', NULL, 'an empty entity type is refused');
+SELECT throws_ok($$SELECT jobspy.emit_event('a.b', repeat('t', 51), '1')$$, '22023', NULL, 'an entity type over 50 characters is refused');
+SELECT throws_ok($$SELECT jobspy.emit_event('a.b', 'x', repeat('i', 256))$$, '22023', NULL, 'an entity id over 255 characters is refused');
+SELECT throws_ok($$SELECT jobspy.emit_event(repeat('a', 101), 'x', '1')$$, '22023', NULL, 'a topic over 100 characters is refused');
 SELECT throws_ok($$SELECT jobspy.claim_events(0)$$, '22023', NULL, 'claim_events refuses max 0');
 SELECT throws_ok($$SELECT jobspy.claim_events(1, NULL, '-1 minute')$$, '22023', NULL, 'claim_events refuses a negative lease');
 

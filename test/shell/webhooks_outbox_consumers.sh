@@ -5,14 +5,16 @@
 # claimed before the one before it was acked.  A NOTIFY reaches a waiting
 # worker (its last claim found nothing) when an emitting transaction
 # commits, and none when it rolls back; a listener that never claimed hears
-# nothing.
+# nothing.  Without the library preloaded nothing counts waiting workers,
+# and every emitting commit notifies (unless outbox.notify is false).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../tools/lib.sh"
 . "$here/tap.bash"
 db=jobspy_outbox_race
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-echo "1..7"
+echo "1..10"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 CREATE EXTENSION jobspy_core;
@@ -50,23 +52,26 @@ check "$(q "SELECT count(*) FROM race.log l JOIN race.log nxt ON nxt.entity_id =
 check "$(q "SELECT count(DISTINCT pid) > 1 FROM race.log")" t "the work was shared between workers"
 
 # NOTIFY on commit only, and only to a worker that waits.
-listen() {  # listen OUT [CLAIM]: a listener for 1.5 s, claiming first when asked
-    { echo 'LISTEN jobspy_outbox;'; [ -n "${2:-}" ] && echo 'SELECT count(*) FROM jobspy.claim_events(10);'
-      sleep 1.5; echo 'SELECT 1;'; } | psql -X -q -d $db >"$1" 2>&1
+heard() {  # heard CLAIM SQL: the payloads a listener (claiming first when CLAIM is "claim") hears while SQL runs
+    { echo 'LISTEN jobspy_outbox;'; [ "$1" = claim ] && echo 'SELECT count(*) FROM jobspy.claim_events(10);'
+      sleep 1.5; echo 'SELECT 1;'; } | psql -X -q -d $db >"$tmp/listen.out" 2>&1 &
+    local lp=$!
+    sleep 0.5
+    q "$2" >/dev/null
+    wait $lp
+    grep -o 'payload "[a-z._]*"' "$tmp/listen.out" | tr '\n' ' '
 }
-listen "$tmp/listen.out" claim &
-lp=$!
-sleep 0.5
-q "BEGIN; SELECT jobspy.emit_event('race.rolled_back', 'thing', 'x'); ROLLBACK;" >/dev/null
-q "SELECT jobspy.emit_event('race.committed', 'thing', 'x')" >/dev/null
-wait $lp
-check "$(grep -o 'payload "[a-z._]*"' "$tmp/listen.out" | tr '\n' ' ')" 'payload "race.committed" ' \
+check "$(heard claim "BEGIN; SELECT jobspy.emit_event('race.rolled_back', 'thing', 'x'); ROLLBACK;
+                      SELECT jobspy.emit_event('race.committed', 'thing', 'x')")" 'payload "race.committed" ' \
       "a waiting worker hears the committed event's topic and nothing of the rolled-back one"
 q "SELECT jobspy.ack_events(array(SELECT id FROM jobspy.outbox_events WHERE consumed_at IS NULL))" >/dev/null
-listen "$tmp/idle.out" &
-lp=$!
-sleep 0.5
-q "SELECT jobspy.emit_event('race.unheard', 'thing', 'y')" >/dev/null
-wait $lp
-check "$(grep -c 'payload' "$tmp/idle.out" || true)" 0 "a listener that never claimed is not notified"
+check "$(heard - "SELECT jobspy.emit_event('race.unheard', 'thing', 'y')")" "" "a listener that never claimed is not notified"
+
+restart_with shared_preload_libraries=
+check "$(heard - "SELECT jobspy.emit_event('race.plain', 'thing', 'z')")" 'payload "race.plain" ' \
+      "not preloaded: a listener that never claimed is notified"
+q "SELECT jobspy.config_set('outbox.notify', 'false')" >/dev/null
+check "$(heard - "SELECT jobspy.emit_event('race.off', 'thing', 'z')")" "" "not preloaded, outbox.notify false: no notification"
+check "$(q "SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'race.off'")" 1 "but the event is written"
+restart_with
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1 || true
