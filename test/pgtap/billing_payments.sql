@@ -2,7 +2,7 @@
 -- only, fee and net, invoices paid by payments, bad input refused with
 -- nothing written; refunds that never exceed their payment; payments_net.
 BEGIN;
-SELECT plan(67);
+SELECT plan(74);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
@@ -193,6 +193,31 @@ SET LOCAL ROLE jobspy_app;
 SELECT ok((SELECT count(*) FROM jobspy.payments) = 9 AND (SELECT count(*) FROM jobspy.refunds) > 0,
           'and as the payer reads its own');
 RESET ROLE;
+
+-- A writer of the table itself (seed 000's columns, no customer named) gets
+-- the user's customer, and no column it writes may hold a card number.
+INSERT INTO jobspy.payments (user_id, amount_cents, status, description, stripe_charge_id)
+VALUES ('b8000000-0000-4000-8000-000000000002', 500, 'pending', 'order 1234-5678', 'ch_4242424242424242')
+RETURNING id AS direct \gset
+SELECT is((SELECT customer_id FROM jobspy.payments WHERE id = :'direct'), :'c2'::uuid,
+          'a direct insert naming only the user gets the user''s customer');
+SELECT throws_ok($$INSERT INTO jobspy.payments (user_id, amount_cents, status, description)
+                   VALUES ('b8000000-0000-4000-8000-000000000002', 500, 'pending', 'card 4242424242424242')$$,
+                 'JS502', NULL, 'a direct insert with a card number in the description');
+SELECT throws_ok($$INSERT INTO jobspy.payments (user_id, amount_cents, status, stripe_charge_id)
+                   VALUES ('b8000000-0000-4000-8000-000000000002', 500, 'pending', '4000056655665556')$$,
+                 'JS502', NULL, 'a direct insert with a card number as the charge id');
+SELECT throws_ok($$INSERT INTO jobspy.payments (user_id, amount_cents, status, metadata)
+                   VALUES ('b8000000-0000-4000-8000-000000000002', 500, 'pending', '{"pan": "4111 1111 1111 1111"}')$$,
+                 'JS502', NULL, 'a direct insert with a card number in the metadata');
+SELECT throws_ok(format($$UPDATE jobspy.payments SET failure_message = 'declined: 5555555555554444' WHERE id = %L$$,
+                        :'direct'),
+                 'JS502', NULL, 'an update with a card number in the failure message');
+SELECT throws_ok(format($$UPDATE jobspy.payments SET description = E'x\n4242-4242-4242-4242' WHERE id = %L$$,
+                        :'direct'),
+                 'JS502', NULL, 'an update with a grouped card number after a line break');
+SELECT is((SELECT description FROM jobspy.payments WHERE id = :'direct'), 'order 1234-5678',
+          'and the row kept its values');
 
 SELECT * FROM finish();
 ROLLBACK;
