@@ -157,8 +157,13 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.invoices_check_change() IS
     'trigger: raises JS506 for an illegal status change and JS507 for a change of a finalized invoice''s terms';
+-- Only a change that could raise calls the function: a draft's new
+-- amounts (each add_invoice_line) do not.
 CREATE TRIGGER invoices_check_change BEFORE UPDATE ON jobspy.invoices
-    FOR EACH ROW EXECUTE FUNCTION jobspy.invoices_check_change();
+    FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM OLD.status OR OLD.status <> 'draft'
+                       OR NEW.credited_cents < OLD.credited_cents
+                       OR NEW.balance_applied_cents < OLD.balance_applied_cents)
+    EXECUTE FUNCTION jobspy.invoices_check_change();
 CREATE FUNCTION jobspy.invoices_start_as_draft() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -174,7 +179,8 @@ $$;
 COMMENT ON FUNCTION jobspy.invoices_start_as_draft() IS
     'trigger: raises JS506 for an invoice inserted in another status than draft, or with a number';
 CREATE TRIGGER invoices_start_as_draft BEFORE INSERT ON jobspy.invoices
-    FOR EACH ROW EXECUTE FUNCTION jobspy.invoices_start_as_draft();
+    FOR EACH ROW WHEN (NEW.status <> 'draft' OR NEW.invoice_number IS NOT NULL)
+    EXECUTE FUNCTION jobspy.invoices_start_as_draft();
 
 -- internal: the invoice, locked, else 22023.
 CREATE FUNCTION jobspy.billing_lock_invoice(invoice_id uuid) RETURNS jobspy.invoices
@@ -202,15 +208,26 @@ CREATE FUNCTION jobspy.create_invoice(customer_id uuid, currency text, due_at ti
     AS $$
 DECLARE
     v_id uuid;
+    v_customer_known boolean;
+    v_currency_known boolean;
+    v_series_known boolean;
 BEGIN
-    IF $1 IS NULL OR NOT EXISTS (SELECT FROM jobspy.customers c WHERE c.id = $1) THEN
+    -- Customer, currency and series in one statement.
+    SELECT EXISTS (SELECT FROM jobspy.customers c WHERE c.id = $1),
+           EXISTS (SELECT FROM jobspy.currencies k WHERE k.code = $2),
+           EXISTS (SELECT FROM jobspy.invoice_series s WHERE s.series = coalesce($4, 'default'))
+      INTO v_customer_known, v_currency_known, v_series_known;
+    IF NOT v_customer_known THEN
         RAISE EXCEPTION 'unknown customer %', coalesce($1::text, 'NULL') USING ERRCODE = '22023';
     END IF;
-    PERFORM jobspy.billing_check_currency($2);
-    IF coalesce($4, 'default') = 'default' THEN
-        INSERT INTO jobspy.invoice_series (series) VALUES ('default') ON CONFLICT DO NOTHING;
+    IF NOT v_currency_known THEN
+        PERFORM jobspy.billing_check_currency($2);
     END IF;
-    IF NOT EXISTS (SELECT FROM jobspy.invoice_series s WHERE s.series = coalesce($4, 'default')) THEN
+    IF NOT v_series_known AND coalesce($4, 'default') = 'default' THEN
+        INSERT INTO jobspy.invoice_series (series) VALUES ('default') ON CONFLICT DO NOTHING;
+        v_series_known := true;
+    END IF;
+    IF NOT v_series_known THEN
         RAISE EXCEPTION 'unknown invoice series "%"', left($4, 50) USING ERRCODE = '22023',
             HINT = 'Create it with jobspy.create_invoice_series.';
     END IF;
@@ -270,7 +287,12 @@ BEGIN
     IF coalesce($6, 0) NOT BETWEEN 0 AND 10000 THEN
         RAISE EXCEPTION 'tax_rate_bp must be 0 to 10000 basis points' USING ERRCODE = '22023';
     END IF;
-    v_inv := jobspy.billing_lock_invoice($1);
+    -- billing_lock_invoice's statement, without a call per line; the
+    -- function raises the error of an unknown invoice.
+    SELECT i.* INTO v_inv FROM jobspy.invoices i WHERE i.id = $1 FOR UPDATE;
+    IF v_inv.id IS NULL THEN
+        v_inv := jobspy.billing_lock_invoice($1);
+    END IF;
     IF v_inv.status <> 'draft' THEN
         RAISE EXCEPTION 'invoice lines cannot change once the invoice is finalized (%)', v_inv.status
             USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
@@ -322,7 +344,9 @@ CREATE FUNCTION jobspy.invoice_next_number(series text, at timestamptz) RETURNS 
 DECLARE
     y integer := extract(year FROM at AT TIME ZONE 'UTC')::integer;
     s jobspy.invoice_series;
-    block bigint[] := jobspy.invoice_number_block(series);
+    -- No block reserved in this session (the usual case): no parse.
+    block bigint[] := CASE WHEN current_setting('jobspy_billing.invoice_numbers', true) <> ''
+                           THEN jobspy.invoice_number_block(series) END;
     n bigint;
     digits integer;
 BEGIN
@@ -448,7 +472,10 @@ DECLARE
     v_inv jobspy.invoices;
     v_number text;
 BEGIN
-    v_inv := jobspy.billing_lock_invoice($1);
+    SELECT i.* INTO v_inv FROM jobspy.invoices i WHERE i.id = $1 FOR UPDATE;
+    IF v_inv.id IS NULL THEN
+        v_inv := jobspy.billing_lock_invoice($1);
+    END IF;
     IF v_inv.status <> 'draft' THEN
         RAISE EXCEPTION 'invoice % is already finalized (% %)', $1, v_inv.status, v_inv.invoice_number
             USING ERRCODE = '55000';
@@ -460,6 +487,10 @@ BEGIN
         RAISE EXCEPTION 'invoice % totals %, below zero', $1, v_inv.total_cents USING ERRCODE = '55000',
             HINT = 'A credit larger than the charges belongs on a credit note.';
     END IF;
+    -- From here to the commit the series row is locked: every check and
+    -- read is above.  The credit balance is taken below, after the number,
+    -- because a renewal run holds the series and then locks customers:
+    -- taking a customer first would let the two wait on each other.
     v_number := jobspy.invoice_next_number(v_inv.series, v_now);
     UPDATE jobspy.invoices i
        SET status = 'open', invoice_number = v_number, balance_applied_cents = jobspy.customer_balance_apply(v_inv),
