@@ -439,18 +439,24 @@ BEGIN
 
     -- A purchase that crosses a tier's threshold upgrades at once.  (The
     -- window is read first: a volatile call in the arguments would keep the
-    -- planner from inlining loyalty_qualifying_tier.)
-    SELECT r.tier_window INTO win FROM jobspy.loyalty_programme r;
-    IF NOT FOUND THEN
-        win := (jobspy.loyalty_settings()).tier_window;
-    END IF;
-    SELECT q.tier_id, q.spend INTO up
-      FROM jobspy.loyalty_qualifying_tier(m.user_id, win,
-                                          record_purchase.currency, record_purchase.amount) q
-     WHERE q.rank > coalesce((SELECT t.rank FROM jobspy.loyalty_tiers t WHERE t.id = m.tier_id), -1);
-    IF FOUND THEN
-        PERFORM jobspy.loyalty_set_member_tier(m.user_id, up.tier_id, 'purchase', up.spend);
-        m.tier_id := up.tier_id;
+    -- planner from inlining loyalty_qualifying_tier.)  Only when a tier
+    -- above the member's exists: the spend query is planned again on every
+    -- call, and a member at the top tier (or a programme with no tiers)
+    -- cannot move up.
+    IF EXISTS (SELECT FROM jobspy.loyalty_tiers t
+                WHERE t.rank > coalesce((SELECT c.rank FROM jobspy.loyalty_tiers c WHERE c.id = m.tier_id), -1)) THEN
+        SELECT r.tier_window INTO win FROM jobspy.loyalty_programme r;
+        IF NOT FOUND THEN
+            win := (jobspy.loyalty_settings()).tier_window;
+        END IF;
+        SELECT q.tier_id, q.spend INTO up
+          FROM jobspy.loyalty_qualifying_tier(m.user_id, win,
+                                              record_purchase.currency, record_purchase.amount) q
+         WHERE q.rank > coalesce((SELECT t.rank FROM jobspy.loyalty_tiers t WHERE t.id = m.tier_id), -1);
+        IF FOUND THEN
+            PERFORM jobspy.loyalty_set_member_tier(m.user_id, up.tier_id, 'purchase', up.spend);
+            m.tier_id := up.tier_id;
+        END IF;
     END IF;
 
     IF record_purchase.amount >= b.min_purchase THEN
