@@ -47,16 +47,6 @@ CREATE FUNCTION jobspy.outbox_wait_state(waiting boolean) RETURNS integer
 COMMENT ON FUNCTION jobspy.outbox_wait_state(boolean) IS
     'internal (claim_events): this session waits for a notification (true; returns how many emitting transactions are committing, which will not notify) or no longer waits (false)';
 
-CREATE FUNCTION jobspy.outbox_notify_enabled() RETURNS boolean
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT coalesce((SELECT coalesce(c.value, d.value) FROM jobspy.config_defaults d
-                       LEFT JOIN jobspy.system_config c ON c.key = d.key WHERE d.key = 'outbox.notify')::boolean, true)
-$$;
-COMMENT ON FUNCTION jobspy.outbox_notify_enabled() IS
-    'internal: the outbox.notify setting (true unless set false)';
-
 CREATE FUNCTION jobspy.emit_event(topic text, entity_type text, entity_id text,
                                   payload jsonb DEFAULT '{}', user_id uuid DEFAULT NULL)
     RETURNS bigint
@@ -91,7 +81,7 @@ BEGIN
     -- included.  A worker waits only while outbox.notify is true.  Without
     -- the library preloaded nothing counts waiting workers: notify here.
     IF jobspy.outbox_ring(emit_event.topic) THEN
-        IF jobspy.outbox_notify_enabled() THEN
+        IF coalesce(jobspy.config_get('outbox.notify')::boolean, true) THEN
             PERFORM pg_notify('jobspy_outbox', emit_event.topic);
         END IF;
     END IF;
@@ -154,7 +144,7 @@ BEGIN
         END IF;
         EXIT WHEN landing = 0;
         IF landing IS NULL THEN
-            EXIT WHEN NOT jobspy.outbox_notify_enabled();
+            EXIT WHEN NOT coalesce(jobspy.config_get('outbox.notify')::boolean, true);
             deadline := clock_timestamp() + interval '1 second';
         ELSIF clock_timestamp() > deadline OR current_setting('transaction_isolation') <> 'read committed' THEN
             EXIT;
@@ -226,8 +216,7 @@ $$;
 COMMENT ON FUNCTION jobspy.maintain_outbox() IS
     'maintain() step: deletes outbox events consumed longer ago than retention.outbox_events (default 7 days; null keeps them)';
 
-REVOKE ALL ON FUNCTION jobspy.outbox_ring(text), jobspy.outbox_wait_state(boolean), jobspy.outbox_notify_enabled()
-    FROM PUBLIC;
+REVOKE ALL ON FUNCTION jobspy.outbox_ring(text), jobspy.outbox_wait_state(boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid), jobspy.claim_events(integer, text[], interval),
     jobspy.ack_events(bigint[]), jobspy.fail_event(bigint, text, interval), jobspy.maintain_outbox() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.claim_events(integer, text[], interval), jobspy.ack_events(bigint[]),
