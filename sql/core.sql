@@ -30,6 +30,17 @@ BEGIN
 END
 $$;
 
+-- The CHECK constraints this backend prepared once (src/check_cache.c).
+CREATE FUNCTION jobspy.check_cache_entries(
+    OUT table_name regclass, OUT constraints integer, OUT shared boolean, OUT uses bigint)
+    RETURNS SETOF record
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_check_cache_entries';
+COMMENT ON FUNCTION jobspy.check_cache_entries() IS
+    'this backend''s prepared CHECK constraints of jobspy''s tables (jobspy.check_cache): table, count, whether shared, statements served since built';
+REVOKE ALL ON FUNCTION jobspy.check_cache_entries() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.check_cache_entries() TO jobspy_admin;
+
 -- The configuration registry: every key a module reads, declared by that
 -- module's own SQL file beside the code that reads it (INSERT INTO
 -- jobspy.config_defaults), with its built-in value and what a value must

@@ -250,6 +250,7 @@ _PG_init(void)
 	jobspy_entitlements_init();
 	jobspy_licensing_init();
 	jobspy_outbox_init();
+	jobspy_check_cache_init();
 
 	MarkGUCPrefixReserved("jobspy");
 

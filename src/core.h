@@ -214,5 +214,6 @@ extern void jobspy_quotas_init(void);
 extern void jobspy_entitlements_init(void);
 extern void jobspy_licensing_init(void);
 extern void jobspy_outbox_init(void);
+extern void jobspy_check_cache_init(void);
 
 #endif							/* JOBSPY_CORE_H */
