@@ -5,7 +5,7 @@
 -- monthly partition covers yet, so an insert never fails for lack of one.
 CREATE TABLE jobspy.api_usage (
     user_id             uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
-    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     license_id          uuid,
     endpoint            text NOT NULL CHECK (length(endpoint) BETWEEN 1 AND 255),
     method              text NOT NULL CHECK (method ~ '^[A-Z]{3,7}$'),

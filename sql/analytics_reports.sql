@@ -7,7 +7,7 @@
 -- (retention.events); the rollups below keep their history.
 CREATE TABLE jobspy.events (
     user_id     uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
-    id          uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     event_type  text NOT NULL CHECK (event_type ~ '^[a-z][a-z0-9_.:-]*$' AND length(event_type) <= 100),
     properties  jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(properties) = 'object'),
     occurred_at timestamptz NOT NULL DEFAULT jobspy.now(),
@@ -35,7 +35,7 @@ CREATE FUNCTION jobspy.record_api_call(
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    new_id uuid := gen_random_uuid();
+    new_id uuid := jobspy.uuid_v7();
 BEGIN
     INSERT INTO jobspy.api_usage (user_id, id, license_id, endpoint, method, status_code, response_time_ms,
                                   request_size_bytes, response_size_bytes, user_agent, ip_address,
@@ -75,7 +75,7 @@ BEGIN
     INSERT INTO jobspy.api_usage (user_id, id, license_id, endpoint, method, status_code, response_time_ms,
                                   request_size_bytes, response_size_bytes, user_agent, ip_address,
                                   country_code, error_message, metadata, created_at)
-    SELECT r.user_id, coalesce(r.id, gen_random_uuid()), r.license_id, r.endpoint, r.method, r.status_code,
+    SELECT r.user_id, coalesce(r.id, jobspy.uuid_v7()), r.license_id, r.endpoint, r.method, r.status_code,
            r.response_time_ms, r.request_size_bytes, r.response_size_bytes, r.user_agent, r.ip_address,
            r.country_code, r.error_message, coalesce(r.metadata, '{}'),
            coalesce((e ->> 'occurred_at')::timestamptz, r.created_at, jobspy.now())
@@ -95,7 +95,7 @@ CREATE FUNCTION jobspy.track_event(user_id uuid, event_type text, properties jso
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    new_id uuid := gen_random_uuid();
+    new_id uuid := jobspy.uuid_v7();
 BEGIN
     INSERT INTO jobspy.events (user_id, id, event_type, properties, occurred_at)
     VALUES ($1, new_id, $2, coalesce($3, '{}'), coalesce($4, jobspy.now()));
@@ -114,7 +114,7 @@ DECLARE
 BEGIN
     PERFORM jobspy.check_batch(events);
     INSERT INTO jobspy.events (user_id, id, event_type, properties, occurred_at)
-    SELECT r.user_id, coalesce(r.id, gen_random_uuid()), r.event_type, coalesce(r.properties, '{}'),
+    SELECT r.user_id, coalesce(r.id, jobspy.uuid_v7()), r.event_type, coalesce(r.properties, '{}'),
            coalesce(r.occurred_at, jobspy.now())
       FROM jsonb_populate_recordset(NULL::jobspy.events, events) r;
     GET DIAGNOSTICS n = ROW_COUNT;

@@ -20,7 +20,7 @@ COMMENT ON FUNCTION jobspy.audit_trigger() IS
 -- and the default partition takes any row no monthly partition covers yet.
 -- No foreign key on actor_id: the log outlives the users it names.
 CREATE TABLE jobspy.audit_logs (
-    id            uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id            uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     actor_id      uuid,
     action        text NOT NULL CHECK (action IN ('INSERT', 'UPDATE', 'DELETE') OR action ~ '^[a-z][a-z0-9_.]{0,99}$'),
     resource_type text NOT NULL CHECK (length(resource_type) BETWEEN 1 AND 63),

@@ -3,7 +3,7 @@
 
 CREATE TABLE jobspy.subscriptions (
     user_id                uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
-    id                     uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id                     uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     stripe_subscription_id text UNIQUE CHECK (length(stripe_subscription_id) BETWEEN 1 AND 255),
     stripe_customer_id     text CHECK (length(stripe_customer_id) BETWEEN 1 AND 255),
     plan_type              text NOT NULL CHECK (plan_type IN ('basic', 'professional', 'enterprise')),
@@ -41,7 +41,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.subscriptions', '');
 
 CREATE TABLE jobspy.payments (
     user_id                  uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
-    id                       uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id                       uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     subscription_id          uuid,
     stripe_payment_intent_id text UNIQUE CHECK (length(stripe_payment_intent_id) BETWEEN 1 AND 255),
     stripe_charge_id         text CHECK (length(stripe_charge_id) BETWEEN 1 AND 255),

@@ -6,7 +6,7 @@
 -- Both ledgers only grow: nothing in them is changed or removed.
 
 CREATE TABLE jobspy.credit_notes (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     invoice_id          uuid NOT NULL REFERENCES jobspy.invoices (id) ON DELETE RESTRICT,
     customer_id         uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE RESTRICT,
     credit_note_number  text NOT NULL UNIQUE,
@@ -29,7 +29,7 @@ CREATE TRIGGER credit_notes_no_card_numbers BEFORE INSERT ON jobspy.credit_notes
 SELECT pg_catalog.pg_extension_config_dump('jobspy.credit_notes', '');
 
 CREATE TABLE jobspy.customer_balance_transactions (
-    id             uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id             uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     customer_id    uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE RESTRICT,
     currency       text NOT NULL REFERENCES jobspy.currencies (code),
     amount_cents   bigint NOT NULL CHECK (amount_cents <> 0),

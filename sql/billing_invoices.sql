@@ -21,7 +21,7 @@ COMMENT ON TABLE jobspy.invoice_series IS
 SELECT pg_catalog.pg_extension_config_dump('jobspy.invoice_series', '');
 
 CREATE TABLE jobspy.invoices (
-    id                uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     customer_id       uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE RESTRICT,
     subscription_id   uuid REFERENCES jobspy.subscriptions (id),
     series            text NOT NULL REFERENCES jobspy.invoice_series (series),
@@ -70,7 +70,7 @@ CREATE TRIGGER invoices_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.invoice
 SELECT pg_catalog.pg_extension_config_dump('jobspy.invoices', '');
 
 CREATE TABLE jobspy.invoice_lines (
-    id           uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id           uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     invoice_id   uuid NOT NULL REFERENCES jobspy.invoices (id) ON DELETE CASCADE,
     description  text NOT NULL CHECK (length(description) BETWEEN 1 AND 500),
     quantity     bigint NOT NULL CHECK (quantity > 0),

@@ -27,7 +27,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.membership_types', '');
 
 CREATE TABLE jobspy.memberships (
     user_id     uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
-    id          uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     type_id     uuid NOT NULL REFERENCES jobspy.membership_types (id),
     starts_at   timestamptz NOT NULL,
     ends_at     timestamptz,

@@ -9,7 +9,7 @@ COMMENT ON SEQUENCE jobspy.order_number_seq IS 'the counter of order numbers (un
 SELECT pg_catalog.pg_extension_config_dump('jobspy.order_number_seq', '');
 
 CREATE TABLE jobspy.orders (
-    id                    uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                    uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     customer_id           uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE RESTRICT,
     order_number          text NOT NULL UNIQUE
                           DEFAULT 'ORD-' || lpad(pg_catalog.nextval('jobspy.order_number_seq')::text, 8, '0'),
@@ -36,7 +36,7 @@ CREATE TRIGGER orders_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.orders
 SELECT pg_catalog.pg_extension_config_dump('jobspy.orders', '');
 
 CREATE TABLE jobspy.order_items (
-    id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     order_id    uuid NOT NULL REFERENCES jobspy.orders (id) ON DELETE CASCADE,
     price_id    uuid REFERENCES jobspy.prices (id),
     description text NOT NULL CHECK (length(description) BETWEEN 1 AND 500),

@@ -121,7 +121,7 @@ CREATE TRIGGER payments_check_change BEFORE UPDATE ON jobspy.payments
 
 CREATE TABLE jobspy.refunds (
     user_id            uuid NOT NULL,
-    id                 uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id                 uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     payment_id         uuid NOT NULL,
     provider_id        uuid REFERENCES jobspy.payment_providers (id),
     provider_refund_id text CHECK (length(provider_refund_id) BETWEEN 1 AND 255),

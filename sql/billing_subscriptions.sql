@@ -251,7 +251,7 @@ COMMENT ON FUNCTION jobspy.subscription_next_boundary(timestamptz, text, integer
 -- ------------------------------------------------ pending invoice items
 
 CREATE TABLE jobspy.pending_invoice_items (
-    id              uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id              uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     customer_id     uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE CASCADE,
     subscription_id uuid REFERENCES jobspy.subscriptions (id) ON DELETE CASCADE,
     price_id        uuid REFERENCES jobspy.prices (id),

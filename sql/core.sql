@@ -30,6 +30,16 @@ BEGIN
 END
 $$;
 
+-- Time-ordered ids for the rows that record events and transactions
+-- (src/uuid_v7.c, docs/schema.md "Ids").
+CREATE FUNCTION jobspy.uuid_v7() RETURNS uuid
+    LANGUAGE c VOLATILE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_uuid_v7_sql';
+COMMENT ON FUNCTION jobspy.uuid_v7() IS
+    'a new RFC 9562 version 7 uuid: Unix milliseconds, their fraction, random bits; increasing within a session';
+REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;
+
 -- The CHECK constraints this backend prepared once (src/check_cache.c).
 CREATE FUNCTION jobspy.check_cache_entries(
     OUT table_name regclass, OUT constraints integer, OUT shared boolean, OUT uses bigint)

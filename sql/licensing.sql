@@ -80,7 +80,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.license_machines', '');
 -- license_validation_failures), successes when
 -- jobspy.licensing_log_successes is on.  Never the key.
 CREATE TABLE jobspy.license_validations (
-    id          uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     license_id  uuid,
     user_id     uuid,
     result      text NOT NULL CHECK (result IN ('VALID', 'MALFORMED', 'NOT_FOUND', 'REVOKED', 'SUSPENDED',

@@ -6,7 +6,7 @@
 
 CREATE TABLE jobspy.credit_grants (
     user_id      uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
-    id           uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id           uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     amount       bigint NOT NULL CHECK (amount > 0),
     remaining    bigint NOT NULL CHECK (remaining >= 0),
     currency     text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),

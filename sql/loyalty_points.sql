@@ -10,7 +10,7 @@
 
 CREATE TABLE jobspy.loyalty_purchases (
     user_id       uuid NOT NULL REFERENCES jobspy.loyalty_members (user_id) ON DELETE CASCADE,
-    id            uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id            uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     business_id   uuid NOT NULL REFERENCES jobspy.loyalty_businesses (id),
     external_id   text NOT NULL CHECK (length(external_id) BETWEEN 1 AND 255),
     amount        bigint NOT NULL CHECK (amount >= 0),
@@ -427,7 +427,7 @@ BEGIN
         tier := p.tier; replayed := true;
         RETURN;
     END IF;
-    p.user_id := m.user_id; p.id := pg_catalog.gen_random_uuid(); p.business_id := b.id;
+    p.user_id := m.user_id; p.id := jobspy.uuid_v7(); p.business_id := b.id;
     p.external_id := record_purchase.external_id; p.amount := record_purchase.amount;
     p.currency := record_purchase.currency; p.category := record_purchase.category;
     p.coupon := lower(record_purchase.coupon); p.discount := 0; p.points_earned := 0;

@@ -162,7 +162,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.quota_counters', '');
 -- retention removes it.
 CREATE TABLE jobspy.usage_records (
     user_id         uuid NOT NULL,
-    id              uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id              uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     metric          text NOT NULL CHECK (length(metric) BETWEEN 1 AND 100),
     amount          bigint NOT NULL CHECK (amount >= 0),
     cost            numeric(20, 6) CHECK (cost >= 0),
@@ -203,7 +203,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.quota_idempotency', '');
 
 CREATE TABLE jobspy.quota_reservations (
     user_id         uuid NOT NULL REFERENCES jobspy.users (id) ON DELETE CASCADE,
-    id              uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id              uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     metric          text NOT NULL,
     period          text NOT NULL,
     period_start    timestamptz NOT NULL,
@@ -555,7 +555,7 @@ BEGIN
                             v_key, coalesce(metadata, '{}'), v_now);
                 END IF;
             ELSE
-                v_rid := pg_catalog.gen_random_uuid();
+                v_rid := jobspy.uuid_v7();
                 INSERT INTO jobspy.quota_reservations AS r
                        (user_id, id, metric, period, period_start, quota_limit, amount, idempotency_key, expires_at)
                 SELECT v_user, v_rid, v_metric, v_per[x.i], v_start[x.i], v_lim[x.i], v_amount, v_key, v_now + ttl

@@ -48,7 +48,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.model_prices', '');
 -- set by billing when the row is billed.
 CREATE TABLE jobspy.token_usage (
     user_id                  uuid NOT NULL,
-    id                       uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id                       uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     provider                 text NOT NULL,
     model                    text NOT NULL,
     prompt_tokens            bigint NOT NULL CHECK (prompt_tokens >= 0),
@@ -352,7 +352,7 @@ COMMENT ON FUNCTION jobspy.metered_token_lines(uuid, timestamptz, timestamptz, b
 -- configured, drops old ones).
 CREATE TABLE jobspy.usage_events (
     user_id     uuid NOT NULL,
-    id          uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid NOT NULL DEFAULT jobspy.uuid_v7(),
     event_type  text NOT NULL CHECK (event_type IN ('quota_exceeded', 'tier_change', 'failure')),
     metric      text CHECK (length(metric) BETWEEN 1 AND 100),
     amount      bigint,

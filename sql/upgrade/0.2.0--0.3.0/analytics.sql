@@ -25,3 +25,7 @@ $$;
 -- Collected payments now include the partially refunded and the disputed
 -- (billing_payments); they were left out of revenue.
 -- @replace VIEW jobspy.revenue_analytics
+
+-- Time-ordered ids (jobspy.uuid_v7, docs/schema.md "Ids").
+
+ALTER TABLE jobspy.api_usage ALTER COLUMN id SET DEFAULT jobspy.uuid_v7();

@@ -26,3 +26,8 @@ COMMENT ON TABLE jobspy.config_defaults IS
 -- @create FUNCTION jobspy.check_cache_entries(
 REVOKE ALL ON FUNCTION jobspy.check_cache_entries() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.check_cache_entries() TO jobspy_admin;
+
+-- Time-ordered ids (src/uuid_v7.c); each module switches its tables' defaults.
+-- @create FUNCTION jobspy.uuid_v7(
+REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;

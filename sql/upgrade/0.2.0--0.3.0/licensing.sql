@@ -20,3 +20,7 @@ COMMENT ON TABLE jobspy.license_validations IS
 -- @replace FUNCTION jobspy.maintain_licensing(
 
 -- @replace FUNCTION jobspy.base64url_decode(
+
+-- Time-ordered ids (jobspy.uuid_v7, docs/schema.md "Ids").
+
+ALTER TABLE jobspy.license_validations ALTER COLUMN id SET DEFAULT jobspy.uuid_v7();

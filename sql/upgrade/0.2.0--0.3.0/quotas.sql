@@ -68,3 +68,8 @@ REVOKE ALL ON FUNCTION jobspy.quota_lookup_all(uuid, text, timestamptz), jobspy.
     jobspy.remove_plan_quota_period(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.quota_windows(uuid, text) TO jobspy_app, jobspy_admin;
 GRANT EXECUTE ON FUNCTION jobspy.remove_plan_quota_period(text, text, text) TO jobspy_admin;
+
+-- Time-ordered ids (jobspy.uuid_v7, docs/schema.md "Ids").
+
+ALTER TABLE jobspy.usage_records ALTER COLUMN id SET DEFAULT jobspy.uuid_v7();
+ALTER TABLE jobspy.quota_reservations ALTER COLUMN id SET DEFAULT jobspy.uuid_v7();
