@@ -40,14 +40,16 @@ COMMENT ON FUNCTION jobspy.uuid_v7() IS
 REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;
 
--- The CHECK constraints this backend prepared once (src/check_cache.c).
+-- The CHECK constraints and trigger conditions this backend prepared once
+-- (src/check_cache.c).
 CREATE FUNCTION jobspy.check_cache_entries(
-    OUT table_name regclass, OUT constraints integer, OUT shared boolean, OUT uses bigint)
+    OUT table_name regclass, OUT constraints integer, OUT constraints_shared boolean,
+    OUT when_conditions integer, OUT when_conditions_shared integer, OUT uses bigint)
     RETURNS SETOF record
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'jobspy_check_cache_entries';
 COMMENT ON FUNCTION jobspy.check_cache_entries() IS
-    'this backend''s prepared CHECK constraints of jobspy''s tables (jobspy.check_cache): table, count, whether shared, statements served since built';
+    'this backend''s prepared CHECK constraints and trigger WHEN conditions of jobspy''s tables (jobspy.check_cache): per table, how many and how many shared, and the statements handed them';
 REVOKE ALL ON FUNCTION jobspy.check_cache_entries() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.check_cache_entries() TO jobspy_admin;
 

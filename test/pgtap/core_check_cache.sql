@@ -2,10 +2,12 @@
 -- (src/check_cache.c): every constraint still holds, on every path, after
 -- every change of the table; the entries show the cache at work.
 BEGIN;
-SELECT plan(20);
+SELECT plan(30);
 
-CREATE FUNCTION pg_temp.entry(t regclass, OUT constraints integer, OUT shared boolean, OUT uses bigint)
-    LANGUAGE sql AS $$ SELECT e.constraints, e.shared, e.uses FROM jobspy.check_cache_entries() e WHERE e.table_name = t $$;
+CREATE FUNCTION pg_temp.entry(t regclass, OUT constraints integer, OUT shared boolean,
+                               OUT whens integer, OUT whens_shared integer, OUT uses bigint)
+    LANGUAGE sql AS $$ SELECT e.constraints, e.constraints_shared, e.when_conditions, e.when_conditions_shared, e.uses
+                         FROM jobspy.check_cache_entries() e WHERE e.table_name = t $$;
 
 -- system_config: a key pattern and a description length.
 INSERT INTO jobspy.system_config (key, value) VALUES ('app.check_cache_a', '1');
@@ -76,11 +78,49 @@ SELECT throws_ok($$INSERT INTO jobspy.system_config (key, value) VALUES ('app.li
                  'and refuses what it does not');
 ALTER TABLE jobspy.system_config DROP CONSTRAINT system_config_listed;
 
+-- Trigger WHEN conditions: prepared once, with OLD and NEW where they belong.
+CREATE FUNCTION public.check_cache_refuse() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'refused by trigger %', TG_NAME USING ERRCODE = 'P0001'; END $$;
+CREATE TRIGGER check_cache_when BEFORE INSERT ON jobspy.system_config
+    FOR EACH ROW WHEN (NEW.key LIKE 'app.when%') EXECUTE FUNCTION public.check_cache_refuse();
+CREATE TRIGGER check_cache_changed BEFORE UPDATE ON jobspy.system_config
+    FOR EACH ROW WHEN (OLD.value IS DISTINCT FROM NEW.value AND OLD.key = 'app.check_cache_a')
+    EXECUTE FUNCTION public.check_cache_refuse();
+SELECT lives_ok($$INSERT INTO jobspy.system_config (key, value) VALUES ('app.other1', '1')$$,
+                'a row the WHEN condition does not match passes');
+SELECT throws_ok($$INSERT INTO jobspy.system_config (key, value) VALUES ('app.when1', '1')$$, 'P0001',
+                 'refused by trigger check_cache_when', 'a row it matches fires the trigger');
+SELECT is((SELECT (whens, whens_shared) FROM pg_temp.entry('jobspy.system_config')), (2, 2),
+          'both conditions are prepared once and shared');
+SELECT lives_ok($$UPDATE jobspy.system_config SET description = 'same value' WHERE key = 'app.check_cache_a'$$,
+                'an UPDATE that keeps OLD.value passes');
+SELECT throws_ok($$UPDATE jobspy.system_config SET value = '2' WHERE key = 'app.check_cache_a'$$, 'P0001',
+                 'refused by trigger check_cache_changed', 'one that changes it fires: OLD and NEW are read apart');
+SELECT lives_ok($$UPDATE jobspy.system_config SET value = '2' WHERE key = 'app.check_cache_b'$$,
+                'and OLD.key is the old row''s');
+DROP TRIGGER check_cache_when ON jobspy.system_config;
+CREATE TRIGGER check_cache_when BEFORE INSERT ON jobspy.system_config
+    FOR EACH ROW WHEN (NEW.key LIKE 'app.then%') EXECUTE FUNCTION public.check_cache_refuse();
+SELECT lives_ok($$INSERT INTO jobspy.system_config (key, value) VALUES ('app.when2', '1')$$,
+                'a trigger made again with another condition no longer fires on the old one');
+SELECT throws_ok($$INSERT INTO jobspy.system_config (key, value) VALUES ('app.then1', '1')$$, 'P0001', NULL,
+                 'and fires on the new one');
+DROP TRIGGER check_cache_when ON jobspy.system_config;
+CREATE TRIGGER check_cache_when BEFORE INSERT ON jobspy.system_config
+    FOR EACH ROW WHEN (NOT public.check_cache_rule(NEW.key)) EXECUTE FUNCTION public.check_cache_refuse();
+SELECT throws_ok($$INSERT INTO jobspy.system_config (key, value) VALUES ('app.refused_now', '1')$$, 'P0001', NULL,
+                 'a condition with a function of the database''s own holds');
+SELECT is((SELECT (whens, whens_shared) FROM pg_temp.entry('jobspy.system_config')), (2, 1),
+          'and is the one condition prepared per statement');
+DROP TRIGGER check_cache_when ON jobspy.system_config;
+DROP TRIGGER check_cache_changed ON jobspy.system_config;
+
 -- Off: PostgreSQL's own way, the same answers.
 INSERT INTO jobspy.system_config (key, value) VALUES ('app.check_cache_on', '1');
+CREATE TEMP TABLE uses_before AS SELECT uses FROM pg_temp.entry('jobspy.system_config');
 SET LOCAL jobspy.check_cache = off;
 INSERT INTO jobspy.system_config (key, value) VALUES ('app.check_cache_off', '1');
-SELECT is((SELECT uses FROM pg_temp.entry('jobspy.system_config')), 1::bigint,
+SELECT is((SELECT uses FROM pg_temp.entry('jobspy.system_config')), (SELECT uses FROM uses_before),
           'with jobspy.check_cache off no statement is handed the states');
 SELECT throws_ok($$INSERT INTO jobspy.system_config (key, value) VALUES ('Bad Key', '1')$$, '23514', NULL,
                  'and the constraints hold as before');

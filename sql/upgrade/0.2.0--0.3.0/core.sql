@@ -22,7 +22,8 @@ ALTER TABLE jobspy.config_defaults ALTER COLUMN value_type SET NOT NULL;
 COMMENT ON TABLE jobspy.config_defaults IS
     'the configuration registry: each known key, its built-in value and the type, range or choices a value must have; system_config overrides the value';
 
--- CHECK constraints prepared once per backend (src/check_cache.c).
+-- CHECK constraints and trigger conditions prepared once per backend
+-- (src/check_cache.c).
 -- @create FUNCTION jobspy.check_cache_entries(
 REVOKE ALL ON FUNCTION jobspy.check_cache_entries() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.check_cache_entries() TO jobspy_admin;
