@@ -96,18 +96,23 @@ CREATE TRIGGER loyalty_ledger_append_only BEFORE UPDATE OR DELETE ON jobspy.loya
 
 -- What remains of each grant: derived from the ledger (loyalty_check()
 -- proves it), kept so that spending finds the oldest-expiring points by
--- index instead of summing history.
+-- index instead of summing history.  The indexes of live grants are partial
+-- on live, not on remaining: a spend that leaves points in the grant then
+-- changes no indexed value and is a HOT update (room kept by the fill
+-- factor), so the grant a member spends from does not pile up index entries
+-- for its dead versions that each later spend would have to step over.
 CREATE TABLE jobspy.loyalty_grants (
     user_id    uuid NOT NULL REFERENCES jobspy.loyalty_members (user_id) ON DELETE CASCADE,
     grant_id   bigint NOT NULL,
     expires_at timestamptz NOT NULL,
     remaining  bigint NOT NULL CHECK (remaining >= 0),
+    live       boolean NOT NULL GENERATED ALWAYS AS (remaining > 0) STORED,
     PRIMARY KEY (user_id, grant_id)
-);
+) WITH (fillfactor = 80);
 COMMENT ON TABLE jobspy.loyalty_grants IS
     'points left in each ledger grant, by expiry: spending draws from the earliest-expiring first';
-CREATE INDEX loyalty_grants_live_idx ON jobspy.loyalty_grants (user_id, expires_at, grant_id) WHERE remaining > 0;
-CREATE INDEX loyalty_grants_expiry_idx ON jobspy.loyalty_grants (expires_at) WHERE remaining > 0;
+CREATE INDEX loyalty_grants_live_idx ON jobspy.loyalty_grants (user_id, expires_at, grant_id) WHERE live;
+CREATE INDEX loyalty_grants_expiry_idx ON jobspy.loyalty_grants (expires_at) WHERE live;
 SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_grants', '');
 
 CREATE TABLE jobspy.loyalty_spends (
@@ -164,7 +169,7 @@ COMMENT ON FUNCTION jobspy.points_balance(uuid) IS
 CREATE FUNCTION jobspy.loyalty_next_expiry(user_id uuid) RETURNS timestamptz
     LANGUAGE sql STABLE
     AS $$
-    SELECT min(g.expires_at) FROM jobspy.loyalty_grants g WHERE g.user_id = $1 AND g.remaining > 0
+    SELECT min(g.expires_at) FROM jobspy.loyalty_grants g WHERE g.user_id = $1 AND g.live
 $$;
 COMMENT ON FUNCTION jobspy.loyalty_next_expiry(uuid) IS
     'the earliest expiry among a member''s grants with points left';
@@ -189,7 +194,7 @@ BEGIN
         SELECT gr.grant_id, gr.expires_at, gr.remaining,
                row_number() OVER w AS ord, sum(gr.remaining) OVER w - gr.remaining AS before
           FROM jobspy.loyalty_grants gr
-         WHERE gr.user_id = $1 AND gr.remaining > 0 AND gr.expires_at > now_
+         WHERE gr.user_id = $1 AND gr.live AND gr.expires_at > now_
         WINDOW w AS (ORDER BY gr.grant_id IS DISTINCT FROM $6, gr.expires_at, gr.grant_id)),
     draw AS (
         SELECT l.grant_id, l.ord, least(l.remaining, $2 - l.before) AS take FROM live l WHERE l.before < $2),
@@ -613,11 +618,11 @@ DECLARE
     n bigint := 0;
 BEGIN
     FOR u IN SELECT DISTINCT gr.user_id FROM jobspy.loyalty_grants gr
-              WHERE gr.remaining > 0 AND gr.expires_at <= jobspy.now() ORDER BY 1
+              WHERE gr.live AND gr.expires_at <= jobspy.now() ORDER BY 1
     LOOP
         PERFORM jobspy.loyalty_lock_member(u);
         FOR g IN SELECT gr.grant_id, gr.remaining FROM jobspy.loyalty_grants gr
-                  WHERE gr.user_id = u AND gr.remaining > 0 AND gr.expires_at <= jobspy.now()
+                  WHERE gr.user_id = u AND gr.live AND gr.expires_at <= jobspy.now()
         LOOP
             UPDATE jobspy.loyalty_grants gr SET remaining = 0 WHERE gr.user_id = u AND gr.grant_id = g.grant_id;
             INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, grant_id) VALUES (u, 'expire', -g.remaining, g.grant_id);

@@ -90,7 +90,7 @@ draw(Datum user, int64 points, Datum reference, TimestampTz now, TimestampTz mem
 
 		if (SPI_execute_plan(jobspy_plan(&live_plan,
 										 "SELECT grant_id, remaining, expires_at FROM jobspy.loyalty_grants"
-										 " WHERE user_id = $1 AND remaining > 0 AND expires_at > $2"
+										 " WHERE user_id = $1 AND live AND expires_at > $2"
 										 " ORDER BY expires_at, grant_id", 2, live_types),
 							 live_args, NULL, false, limit) != SPI_OK_SELECT)
 			elog(ERROR, "spend_points: live grants lookup failed");
