@@ -15,14 +15,17 @@ CREATE TABLE jobspy.credit_grants (
     expires_at   timestamptz,
     reference    text CHECK (length(reference) <= 255),
     created_at   timestamptz NOT NULL DEFAULT jobspy.now(),
+    live         boolean NOT NULL GENERATED ALWAYS AS (remaining > 0) STORED,
     PRIMARY KEY (user_id, id),
     CHECK (remaining <= amount),
     CHECK (expires_at > effective_at)
-);
+) WITH (fillfactor = 80);
 COMMENT ON TABLE jobspy.credit_grants IS
     'prepaid credit grants in minor units: priority (lower first), effective and expiry dates, what remains';
+-- Partial on live, not on remaining, as loyalty_grants: a spend that leaves
+-- credit in the grant is a HOT update.
 CREATE INDEX credit_grants_spend_idx ON jobspy.credit_grants (user_id, currency, priority, expires_at, created_at)
-    WHERE remaining > 0;
+    WHERE live;
 SELECT pg_catalog.pg_extension_config_dump('jobspy.credit_grants', '');
 
 CREATE TABLE jobspy.credit_spends (
@@ -75,7 +78,7 @@ CREATE FUNCTION jobspy.credit_balance(user_id uuid, currency text) RETURNS bigin
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT coalesce(sum(g.remaining), 0)::bigint FROM jobspy.credit_grants g
-     WHERE g.user_id = $1 AND g.currency = $2 AND g.remaining > 0
+     WHERE g.user_id = $1 AND g.currency = $2 AND g.live
        AND g.effective_at <= jobspy.now() AND (g.expires_at IS NULL OR g.expires_at > jobspy.now())
 $$;
 COMMENT ON FUNCTION jobspy.credit_balance(uuid, text) IS
@@ -117,7 +120,7 @@ BEGIN
         RETURN;
     END IF;
     FOR g IN SELECT cg.id, cg.remaining FROM jobspy.credit_grants cg
-              WHERE cg.user_id = spend_credits.user_id AND cg.currency = spend_credits.currency AND cg.remaining > 0
+              WHERE cg.user_id = spend_credits.user_id AND cg.currency = spend_credits.currency AND cg.live
                 AND cg.effective_at <= jobspy.now() AND (cg.expires_at IS NULL OR cg.expires_at > jobspy.now())
               ORDER BY cg.priority, cg.expires_at NULLS LAST, cg.created_at, cg.id
     LOOP

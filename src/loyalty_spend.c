@@ -66,7 +66,8 @@ spend_in_sql(Datum *args, bool *allowed, int64 *balance)
 static void
 draw(Datum user, int64 points, Datum reference, TimestampTz now, TimestampTz member_next)
 {
-	static SPIPlanPtr live_plan = NULL, take_plan = NULL, ledger_plan = NULL, member_plan = NULL;
+	static SPIPlanPtr live_two_plan = NULL, live_plan = NULL, take_plan = NULL, ledger_plan = NULL,
+				member_plan = NULL;
 	static Oid	live_types[2] = {UUIDOID, TIMESTAMPTZOID};
 	static Oid	take_types[3] = {UUIDOID, INT8OID, INT8OID};
 	static Oid	ledger_types[4] = {UUIDOID, INT8OID, INT8OID, TEXTOID};
@@ -81,18 +82,25 @@ draw(Datum user, int64 points, Datum reference, TimestampTz now, TimestampTz mem
 	/*
 	 * Most spends take from one grant and need the next one's expiry: two
 	 * rows.  When those were used up, the rest is read (the grants drawn to
-	 * zero have left the partial index by then).
+	 * zero have left the partial index by then).  The first read says LIMIT
+	 * in its text: planned for all rows, it would read and sort every grant
+	 * the member has, and a member gains one with each purchase.
 	 */
-	for (long limit = 2;; limit = 0)
+	for (bool first = true;; first = false)
 	{
 		SPITupleTable *rows;
 		uint64		nrows;
+		SPIPlanPtr	plan = first ?
+			jobspy_plan(&live_two_plan,
+						"SELECT grant_id, remaining, expires_at FROM jobspy.loyalty_grants"
+						" WHERE user_id = $1 AND live AND expires_at > $2"
+						" ORDER BY expires_at, grant_id LIMIT 2", 2, live_types) :
+			jobspy_plan(&live_plan,
+						"SELECT grant_id, remaining, expires_at FROM jobspy.loyalty_grants"
+						" WHERE user_id = $1 AND live AND expires_at > $2"
+						" ORDER BY expires_at, grant_id", 2, live_types);
 
-		if (SPI_execute_plan(jobspy_plan(&live_plan,
-										 "SELECT grant_id, remaining, expires_at FROM jobspy.loyalty_grants"
-										 " WHERE user_id = $1 AND live AND expires_at > $2"
-										 " ORDER BY expires_at, grant_id", 2, live_types),
-							 live_args, NULL, false, limit) != SPI_OK_SELECT)
+		if (SPI_execute_plan(plan, live_args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "spend_points: live grants lookup failed");
 		/* the statements below replace SPI_tuptable and SPI_processed */
 		rows = SPI_tuptable;
@@ -127,7 +135,7 @@ draw(Datum user, int64 points, Datum reference, TimestampTz now, TimestampTz mem
 				next_live = expires;
 			}
 		}
-		if (next_found || limit == 0 || nrows < (uint64) limit)
+		if (next_found || !first || nrows < 2)
 			break;
 	}
 	if (left != 0)

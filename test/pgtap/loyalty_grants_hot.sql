@@ -1,9 +1,10 @@
 -- A spend that leaves points in a grant changes no indexed value of
 -- loyalty_grants (its live indexes are partial on the generated live, not on
 -- remaining): a HOT update that adds no index entries.  The spend that
--- empties the grant takes it out of the live indexes.
+-- empties the grant takes it out of the live indexes.  The same for
+-- credit_grants.
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 
 SET LOCAL jobspy.clock_override = '2031-01-01 00:00:00+00';
 INSERT INTO jobspy.users (id, email) VALUES ('c6000000-0000-4000-8000-000000000001', 'hot.grant@example.com');
@@ -28,6 +29,18 @@ SELECT is((SELECT live FROM jobspy.loyalty_grants WHERE user_id = 'c6000000-0000
           'the spend that empties it makes it not live');
 SELECT throws_ok($$UPDATE jobspy.loyalty_grants SET live = true WHERE user_id = 'c6000000-0000-4000-8000-000000000001'$$,
                  '428C9', NULL, 'live is derived from remaining and cannot be written');
+
+-- Prepaid credits follow the same rule.
+SELECT jobspy.grant_credits('c6000000-0000-4000-8000-000000000001', 1000, 'USD');
+CREATE TEMP TABLE credits_before AS
+    SELECT pg_stat_get_xact_tuples_updated('jobspy.credit_grants'::regclass) AS updated,
+           pg_stat_get_xact_tuples_hot_updated('jobspy.credit_grants'::regclass) AS hot;
+SELECT count(*) FROM generate_series(1, 5) n,
+       jobspy.spend_credits('c6000000-0000-4000-8000-000000000001', 10, 'USD', 'hot-credit-' || n);
+SELECT is(pg_stat_get_xact_tuples_updated('jobspy.credit_grants'::regclass) - (SELECT updated FROM credits_before),
+          5::bigint, 'five credit spends update the grant five times');
+SELECT is(pg_stat_get_xact_tuples_hot_updated('jobspy.credit_grants'::regclass) - (SELECT hot FROM credits_before),
+          5::bigint, 'each as a HOT update');
 
 SELECT * FROM finish();
 ROLLBACK;
