@@ -4,10 +4,10 @@
  *
  * A random (version 4) key lands on a random leaf of each index that holds
  * it; after a checkpoint, the first change of each leaf writes the whole
- * page to WAL.  For a payment, whose id also keys its audit row and outbox
- * event, those page images were most of the WAL its commit waited on.  A
- * version 7 id starts with the time, so new keys gather at the right edge
- * of their indexes, on pages already written since the checkpoint.
+ * page to WAL, and commits wait for their WAL.  A payment's id keys three
+ * indexes (its own, its audit row's, its outbox event's).  A version 7 id
+ * starts with the time, so new keys gather at the right edge of their
+ * indexes, on pages already written since the checkpoint.
  *
  * Layout: 48 bits of Unix time in milliseconds, the version (7), 12 bits of
  * the millisecond's fraction (RFC 9562 section 6.2, method 3), the variant
