@@ -31,7 +31,7 @@ END
 $$;
 
 -- Time-ordered ids for the rows that record events and transactions
--- (src/uuid_v7.c, docs/schema.md "Ids").
+-- (src/core_uuid_v7.c, docs/schema.md "Ids").
 CREATE FUNCTION jobspy.uuid_v7() RETURNS uuid
     LANGUAGE c VOLATILE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'jobspy_uuid_v7_sql';
@@ -41,7 +41,7 @@ REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;
 
 -- The CHECK constraints and trigger conditions this backend prepared once
--- (src/check_cache.c).
+-- (src/core_check_cache.c).
 CREATE FUNCTION jobspy.check_cache_entries(
     OUT table_name regclass, OUT constraints integer, OUT constraints_shared boolean,
     OUT when_conditions integer, OUT when_conditions_shared integer, OUT uses bigint)

@@ -1,5 +1,5 @@
 -- CHECK constraints of jobspy's tables prepared once per backend
--- (src/check_cache.c): every constraint still holds, on every path, after
+-- (src/core_check_cache.c): every constraint still holds, on every path, after
 -- every change of the table; the entries show the cache at work.
 BEGIN;
 SELECT plan(30);

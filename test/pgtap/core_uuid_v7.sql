@@ -1,4 +1,4 @@
--- Time-ordered ids (src/uuid_v7.c, docs/schema.md "Ids").
+-- Time-ordered ids (src/core_uuid_v7.c, docs/schema.md "Ids").
 BEGIN;
 SELECT plan(8);
 

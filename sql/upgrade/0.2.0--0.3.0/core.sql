@@ -23,12 +23,12 @@ COMMENT ON TABLE jobspy.config_defaults IS
     'the configuration registry: each known key, its built-in value and the type, range or choices a value must have; system_config overrides the value';
 
 -- CHECK constraints and trigger conditions prepared once per backend
--- (src/check_cache.c).
+-- (src/core_check_cache.c).
 -- @create FUNCTION jobspy.check_cache_entries(
 REVOKE ALL ON FUNCTION jobspy.check_cache_entries() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.check_cache_entries() TO jobspy_admin;
 
--- Time-ordered ids (src/uuid_v7.c); each module switches its tables' defaults.
+-- Time-ordered ids (src/core_uuid_v7.c); each module switches its tables' defaults.
 -- @create FUNCTION jobspy.uuid_v7(
 REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;

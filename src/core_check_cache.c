@@ -1,5 +1,5 @@
 /*
- * check_cache.c: the CHECK constraints and trigger WHEN conditions of the
+ * core_check_cache.c: the CHECK constraints and trigger WHEN conditions of the
  * extension's tables, prepared once per backend instead of once per
  * statement.
  *

@@ -1,6 +1,6 @@
 /*
- * uuid_v7.c: time-ordered ids (RFC 9562 version 7) for the rows that record
- * events and transactions.
+ * core_uuid_v7.c: time-ordered ids (RFC 9562 version 7) for the rows that
+ * record events and transactions.
  *
  * A random (version 4) key lands on a random leaf of each index that holds
  * it; after a checkpoint, the first change of each leaf writes the whole
