@@ -225,40 +225,14 @@ COMMENT ON FUNCTION jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint) 
     'takes points from a locked member''s live grants, earliest expiry first, one ledger row per grant; returns what it took';
 
 -- Grant points to a locked member: a ledger grant, its remainder, and the
--- member's debt settled from it first.  Returns the grant's ledger id.
--- The member's row is updated first, joined to itself as it was (was), which
--- says how much of the debt the grant settled.
+-- member's debt settled from it first.  Returns the grant's ledger id.  In
+-- C (src/loyalty_grant.c), which record_purchase's C path calls directly.
 CREATE FUNCTION jobspy.loyalty_grant(user_id uuid, points bigint, kind text, expires_at timestamptz,
                                      purchase_id uuid DEFAULT NULL, business_id uuid DEFAULT NULL,
                                      reference text DEFAULT NULL)
     RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
-    AS $$
-#variable_conflict use_column
-DECLARE
-    gid    bigint;
-    settle bigint;
-BEGIN
-    UPDATE jobspy.loyalty_members m
-       SET balance = m.balance + $2 - least(m.debt, $2), debt = m.debt - least(m.debt, $2),
-           next_expiry = CASE WHEN $2 > m.debt THEN least(m.next_expiry, $4) ELSE m.next_expiry END
-      FROM jobspy.loyalty_members was
-     WHERE m.user_id = $1 AND was.user_id = $1
-    RETURNING least(was.debt, $2) INTO settle;
-    WITH l AS (
-        INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, expires_at, purchase_id, business_id, reference)
-        VALUES ($1, $3, $2, $4, $5, $6, $7)
-        RETURNING id)
-    INSERT INTO jobspy.loyalty_grants (user_id, grant_id, expires_at, remaining)
-    SELECT $1, l.id, $4, $2 - settle FROM l
-    RETURNING grant_id INTO gid;
-    IF settle > 0 THEN
-        INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, grant_id, purchase_id, reference)
-        VALUES ($1, 'debt', -settle, gid, $5, $7);
-    END IF;
-    RETURN gid;
-END
-$$;
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'jobspy_loyalty_grant';
 COMMENT ON FUNCTION jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text) IS
     'grants points to a locked member, settling the member''s debt from them first; returns the ledger id of the grant';
 
@@ -379,12 +353,11 @@ COMMENT ON FUNCTION jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint) IS
 -- once, with the answer; until then the purchase lives in p.  Only a
 -- concurrent call for another member with the same external id can still
 -- take it first: that is a replay with other values, JS701.
-CREATE FUNCTION jobspy.record_purchase(business_code text, external_id text, user_id uuid, amount bigint,
-                                       currency text, coupon text DEFAULT NULL, category text DEFAULT NULL,
-                                       OUT purchase_id uuid, OUT points_earned bigint, OUT balance bigint,
-                                       OUT tier text, OUT replayed boolean)
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+CREATE FUNCTION jobspy.loyalty_record_purchase_sql(business_code text, external_id text, user_id uuid,
+                                                   amount bigint, currency text, coupon text, category text,
+                                                   OUT purchase_id uuid, OUT points_earned bigint,
+                                                   OUT balance bigint, OUT tier text, OUT replayed boolean)
+    LANGUAGE plpgsql VOLATILE
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -395,35 +368,35 @@ DECLARE
     win      interval;
     now_     timestamptz := jobspy.now();
 BEGIN
-    IF record_purchase.external_id IS NULL OR length(record_purchase.external_id) NOT BETWEEN 1 AND 255 THEN
+    IF loyalty_record_purchase_sql.external_id IS NULL OR length(loyalty_record_purchase_sql.external_id) NOT BETWEEN 1 AND 255 THEN
         RAISE EXCEPTION 'external_id must be 1 to 255 characters' USING ERRCODE = '22023';
     END IF;
-    IF record_purchase.amount IS NULL OR record_purchase.amount < 0 THEN
+    IF loyalty_record_purchase_sql.amount IS NULL OR loyalty_record_purchase_sql.amount < 0 THEN
         RAISE EXCEPTION 'amount must be a non-negative number of minor units' USING ERRCODE = '22023';
     END IF;
-    IF record_purchase.currency IS NULL OR record_purchase.currency !~ '^[A-Z]{3}$' THEN
+    IF loyalty_record_purchase_sql.currency IS NULL OR loyalty_record_purchase_sql.currency !~ '^[A-Z]{3}$' THEN
         RAISE EXCEPTION 'currency must be an ISO 4217 code such as "RUB"' USING ERRCODE = '22023';
     END IF;
-    SELECT * INTO b FROM jobspy.loyalty_businesses WHERE code = record_purchase.business_code;
+    SELECT * INTO b FROM jobspy.loyalty_businesses WHERE code = loyalty_record_purchase_sql.business_code;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown business "%"', left(record_purchase.business_code, 60) USING ERRCODE = '22023';
+        RAISE EXCEPTION 'unknown business "%"', left(loyalty_record_purchase_sql.business_code, 60) USING ERRCODE = '22023';
     END IF;
     -- The member's row, locked; loyalty_lock_member enrolls a new one.
-    SELECT * INTO m FROM jobspy.loyalty_members WHERE user_id = record_purchase.user_id FOR UPDATE;
+    SELECT * INTO m FROM jobspy.loyalty_members WHERE user_id = loyalty_record_purchase_sql.user_id FOR UPDATE;
     IF NOT FOUND THEN
-        m := jobspy.loyalty_lock_member(record_purchase.user_id);
+        m := jobspy.loyalty_lock_member(loyalty_record_purchase_sql.user_id);
     END IF;
 
     -- A purchase already recorded answers as it first did.
     SELECT * INTO p FROM jobspy.loyalty_purchases
-     WHERE business_id = b.id AND external_id = record_purchase.external_id;
+     WHERE business_id = b.id AND external_id = loyalty_record_purchase_sql.external_id;
     IF FOUND THEN
-        IF p.user_id IS DISTINCT FROM record_purchase.user_id OR p.amount <> record_purchase.amount
-           OR p.currency <> record_purchase.currency
-           OR p.coupon IS DISTINCT FROM lower(record_purchase.coupon)
-           OR p.category IS DISTINCT FROM record_purchase.category THEN
+        IF p.user_id IS DISTINCT FROM loyalty_record_purchase_sql.user_id OR p.amount <> loyalty_record_purchase_sql.amount
+           OR p.currency <> loyalty_record_purchase_sql.currency
+           OR p.coupon IS DISTINCT FROM lower(loyalty_record_purchase_sql.coupon)
+           OR p.category IS DISTINCT FROM loyalty_record_purchase_sql.category THEN
             RAISE EXCEPTION 'purchase "%" at business "%" was recorded with other values',
-                            record_purchase.external_id, b.code
+                            loyalty_record_purchase_sql.external_id, b.code
                 USING ERRCODE = 'JS701',
                       DETAIL = format('It was recorded for amount %s %s.', p.amount, p.currency),
                       HINT = 'An external id names one purchase forever; use a new one for a new purchase.';
@@ -433,13 +406,13 @@ BEGIN
         RETURN;
     END IF;
     p.user_id := m.user_id; p.id := jobspy.uuid_v7(); p.business_id := b.id;
-    p.external_id := record_purchase.external_id; p.amount := record_purchase.amount;
-    p.currency := record_purchase.currency; p.category := record_purchase.category;
-    p.coupon := lower(record_purchase.coupon); p.discount := 0; p.points_earned := 0;
+    p.external_id := loyalty_record_purchase_sql.external_id; p.amount := loyalty_record_purchase_sql.amount;
+    p.currency := loyalty_record_purchase_sql.currency; p.category := loyalty_record_purchase_sql.category;
+    p.coupon := lower(loyalty_record_purchase_sql.coupon); p.discount := 0; p.points_earned := 0;
     p.refunded := 0; p.points_clawed := 0; p.created_at := now_;
 
-    IF record_purchase.coupon IS NOT NULL THEN
-        p.discount := jobspy.loyalty_purchase_coupon(p, b, record_purchase.coupon);
+    IF loyalty_record_purchase_sql.coupon IS NOT NULL THEN
+        p.discount := jobspy.loyalty_purchase_coupon(p, b, loyalty_record_purchase_sql.coupon);
     END IF;
 
     -- A purchase that crosses a tier's threshold upgrades at once.  (The
@@ -456,7 +429,7 @@ BEGIN
         END IF;
         SELECT q.tier_id, q.spend INTO up
           FROM jobspy.loyalty_qualifying_tier(m.user_id, win,
-                                              record_purchase.currency, record_purchase.amount) q
+                                              loyalty_record_purchase_sql.currency, loyalty_record_purchase_sql.amount) q
          WHERE q.rank > coalesce((SELECT t.rank FROM jobspy.loyalty_tiers t WHERE t.id = m.tier_id), -1);
         IF FOUND THEN
             PERFORM jobspy.loyalty_set_member_tier(m.user_id, up.tier_id, 'purchase', up.spend);
@@ -464,24 +437,24 @@ BEGIN
         END IF;
     END IF;
 
-    IF record_purchase.amount >= b.min_purchase THEN
+    IF loyalty_record_purchase_sql.amount >= b.min_purchase THEN
         -- numeric, not bigint: amount * bp * mult can pass 2^63; never a float
-        SELECT floor((record_purchase.amount - p.discount)::numeric * coalesce(r.earn_bp, b.earn_bp)
+        SELECT floor((loyalty_record_purchase_sql.amount - p.discount)::numeric * coalesce(r.earn_bp, b.earn_bp)
                      * coalesce(c.multiplier_bp, 10000) / 100000000)::bigint
           INTO p.points_earned
           FROM (SELECT) one
           LEFT JOIN jobspy.loyalty_earn_rates r ON r.business_id = b.id AND r.tier_id = m.tier_id
           LEFT JOIN jobspy.loyalty_category_multipliers c
-                 ON c.business_id = b.id AND c.category = record_purchase.category;
+                 ON c.business_id = b.id AND c.category = loyalty_record_purchase_sql.category;
     END IF;
     IF p.points_earned > 0 THEN
         p.grant_id := jobspy.loyalty_grant(m.user_id, p.points_earned, 'earn', now_ + b.points_lifetime, p.id, b.id,
-                                           record_purchase.external_id);
+                                           loyalty_record_purchase_sql.external_id);
     END IF;
     -- A referral to reward or a cross-promotion chain to follow: rare.
     IF (m.referred_by IS NOT NULL AND m.referral_rewarded_at IS NULL)
        OR EXISTS (SELECT FROM jobspy.loyalty_promo_chains c
-                   WHERE c.source_business_id = b.id AND c.active AND c.min_amount <= record_purchase.amount) THEN
+                   WHERE c.source_business_id = b.id AND c.active AND c.min_amount <= loyalty_record_purchase_sql.amount) THEN
         PERFORM jobspy.loyalty_after_purchase(p, b, m);
     END IF;
 
@@ -492,7 +465,7 @@ BEGIN
     INSERT INTO jobspy.loyalty_purchases VALUES (p.*) ON CONFLICT (business_id, external_id) DO NOTHING;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'purchase "%" at business "%" was recorded with other values',
-                        record_purchase.external_id, b.code
+                        loyalty_record_purchase_sql.external_id, b.code
             USING ERRCODE = 'JS701',
                   DETAIL = 'Another member''s purchase with this external id was recorded at the same time.',
                   HINT = 'An external id names one purchase forever; use a new one for a new purchase.';
@@ -501,6 +474,16 @@ BEGIN
     replayed := false;
 END
 $$;
+COMMENT ON FUNCTION jobspy.loyalty_record_purchase_sql(text, text, uuid, bigint, text, text, text) IS
+    'record_purchase in SQL, every rule: called by the C function for what its common path leaves (bad input, enrolment, coupons, referrals, promotion chains, tier upgrades, replays with other values)';
+
+CREATE FUNCTION jobspy.record_purchase(business_code text, external_id text, user_id uuid, amount bigint,
+                                       currency text, coupon text DEFAULT NULL, category text DEFAULT NULL,
+                                       OUT purchase_id uuid, OUT points_earned bigint, OUT balance bigint,
+                                       OUT tier text, OUT replayed boolean)
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'jobspy_record_purchase';
 COMMENT ON FUNCTION jobspy.record_purchase(text, text, uuid, bigint, text, text, text) IS
     'records a purchase and earns its points by the member''s tier rules; idempotent forever on (business, external_id): a replay returns the first answer with replayed, other values raise JS701';
 
@@ -701,6 +684,7 @@ REVOKE ALL ON FUNCTION
     jobspy.loyalty_next_expiry(uuid), jobspy.loyalty_draw(uuid, bigint, text, uuid, text, bigint),
     jobspy.loyalty_grant(uuid, bigint, text, timestamptz, uuid, uuid, text), jobspy.spend_points(uuid, bigint, text),
     jobspy.loyalty_spend_points_sql(uuid, bigint, text),
+    jobspy.loyalty_record_purchase_sql(text, text, uuid, bigint, text, text, text),
     jobspy.loyalty_qualifying_tier(uuid, interval, text, bigint), jobspy.loyalty_set_member_tier(uuid, uuid, text, bigint),
     jobspy.record_purchase(text, text, uuid, bigint, text, text, text),
     jobspy.refund_purchase(text, text, bigint, text), jobspy.loyalty_check(), jobspy.loyalty_expire_points(),

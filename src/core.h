@@ -33,6 +33,10 @@ extern TimestampTz jobspy_now(void);
 /* Clock for per-call logic (rate limiter): wall time unless overridden. */
 extern TimestampTz jobspy_wall_now(void);
 
+/* A fresh time-ordered id (RFC 9562 version 7), jobspy.uuid_v7() (src/core_uuid_v7.c). */
+struct pg_uuid_t;
+extern void jobspy_uuid_v7(struct pg_uuid_t *uuid);
+
 /*
  * Shared-memory registry.  A module calls jobspy_shmem_register() from its
  * own *_init() (run by _PG_init while the library is being preloaded); the

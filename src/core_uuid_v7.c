@@ -24,6 +24,8 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "core.h"
+
 
 /* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 #define UNIX_TO_POSTGRES_USECS \
@@ -31,8 +33,9 @@
 
 static int64 last_unix_usecs = 0;
 
-static void
-uuid_v7(pg_uuid_t *uuid)
+/* See core.h. */
+void
+jobspy_uuid_v7(pg_uuid_t *uuid)
 {
 	int64		usecs = GetCurrentTimestamp() + UNIX_TO_POSTGRES_USECS;
 	uint64		millis;
@@ -60,6 +63,6 @@ jobspy_uuid_v7_sql(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
 
-	uuid_v7(uuid);
+	jobspy_uuid_v7(uuid);
 	PG_RETURN_UUID_P(uuid);
 }

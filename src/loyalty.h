@@ -2,8 +2,10 @@
  * loyalty.h: the loyalty module (businesses, members, purchases, the points
  * ledger, tiers, coupons, referral codes, prepaid credits, community events,
  * RFM).  The rules live in sql/loyalty*.sql; C holds what people type (phone
- * numbers and referral codes, src/loyalty.c) and the balance at jobspy.now()
- * (src/loyalty_balance.c).
+ * numbers and referral codes, src/loyalty.c), the balance at jobspy.now()
+ * (src/loyalty_balance.c) and the hot write paths: grants
+ * (src/loyalty_grant.c), purchases (src/loyalty_purchase.c) and spends
+ * (src/loyalty_spend.c).
  */
 #ifndef JOBSPY_LOYALTY_H
 #define JOBSPY_LOYALTY_H
@@ -49,5 +51,26 @@ extern bool referral_code_normalize(const char *input, size_t len, char out[REFE
  */
 extern int64 loyalty_live_balance(pg_uuid_t *user_id, int64 balance, bool next_isnull,
 								  TimestampTz next, TimestampTz now);
+
+/* A member's points as a write left them. */
+typedef struct LoyaltyMemberPoints
+{
+	int64		balance;
+	bool		next_isnull;
+	TimestampTz next_expiry;
+} LoyaltyMemberPoints;
+
+/*
+ * Grant points to a member whose row the caller holds locked, with that
+ * row's debt, which the grant settles first (src/loyalty_grant.c): the
+ * member's balance, a ledger grant expiring at expires, its remainder, and
+ * a debt row when some was settled.  Returns the grant's ledger id; fills
+ * *after (may be NULL) with the member's balance and next expiry.  The
+ * caller is connected to SPI.
+ */
+extern int64 loyalty_grant_points(Datum user, int64 points, const char *kind, TimestampTz expires,
+								  Datum purchase, bool purchase_null, Datum business, bool business_null,
+								  Datum reference, bool reference_null, int64 debt,
+								  LoyaltyMemberPoints *after);
 
 #endif							/* JOBSPY_LOYALTY_H */

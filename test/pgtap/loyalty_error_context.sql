@@ -1,8 +1,7 @@
--- spend_points' errors are its own: the SQLSTATE as documented, and no
--- CONTEXT line naming the internal statements of its C path or its
--- PL/pgSQL fallback (loyalty_spend_points_sql); the caller's frames stay.
--- record_purchase is PL/pgSQL: its refusals name its own frame (the line
--- of its RAISE) above the caller's, and no internal statement.
+-- spend_points' and record_purchase's errors are their own: the SQLSTATE
+-- as documented, and no CONTEXT line naming the internal statements of
+-- their C paths or their PL/pgSQL fallbacks (loyalty_spend_points_sql,
+-- loyalty_record_purchase_sql); the caller's frames stay.
 BEGIN;
 SELECT plan(14);
 
@@ -39,10 +38,7 @@ INSERT INTO ctx_cases VALUES
 SELECT is((SELECT e.code FROM pg_temp.error_of(c.statement) e), c.sqlstate, c.name || ': ' || c.sqlstate)
   FROM ctx_cases c ORDER BY c.name;
 SELECT is((SELECT e.context FROM pg_temp.error_of(c.statement) e),
-          CASE WHEN c.name LIKE 'record_purchase%'
-               THEN (SELECT substring(e.context FROM '^PL/pgSQL function jobspy\.record_purchase\([a-z,]+\) line [0-9]+ at RAISE\n')
-                       FROM pg_temp.error_of(c.statement) e) ELSE '' END
-          || format(E'SQL statement "%s"\nPL/pgSQL function %s.error_of(text) line 3 at EXECUTE',
+          format(E'SQL statement "%s"\nPL/pgSQL function %s.error_of(text) line 3 at EXECUTE',
                     c.statement, pg_my_temp_schema()::regnamespace),
           c.name || ': no internal context, the caller''s frame kept')
   FROM ctx_cases c ORDER BY c.name;
