@@ -36,6 +36,7 @@ CREATE TABLE jobspy.invoices (
     amount_paid_cents bigint NOT NULL DEFAULT 0 CHECK (amount_paid_cents >= 0),
     credited_cents    bigint NOT NULL DEFAULT 0 CHECK (credited_cents >= 0),
     balance_applied_cents bigint NOT NULL DEFAULT 0 CHECK (balance_applied_cents >= 0),
+    coupon_id         uuid,
     amount_due_cents  bigint GENERATED ALWAYS AS
                       (greatest(total_cents - amount_paid_cents - credited_cents - balance_applied_cents, 0)) STORED,
     due_at            timestamptz,
@@ -56,7 +57,7 @@ CREATE TABLE jobspy.invoices (
     UNIQUE (series, invoice_number)
 );
 COMMENT ON TABLE jobspy.invoices IS
-    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal); what is due is the total less payments, credit notes (credited_cents) and the customer''s credit balance used at finalization (balance_applied_cents); billing_reason subscription_create, subscription_cycle or subscription_update (a change invoiced at once) for a subscription''s invoice of period_start to period_end';
+    'invoices: draft, then open with a gapless number, then paid, void or uncollectible; amounts in minor units computed from the lines (amount_cents is the subtotal, discount_cents the lines'' discounts, or the discount of a subscription''s or the provider''s coupon); coupon_id the coupon apply_invoice_coupon redeemed for it; what is due is the total less payments, credit notes (credited_cents) and the customer''s credit balance used at finalization (balance_applied_cents); billing_reason subscription_create, subscription_cycle or subscription_update (a change invoiced at once) for a subscription''s invoice of period_start to period_end';
 CREATE INDEX invoices_customer_idx ON jobspy.invoices (customer_id);
 CREATE INDEX invoices_subscription_idx ON jobspy.invoices (subscription_id);
 -- One invoice per subscription and period, whoever renews.
@@ -78,15 +79,17 @@ CREATE TABLE jobspy.invoice_lines (
     price_id     uuid REFERENCES jobspy.prices (id),
     tax_rate_bp  integer NOT NULL DEFAULT 0 CHECK (tax_rate_bp BETWEEN 0 AND 10000),
     amount       bigint NOT NULL,
+    discount     bigint NOT NULL DEFAULT 0,
     tax          bigint NOT NULL,
     period_start timestamptz,
     period_end   timestamptz,
     created_at   timestamptz NOT NULL DEFAULT jobspy.now(),
     CHECK (amount = quantity * unit_amount),
+    CHECK (discount >= 0 AND discount <= greatest(amount, 0)),
     CHECK (period_end >= period_start)
 );
 COMMENT ON TABLE jobspy.invoice_lines IS
-    'lines of an invoice: quantity x unit_amount (a negative unit amount is a credit), tax at tax_rate_bp basis points rounded per line, halves away from zero';
+    'lines of an invoice: quantity x unit_amount (a negative unit amount is a credit), less a discount (at most the amount; none on a credit), tax at tax_rate_bp basis points of amount - discount rounded per line, halves away from zero';
 CREATE INDEX invoice_lines_invoice_idx ON jobspy.invoice_lines (invoice_id);
 CREATE INDEX invoice_lines_price_idx ON jobspy.invoice_lines (price_id);
 CREATE TRIGGER invoice_lines_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.invoice_lines
@@ -263,7 +266,9 @@ COMMENT ON FUNCTION jobspy.create_invoice_series(text, text, boolean) IS
     'adds an invoice number series (one per organization or tenant, say) with its format and optional yearly reset';
 
 CREATE FUNCTION jobspy.add_invoice_line(invoice_id uuid, description text, quantity bigint, unit_amount bigint,
-                                        price_code text DEFAULT NULL, tax_rate_bp integer DEFAULT 0)
+                                        price_code text DEFAULT NULL, tax_rate_bp integer DEFAULT 0,
+                                        discount bigint DEFAULT 0, period_start timestamptz DEFAULT NULL,
+                                        period_end timestamptz DEFAULT NULL)
     RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -272,6 +277,7 @@ DECLARE
     v_inv jobspy.invoices;
     v_price jobspy.prices;
     v_sum numeric;
+    v_disc bigint := coalesce($7, 0);
     v_sum_tax numeric;
     v_amount bigint;
     v_tax bigint;
@@ -287,6 +293,14 @@ BEGIN
     IF coalesce($6, 0) NOT BETWEEN 0 AND 10000 THEN
         RAISE EXCEPTION 'tax_rate_bp must be 0 to 10000 basis points' USING ERRCODE = '22023';
     END IF;
+    v_sum := $3::numeric * $4;
+    IF v_disc < 0 OR v_disc > greatest(v_sum, 0) THEN
+        RAISE EXCEPTION 'a line''s discount is 0 to its amount (%), got %', v_sum, v_disc USING ERRCODE = '22023',
+            HINT = 'A credit line (a negative unit amount) takes no discount.';
+    END IF;
+    IF $9 < $8 THEN
+        RAISE EXCEPTION 'a line''s period ends before it starts' USING ERRCODE = '22023';
+    END IF;
     -- billing_lock_invoice's statement, without a call per line; the
     -- function raises the error of an unknown invoice.
     SELECT i.* INTO v_inv FROM jobspy.invoices i WHERE i.id = $1 FOR UPDATE;
@@ -296,6 +310,11 @@ BEGIN
     IF v_inv.status <> 'draft' THEN
         RAISE EXCEPTION 'invoice lines cannot change once the invoice is finalized (%)', v_inv.status
             USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
+    END IF;
+    IF v_inv.coupon_id IS NOT NULL THEN
+        -- The coupon's discount was spread over the lines there were.
+        RAISE EXCEPTION 'invoice % has a coupon: its lines are complete', $1 USING ERRCODE = '55000',
+            HINT = 'Add every line before jobspy.apply_invoice_coupon.';
     END IF;
     IF $5 IS NOT NULL THEN
         SELECT p.* INTO v_price FROM jobspy.prices p WHERE p.code = $5;
@@ -307,30 +326,32 @@ BEGIN
     -- Checked before writing rather than caught: a handler would make each
     -- line a subtransaction, and a renewal run's thousands of them would
     -- pile their locks on a price row into one ever larger multixact.
-    v_sum := $3::numeric * $4;
-    -- Tax per line, rounded to the nearest minor unit, halves away from zero.
-    v_sum_tax := round(v_sum * coalesce($6, 0) / 10000);
-    IF greatest(v_sum, v_inv.amount_cents + v_sum, v_inv.tax_cents + v_sum_tax, v_inv.total_cents + v_sum + v_sum_tax)
-           > 9223372036854775807
-       OR least(v_sum, v_inv.amount_cents + v_sum, v_inv.tax_cents + v_sum_tax, v_inv.total_cents + v_sum + v_sum_tax)
-           < -9223372036854775808 THEN
+    -- Tax per line on what the line charges after its discount, rounded
+    -- to the nearest minor unit, halves away from zero.
+    v_sum_tax := round((v_sum - v_disc) * coalesce($6, 0) / 10000);
+    IF greatest(v_sum, v_inv.amount_cents + v_sum, v_inv.tax_cents + v_sum_tax,
+                v_inv.total_cents + v_sum - v_disc + v_sum_tax) > 9223372036854775807
+       OR least(v_sum, v_inv.amount_cents + v_sum, v_inv.tax_cents + v_sum_tax,
+                v_inv.total_cents + v_sum - v_disc + v_sum_tax) < -9223372036854775808
+       OR v_inv.discount_cents::numeric + v_disc > 9223372036854775807 THEN
         RAISE EXCEPTION 'invoice line amount out of range' USING ERRCODE = '22003';
     END IF;
     v_amount := v_sum;
     v_tax := v_sum_tax;
     INSERT INTO jobspy.invoice_lines AS l (invoice_id, description, quantity, unit_amount, price_id, tax_rate_bp,
-                                           amount, tax)
-    VALUES ($1, $2, $3, $4, v_price.id, coalesce($6, 0), v_amount, v_tax)
+                                           amount, discount, tax, period_start, period_end)
+    VALUES ($1, $2, $3, $4, v_price.id, coalesce($6, 0), v_amount, v_disc, v_tax, $8, $9)
     RETURNING l.id INTO v_id;
     UPDATE jobspy.invoices i
        SET amount_cents = i.amount_cents + v_amount, tax_cents = i.tax_cents + v_tax,
-           total_cents = i.amount_cents + v_amount - i.discount_cents + i.tax_cents + v_tax
+           discount_cents = i.discount_cents + v_disc,
+           total_cents = i.amount_cents + v_amount - i.discount_cents - v_disc + i.tax_cents + v_tax
      WHERE i.id = $1;
     RETURN v_id;
 END
 $$;
-COMMENT ON FUNCTION jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer) IS
-    'adds a line to a draft invoice (JS507 otherwise): quantity x unit_amount, tax per line at tax_rate_bp rounded halves away from zero; the invoice''s amounts follow';
+COMMENT ON FUNCTION jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer, bigint, timestamptz, timestamptz) IS
+    'adds a line to a draft invoice (JS507 otherwise; 55000 once a coupon is applied): quantity x unit_amount less a discount, tax per line at tax_rate_bp of what is left rounded halves away from zero, the period it bills; the invoice''s amounts follow';
 
 -- The next number of a series, taken in the caller's transaction: the
 -- series row stays locked until it ends, so finalizations of one series
@@ -590,11 +611,9 @@ CREATE FUNCTION jobspy.invoice_period_line(invoice_id uuid, description text, qu
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    v_id uuid := jobspy.add_invoice_line($1, $2, $3, $4, (SELECT p.code FROM jobspy.prices p WHERE p.id = $5));
 BEGIN
-    UPDATE jobspy.invoice_lines l SET period_start = $6, period_end = $7 WHERE l.id = v_id;
-    RETURN v_id;
+    RETURN jobspy.add_invoice_line($1, $2, $3, $4, (SELECT p.code FROM jobspy.prices p WHERE p.id = $5),
+                                   period_start => $6, period_end => $7);
 END
 $$;
 COMMENT ON FUNCTION jobspy.invoice_period_line(uuid, text, bigint, bigint, uuid, timestamptz, timestamptz) IS
@@ -743,7 +762,7 @@ REVOKE ALL ON FUNCTION
     jobspy.billing_lock_invoice(uuid),
     jobspy.create_invoice(uuid, text, timestamptz, text),
     jobspy.create_invoice_series(text, text, boolean),
-    jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer),
+    jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer, bigint, timestamptz, timestamptz),
     jobspy.invoice_next_number(text, timestamptz),
     jobspy.invoice_number_block(text),
     jobspy.invoice_reserve_numbers(text, timestamptz, bigint),
@@ -761,7 +780,7 @@ REVOKE ALL ON FUNCTION
 REVOKE ALL ON jobspy.invoice_transitions FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     jobspy.create_invoice(uuid, text, timestamptz, text),
-    jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer),
+    jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer, bigint, timestamptz, timestamptz),
     jobspy.finalize_invoice(uuid),
     jobspy.void_invoice(uuid),
     jobspy.mark_invoice_uncollectible(uuid)

@@ -222,6 +222,95 @@ $$;
 COMMENT ON FUNCTION jobspy.loyalty_purchase_coupon(jobspy.loyalty_purchases, jobspy.loyalty_businesses, text) IS
     'redeems the coupon of a new purchase (key purchase:<id>, tied to it), counts a cross-promotion conversion, returns the discount; JS703 when refused';
 
+-- A coupon on a draft invoice, redeemed once for its customer's user under
+-- the key invoice:<id>.  Its discount is spread over the lines it applies
+-- to (every line with something left to charge, or the lines of the
+-- coupon's products) in proportion to what each has left, in whole minor
+-- units, the units that division leaves going to the largest remainders
+-- (then the oldest line); each line's tax is computed again on what it
+-- charges after the discount, so the coupon lowers the tax as well.
+CREATE FUNCTION jobspy.apply_invoice_coupon(invoice_id uuid, coupon text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    inv      jobspy.invoices := jobspy.billing_lock_invoice($1);
+    v_key    text := 'invoice:' || $1;
+    v_user   uuid;
+    v_products text[];
+    v_base   bigint;
+    v_product text;
+    r        jobspy.coupon_redemption;
+BEGIN
+    IF $2 IS NULL THEN
+        RAISE EXCEPTION 'a coupon code is required' USING ERRCODE = '22023';
+    END IF;
+    IF inv.status <> 'draft' THEN
+        RAISE EXCEPTION 'a coupon applies to a draft invoice only (invoice % is %)', $1, inv.status
+            USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
+    END IF;
+    SELECT c.user_id INTO v_user FROM jobspy.customers c WHERE c.id = inv.customer_id;
+    IF v_user IS NULL THEN
+        RAISE EXCEPTION 'customer % is an organization: coupons are redeemed by users', inv.customer_id
+            USING ERRCODE = '55000';
+    END IF;
+    IF inv.coupon_id IS NOT NULL THEN
+        -- The same coupon again answers what it gave; one coupon an invoice.
+        SELECT x.discount INTO r.discount
+          FROM jobspy.loyalty_coupon_redemptions x JOIN jobspy.loyalty_coupons c ON c.id = x.coupon_id
+         WHERE x.user_id = v_user AND x.idempotency_key = v_key AND c.id = inv.coupon_id AND lower(c.code) = lower($2);
+        IF FOUND THEN
+            RETURN r.discount;
+        END IF;
+        RAISE EXCEPTION 'invoice % already has a coupon', $1 USING ERRCODE = '55000',
+            HINT = 'An invoice takes one coupon.';
+    END IF;
+    SELECT c.products INTO v_products FROM jobspy.loyalty_coupons c
+     WHERE lower(c.code) = lower($2) AND c.archived_at IS NULL;
+    SELECT sum(l.amount - l.discount), min(pr.code) INTO v_base, v_product
+      FROM jobspy.invoice_lines l
+      LEFT JOIN jobspy.prices p ON p.id = l.price_id
+      LEFT JOIN jobspy.products pr ON pr.id = p.product_id
+     WHERE l.invoice_id = $1 AND l.amount > l.discount
+       AND (v_products IS NULL OR pr.code = ANY (v_products));
+    IF v_base IS NULL AND v_products IS NULL THEN
+        RAISE EXCEPTION 'invoice % has nothing to discount', $1 USING ERRCODE = '55000',
+            HINT = 'Add the invoice''s lines first.';
+    END IF;
+    r := jobspy.loyalty_redeem($2, v_user, coalesce(v_base, 0), inv.currency, v_key, NULL, v_product, NULL);
+    IF NOT r.allowed THEN
+        RAISE EXCEPTION 'coupon "%" cannot be applied to invoice %: %', left($2, 50), $1, r.code
+            USING ERRCODE = 'JS508', DETAIL = 'Nothing was saved.', HINT = 'Finalize without the coupon, or use another one.';
+    END IF;
+    WITH share AS (
+        SELECT l.id, div(r.discount::numeric * (l.amount - l.discount), v_base) AS units,
+               mod(r.discount::numeric * (l.amount - l.discount), v_base) AS remainder
+          FROM jobspy.invoice_lines l
+          LEFT JOIN jobspy.prices p ON p.id = l.price_id
+          LEFT JOIN jobspy.products pr ON pr.id = p.product_id
+         WHERE l.invoice_id = $1 AND l.amount > l.discount
+           AND (v_products IS NULL OR pr.code = ANY (v_products))),
+    ranked AS (
+        SELECT s.id, s.units + CASE WHEN row_number() OVER (ORDER BY s.remainder DESC, s.id)
+                                         <= r.discount - sum(s.units) OVER () THEN 1 ELSE 0 END AS units
+          FROM share s)
+    UPDATE jobspy.invoice_lines l
+       SET discount = l.discount + x.units,
+           tax = round((l.amount - l.discount - x.units) * l.tax_rate_bp / 10000)
+      FROM ranked x
+     WHERE l.id = x.id AND x.units > 0;
+    UPDATE jobspy.invoices i
+       SET coupon_id = x.coupon_id, discount_cents = i.discount_cents + r.discount, tax_cents = t.tax,
+           total_cents = i.amount_cents - i.discount_cents - r.discount + t.tax
+      FROM jobspy.loyalty_coupon_redemptions x,
+           (SELECT coalesce(sum(l.tax), 0) AS tax FROM jobspy.invoice_lines l WHERE l.invoice_id = $1) t
+     WHERE i.id = $1 AND x.user_id = v_user AND x.idempotency_key = v_key;
+    RETURN r.discount;
+END
+$$;
+COMMENT ON FUNCTION jobspy.apply_invoice_coupon(uuid, text) IS
+    'redeems a coupon for a draft invoice (key invoice:<id>) and spreads its discount over the lines it applies to, their tax computed again; the same coupon again returns its discount; JS508 when refused, 55000 for a second coupon, JS507 once finalized';
+
 -- ==== cross-promotion chains ==============================================
 
 CREATE TABLE jobspy.loyalty_promo_chains (
@@ -432,6 +521,7 @@ REVOKE ALL ON FUNCTION
     jobspy.loyalty_redeem(text, uuid, bigint, text, text, uuid, text, uuid),
     jobspy.redeem_coupon(text, uuid, bigint, text, text, text, text),
     jobspy.loyalty_purchase_coupon(jobspy.loyalty_purchases, jobspy.loyalty_businesses, text),
+    jobspy.apply_invoice_coupon(uuid, text),
     jobspy.create_promo_chain(text, text, integer, bigint, text, bigint, interval),
     jobspy.referral_code(uuid), jobspy.apply_referral(text, uuid),
     jobspy.loyalty_after_purchase(jobspy.loyalty_purchases, jobspy.loyalty_businesses, jobspy.loyalty_members),
@@ -439,7 +529,7 @@ REVOKE ALL ON FUNCTION
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     jobspy.redeem_coupon(text, uuid, bigint, text, text, text, text), jobspy.referral_code(uuid),
-    jobspy.apply_referral(text, uuid)
+    jobspy.apply_referral(text, uuid), jobspy.apply_invoice_coupon(uuid, text)
   TO jobspy_app, jobspy_admin;
 GRANT EXECUTE ON FUNCTION
     jobspy.create_coupon(text, integer, bigint, text, integer, integer, timestamptz, text, boolean, bigint, text[], text, integer, uuid),
