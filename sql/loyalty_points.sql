@@ -31,7 +31,11 @@ CREATE TABLE jobspy.loyalty_purchases (
 );
 COMMENT ON TABLE jobspy.loyalty_purchases IS
     'purchases at businesses, unique forever on (business, external_id), with the answer record_purchase first gave';
-CREATE INDEX loyalty_purchases_user_time_idx ON jobspy.loyalty_purchases (user_id, created_at);
+-- Covering what the tier check sums (loyalty_qualifying_tier), so that a
+-- member who buys every day has a year of purchases summed from the index
+-- alone instead of a heap page visited for each.
+CREATE INDEX loyalty_purchases_user_time_idx ON jobspy.loyalty_purchases (user_id, created_at)
+    INCLUDE (currency, amount, refunded);
 -- By time first, not by business: the unique (business_id, external_id)
 -- is then the only index that leads with the business, so the replay
 -- lookup's cached plan cannot pick another one and filter a business's
