@@ -146,10 +146,13 @@ CREATE TABLE jobspy.loyalty_members (
     referral_code  text UNIQUE,
     referred_by    uuid REFERENCES jobspy.loyalty_members (user_id) ON DELETE SET NULL,
     referral_rewarded_at timestamptz,
+    window_spend   bigint,
+    window_from    timestamptz,
+    window_currency text,
     created_at     timestamptz NOT NULL DEFAULT jobspy.now()
 ) WITH (fillfactor = 80);
 COMMENT ON TABLE jobspy.loyalty_members IS
-    'loyalty members: phone (E.164), tier, maintained points balance and debt, referral code and referrer';
+    'loyalty members: phone (E.164), tier, maintained points balance and debt, referral code and referrer; window_spend, kept by purchases and refunds, is what the member''s purchases in window_currency made after window_from add up to, net of refunds (NULL until a purchase asks about a tier), so that the tier check reads only the purchases that left the window since';
 CREATE INDEX loyalty_members_tier_review_idx ON jobspy.loyalty_members (tier_review_at);
 CREATE INDEX loyalty_members_referred_by_idx ON jobspy.loyalty_members (referred_by);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_members', '');

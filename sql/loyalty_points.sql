@@ -474,6 +474,9 @@ BEGIN
                   DETAIL = 'Another member''s purchase with this external id was recorded at the same time.',
                   HINT = 'An external id names one purchase forever; use a new one for a new purchase.';
     END IF;
+    -- The member's running spend counts the purchase (src/loyalty_purchase.c).
+    UPDATE jobspy.loyalty_members mm SET window_spend = mm.window_spend + p.amount
+     WHERE mm.user_id = m.user_id AND mm.window_currency = p.currency AND p.created_at > mm.window_from;
     purchase_id := p.id; points_earned := p.points_earned; balance := p.balance_after; tier := p.tier;
     replayed := false;
 END
@@ -553,6 +556,9 @@ BEGIN
         UPDATE jobspy.loyalty_purchases pp
            SET refunded = pp.refunded + refund_purchase.amount, points_clawed = pp.points_clawed + refund_purchase.points_clawed
          WHERE pp.user_id = p.user_id AND pp.id = p.id;
+        -- The member's running spend loses the refund if it counts the purchase.
+        UPDATE jobspy.loyalty_members mm SET window_spend = mm.window_spend - refund_purchase.amount
+         WHERE mm.user_id = p.user_id AND mm.window_currency = p.currency AND p.created_at > mm.window_from;
         INSERT INTO jobspy.loyalty_purchase_refunds (user_id, purchase_id, refund_id, amount, points)
         VALUES (p.user_id, p.id, refund_purchase.refund_id, refund_purchase.amount, refund_purchase.points_clawed);
     END IF;
@@ -591,9 +597,17 @@ CREATE FUNCTION jobspy.loyalty_check() RETURNS TABLE (user_id uuid, problem text
     SELECT m.user_id, format('next_expiry %s, grants %s', m.next_expiry, jobspy.loyalty_next_expiry(m.user_id))
       FROM jobspy.loyalty_members m
      WHERE m.next_expiry IS DISTINCT FROM jobspy.loyalty_next_expiry(m.user_id)
+    UNION ALL
+    SELECT m.user_id, format('window_spend %s in %s since %s, purchases %s', m.window_spend, m.window_currency,
+                             m.window_from, w.total)
+      FROM jobspy.loyalty_members m
+      JOIN LATERAL (SELECT coalesce(sum(p.amount - p.refunded), 0)::bigint AS total FROM jobspy.loyalty_purchases p
+                     WHERE p.user_id = m.user_id AND p.currency = m.window_currency
+                       AND p.created_at > m.window_from) w ON true
+     WHERE m.window_spend IS NOT NULL AND m.window_spend <> w.total
 $$;
 COMMENT ON FUNCTION jobspy.loyalty_check() IS
-    'reconciles the maintained state with the ledger: every row returned is a discrepancy (none expected)';
+    'reconciles the maintained state with the ledger (balances, grants, debts, next expiries) and the purchases (running spends): every row returned is a discrepancy (none expected)';
 
 CREATE FUNCTION jobspy.loyalty_expire_points() RETURNS bigint
     LANGUAGE plpgsql VOLATILE

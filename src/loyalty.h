@@ -61,16 +61,28 @@ typedef struct LoyaltyMemberPoints
 } LoyaltyMemberPoints;
 
 /*
+ * A member's running spend (loyalty_members.window_spend, window_from,
+ * window_currency) as a purchase leaves it, written with the member's row.
+ */
+typedef struct LoyaltyWindow
+{
+	int64		spend;
+	TimestampTz from;
+	Datum		currency;
+} LoyaltyWindow;
+
+/*
  * Grant points to a member whose row the caller holds locked, with that
  * row's debt, which the grant settles first (src/loyalty_grant.c): the
  * member's balance, a ledger grant expiring at expires, its remainder, and
  * a debt row when some was settled.  Returns the grant's ledger id; fills
- * *after (may be NULL) with the member's balance and next expiry.  The
- * caller is connected to SPI.
+ * *after (may be NULL) with the member's balance and next expiry.  window
+ * (may be NULL: unchanged) is the member's running spend to write with the
+ * balance.  The caller is connected to SPI.
  */
 extern int64 loyalty_grant_points(Datum user, int64 points, const char *kind, TimestampTz expires,
 								  Datum purchase, bool purchase_null, Datum business, bool business_null,
 								  Datum reference, bool reference_null, int64 debt,
-								  LoyaltyMemberPoints *after);
+								  const LoyaltyWindow *window, LoyaltyMemberPoints *after);
 
 #endif							/* JOBSPY_LOYALTY_H */

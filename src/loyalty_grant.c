@@ -26,14 +26,19 @@
 int64
 loyalty_grant_points(Datum user, int64 points, const char *kind, TimestampTz expires,
 					 Datum purchase, bool purchase_null, Datum business, bool business_null,
-					 Datum reference, bool reference_null, int64 debt, LoyaltyMemberPoints *after)
+					 Datum reference, bool reference_null, int64 debt, const LoyaltyWindow *window,
+					 LoyaltyMemberPoints *after)
 {
 	static SPIPlanPtr member_plan = NULL, grant_plan = NULL, debt_plan = NULL;
-	static Oid	member_types[4] = {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	static Oid	member_types[8] = {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID, TIMESTAMPTZOID,
+								   TEXTOID};
 	static Oid	grant_types[8] = {UUIDOID, TEXTOID, INT8OID, TIMESTAMPTZOID, UUIDOID, UUIDOID, TEXTOID, INT8OID};
 	static Oid	debt_types[5] = {UUIDOID, INT8OID, INT8OID, UUIDOID, TEXTOID};
 	int64		settle = Min(debt, points);
-	Datum		member_args[4] = {user, Int64GetDatum(points), Int64GetDatum(settle), TimestampTzGetDatum(expires)};
+	Datum		member_args[8] = {user, Int64GetDatum(points), Int64GetDatum(settle), TimestampTzGetDatum(expires),
+								  BoolGetDatum(window != NULL), Int64GetDatum(window ? window->spend : 0),
+								  TimestampTzGetDatum(window ? window->from : 0), window ? window->currency : (Datum) 0};
+	char		member_nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', window ? ' ' : 'n'};
 	Datum		grant_args[8] = {user, CStringGetTextDatum(kind), Int64GetDatum(points), TimestampTzGetDatum(expires),
 								 purchase, business, reference, Int64GetDatum(settle)};
 	char		grant_nulls[8] = {' ', ' ', ' ', ' ', purchase_null ? 'n' : ' ', business_null ? 'n' : ' ',
@@ -44,9 +49,12 @@ loyalty_grant_points(Datum user, int64 points, const char *kind, TimestampTz exp
 	/* next_expiry moves only when points are left in the grant after the debt */
 	if (SPI_execute_plan(jobspy_plan(&member_plan,
 									 "UPDATE jobspy.loyalty_members SET balance = balance + $2 - $3, debt = debt - $3,"
-									 " next_expiry = CASE WHEN $2 > $3 THEN least(next_expiry, $4) ELSE next_expiry END"
-									 " WHERE user_id = $1 RETURNING balance, next_expiry", 4, member_types),
-						 member_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+									 " next_expiry = CASE WHEN $2 > $3 THEN least(next_expiry, $4) ELSE next_expiry END,"
+									 " window_spend = CASE WHEN $5 THEN $6 ELSE window_spend END,"
+									 " window_from = CASE WHEN $5 THEN $7 ELSE window_from END,"
+									 " window_currency = CASE WHEN $5 THEN $8 ELSE window_currency END"
+									 " WHERE user_id = $1 RETURNING balance, next_expiry", 8, member_types),
+						 member_args, member_nulls, false, 0) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("points can be granted to members only")));
@@ -115,7 +123,7 @@ jobspy_loyalty_grant(PG_FUNCTION_ARGS)
 	debt = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	grant_id = loyalty_grant_points(user, PG_GETARG_INT64(1), kind, PG_GETARG_TIMESTAMPTZ(3),
 									PG_GETARG_DATUM(4), PG_ARGISNULL(4), PG_GETARG_DATUM(5), PG_ARGISNULL(5),
-									PG_GETARG_DATUM(6), PG_ARGISNULL(6), debt, NULL);
+									PG_GETARG_DATUM(6), PG_ARGISNULL(6), debt, NULL, NULL);
 	SPI_finish();
 	PG_RETURN_INT64(grant_id);
 }

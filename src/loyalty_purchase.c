@@ -9,7 +9,9 @@
  * implementation runs thirteen and calls a function per grant.  The reads
  * are folded: the business with whether a cross-promotion chain applies,
  * and the member's locked row with its tier, earn rate, category
- * multiplier and whether a higher tier exists.
+ * multiplier, whether a higher tier exists and its running spend (so that
+ * asking whether the purchase reaches that tier reads only the purchases
+ * that left the window since the last one, not the member's history).
  *
  * Whatever is rare goes to the SQL implementation (loyalty_record_purchase_sql
  * in sql/loyalty_points.sql), which holds every rule and raises the errors:
@@ -23,6 +25,7 @@
 
 #include "fmgr.h"
 #include "catalog/pg_collation_d.h"
+#include "common/int.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -150,6 +153,12 @@ typedef struct Purchase
 	Datum		window;			/* the programme's tier window */
 	bool		window_null;
 	int32		rate, multiplier;	/* earn rate and multiplier in basis points */
+	/* the member's running spend, when kept (loyalty_members.window_*) */
+	bool		kept_null;
+	LoyaltyWindow kept;
+	/* the running spend this purchase leaves, when it changes */
+	bool		keep;
+	LoyaltyWindow next_window;
 } Purchase;
 
 /* The business, and whether a cross-promotion chain follows this purchase. */
@@ -198,7 +207,7 @@ lock_member(Purchase *p)
 	char		nulls[3] = {' ', ' ', p->category_null ? 'n' : ' '};
 	HeapTuple	row;
 	TupleDesc	desc;
-	bool		isnull, rank_null, rate_null, multiplier_null;
+	bool		isnull, rank_null, rate_null, multiplier_null, from_null, currency_null;
 
 	if (SPI_execute_plan(jobspy_plan(&plan,
 									 "SELECT m.balance, m.next_expiry, m.debt,"
@@ -209,7 +218,8 @@ lock_member(Purchase *p)
 									 " (SELECT e.earn_bp FROM jobspy.loyalty_earn_rates e"
 									 " WHERE e.business_id = $2 AND e.tier_id = m.tier_id),"
 									 " (SELECT c.multiplier_bp FROM jobspy.loyalty_category_multipliers c"
-									 " WHERE c.business_id = $2 AND c.category = $3)"
+									 " WHERE c.business_id = $2 AND c.category = $3),"
+									 " m.window_spend, m.window_from, m.window_currency"
 									 " FROM jobspy.loyalty_members m LEFT JOIN jobspy.loyalty_tiers t ON t.id = m.tier_id"
 									 " WHERE m.user_id = $1 FOR UPDATE OF m", 3, types),
 						 args, nulls, false, 0) != SPI_OK_SELECT)
@@ -235,6 +245,11 @@ lock_member(Purchase *p)
 	p->multiplier = DatumGetInt32(SPI_getbinval(row, desc, 10, &multiplier_null));
 	if (multiplier_null)
 		p->multiplier = 10000;
+	p->kept.spend = DatumGetInt64(SPI_getbinval(row, desc, 11, &p->kept_null));
+	p->kept.from = DatumGetTimestampTz(SPI_getbinval(row, desc, 12, &from_null));
+	p->kept.currency = SPI_getbinval(row, desc, 13, &currency_null);
+	p->kept_null = p->kept_null || from_null || currency_null;
+	p->keep = false;
 	return true;
 }
 
@@ -284,22 +299,92 @@ replay(Purchase *p, MemoryContext outer, Datum *values, bool *nulls)
 
 /*
  * Whether this purchase takes the member to a higher tier (an upgrade is
- * the SQL implementation's).  Asked only when a higher tier exists: the
- * spend query reads the member's purchases in the window.
+ * the SQL implementation's).  Asked only when a higher tier exists.  When
+ * the tiers share one currency, the member's spend in it over the window is
+ * the running spend kept on the member's row less the purchases that have
+ * left the window since (mostly none), or, the first time or after the
+ * clock or the window moved back, the sum of the purchases in the window;
+ * with this purchase it is the running spend to keep.  Tiers in several
+ * currencies take the general query, which sums the window every time.
  */
 static bool
 rises(Purchase *p)
 {
-	static SPIPlanPtr plan = NULL;
-	static Oid	types[5] = {UUIDOID, INTERVALOID, TEXTOID, INT8OID, INT4OID};
-	Datum		args[5] = {p->user, p->window, p->currency, Int64GetDatum(p->amount), Int32GetDatum(p->rank)};
+	static SPIPlanPtr plan = NULL, general = NULL;
+	static Oid	types[9] = {UUIDOID, INTERVALOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT4OID,
+							INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		args[9] = {p->user, p->window, TimestampTzGetDatum(p->now), p->currency, Int64GetDatum(p->amount),
+						   Int32GetDatum(p->rank), Int64GetDatum(p->kept.spend), TimestampTzGetDatum(p->kept.from),
+						   p->kept.currency};
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', p->kept_null ? 'n' : ' ', p->kept_null ? 'n' : ' ',
+							p->kept_null ? 'n' : ' '};
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
 
 	if (SPI_execute_plan(jobspy_plan(&plan,
-									 "SELECT FROM jobspy.loyalty_qualifying_tier($1, $2, $3, $4) q WHERE q.rank > $5",
-									 5, types),
+									 "WITH k AS (SELECT min(t.currency) AS currency, $3 - $2 AS since"
+									 " FROM jobspy.loyalty_tiers t HAVING count(DISTINCT t.currency) = 1),"
+									 " s AS (SELECT k.currency, k.since,"
+									 " (CASE WHEN $9 = k.currency AND k.since >= $8"
+									 " THEN $7 - (SELECT coalesce(sum(p.amount - p.refunded), 0) FROM jobspy.loyalty_purchases p"
+									 " WHERE p.user_id = $1 AND p.currency = k.currency"
+									 " AND p.created_at > $8 AND p.created_at <= k.since)"
+									 " ELSE (SELECT coalesce(sum(p.amount - p.refunded), 0) FROM jobspy.loyalty_purchases p"
+									 " WHERE p.user_id = $1 AND p.currency = k.currency AND p.created_at > k.since) END"
+									 " + CASE WHEN $4 = k.currency THEN $5 ELSE 0 END)::bigint AS spend FROM k)"
+									 " SELECT s.currency, s.since, s.spend,"
+									 " EXISTS (SELECT FROM jobspy.loyalty_tiers t WHERE t.rank > $6 AND t.min_spend <= s.spend)"
+									 " FROM s", 9, types),
+						 args, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "record_purchase: tier lookup failed");
+	if (SPI_processed == 1)
+	{
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		p->keep = true;
+		p->next_window.currency = SPI_getbinval(row, desc, 1, &isnull);
+		p->next_window.from = DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull));
+		p->next_window.spend = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+		return DatumGetBool(SPI_getbinval(row, desc, 4, &isnull));
+	}
+	if (SPI_execute_plan(jobspy_plan(&general,
+									 "SELECT FROM jobspy.loyalty_qualifying_tier($1, $2, $4, $5) q WHERE q.rank > $6",
+									 6, types),
 						 args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "record_purchase: tier lookup failed");
 	return SPI_processed > 0;
+}
+
+/*
+ * With no tier to reach, the running spend, when kept, counts the purchase
+ * as the SQL implementation's does; false when it would overflow (raised
+ * there).
+ */
+static bool
+count_in_window(Purchase *p)
+{
+	if (p->keep || p->kept_null || p->now <= p->kept.from || !text_equal(p->kept.currency, p->currency))
+		return true;
+	p->keep = true;
+	p->next_window = p->kept;
+	return !pg_add_s64_overflow(p->kept.spend, p->amount, &p->next_window.spend);
+}
+
+/* The running spend of a purchase that grants no points. */
+static void
+write_window(Purchase *p)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	types[4] = {UUIDOID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		args[4] = {p->user, Int64GetDatum(p->next_window.spend), TimestampTzGetDatum(p->next_window.from),
+						   p->next_window.currency};
+
+	if (SPI_execute_plan(jobspy_plan(&plan,
+									 "UPDATE jobspy.loyalty_members SET window_spend = $2, window_from = $3,"
+									 " window_currency = $4 WHERE user_id = $1", 4, types),
+						 args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "record_purchase: the running spend could not be written");
 }
 
 /*
@@ -388,6 +473,8 @@ purchase_common(FunctionCallInfo fcinfo, MemoryContext outer, Datum *values, boo
 	/* the programme's row is made by loyalty_settings(), there */
 	if (p.may_rise && (p.window_null || rises(&p)))
 		return false;
+	if (!count_in_window(&p))
+		return false;
 
 	/* numeric in SQL, 128 bits here: amount * bp * multiplier can pass 2^63 */
 	if (p.amount >= p.min_purchase)
@@ -407,11 +494,14 @@ purchase_common(FunctionCallInfo fcinfo, MemoryContext outer, Datum *values, boo
 		LoyaltyMemberPoints after;
 
 		grant_id = loyalty_grant_points(p.user, points, "earn", expires, UUIDPGetDatum(&id), false,
-										p.business, false, p.external_id, false, p.debt, &after);
+										p.business, false, p.external_id, false, p.debt,
+										p.keep ? &p.next_window : NULL, &after);
 		p.balance = after.balance;
 		p.next_isnull = after.next_isnull;
 		p.next = after.next_expiry;
 	}
+	else if (p.keep)
+		write_window(&p);
 	p.balance = loyalty_live_balance(DatumGetUUIDP(p.user), p.balance, p.next_isnull, p.next, p.now);
 	insert_purchase(&p, outer, &id, points, grant_id, PG_GETARG_DATUM(ARG_BUSINESS));
 	answer(outer, values, nulls, UUIDPGetDatum(&id), points, p.balance, p.tier, p.tier_null, false);
