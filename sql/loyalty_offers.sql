@@ -238,6 +238,8 @@ DECLARE
     v_key    text := 'invoice:' || $1;
     v_user   uuid;
     v_products text[];
+    v_lines  uuid[];
+    v_owed   bigint[];
     v_base   bigint;
     v_product text;
     r        jobspy.coupon_redemption;
@@ -248,6 +250,10 @@ BEGIN
     IF inv.status <> 'draft' THEN
         RAISE EXCEPTION 'a coupon applies to a draft invoice only (invoice % is %)', $1, inv.status
             USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
+    END IF;
+    IF EXISTS (SELECT FROM jobspy.provider_invoices pi WHERE pi.invoice_id = $1) THEN
+        RAISE EXCEPTION 'invoice % mirrors a provider''s invoice: its lines and discounts come from the provider', $1
+            USING ERRCODE = '55000', HINT = 'Apply the coupon at the provider; its invoice events bring the discount.';
     END IF;
     SELECT c.user_id INTO v_user FROM jobspy.customers c WHERE c.id = inv.customer_id;
     IF v_user IS NULL THEN
@@ -267,7 +273,10 @@ BEGIN
     END IF;
     SELECT c.products INTO v_products FROM jobspy.loyalty_coupons c
      WHERE lower(c.code) = lower($2) AND c.archived_at IS NULL;
-    SELECT sum(l.amount - l.discount), min(pr.code) INTO v_base, v_product
+    -- The lines the coupon applies to, with what each still charges.
+    SELECT array_agg(l.id ORDER BY l.id), array_agg(l.amount - l.discount ORDER BY l.id),
+           sum(l.amount - l.discount), min(pr.code)
+      INTO v_lines, v_owed, v_base, v_product
       FROM jobspy.invoice_lines l
       LEFT JOIN jobspy.prices p ON p.id = l.price_id
       LEFT JOIN jobspy.products pr ON pr.id = p.product_id
@@ -283,13 +292,9 @@ BEGIN
             USING ERRCODE = 'JS508', DETAIL = 'Nothing was saved.', HINT = 'Finalize without the coupon, or use another one.';
     END IF;
     WITH share AS (
-        SELECT l.id, div(r.discount::numeric * (l.amount - l.discount), v_base) AS units,
-               mod(r.discount::numeric * (l.amount - l.discount), v_base) AS remainder
-          FROM jobspy.invoice_lines l
-          LEFT JOIN jobspy.prices p ON p.id = l.price_id
-          LEFT JOIN jobspy.products pr ON pr.id = p.product_id
-         WHERE l.invoice_id = $1 AND l.amount > l.discount
-           AND (v_products IS NULL OR pr.code = ANY (v_products))),
+        SELECT x.id, div(r.discount::numeric * x.owed, v_base) AS units,
+               mod(r.discount::numeric * x.owed, v_base) AS remainder
+          FROM unnest(v_lines, v_owed) AS x(id, owed)),
     ranked AS (
         SELECT s.id, s.units + CASE WHEN row_number() OVER (ORDER BY s.remainder DESC, s.id)
                                          <= r.discount - sum(s.units) OVER () THEN 1 ELSE 0 END AS units

@@ -1,7 +1,7 @@
 -- Discounts on invoices: a line's own discount, and a coupon spread over
 -- the lines it applies to, with the tax computed on what is left.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
@@ -106,6 +106,14 @@ SELECT jobspy.create_invoice(:'org', 'USD') AS i5 \gset
 SELECT jobspy.add_invoice_line(:'i5', 'plan', 1, 1000);
 SELECT throws_ok(format($$SELECT jobspy.apply_invoice_coupon(%L, 'IC10')$$, :'i5'), '55000', NULL,
                  'an organization''s invoice: coupons are redeemed by users');
+SELECT jobspy.create_invoice(:'c', 'USD') AS i6 \gset
+SELECT jobspy.add_invoice_line(:'i6', 'plan', 1, 1000);
+INSERT INTO jobspy.provider_invoices (provider_id, provider_invoice_id, invoice_id)
+VALUES (jobspy.create_provider('icprov', 'Coupon provider'), 'in_ic_1', :'i6');
+SELECT throws_like(format($$SELECT jobspy.apply_invoice_coupon(%L, 'IC10')$$, :'i6'), '%mirrors a provider''s invoice%',
+                   'an invoice mirrored from a provider takes its discounts from the provider''s events');
+SELECT is((SELECT count(*) FROM jobspy.loyalty_coupon_redemptions WHERE idempotency_key = 'invoice:' || :'i6'), 0::bigint,
+          'and redeems nothing');
 SELECT jobspy.finalize_invoice(:'i0');
 SELECT throws_ok(format($$SELECT jobspy.apply_invoice_coupon(%L, 'IC10')$$, :'i0'), 'JS507', NULL, 'a finalized invoice');
 SELECT throws_ok($$SELECT jobspy.apply_invoice_coupon(gen_random_uuid(), 'IC10')$$, '22023', NULL, 'an unknown invoice');
