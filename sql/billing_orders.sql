@@ -47,6 +47,9 @@ CREATE TABLE jobspy.order_items (
 );
 COMMENT ON TABLE jobspy.order_items IS 'the items of an order: quantity x unit_amount in the order''s currency, of a price or free-form';
 CREATE INDEX order_items_order_idx ON jobspy.order_items (order_id);
+CREATE TRIGGER order_items_no_card_numbers BEFORE INSERT OR UPDATE ON jobspy.order_items
+    FOR EACH ROW WHEN (NEW.description ~ '(^|[^0-9A-Za-z_-])[0-9]{4}')
+    EXECUTE FUNCTION jobspy.billing_refuse_card_numbers('description');
 CREATE INDEX order_items_price_idx ON jobspy.order_items (price_id);
 CREATE TRIGGER order_items_audit AFTER INSERT OR UPDATE OR DELETE ON jobspy.order_items
     FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
@@ -169,6 +172,9 @@ BEGIN
         r.unit_amount := (item ->> 'unit_amount')::bigint;
         r.description := item ->> 'description';
     END IF;
+    IF r.description IS NULL OR length(r.description) NOT BETWEEN 1 AND 500 THEN
+        RAISE EXCEPTION 'an order item''s description has 1 to 500 characters' USING ERRCODE = '22023';
+    END IF;
     r.amount := r.quantity * r.unit_amount;
     RETURN r;
 EXCEPTION WHEN numeric_value_out_of_range THEN
@@ -197,7 +203,10 @@ BEGIN
     SELECT array_agg(jobspy.order_item_of(e, $3) ORDER BY n) INTO v_items
       FROM jsonb_array_elements($2) WITH ORDINALITY AS x(e, n);
     SELECT sum(i.amount) INTO v_total FROM unnest(v_items) i;
-    INSERT INTO jobspy.orders AS o (customer_id, currency, total_cents) VALUES ($1, $3, v_total)
+    -- Nothing to pay (every item free): the order is paid at once.
+    INSERT INTO jobspy.orders AS o (customer_id, currency, total_cents, status, paid_at)
+    VALUES ($1, $3, v_total, CASE WHEN v_total = 0 THEN 'paid' ELSE 'pending' END,
+            CASE WHEN v_total = 0 THEN jobspy.now() END)
     RETURNING o.id INTO v_id;
     INSERT INTO jobspy.order_items (order_id, price_id, description, quantity, unit_amount, amount)
     SELECT v_id, i.price_id, i.description, i.quantity, i.unit_amount, i.amount FROM unnest(v_items) i;
@@ -207,7 +216,7 @@ EXCEPTION WHEN numeric_value_out_of_range THEN
 END
 $$;
 COMMENT ON FUNCTION jobspy.create_order(uuid, jsonb, text) IS
-    'creates a pending order with its items (a JSON array of {price_code | description + unit_amount, quantity}) and a readable number ORD-nnnnnnnn; the total is the sum of the items';
+    'creates a pending order with its items (a JSON array of {price_code | description + unit_amount, quantity}) and a readable number ORD-nnnnnnnn; the total is the sum of the items; an order of free items is paid at once';
 
 -- internal: the order, locked, else 22023.
 CREATE FUNCTION jobspy.billing_lock_order(order_id uuid) RETURNS jobspy.orders
@@ -283,8 +292,9 @@ COMMENT ON FUNCTION jobspy.order_check_payable(uuid, uuid, text) IS
     'internal: raises unless the order exists, is the customer''s, in that currency (JS501) and neither canceled nor refunded';
 
 -- internal (billing_payments): collected money pays the order (paid in full:
--- paid); returned money on a pending order is taken back from what was
--- paid, on a paid one it makes the order partially_refunded or refunded.
+-- paid); returned money on a pending or canceled order is taken back from
+-- what was paid, on a paid one it makes the order partially_refunded or
+-- refunded.
 CREATE FUNCTION jobspy.order_apply_payment(order_id uuid, collected bigint, returned bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -293,12 +303,15 @@ DECLARE
     v jobspy.orders := jobspy.billing_lock_order($1);
     v_paid bigint := v.amount_paid_cents + collected;
 BEGIN
-    IF v.status = 'pending' THEN
+    IF v.status IN ('pending', 'canceled') THEN
+        -- A canceled order keeps its status: money a payment pending at the
+        -- cancellation collected is refunded, not a reason to revive it.
         v_paid := v_paid - least(returned, v_paid);
         UPDATE jobspy.orders o
            SET amount_paid_cents = v_paid,
-               status = CASE WHEN v_paid >= o.total_cents THEN 'paid' ELSE o.status END,
-               paid_at = CASE WHEN v_paid >= o.total_cents THEN jobspy.now() END
+               status = CASE WHEN o.status = 'pending' AND v_paid >= o.total_cents THEN 'paid' ELSE o.status END,
+               paid_at = CASE WHEN o.status = 'pending' AND v_paid >= o.total_cents THEN jobspy.now()
+                              ELSE o.paid_at END
          WHERE o.id = $1;
     ELSE
         UPDATE jobspy.orders o

@@ -143,6 +143,35 @@ CREATE TRIGGER refunds_no_card_numbers BEFORE INSERT OR UPDATE ON jobspy.refunds
     FOR EACH ROW EXECUTE FUNCTION jobspy.billing_refuse_card_numbers('provider_refund_id', 'reason');
 SELECT pg_catalog.pg_extension_config_dump('jobspy.refunds', '');
 
+-- refund_payment checks this before it writes; the trigger holds the same
+-- line for a writer that inserts refunds itself.
+CREATE FUNCTION jobspy.refunds_check() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v jobspy.payments;
+    v_refunded numeric;
+BEGIN
+    SELECT p.* INTO v FROM jobspy.payments p WHERE p.user_id = NEW.user_id AND p.id = NEW.payment_id FOR UPDATE;
+    IF NEW.currency <> v.currency THEN
+        RAISE EXCEPTION 'a refund is in its payment''s currency %, not %', v.currency, NEW.currency
+            USING ERRCODE = 'JS501';
+    END IF;
+    SELECT coalesce(sum(x.amount_cents), 0) + NEW.amount_cents INTO v_refunded
+      FROM jobspy.refunds x WHERE x.payment_id = NEW.payment_id AND x.id <> NEW.id;
+    IF v_refunded > v.amount_cents THEN
+        RAISE EXCEPTION 'refunds of % would exceed the payment''s %', v_refunded, v.amount_cents
+            USING ERRCODE = '23514';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION jobspy.refunds_check() IS
+    'trigger: a refund is in its payment''s currency (JS501) and the refunds of a payment never add up to more than it (23514), for every writer';
+CREATE TRIGGER refunds_check BEFORE INSERT OR UPDATE OF payment_id, amount_cents, currency ON jobspy.refunds
+    FOR EACH ROW EXECUTE FUNCTION jobspy.refunds_check();
+
 -- ------------------------------------------------------ effects of money
 
 -- What a payment's collected or returned money does to the invoice and the
@@ -199,8 +228,7 @@ COMMENT ON FUNCTION jobspy.payment_event(jobspy.payments, text) IS
 -- ------------------------------------------------------------ payments
 
 -- internal: the checks of a new payment that need no lock.
-CREATE FUNCTION jobspy.payment_check_new(customer_id uuid, amount bigint, currency text, fee bigint,
-                                         invoice_id uuid, order_id uuid)
+CREATE FUNCTION jobspy.payment_check_new(customer_id uuid, currency text, invoice_id uuid, order_id uuid)
     RETURNS uuid
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -219,32 +247,29 @@ BEGIN
     IF v_user IS NULL THEN
         RAISE EXCEPTION 'the organization has no creating user to hold its payment' USING ERRCODE = '55000';
     END IF;
-    IF $4 > $2 THEN
-        RAISE EXCEPTION 'a fee of % exceeds the payment''s amount of %', $4, $2 USING ERRCODE = '22023';
-    END IF;
-    IF $5 IS NOT NULL THEN
-        SELECT i.* INTO v_inv FROM jobspy.invoices i WHERE i.id = $5;
+    IF $3 IS NOT NULL THEN
+        SELECT i.* INTO v_inv FROM jobspy.invoices i WHERE i.id = $3;
         IF v_inv.id IS NULL THEN
-            RAISE EXCEPTION 'unknown invoice %', $5 USING ERRCODE = '22023';
+            RAISE EXCEPTION 'unknown invoice %', $3 USING ERRCODE = '22023';
         END IF;
         IF v_inv.customer_id <> $1 THEN
-            RAISE EXCEPTION 'invoice % belongs to another customer', coalesce(v_inv.invoice_number, $5::text)
+            RAISE EXCEPTION 'invoice % belongs to another customer', coalesce(v_inv.invoice_number, $3::text)
                 USING ERRCODE = '22023';
         END IF;
-        PERFORM jobspy.money_same_currency(v_inv.currency, $3);
+        PERFORM jobspy.money_same_currency(v_inv.currency, $2);
         IF v_inv.status IN ('draft', 'void') THEN
             RAISE EXCEPTION 'a % invoice cannot be paid', v_inv.status USING ERRCODE = '55000',
                 HINT = 'Pay an invoice once it is finalized (jobspy.finalize_invoice).';
         END IF;
     END IF;
-    IF $6 IS NOT NULL THEN
-        PERFORM jobspy.order_check_payable($6, $1, $3);
+    IF $4 IS NOT NULL THEN
+        PERFORM jobspy.order_check_payable($4, $1, $2);
     END IF;
     RETURN v_user;
 END
 $$;
-COMMENT ON FUNCTION jobspy.payment_check_new(uuid, bigint, text, bigint, uuid, uuid) IS
-    'internal: checks a new payment''s customer, fee, invoice and order (22023, 55000, JS501); returns the user who holds it';
+COMMENT ON FUNCTION jobspy.payment_check_new(uuid, text, uuid, uuid) IS
+    'internal: checks a new payment''s customer, invoice and order (22023, 55000, JS501); returns the user who holds it';
 
 CREATE FUNCTION jobspy.record_payment(provider text, provider_payment_id text, customer_id uuid, amount bigint,
                                       currency text, status text, invoice_id uuid DEFAULT NULL,
@@ -271,13 +296,20 @@ BEGIN
     IF coalesce($9, 0) < 0 THEN
         RAISE EXCEPTION 'a fee cannot be negative' USING ERRCODE = '22023';
     END IF;
+    IF coalesce($9, 0) > $4 THEN
+        RAISE EXCEPTION 'a fee of % exceeds the payment''s amount of %', $9, $4 USING ERRCODE = '22023';
+    END IF;
+    IF $7 IS NOT NULL AND $8 IS NOT NULL THEN
+        RAISE EXCEPTION 'a payment pays an invoice or an order, not both' USING ERRCODE = '22023',
+            HINT = 'Record a payment per invoice or order, each with its own provider payment id.';
+    END IF;
     IF $6 NOT IN ('pending', 'succeeded', 'failed', 'canceled', 'disputed') THEN
         RAISE EXCEPTION 'record_payment takes status pending, succeeded, failed, canceled or disputed, not "%"',
                         left($6, 30)
             USING ERRCODE = '22023', HINT = 'Refunds are recorded with jobspy.refund_payment, which sets the refund statuses.';
     END IF;
-    IF length($2) > 255 THEN
-        RAISE EXCEPTION 'provider_payment_id is longer than 255 characters' USING ERRCODE = '22023';
+    IF length($2) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'provider_payment_id must have 1 to 255 characters' USING ERRCODE = '22023';
     END IF;
     -- Provider, currency and customer in one statement; a miss is raised by
     -- the function that owns its error, in the order they were checked in.
@@ -299,8 +331,8 @@ BEGIN
      WHERE p.provider_id = v_provider AND p.provider_payment_id = $2 FOR UPDATE;
     IF v.id IS NULL THEN
         -- payment_check_new only where it could raise or has more to check.
-        IF v_customer IS NULL OR v_user IS NULL OR coalesce($9, 0) > $4 OR $7 IS NOT NULL OR $8 IS NOT NULL THEN
-            v_user := jobspy.payment_check_new($3, $4, $5, coalesce($9, 0), $7, $8);
+        IF v_customer IS NULL OR v_user IS NULL OR $7 IS NOT NULL OR $8 IS NOT NULL THEN
+            v_user := jobspy.payment_check_new($3, $5, $7, $8);
         END IF;
         -- A concurrent first report of the same payment waits here for the
         -- other's commit and then finds its row below.
@@ -364,6 +396,31 @@ COMMENT ON FUNCTION jobspy.record_payment(text, text, uuid, bigint, text, text, 
 
 -- ------------------------------------------------------------- refunds
 
+-- internal: the refund a provider already reported under this id, NULL
+-- when none; raises JS521 when it was recorded with other terms.
+CREATE FUNCTION jobspy.refund_recorded(p jobspy.payments, amount bigint, provider_refund_id text)
+    RETURNS jobspy.refunds
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r jobspy.refunds;
+BEGIN
+    -- A provider's refund id names one refund of that provider; a payment
+    -- recorded without a provider keeps its refund ids to itself.
+    SELECT x.* INTO r FROM jobspy.refunds x
+     WHERE x.provider_refund_id = $3
+       AND (x.provider_id = p.provider_id OR (p.provider_id IS NULL AND x.payment_id = p.id));
+    IF r.id IS NOT NULL AND (r.payment_id <> p.id OR r.amount_cents <> $2) THEN
+        RAISE EXCEPTION 'refund "%" was recorded with other terms', left($3, 100) USING ERRCODE = 'JS521',
+            DETAIL = format('Recorded: payment %s, amount %s.', r.payment_id, r.amount_cents);
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION jobspy.refund_recorded(jobspy.payments, bigint, text) IS
+    'internal: the refund recorded under a provider refund id for this payment''s provider, or NULL; JS521 when its payment or amount differ';
+
 CREATE FUNCTION jobspy.refund_payment(payment_id uuid, amount bigint, reason text DEFAULT NULL,
                                       provider_refund_id text DEFAULT NULL)
     RETURNS uuid
@@ -379,6 +436,12 @@ BEGIN
         RAISE EXCEPTION 'a refund''s amount must be positive, not %', coalesce($2::text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
+    IF length($3) NOT BETWEEN 1 AND 500 THEN
+        RAISE EXCEPTION 'a refund''s reason has 1 to 500 characters' USING ERRCODE = '22023';
+    END IF;
+    IF length($4) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'provider_refund_id must have 1 to 255 characters' USING ERRCODE = '22023';
+    END IF;
     -- The payment's row lock puts the refunds of one payment in a line, so
     -- each sees what the ones before it took.
     SELECT p.* INTO v FROM jobspy.payments p WHERE p.id = $1 FOR UPDATE;
@@ -386,16 +449,8 @@ BEGIN
         RAISE EXCEPTION 'unknown payment %', coalesce($1::text, 'NULL') USING ERRCODE = '22023';
     END IF;
     IF $4 IS NOT NULL THEN
-        -- A provider's refund id names one refund of that provider; a
-        -- payment recorded without a provider keeps its refund ids to itself.
-        SELECT x.* INTO r FROM jobspy.refunds x
-         WHERE x.provider_refund_id = $4
-           AND (x.provider_id = v.provider_id OR (v.provider_id IS NULL AND x.payment_id = v.id));
+        r := jobspy.refund_recorded(v, $2, $4);
         IF r.id IS NOT NULL THEN
-            IF r.payment_id <> $1 OR r.amount_cents <> $2 THEN
-                RAISE EXCEPTION 'refund "%" was recorded with other terms', left($4, 100) USING ERRCODE = 'JS521',
-                    DETAIL = format('Recorded: payment %s, amount %s.', r.payment_id, r.amount_cents);
-            END IF;
             RETURN r.id;
         END IF;
     END IF;
@@ -409,10 +464,21 @@ BEGIN
             USING ERRCODE = '23514',
                   DETAIL = format('Paid %s %s, refunded %s.', v.amount_cents, v.currency, v.refunded_amount_cents);
     END IF;
+    -- The same provider refund id on another payment of the provider, being
+    -- refunded at the same moment, is not behind this payment's lock: the
+    -- loser waits for the winner's commit here and then answers as a repeat.
     INSERT INTO jobspy.refunds AS x (user_id, payment_id, provider_id, provider_refund_id, amount_cents, currency,
                                      reason)
     VALUES (v.user_id, v.id, CASE WHEN $4 IS NOT NULL THEN v.provider_id END, $4, $2, v.currency, $3)
+    ON CONFLICT ON CONSTRAINT refunds_provider_id_provider_refund_id_key DO NOTHING
     RETURNING x.* INTO r;
+    IF r.id IS NULL THEN
+        r := jobspy.refund_recorded(v, $2, $4);
+        IF r.id IS NULL THEN  -- the winner's row is after this snapshot
+            RAISE EXCEPTION 'refund "%" was recorded concurrently', left($4, 100) USING ERRCODE = '40001';
+        END IF;
+        RETURN r.id;
+    END IF;
     v_previous := v.status;
     UPDATE jobspy.payments p
        SET refunded_amount_cents = p.refunded_amount_cents + $2,
@@ -431,28 +497,31 @@ COMMENT ON FUNCTION jobspy.refund_payment(uuid, bigint, text, text) IS
 -- ------------------------------------------------------------- revenue
 
 -- One row per currency.  Each payment is one row (unique per provider and
--- provider payment id), so a replayed report cannot count twice.
+-- provider payment id), so a replayed report cannot count twice.  The sums
+-- are numeric: a few payments near bigint's maximum would overflow it.
 CREATE VIEW jobspy.payments_net AS
 SELECT p.currency,
        count(*) AS payments,
-       sum(p.amount_cents)::bigint AS gross_cents,
-       sum(p.refunded_amount_cents)::bigint AS refunded_cents,
-       sum(p.amount_cents - p.refunded_amount_cents)::bigint AS net_cents,
-       sum(p.fee_cents)::bigint AS fee_cents,
-       sum(p.amount_cents - p.refunded_amount_cents - p.fee_cents)::bigint AS net_after_fees_cents
+       sum(p.amount_cents) AS gross_cents,
+       sum(p.refunded_amount_cents) AS refunded_cents,
+       sum(p.amount_cents - p.refunded_amount_cents) AS net_cents,
+       sum(p.fee_cents) AS fee_cents,
+       sum(p.amount_cents - p.refunded_amount_cents - p.fee_cents) AS net_after_fees_cents
   FROM jobspy.payments p
  WHERE p.collected
  GROUP BY p.currency;
 COMMENT ON VIEW jobspy.payments_net IS
-    'revenue per currency from collected payments: gross, refunded, net of refunds, provider fees and net of both, in minor units';
+    'revenue per currency from collected payments: gross, refunded, net of refunds, provider fees and net of both, in minor units (numeric)';
 
 REVOKE ALL ON FUNCTION
     jobspy.payments_fill_customer(),
+    jobspy.refunds_check(),
     jobspy.payments_check_change(),
     jobspy.payment_apply(jobspy.payments, bigint, bigint),
     jobspy.payment_event(jobspy.payments, text),
-    jobspy.payment_check_new(uuid, bigint, text, bigint, uuid, uuid),
+    jobspy.payment_check_new(uuid, text, uuid, uuid),
     jobspy.record_payment(text, text, uuid, bigint, text, text, uuid, uuid, bigint),
+    jobspy.refund_recorded(jobspy.payments, bigint, text),
     jobspy.refund_payment(uuid, bigint, text, text)
   FROM PUBLIC;
 REVOKE ALL ON jobspy.payment_transitions, jobspy.refunds, jobspy.payments_net FROM PUBLIC;
