@@ -122,6 +122,7 @@ INSERT INTO jobspy.subscription_transitions (from_status, to_status, why) VALUES
     ('trialing',   'canceled',           'canceled'),
     ('active',     'past_due',           'a renewal payment failed'),
     ('active',     'paused',             'paused'),
+    ('active',     'trialing',           'a trial was added to the running subscription'),
     ('active',     'canceled',           'canceled'),
     ('past_due',   'active',             'a retry (or the customer) paid'),
     ('past_due',   'unpaid',             'dunning ran out of retries'),

@@ -179,8 +179,8 @@ CREATE FUNCTION jobspy.fail_event(id bigint, error text, retry_after interval DE
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF id IS NULL OR retry_after IS NULL OR retry_after < interval '0' THEN
-        RAISE EXCEPTION 'fail_event: id and a non-negative retry_after are required' USING ERRCODE = '22023';
+    IF id IS NULL OR retry_after IS NULL OR retry_after < interval '0' OR retry_after > interval '30 days' THEN
+        RAISE EXCEPTION 'fail_event: id and a retry_after from 0 to 30 days are required' USING ERRCODE = '22023';
     END IF;
     UPDATE jobspy.outbox_events e
        SET claimed_until = jobspy.now() + retry_after, last_error = left(error, 2000)

@@ -182,19 +182,25 @@ SELECT o.provider_id, o.object_type, o.object_id, w.payload #> '{data,object}' A
 COMMENT ON VIEW jobspy.provider_objects IS
     'each provider object (customer, subscription, invoice, charge, ...) as the newest applied event describes it (its data.object), with the watermark that keeps an older event from overwriting newer state';
 
--- How far along its object's life an event is: 1 created, 2 changed, 3 ended.
+-- How far along its object's life an event is, for events of the same
+-- second: 1 created, 2 changed, 3 uncollectible, 4 paid, 5 ended.  A
+-- provider sends an invoice's finalized and paid events in one second, and
+-- its event ids are not in time order: the stage, not the id, puts paid
+-- after open and after uncollectible.
 -- No SET clause: it is inlined into its caller, and names only pg_catalog.
 CREATE FUNCTION jobspy.webhook_event_stage(event_type text, object jsonb) RETURNS smallint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
     SELECT CASE
         WHEN event_type LIKE '%.deleted' OR object ->> 'deleted' = 'true'
-          OR object ->> 'status' IN ('canceled', 'incomplete_expired', 'void', 'uncollectible') THEN 3
+          OR object ->> 'status' IN ('canceled', 'incomplete_expired', 'void') THEN 5
+        WHEN object ->> 'status' = 'paid' THEN 4
+        WHEN object ->> 'status' = 'uncollectible' THEN 3
         WHEN event_type LIKE '%.created' THEN 1
         ELSE 2 END::smallint
 $$;
 COMMENT ON FUNCTION jobspy.webhook_event_stage(text, jsonb) IS
-    'internal: 1 for an event creating its object, 3 for one ending it (deleted, canceled, void), 2 otherwise';
+    'internal: how far along its object''s life an event is: 1 created, 2 changed, 3 uncollectible, 4 paid, 5 ended (deleted, canceled, void)';
 
 -- Applying an event: the object's watermark first, then billing.  Returns
 -- NULL when applied, or why it was ignored.
@@ -203,9 +209,11 @@ CREATE FUNCTION jobspy.apply_webhook_event(webhook jobspy.payment_webhooks) RETU
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    obj   jsonb := webhook.payload #> '{data,object}';
-    stage smallint;
-    kept  record;
+    obj     jsonb := webhook.payload #> '{data,object}';
+    stage   smallint;
+    kept    record;
+    stripe  boolean;
+    handler text;
 BEGIN
     IF jsonb_typeof(obj) IS DISTINCT FROM 'object' OR jsonb_typeof(obj -> 'id') IS DISTINCT FROM 'string'
        OR jsonb_typeof(obj -> 'object') IS DISTINCT FROM 'string' THEN
@@ -215,23 +223,35 @@ BEGIN
         RETURN format('no created time in %s', webhook.event_type);
     END IF;
     stage := jobspy.webhook_event_stage(webhook.event_type, obj);
+    -- An event billing does not apply must not move the watermark: a state
+    -- change older than it would then be thrown away.
+    stripe := (SELECT p.signature_scheme FROM jobspy.payment_providers p WHERE p.id = webhook.provider_id) = 'stripe';
+    IF stripe THEN
+        handler := jobspy.stripe_event_handler(webhook.event_type, obj);
+        IF handler IS NULL THEN
+            RETURN format('%s is not applied to billing', left(webhook.event_type, 255));
+        END IF;
+    END IF;
 
     INSERT INTO jobspy.provider_watermarks AS o
            (provider_id, object_type, object_id, deleted, event_created, event_stage, event_id)
-    VALUES (webhook.provider_id, obj ->> 'object', obj ->> 'id', stage = 3,
+    VALUES (webhook.provider_id, obj ->> 'object', obj ->> 'id', stage = 5,
             webhook.event_created, stage, webhook.event_id)
     ON CONFLICT (provider_id, object_type, object_id) DO UPDATE
        SET deleted = excluded.deleted, event_created = excluded.event_created,
            event_stage = excluded.event_stage, event_id = excluded.event_id, updated_at = jobspy.now()
      WHERE (excluded.event_created, excluded.event_stage, excluded.event_id)
          > (o.event_created, o.event_stage, o.event_id);
-    IF NOT FOUND THEN
+    -- Payments and refunds only move forward (record_payment, refund_payment
+    -- by refund id): an older event of theirs is applied and changes what
+    -- it still can, so a refund is never lost to a newer charge event.
+    IF NOT FOUND AND handler IS DISTINCT FROM 'payment' AND handler IS DISTINCT FROM 'refund' THEN
         SELECT o.event_id, o.event_created INTO kept FROM jobspy.provider_watermarks o
          WHERE o.provider_id = webhook.provider_id AND o.object_type = obj ->> 'object' AND o.object_id = obj ->> 'id';
         RETURN format('older than %s (%s), already applied to %s %s', kept.event_id, kept.event_created,
                       obj ->> 'object', obj ->> 'id');
     END IF;
-    IF (SELECT p.signature_scheme FROM jobspy.payment_providers p WHERE p.id = webhook.provider_id) = 'stripe' THEN
+    IF stripe THEN
         RETURN jobspy.apply_stripe_event(webhook.provider_id, webhook.event_type, obj, webhook.event_created);
     END IF;
     RETURN NULL;
@@ -270,7 +290,8 @@ BEGIN
            status = CASE WHEN x.attempts + 1 >= max_try OR jobspy.webhook_error_is_final($2) THEN 'failed'
                          ELSE 'pending' END,
            next_attempt_at = CASE WHEN x.attempts + 1 < max_try AND NOT jobspy.webhook_error_is_final($2)
-                             THEN jobspy.now() + least(interval '30 seconds' * power(2, x.attempts), interval '6 hours') END
+                             -- the exponent capped first: 30 s * 2^39 is past interval's range
+                             THEN jobspy.now() + interval '30 seconds' * least(power(2, least(x.attempts, 10)), 720) END
      WHERE x.id = $1
     RETURNING x.* INTO w;
     IF w.next_attempt_at IS NULL THEN

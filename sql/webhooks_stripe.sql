@@ -438,8 +438,13 @@ CREATE FUNCTION jobspy.stripe_apply_payment(provider_id uuid, event_type text, o
 DECLARE
     code   text := (SELECT p.code FROM jobspy.payment_providers p WHERE p.id = stripe_apply_payment.provider_id);
     pay_id text := jobspy.stripe_payment_id(obj);
-    status text := CASE WHEN event_type IN ('charge.failed', 'payment_intent.payment_failed') THEN 'failed'
-                        ELSE 'succeeded' END;
+    failed boolean := event_type IN ('charge.failed', 'payment_intent.payment_failed');
+    -- A failed attempt of a payment intent is not the end of it (the
+    -- customer may try another card): the payment stays pending; a charge
+    -- of its own, without an intent, fails for good.
+    status text := CASE WHEN NOT failed THEN 'succeeded'
+                        WHEN obj ->> 'object' = 'charge' AND pay_id = obj ->> 'id' THEN 'failed'
+                        ELSE 'pending' END;
     amount bigint;
     fee    bigint := 0;
     known  jobspy.payments;
@@ -460,7 +465,7 @@ BEGIN
     END IF;
     SELECT p.* INTO known FROM jobspy.payments p
      WHERE p.provider_id = stripe_apply_payment.provider_id AND p.provider_payment_id = pay_id;
-    IF status = 'failed' AND known.status IS DISTINCT FROM 'pending' AND known.id IS NOT NULL THEN
+    IF failed AND known.status IS DISTINCT FROM 'pending' AND known.id IS NOT NULL THEN
         -- A failed attempt of a payment intent that later succeeded.
         RETURN format('payment %s is %s already: a failed attempt changes nothing', pay_id, known.status);
     END IF;
@@ -470,7 +475,9 @@ BEGIN
         -- invoice.paid event that came first has already paid it.
         SELECT i.id INTO inv FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
          WHERE pi.provider_id = stripe_apply_payment.provider_id
-           AND pi.provider_invoice_id = jobspy.stripe_ref(obj -> 'invoice') AND i.status IN ('open', 'uncollectible');
+           AND pi.provider_invoice_id = jobspy.stripe_ref(obj -> 'invoice') AND i.status IN ('open', 'uncollectible')
+           -- locked, and so read again after a concurrent invoice.paid commits
+           FOR UPDATE OF i;
     ELSE
         cid := known.customer_id;
     END IF;
@@ -518,29 +525,44 @@ COMMENT ON FUNCTION jobspy.stripe_apply_refund(uuid, jsonb) IS
 
 -- ------------------------------------------------------------ dispatch
 
+-- Which of the functions above applies a Stripe event, by its type and
+-- its object's type; NULL for an event billing does not apply (it is
+-- stored, recorded ignored, and leaves the object's watermark alone).
+CREATE FUNCTION jobspy.stripe_event_handler(event_type text, obj jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+        WHEN event_type IN ('customer.created', 'customer.updated') AND obj ->> 'object' = 'customer' THEN 'customer'
+        WHEN event_type IN ('customer.subscription.created', 'customer.subscription.updated',
+                            'customer.subscription.deleted', 'customer.subscription.paused',
+                            'customer.subscription.resumed') AND obj ->> 'object' = 'subscription' THEN 'subscription'
+        WHEN event_type IN ('invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded',
+                            'invoice.payment_failed', 'invoice.voided', 'invoice.marked_uncollectible')
+             AND obj ->> 'object' = 'invoice' THEN 'invoice'
+        WHEN event_type IN ('charge.succeeded', 'charge.failed', 'charge.refunded') AND obj ->> 'object' = 'charge'
+          OR event_type IN ('payment_intent.succeeded', 'payment_intent.payment_failed')
+             AND obj ->> 'object' = 'payment_intent' THEN 'payment'
+        WHEN event_type IN ('charge.refund.updated', 'refund.created', 'refund.updated') AND obj ->> 'object' = 'refund'
+        THEN 'refund'
+    END
+$$;
+COMMENT ON FUNCTION jobspy.stripe_event_handler(text, jsonb) IS
+    'internal: customer, subscription, invoice, payment or refund: what a Stripe event (its type and object) is applied to; NULL when billing does not apply it';
+
 CREATE FUNCTION jobspy.apply_stripe_event(provider_id uuid, event_type text, obj jsonb, event_created timestamptz)
     RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF event_type IN ('customer.created', 'customer.updated') AND obj ->> 'object' = 'customer' THEN
-        RETURN jobspy.stripe_apply_customer(provider_id, obj);
-    ELSIF event_type IN ('customer.subscription.created', 'customer.subscription.updated',
-                         'customer.subscription.deleted', 'customer.subscription.paused',
-                         'customer.subscription.resumed') AND obj ->> 'object' = 'subscription' THEN
-        RETURN jobspy.stripe_apply_subscription(provider_id, obj, event_created);
-    ELSIF event_type IN ('invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_failed',
-                         'invoice.voided', 'invoice.marked_uncollectible') AND obj ->> 'object' = 'invoice' THEN
-        RETURN jobspy.stripe_apply_invoice(provider_id, obj, event_created);
-    ELSIF event_type IN ('charge.succeeded', 'charge.failed', 'charge.refunded') AND obj ->> 'object' = 'charge'
-       OR event_type IN ('payment_intent.succeeded', 'payment_intent.payment_failed')
-          AND obj ->> 'object' = 'payment_intent' THEN
-        RETURN jobspy.stripe_apply_payment(provider_id, event_type, obj);
-    ELSIF event_type IN ('charge.refund.updated', 'refund.created', 'refund.updated') AND obj ->> 'object' = 'refund' THEN
-        RETURN jobspy.stripe_apply_refund(provider_id, obj);
-    END IF;
-    RETURN format('%s is not applied to billing', left(event_type, 255));
+    CASE jobspy.stripe_event_handler(event_type, obj)
+        WHEN 'customer' THEN RETURN jobspy.stripe_apply_customer(provider_id, obj);
+        WHEN 'subscription' THEN RETURN jobspy.stripe_apply_subscription(provider_id, obj, event_created);
+        WHEN 'invoice' THEN RETURN jobspy.stripe_apply_invoice(provider_id, obj, event_created);
+        WHEN 'payment' THEN RETURN jobspy.stripe_apply_payment(provider_id, event_type, obj);
+        WHEN 'refund' THEN RETURN jobspy.stripe_apply_refund(provider_id, obj);
+        ELSE RETURN format('%s is not applied to billing', left(event_type, 255));
+    END CASE;
 END
 $$;
 COMMENT ON FUNCTION jobspy.apply_stripe_event(uuid, text, jsonb, timestamptz) IS
@@ -552,7 +574,7 @@ REVOKE ALL ON FUNCTION jobspy.stripe_time(jsonb), jobspy.stripe_ref(jsonb),
     jobspy.stripe_apply_subscription(uuid, jsonb, timestamptz), jobspy.stripe_sync_invoice_lines(uuid, jsonb),
     jobspy.stripe_apply_invoice(uuid, jsonb, timestamptz), jobspy.apply_stripe_event(uuid, text, jsonb, timestamptz),
     jobspy.stripe_payment_id(jsonb), jobspy.stripe_amount(jsonb, text), jobspy.stripe_apply_payment(uuid, text, jsonb),
-    jobspy.stripe_apply_refund(uuid, jsonb)
+    jobspy.stripe_apply_refund(uuid, jsonb), jobspy.stripe_event_handler(text, jsonb)
   FROM PUBLIC;
 REVOKE ALL ON jobspy.provider_invoices FROM PUBLIC;
 GRANT SELECT ON jobspy.provider_invoices TO jobspy_admin;

@@ -136,10 +136,20 @@ webhook_verify_stripe(const char *header, size_t header_len, const char *payload
 		}
 		else if (klen == 2 && header[pos] == 'v' && header[pos + 1] == '1')
 		{
-			/* A v1 that is not a MAC cannot match; it does not spoil the others. */
+			/*
+			 * A v1 that is not a MAC cannot match; it does not spoil the
+			 * others.  More MACs than a rotation can explain is malformed
+			 * rather than a silent drop of the ones past MAX_V1.
+			 */
+			uint8		mac[MAC_BYTES];
+
 			have_v1 = true;
-			if (nv1 < MAX_V1 && hex_mac(val, vlen, v1[nv1]))
-				nv1++;
+			if (hex_mac(val, vlen, mac))
+			{
+				if (nv1 == MAX_V1)
+					return WEBHOOK_MALFORMED;
+				memcpy(v1[nv1++], mac, MAC_BYTES);
+			}
 		}
 		pos = end + 1;
 	}

@@ -13,7 +13,7 @@ CREATE TEMP TABLE legal (f text, t text);
 INSERT INTO legal VALUES
     ('incomplete', 'active'), ('incomplete', 'trialing'), ('incomplete', 'incomplete_expired'), ('incomplete', 'canceled'),
     ('trialing', 'active'), ('trialing', 'past_due'), ('trialing', 'paused'), ('trialing', 'canceled'),
-    ('active', 'past_due'), ('active', 'paused'), ('active', 'canceled'),
+    ('active', 'past_due'), ('active', 'paused'), ('active', 'trialing'), ('active', 'canceled'),
     ('past_due', 'active'), ('past_due', 'unpaid'), ('past_due', 'canceled'),
     ('unpaid', 'active'), ('unpaid', 'canceled'),
     ('paused', 'active'), ('paused', 'trialing'), ('paused', 'canceled');

@@ -1,7 +1,7 @@
 -- The outbox of domain events: emit in the caller's transaction, claim in
 -- order with per-entity serialisation, ack, fail and retry, retention.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 
@@ -53,6 +53,8 @@ SELECT is((SELECT payload ->> 'to' FROM jobspy.claim_events(10)), 'past_due',
           'once the first event of s1 is consumed its second can be claimed');
 
 -- Fail and retry: the error is kept, the event comes back after the delay.
+SELECT throws_ok(format('SELECT jobspy.fail_event(%s, %L, %L)', (SELECT id FROM c1 WHERE entity_id = 'u1'), 'x',
+                        '170000000 years'), '22023', NULL, 'fail_event refuses a retry_after over 30 days');
 SELECT ok(jobspy.fail_event((SELECT id FROM c1 WHERE entity_id = 'u1'), 'smtp down', '10 minutes'),
           'fail_event gives a claimed event back');
 SELECT is((SELECT last_error FROM jobspy.outbox_events WHERE entity_id = 'u1'), 'smtp down', 'the error is kept');

@@ -1,7 +1,7 @@
 -- Queued mode: process_webhooks takes due events, a failure keeps its error
 -- and retries with backoff, max_attempts ends in failed.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 CREATE FUNCTION pg_temp.deliver(id text) RETURNS jobspy.webhook_receipt LANGUAGE sql AS $$
     SELECT jobspy.receive_webhook('stripe',
@@ -62,6 +62,15 @@ SELECT jobspy.process_webhooks(10);
 SELECT is((SELECT (status, processed, attempts) FROM jobspy.payment_webhooks WHERE event_id = 'evt_q2'),
           ROW('failed'::text, false, 1), 'after max_attempts failures the event is failed and no longer retried');
 SELECT throws_ok($$SELECT jobspy.process_webhooks(0)$$, '22023', NULL, 'process_webhooks refuses max 0');
+
+-- The backoff stops growing at 6 hours, however many attempts there were
+-- (30 s * 2^39 would pass interval's range).
+SELECT jobspy.config_set('webhooks.max_attempts', '1000');
+SELECT pg_temp.deliver('evt_q3');
+UPDATE jobspy.payment_webhooks SET attempts = 60 WHERE event_id = 'evt_q3';
+SELECT jobspy.process_webhooks(10);
+SELECT is((SELECT (status, attempts, next_attempt_at - jobspy.now()) FROM jobspy.payment_webhooks WHERE event_id = 'evt_q3'),
+          ROW('pending'::text, 61, interval '6 hours'), 'the 61st failure is retried after 6 hours');
 
 SELECT * FROM finish();
 ROLLBACK;

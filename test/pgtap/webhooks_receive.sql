@@ -1,7 +1,7 @@
 -- receive_webhook: the Stripe vector, every code, rotation, tolerance edges,
 -- plain HMAC in hex and base64, deduplication, secrets never readable.
 BEGIN;
-SELECT plan(43);
+SELECT plan(45);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 
 -- Signatures computed independently, with pgcrypto.
@@ -90,6 +90,10 @@ SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 CREATE TEMP TABLE e AS SELECT pg_temp.evt('evt_h') AS p, encode(public.hmac('1893456000.' || pg_temp.evt('evt_h'), 'webhook_secret', 'sha256'), 'hex') AS good;
 SELECT is((SELECT (jobspy.receive_webhook('stripe', format('t=1893456000,v1=%s,v1=%s', repeat('ab', 32), good), p)).code FROM e),
           'ACCEPTED', 'a bad v1 beside a good one does not fail it');
+SELECT is((SELECT (jobspy.receive_webhook('stripe', format('t=1893456000,%sv1=%s', repeat('v1=' || repeat('ab', 32) || ',', 7), good), p)).code
+             FROM e), 'DUPLICATE', 'eight v1 signatures, the good one last, verify (the event is a duplicate by then)');
+SELECT is((SELECT (jobspy.receive_webhook('stripe', format('t=1893456000,%sv1=%s', repeat('v1=' || repeat('ab', 32) || ',', 8), good), p)).code
+             FROM e), 'MALFORMED', 'nine are malformed, not a good one dropped');
 SELECT is((SELECT (jobspy.receive_webhook('stripe', format('v1=%s', good), p)).code FROM e), 'MALFORMED', 'no timestamp is malformed');
 SELECT is((SELECT (jobspy.receive_webhook('stripe', format('t=1893456000,v0=%s', good), p)).code FROM e), 'MALFORMED', 'no v1 is malformed');
 SELECT is((SELECT (jobspy.receive_webhook('stripe', format('t=18934x6000,v1=%s', good), p)).code FROM e), 'MALFORMED', 'a non-numeric timestamp is malformed');

@@ -5,7 +5,7 @@
 -- Payloads follow the shapes of Stripe's published fixtures
 -- (stripe/openapi, openapi/fixtures3.json), trimmed to what matters.
 BEGIN;
-SELECT plan(64);
+SELECT plan(70);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
@@ -252,7 +252,8 @@ SELECT pg_temp.send('evt_pay_p0', 'invoice.finalized', 100,
 -- A failed attempt, then the charge that succeeds, with its fee expanded.
 SELECT pg_temp.send('evt_pay_c0', 'charge.failed', 101,
                     pg_temp.charge('ch_p0', 'pi_p1', 'cus_ada', 2500, 'in_p', '{"status": "failed", "paid": false}'));
-SELECT is(pg_temp.payment('pi_p1'), '(failed,2500,0,0,t)', 'charge.failed records the payment intent''s payment as failed');
+SELECT is(pg_temp.payment('pi_p1'), '(pending,2500,0,0,t)',
+          'charge.failed of a payment intent leaves its payment pending: the customer may try again');
 SELECT pg_temp.send('evt_pay_c1', 'charge.succeeded', 102,
                     pg_temp.charge('ch_p1', 'pi_p2', 'cus_ada', 2500, 'in_p',
                                    '{"balance_transaction": {"id": "txn_1", "object": "balance_transaction", "fee": 103}}'));
@@ -329,6 +330,60 @@ SELECT is((SELECT s.user_id FROM jobspy.subscriptions s WHERE s.stripe_subscript
           'to the user the stored customer object names by email');
 SELECT is((SELECT c.user_id FROM jobspy.provider_customers pc JOIN jobspy.customers c ON c.id = pc.customer_id
             WHERE pc.provider_customer_id = 'cus_late'), :'late'::uuid, 'who is now linked');
+
+-- ---------------------------------------------- order within billing's rules
+-- A payment intent's failed attempt is not its end: the success after it is
+-- recorded.
+SELECT pg_temp.send('evt_rt1', 'payment_intent.payment_failed', 300,
+                    jsonb_build_object('id', 'pi_rt', 'object', 'payment_intent', 'amount', 1500, 'currency', 'usd',
+                                       'customer', 'cus_ada', 'status', 'requires_payment_method'));
+SELECT pg_temp.send('evt_rt2', 'payment_intent.succeeded', 301,
+                    jsonb_build_object('id', 'pi_rt', 'object', 'payment_intent', 'amount', 1500, 'amount_received', 1500,
+                                       'currency', 'usd', 'customer', 'cus_ada', 'status', 'succeeded'));
+SELECT is((pg_temp.outcome('evt_rt2'), (SELECT status FROM jobspy.payments WHERE provider_payment_id = 'pi_rt')),
+          ('applied'::text, 'succeeded'::text), 'a payment intent that failed once and then succeeded is succeeded');
+-- A charge of its own (no payment intent) that fails has failed for good.
+SELECT pg_temp.send('evt_rt3', 'charge.failed', 302,
+                    pg_temp.charge('ch_alone', NULL, 'cus_ada', 700, NULL, '{"status": "failed", "paid": false}'));
+SELECT is((SELECT status FROM jobspy.payments WHERE provider_payment_id = 'ch_alone'), 'failed',
+          'a failed charge without a payment intent is failed');
+
+-- An event type billing does not apply leaves the watermark alone: the
+-- older invoice.paid delivered after it still pays the invoice.
+SELECT pg_temp.send('evt_w1', 'invoice.finalized', 310,
+                    pg_temp.inv('in_w', 'cus_ada', 'open', jsonb_build_array(pg_temp.line(900, 1, 'Watermark')), 900,
+                                '{"parent": null}'));
+SELECT pg_temp.send('evt_w2', 'invoice.upcoming', 320,
+                    pg_temp.inv('in_w', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(900, 1, 'Watermark')), 900,
+                                '{"parent": null}'));
+SELECT pg_temp.send('evt_w3', 'invoice.paid', 315,
+                    pg_temp.inv('in_w', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(900, 1, 'Watermark')), 900,
+                                '{"parent": null}'));
+SELECT is((pg_temp.outcome('evt_w2'), pg_temp.outcome('evt_w3'), pg_temp.invoice_of('in_w')),
+          ('ignored'::text, 'applied'::text, '(paid,900)'::text),
+          'an event not applied to billing does not hide an older one that is');
+SELECT is((SELECT event_id FROM jobspy.provider_watermarks WHERE object_id = 'in_w'), 'evt_w3',
+          'and the watermark is the applied event''s');
+
+-- finalized and paid in the same second, the paid one's id sorting first
+-- and delivered last: paid wins, whatever the ids.
+SELECT pg_temp.send('evt_same_9', 'invoice.finalized', 330,
+                    pg_temp.inv('in_s', 'cus_ada', 'open', jsonb_build_array(pg_temp.line(400, 1, 'Same second')), 400,
+                                '{"parent": null}'));
+SELECT pg_temp.send('evt_same_1', 'invoice.paid', 330,
+                    pg_temp.inv('in_s', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(400, 1, 'Same second')), 400,
+                                '{"parent": null}'));
+SELECT is((pg_temp.outcome('evt_same_1'), pg_temp.invoice_of('in_s')), ('applied'::text, '(paid,400)'::text),
+          'invoice.paid of the same second as invoice.finalized is applied after it');
+
+-- A trial added to a running subscription is one change, not a pause.
+SELECT pg_temp.send('evt_tr1', 'customer.subscription.created', 340, pg_temp.sub('sub_tr', 'cus_ada', 'active'));
+SELECT count(*) AS tr_events FROM jobspy.outbox_events WHERE topic = 'billing.subscription.status_changed' \gset
+SELECT pg_temp.send('evt_tr2', 'customer.subscription.updated', 341,
+                    pg_temp.sub('sub_tr', 'cus_ada', 'trialing', '{"trial_end": 1896134400}'));
+SELECT is(((SELECT status FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_tr'),
+           (SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'billing.subscription.status_changed') - :tr_events),
+          ('trialing'::text, 1::bigint), 'active to trialing is one status change, with one event');
 
 SELECT * FROM finish();
 ROLLBACK;
