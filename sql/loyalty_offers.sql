@@ -420,6 +420,7 @@ DECLARE
     referrer  uuid;
     m         jobspy.loyalty_members;
     hop       uuid;
+    hops      integer := 0;
 BEGIN
     IF canonical IS NULL OR $2 IS NULL THEN
         RETURN false;
@@ -428,6 +429,10 @@ BEGIN
     IF referrer IS NULL OR referrer = $2 THEN
         RETURN false;                       -- unknown code, or self-referral
     END IF;
+    -- One change of the referral graph at a time: two links checked at once
+    -- could each see no cycle and together close one (A->B, B->C, C->A).
+    -- Taken before the member's row, so every caller locks in one order.
+    PERFORM pg_advisory_xact_lock(hashtextextended('jobspy.referrals', 0));
     m := jobspy.loyalty_lock_member($2);
     IF m.referred_by IS NOT NULL THEN
         RETURN m.referred_by = referrer;    -- applied once; the same code again is not an error
@@ -435,19 +440,25 @@ BEGIN
     IF EXISTS (SELECT FROM jobspy.loyalty_purchases p WHERE p.user_id = $2) THEN
         RETURN false;                       -- only a member who has not bought yet can be referred
     END IF;
-    hop := referrer;                        -- no cycles: the referee must not be up the referrer's chain
+    -- No cycles: the referee must not be up the referrer's chain.  Each link
+    -- is read FOR SHARE, so a chain changed since a REPEATABLE READ
+    -- snapshot raises a serialization failure rather than being missed; the
+    -- walk stops after 1000 links, so a chain that somehow loops (or is
+    -- that deep) answers false instead of running forever.
+    hop := referrer;
     WHILE hop IS NOT NULL LOOP
-        IF hop = $2 THEN
+        IF hop = $2 OR hops >= 1000 THEN
             RETURN false;
         END IF;
-        SELECT x.referred_by INTO hop FROM jobspy.loyalty_members x WHERE x.user_id = hop;
+        SELECT x.referred_by INTO hop FROM jobspy.loyalty_members x WHERE x.user_id = hop FOR SHARE;
+        hops := hops + 1;
     END LOOP;
     UPDATE jobspy.loyalty_members x SET referred_by = referrer WHERE x.user_id = $2;
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION jobspy.apply_referral(text, uuid) IS
-    'records that a member who has not bought yet was referred by a code''s owner; false for a malformed or unknown code, self-referral, a cycle, or a second referrer';
+    'records that a member who has not bought yet was referred by a code''s owner; false for a malformed or unknown code, self-referral, a cycle (or a referrer chain over 1000 links), or a second referrer; one referral graph change at a time';
 
 -- What a new purchase triggers: the referral rewards on the referee's first
 -- qualifying purchase, and the coupons of cross-promotion chains; m is the

@@ -1,0 +1,38 @@
+-- Loyalty at its edges: referral chains that loop, coupon replays after
+-- the coupon was archived, coupons limited to products, amounts near the
+-- largest bigint (credits, refunds, RFM and the tier review in maintain()),
+-- RFM scores of ties and small groups and the day a snapshot covers,
+-- purchase categories in other spellings, and rules with no sane bound.
+BEGIN;
+SELECT plan(4);
+
+SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
+INSERT INTO jobspy.users (id, email)
+SELECT ('b8000000-0000-4000-8000-0000000000' || lpad(i::text, 2, '0'))::uuid, 'bound' || i || '@example.com'
+  FROM generate_series(1, 12) i;
+SELECT jobspy.create_business('bd-cafe', 'Bounds Cafe');
+SELECT jobspy.create_business('bd-shop', 'Bounds Shop');
+
+-- A referral chain that already loops (written behind the API's back) is
+-- walked a bounded number of links: an answer, not a call that never ends.
+SET LOCAL statement_timeout = '20s';
+SELECT jobspy.referral_code(('b8000000-0000-4000-8000-0000000000' || lpad(i::text, 2, '0'))::uuid) FROM generate_series(1, 4) i;
+UPDATE jobspy.loyalty_members SET referred_by = 'b8000000-0000-4000-8000-000000000002' WHERE user_id = 'b8000000-0000-4000-8000-000000000001';
+UPDATE jobspy.loyalty_members SET referred_by = 'b8000000-0000-4000-8000-000000000003' WHERE user_id = 'b8000000-0000-4000-8000-000000000002';
+UPDATE jobspy.loyalty_members SET referred_by = 'b8000000-0000-4000-8000-000000000001' WHERE user_id = 'b8000000-0000-4000-8000-000000000003';
+SELECT is(jobspy.apply_referral((SELECT referral_code FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000001'),
+                                'b8000000-0000-4000-8000-000000000004'),
+          false, 'a referral into a chain that loops answers false');
+SELECT is((SELECT referred_by FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000004'), NULL,
+          'and records nothing');
+UPDATE jobspy.loyalty_members SET referred_by = NULL WHERE user_id = 'b8000000-0000-4000-8000-000000000003';
+SELECT is(jobspy.apply_referral((SELECT referral_code FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000001'),
+                                'b8000000-0000-4000-8000-000000000004'),
+          true, 'a chain that ends is joined');
+SELECT is(jobspy.apply_referral((SELECT referral_code FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000004'),
+                                'b8000000-0000-4000-8000-000000000003'),
+          false, 'and a link that would close a loop is refused');
+RESET statement_timeout;
+
+SELECT * FROM finish();
+ROLLBACK;
