@@ -140,7 +140,11 @@ BEGIN
     SELECT * INTO prev FROM jobspy.loyalty_coupon_redemptions x
      WHERE x.user_id = loyalty_redeem.user_id AND x.idempotency_key = loyalty_redeem.idempotency_key;
     IF FOUND THEN
-        IF prev.coupon_id IS DISTINCT FROM c.id OR prev.amount <> amount OR prev.currency <> currency THEN
+        -- By the code, not the live coupon: the key answers as it first did
+        -- after its coupon expired and was archived (or its code was reused).
+        IF prev.amount <> amount OR prev.currency <> currency
+           OR NOT EXISTS (SELECT FROM jobspy.loyalty_coupons pc
+                           WHERE pc.id = prev.coupon_id AND lower(pc.code) = lower(loyalty_redeem.code)) THEN
             RAISE EXCEPTION 'idempotency key "%" was used for another redemption', idempotency_key
                 USING ERRCODE = 'JS706', HINT = 'Use a new key for a new redemption.';
         END IF;

@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(4);
+SELECT plan(11);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -33,6 +33,24 @@ SELECT is(jobspy.apply_referral((SELECT referral_code FROM jobspy.loyalty_member
                                 'b8000000-0000-4000-8000-000000000003'),
           false, 'and a link that would close a loop is refused');
 RESET statement_timeout;
+
+-- A redemption replayed after its coupon expired and was archived.
+SELECT jobspy.create_coupon('BD-SHORT', percent_off => 10, expires_at => '2031-03-02');
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')),
+          '(t,REDEEMED,100)', 'a redemption');
+SET LOCAL jobspy.clock_override = '2031-03-03 12:00:00+00';
+SELECT is((SELECT object FROM jobspy.maintain_loyalty_offers()), '1 expired coupon', 'the coupon expires and is archived');
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('bd-short', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')),
+          '(t,REDEEMED,100)', 'its key replayed answers as the first time');
+SELECT throws_ok($$SELECT jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 999, 'RUB', 'bd-r1')$$,
+                 'JS706', NULL, 'the key with another amount still raises');
+SELECT jobspy.create_coupon('BD-SHORT', percent_off => 20);
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')),
+          '(t,REDEEMED,100)', 'also once a new coupon took the code');
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r2')),
+          '(t,REDEEMED,200)', 'a new key redeems the new coupon');
+SELECT throws_ok($$SELECT jobspy.redeem_coupon('BD-OTHER', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')$$,
+                 'JS706', NULL, 'the key with another code raises');
 
 SELECT * FROM finish();
 ROLLBACK;
