@@ -92,6 +92,9 @@ BEGIN
     IF expires_at <= jobspy.now() THEN
         RAISE EXCEPTION 'a coupon''s expiry must be in the future' USING ERRCODE = '22023';
     END IF;
+    IF EXISTS (SELECT FROM unnest(products) x WHERE x IS NULL) THEN   -- a NULL would let any product through
+        RAISE EXCEPTION 'a coupon''s products must not include NULL' USING ERRCODE = '22023';
+    END IF;
     -- An expired coupon frees its code.
     UPDATE jobspy.loyalty_coupons c SET archived_at = jobspy.now()
      WHERE lower(c.code) = lower(create_coupon.code) AND c.archived_at IS NULL AND c.expires_at <= jobspy.now();

@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(11);
+SELECT plan(14);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -51,6 +51,13 @@ SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('BD-
           '(t,REDEEMED,200)', 'a new key redeems the new coupon');
 SELECT throws_ok($$SELECT jobspy.redeem_coupon('BD-OTHER', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')$$,
                  'JS706', NULL, 'the key with another code raises');
+
+-- Products: a NULL in the list would let every product through.
+SELECT throws_ok($$SELECT jobspy.create_coupon('BD-PROD', percent_off => 10, products => ARRAY['yoga', NULL])$$,
+                 '22023', NULL, 'a NULL among the products is refused');
+SELECT throws_ok($$SELECT jobspy.create_coupon('BD-PROD', percent_off => 10, products => ARRAY[NULL::text])$$,
+                 '22023', NULL, 'so is a list of only NULL');
+SELECT is((SELECT count(*) FROM jobspy.loyalty_coupons WHERE code = 'BD-PROD'), 0::bigint, 'nothing is written');
 
 SELECT * FROM finish();
 ROLLBACK;
