@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(14);
+SELECT plan(21);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -58,6 +58,19 @@ SELECT throws_ok($$SELECT jobspy.create_coupon('BD-PROD', percent_off => 10, pro
 SELECT throws_ok($$SELECT jobspy.create_coupon('BD-PROD', percent_off => 10, products => ARRAY[NULL::text])$$,
                  '22023', NULL, 'so is a list of only NULL');
 SELECT is((SELECT count(*) FROM jobspy.loyalty_coupons WHERE code = 'BD-PROD'), 0::bigint, 'nothing is written');
+
+-- Amounts near the largest bigint.
+SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 9223372036854775807, 'RUB'), NULL,
+            'a grant of the largest amount');
+SELECT throws_ok($$SELECT jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 1, 'RUB')$$,
+                 '22023', NULL, 'a grant that would pass the largest balance is refused');
+SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 5, 'EUR'), NULL, 'another currency is apart');
+SELECT is(jobspy.credit_balance('b8000000-0000-4000-8000-000000000006', 'RUB'), 9223372036854775807, 'the balance is read');
+SELECT is((SELECT (allowed, balance)::text FROM jobspy.spend_credits('b8000000-0000-4000-8000-000000000006', 7, 'RUB', 'bd-s1')),
+          '(t,9223372036854775800)', 'and spent from');
+SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 7, 'RUB'), NULL, 'what was spent can be granted again');
+SELECT throws_ok($$SELECT jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 5, 'RUB', reference => repeat('r', 256))$$,
+                 '22023', NULL, 'a reference over 255 characters is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
