@@ -12,13 +12,17 @@
 -- The programme-wide rules, one row.
 CREATE TABLE jobspy.loyalty_programme (
     id                       boolean PRIMARY KEY DEFAULT true CHECK (id),
-    tier_window              interval NOT NULL DEFAULT '365 days' CHECK (tier_window > interval '0'),
-    tier_review              interval NOT NULL DEFAULT '1 month' CHECK (tier_review > interval '0'),
+    tier_window              interval NOT NULL DEFAULT '365 days'
+                             CHECK (tier_window > interval '0' AND tier_window <= interval '100 years'),
+    tier_review              interval NOT NULL DEFAULT '1 month'
+                             CHECK (tier_review > interval '0' AND tier_review <= interval '100 years'),
     referrer_points          bigint NOT NULL DEFAULT 500 CHECK (referrer_points >= 0),
     referee_points           bigint NOT NULL DEFAULT 500 CHECK (referee_points >= 0),
     referral_min_amount      bigint NOT NULL DEFAULT 0 CHECK (referral_min_amount >= 0),
-    rfm_retention            interval NOT NULL DEFAULT '12 months' CHECK (rfm_retention > interval '0'),
-    rfm_window               interval NOT NULL DEFAULT '365 days' CHECK (rfm_window > interval '0')
+    rfm_retention            interval NOT NULL DEFAULT '12 months'
+                             CHECK (rfm_retention > interval '0' AND rfm_retention <= interval '100 years'),
+    rfm_window               interval NOT NULL DEFAULT '365 days'
+                             CHECK (rfm_window > interval '0' AND rfm_window <= interval '100 years')
 );
 COMMENT ON TABLE jobspy.loyalty_programme IS
     'programme-wide loyalty rules (one row): tier spend window and review period, referral rewards, RFM window and retention';
@@ -65,7 +69,7 @@ BEGIN
     RETURNING * INTO r;
     RETURN r;
 EXCEPTION WHEN check_violation THEN
-    RAISE EXCEPTION 'programme rules must be positive intervals and non-negative points and amounts'
+    RAISE EXCEPTION 'programme rules must be positive intervals of at most 100 years and non-negative points and amounts'
         USING ERRCODE = '22023';
 END
 $$;
@@ -78,7 +82,8 @@ CREATE TABLE jobspy.loyalty_businesses (
     name            text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     earn_bp         integer NOT NULL DEFAULT 500 CHECK (earn_bp BETWEEN 0 AND 100000),
     min_purchase    bigint NOT NULL DEFAULT 0 CHECK (min_purchase >= 0),
-    points_lifetime interval NOT NULL DEFAULT '365 days' CHECK (points_lifetime > interval '0'),
+    points_lifetime interval NOT NULL DEFAULT '365 days'
+                    CHECK (points_lifetime > interval '0' AND points_lifetime <= interval '100 years'),
     created_at      timestamptz NOT NULL DEFAULT jobspy.now(),
     updated_at      timestamptz NOT NULL DEFAULT jobspy.now()
 );
@@ -227,8 +232,10 @@ CREATE FUNCTION jobspy.set_business_rules(business_code text, earn_bp integer DE
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF earn_bp NOT BETWEEN 0 AND 100000 OR min_purchase < 0 OR points_lifetime <= interval '0' THEN
-        RAISE EXCEPTION 'earn_bp must be 0 to 100000, min_purchase at least 0, points_lifetime positive'
+    -- A lifetime is bounded: every purchase adds it to the clock.
+    IF earn_bp NOT BETWEEN 0 AND 100000 OR min_purchase < 0 OR points_lifetime <= interval '0'
+       OR points_lifetime > interval '100 years' THEN
+        RAISE EXCEPTION 'earn_bp must be 0 to 100000, min_purchase at least 0, points_lifetime positive and at most 100 years'
             USING ERRCODE = '22023';
     END IF;
     UPDATE jobspy.loyalty_businesses b

@@ -333,7 +333,8 @@ CREATE TABLE jobspy.loyalty_promo_chains (
     amount_off         bigint CHECK (amount_off > 0),
     currency           text CHECK (currency ~ '^[A-Z]{3}$'),
     min_amount         bigint NOT NULL DEFAULT 0 CHECK (min_amount >= 0),
-    valid_for          interval NOT NULL DEFAULT '30 days' CHECK (valid_for > interval '0'),
+    valid_for          interval NOT NULL DEFAULT '30 days'
+                       CHECK (valid_for > interval '0' AND valid_for <= interval '100 years'),
     active             boolean NOT NULL DEFAULT true,
     created_at         timestamptz NOT NULL DEFAULT jobspy.now(),
     CHECK ((percent_off IS NULL) <> (amount_off IS NULL)),

@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(21);
+SELECT plan(24);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -71,6 +71,14 @@ SELECT is((SELECT (allowed, balance)::text FROM jobspy.spend_credits('b8000000-0
 SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 7, 'RUB'), NULL, 'what was spent can be granted again');
 SELECT throws_ok($$SELECT jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 5, 'RUB', reference => repeat('r', 256))$$,
                  '22023', NULL, 'a reference over 255 characters is refused');
+
+-- Rules bounded up front.
+SELECT throws_ok($$SELECT jobspy.set_business_rules('bd-cafe', points_lifetime => '1000000 years')$$, '22023', NULL,
+                 'a points lifetime over 100 years is refused');
+SELECT throws_ok($$SELECT jobspy.set_loyalty_programme(tier_window => '1000000 years')$$, '22023', NULL,
+                 'so is a tier window over 100 years');
+SELECT is((SELECT points_earned FROM jobspy.record_purchase('bd-cafe', 'bd-c4', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB')),
+          50::bigint, 'purchases go on earning');
 
 SELECT * FROM finish();
 ROLLBACK;
