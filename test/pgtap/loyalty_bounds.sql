@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -72,6 +72,13 @@ SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 7, 'RUB
 SELECT throws_ok($$SELECT jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 5, 'RUB', reference => repeat('r', 256))$$,
                  '22023', NULL, 'a reference over 255 characters is refused');
 
+SELECT jobspy.set_tier('bd-base', 'Base', 0, 0, 'RUB');
+SELECT jobspy.record_purchase('bd-cafe', 'bd-big1', 'b8000000-0000-4000-8000-000000000007', 9223372036854775807, 'RUB');
+SELECT jobspy.record_purchase('bd-cafe', 'bd-big2', 'b8000000-0000-4000-8000-000000000007', 9223372036854775807, 'RUB');
+SELECT is((SELECT points_clawed > 0 FROM jobspy.refund_purchase('bd-cafe', 'bd-big1', 9223372036854775000, 'bd-rf1')), true,
+          'most of the purchase refunded');
+SELECT throws_ok($$SELECT jobspy.refund_purchase('bd-cafe', 'bd-big1', 9223372036854775807, 'bd-rf2')$$, 'JS704', NULL,
+                 'a refund of the largest amount beyond what is left is JS704, not an overflow');
 -- Rules bounded up front.
 SELECT throws_ok($$SELECT jobspy.set_business_rules('bd-cafe', points_lifetime => '1000000 years')$$, '22023', NULL,
                  'a points lifetime over 100 years is refused');
