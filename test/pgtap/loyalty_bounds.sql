@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(26);
+SELECT plan(33);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -79,6 +79,40 @@ SELECT is((SELECT points_clawed > 0 FROM jobspy.refund_purchase('bd-cafe', 'bd-b
           'most of the purchase refunded');
 SELECT throws_ok($$SELECT jobspy.refund_purchase('bd-cafe', 'bd-big1', 9223372036854775807, 'bd-rf2')$$, 'JS704', NULL,
                  'a refund of the largest amount beyond what is left is JS704, not an overflow');
+UPDATE jobspy.loyalty_members SET tier_review_at = jobspy.now() WHERE user_id = 'b8000000-0000-4000-8000-000000000007';
+SET LOCAL jobspy.clock_override = '2031-03-04 12:00:00+00';
+SELECT lives_ok($$SELECT jobspy.maintain()$$, 'maintain() runs over members whose purchases pass the largest bigint');
+SELECT is((SELECT monetary FROM jobspy.loyalty_rfm_snapshots
+            WHERE snapshot_date = '2031-03-03' AND user_id = 'b8000000-0000-4000-8000-000000000007'),
+          9223372036854775807, 'their RFM monetary stays at the largest bigint');
+SELECT is((SELECT count(*) FROM jobspy.loyalty_rfm_snapshots WHERE snapshot_date = '2031-03-04'), 0::bigint,
+          'maintain() snapshots the day before, not today, which is not over');
+
+-- RFM scores: ties score alike, and the top of a small group scores 5.
+SET LOCAL jobspy.clock_override = '2031-03-10 09:00:00+00';
+SELECT jobspy.record_purchase('bd-shop', 'bd-t' || i, ('b8000000-0000-4000-8000-0000000000' || lpad(i::text, 2, '0'))::uuid,
+                              CASE WHEN i = 10 THEN 900 ELSE 500 END, 'RUB')
+  FROM generate_series(8, 10) i;
+SELECT jobspy.record_purchase('bd-shop', 'bd-t10b', 'b8000000-0000-4000-8000-000000000010', 100, 'RUB');
+SELECT jobspy.record_purchase('bd-shop', 'bd-u11', 'b8000000-0000-4000-8000-000000000011', 500, 'USD');
+SET LOCAL jobspy.clock_override = '2031-03-10 20:00:00+00';
+SELECT jobspy.record_purchase('bd-shop', 'bd-late', 'b8000000-0000-4000-8000-000000000012', 500, 'RUB');
+SET LOCAL jobspy.clock_override = '2031-03-11 00:30:00+00';
+SELECT is((SELECT object FROM jobspy.maintain_loyalty_rfm()), 'RFM snapshot of 2031-03-10: 6 rows',
+          'the first maintain() of a day snapshots the day before, every purchase of it');
+SELECT results_eq(
+    $$SELECT right(user_id::text, 2), frequency, monetary, f_score, m_score FROM jobspy.loyalty_rfm_snapshots
+       WHERE snapshot_date = '2031-03-10' AND currency = 'RUB'
+         AND business_id = jobspy.loyalty_business_id('bd-shop') ORDER BY 1$$,
+    $$VALUES ('08', 1, 500::bigint, 4::smallint, 4::smallint), ('09', 1, 500::bigint, 4::smallint, 4::smallint),
+             ('10', 2, 1000::bigint, 5::smallint, 5::smallint), ('12', 1, 500::bigint, 4::smallint, 4::smallint)$$,
+    'tied members score alike, the top scores 5');
+SELECT is((SELECT (r_score, f_score, m_score)::text FROM jobspy.loyalty_rfm_snapshots
+            WHERE snapshot_date = '2031-03-10' AND currency = 'USD'), '(5,5,5)', 'a member alone in a group is its top');
+SELECT is((SELECT array_agg(DISTINCT r_score) FROM jobspy.loyalty_rfm_snapshots
+            WHERE snapshot_date = '2031-03-10' AND business_id = jobspy.loyalty_business_id('bd-shop')), ARRAY[5::smallint],
+          'buyers of the same day tie on recency (in days), and all score 5');
+
 -- Rules bounded up front.
 SELECT throws_ok($$SELECT jobspy.set_business_rules('bd-cafe', points_lifetime => '1000000 years')$$, '22023', NULL,
                  'a points lifetime over 100 years is refused');
