@@ -383,6 +383,8 @@ BEGIN
     IF loyalty_record_purchase_sql.currency IS NULL OR loyalty_record_purchase_sql.currency !~ '^[A-Z]{3}$' THEN
         RAISE EXCEPTION 'currency must be an ISO 4217 code such as "RUB"' USING ERRCODE = '22023';
     END IF;
+    -- In the form multipliers are stored in, or 22023.
+    loyalty_record_purchase_sql.category := jobspy.loyalty_category(loyalty_record_purchase_sql.category);
     SELECT * INTO b FROM jobspy.loyalty_businesses WHERE code = loyalty_record_purchase_sql.business_code;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown business "%"', left(loyalty_record_purchase_sql.business_code, 60) USING ERRCODE = '22023';

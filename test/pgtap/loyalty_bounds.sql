@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(33);
+SELECT plan(40);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -112,6 +112,22 @@ SELECT is((SELECT (r_score, f_score, m_score)::text FROM jobspy.loyalty_rfm_snap
 SELECT is((SELECT array_agg(DISTINCT r_score) FROM jobspy.loyalty_rfm_snapshots
             WHERE snapshot_date = '2031-03-10' AND business_id = jobspy.loyalty_business_id('bd-shop')), ARRAY[5::smallint],
           'buyers of the same day tie on recency (in days), and all score 5');
+
+-- Categories are compared trimmed and lower-case, as multipliers are stored.
+SELECT jobspy.set_category_multiplier('bd-cafe', ' Coffee', 20000);
+SELECT is((SELECT category FROM jobspy.loyalty_category_multipliers m JOIN jobspy.loyalty_businesses b ON b.id = m.business_id
+            WHERE b.code = 'bd-cafe'), 'coffee', 'a multiplier''s category is stored trimmed and lower-case');
+SELECT is((SELECT points_earned FROM jobspy.record_purchase('bd-cafe', 'bd-c1', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => 'coffee')),
+          100::bigint, 'a category earns its multiplier');
+SELECT is((SELECT points_earned FROM jobspy.record_purchase('bd-cafe', 'bd-c2', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => ' COFFEE ')),
+          100::bigint, 'written in another case and with spaces, too');
+SELECT is((SELECT category FROM jobspy.loyalty_purchases WHERE external_id = 'bd-c2'), 'coffee', 'and is stored as the multiplier''s');
+SELECT is((SELECT replayed FROM jobspy.record_purchase('bd-cafe', 'bd-c2', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => 'Coffee')),
+          true, 'a replay in any spelling is a replay');
+SELECT throws_ok($$SELECT jobspy.record_purchase('bd-cafe', 'bd-c3', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => '')$$,
+                 '22023', NULL, 'an empty category is refused');
+SELECT throws_ok($$SELECT jobspy.record_purchase('bd-cafe', 'bd-c3', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => 'hot drinks')$$,
+                 '22023', NULL, 'so is one no multiplier could have');
 
 -- Rules bounded up front.
 SELECT throws_ok($$SELECT jobspy.set_business_rules('bd-cafe', points_lifetime => '1000000 years')$$, '22023', NULL,
