@@ -12,13 +12,17 @@
 -- The programme-wide rules, one row.
 CREATE TABLE jobspy.loyalty_programme (
     id                       boolean PRIMARY KEY DEFAULT true CHECK (id),
-    tier_window              interval NOT NULL DEFAULT '365 days' CHECK (tier_window > interval '0'),
-    tier_review              interval NOT NULL DEFAULT '1 month' CHECK (tier_review > interval '0'),
+    tier_window              interval NOT NULL DEFAULT '365 days'
+                             CHECK (tier_window > interval '0' AND tier_window <= interval '100 years'),
+    tier_review              interval NOT NULL DEFAULT '1 month'
+                             CHECK (tier_review > interval '0' AND tier_review <= interval '100 years'),
     referrer_points          bigint NOT NULL DEFAULT 500 CHECK (referrer_points >= 0),
     referee_points           bigint NOT NULL DEFAULT 500 CHECK (referee_points >= 0),
     referral_min_amount      bigint NOT NULL DEFAULT 0 CHECK (referral_min_amount >= 0),
-    rfm_retention            interval NOT NULL DEFAULT '12 months' CHECK (rfm_retention > interval '0'),
-    rfm_window               interval NOT NULL DEFAULT '365 days' CHECK (rfm_window > interval '0')
+    rfm_retention            interval NOT NULL DEFAULT '12 months'
+                             CHECK (rfm_retention > interval '0' AND rfm_retention <= interval '100 years'),
+    rfm_window               interval NOT NULL DEFAULT '365 days'
+                             CHECK (rfm_window > interval '0' AND rfm_window <= interval '100 years')
 );
 COMMENT ON TABLE jobspy.loyalty_programme IS
     'programme-wide loyalty rules (one row): tier spend window and review period, referral rewards, RFM window and retention';
@@ -65,7 +69,7 @@ BEGIN
     RETURNING * INTO r;
     RETURN r;
 EXCEPTION WHEN check_violation THEN
-    RAISE EXCEPTION 'programme rules must be positive intervals and non-negative points and amounts'
+    RAISE EXCEPTION 'programme rules must be positive intervals of at most 100 years and non-negative points and amounts'
         USING ERRCODE = '22023';
 END
 $$;
@@ -78,7 +82,8 @@ CREATE TABLE jobspy.loyalty_businesses (
     name            text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     earn_bp         integer NOT NULL DEFAULT 500 CHECK (earn_bp BETWEEN 0 AND 100000),
     min_purchase    bigint NOT NULL DEFAULT 0 CHECK (min_purchase >= 0),
-    points_lifetime interval NOT NULL DEFAULT '365 days' CHECK (points_lifetime > interval '0'),
+    points_lifetime interval NOT NULL DEFAULT '365 days'
+                    CHECK (points_lifetime > interval '0' AND points_lifetime <= interval '100 years'),
     created_at      timestamptz NOT NULL DEFAULT jobspy.now(),
     updated_at      timestamptz NOT NULL DEFAULT jobspy.now()
 );
@@ -227,8 +232,10 @@ CREATE FUNCTION jobspy.set_business_rules(business_code text, earn_bp integer DE
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF earn_bp NOT BETWEEN 0 AND 100000 OR min_purchase < 0 OR points_lifetime <= interval '0' THEN
-        RAISE EXCEPTION 'earn_bp must be 0 to 100000, min_purchase at least 0, points_lifetime positive'
+    -- A lifetime is bounded: every purchase adds it to the clock.
+    IF earn_bp NOT BETWEEN 0 AND 100000 OR min_purchase < 0 OR points_lifetime <= interval '0'
+       OR points_lifetime > interval '100 years' THEN
+        RAISE EXCEPTION 'earn_bp must be 0 to 100000, min_purchase at least 0, points_lifetime positive and at most 100 years'
             USING ERRCODE = '22023';
     END IF;
     UPDATE jobspy.loyalty_businesses b
@@ -290,6 +297,26 @@ $$;
 COMMENT ON FUNCTION jobspy.set_earn_rate(text, text, integer) IS
     'sets a business''s earn rate (basis points) for members of a tier';
 
+-- A purchase category as multipliers are stored: trimmed and lower-case,
+-- then 1 to 50 letters, digits, dots, dashes or underscores; 22023
+-- otherwise (a category written another way would silently earn x1).
+-- NULL stays NULL.
+CREATE FUNCTION jobspy.loyalty_category(category text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+DECLARE
+    c text := lower(btrim($1));
+BEGIN
+    IF c !~ '^[a-z0-9][a-z0-9_.-]{0,49}$' THEN
+        RAISE EXCEPTION 'a category is 1 to 50 letters, digits, dots, dashes or underscores'
+            USING ERRCODE = '22023', DETAIL = 'Categories are compared trimmed and in lower case.';
+    END IF;
+    RETURN c;
+END
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_category(text) IS
+    'a purchase category in the form multipliers are stored in (trimmed, lower-case); 22023 when malformed';
+
 CREATE FUNCTION jobspy.set_category_multiplier(business_code text, category text, multiplier_bp integer)
     RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -297,19 +324,19 @@ CREATE FUNCTION jobspy.set_category_multiplier(business_code text, category text
     AS $$
 #variable_conflict use_column
 BEGIN
-    IF (set_category_multiplier.category ~ '^[a-z0-9][a-z0-9_.-]{0,49}$'
-        AND set_category_multiplier.multiplier_bp BETWEEN 0 AND 1000000) IS NOT TRUE THEN
+    IF set_category_multiplier.category IS NULL OR set_category_multiplier.multiplier_bp IS NULL
+       OR set_category_multiplier.multiplier_bp NOT BETWEEN 0 AND 1000000 THEN
         RAISE EXCEPTION 'a category is lower-case letters and digits, a multiplier 0 to 1000000 basis points'
             USING ERRCODE = '22023';
     END IF;
     INSERT INTO jobspy.loyalty_category_multipliers (business_id, category, multiplier_bp)
-    VALUES (jobspy.loyalty_business_id(set_category_multiplier.business_code), set_category_multiplier.category,
-            set_category_multiplier.multiplier_bp)
+    VALUES (jobspy.loyalty_business_id(set_category_multiplier.business_code),
+            jobspy.loyalty_category(set_category_multiplier.category), set_category_multiplier.multiplier_bp)
     ON CONFLICT (business_id, category) DO UPDATE SET multiplier_bp = excluded.multiplier_bp;
 END
 $$;
 COMMENT ON FUNCTION jobspy.set_category_multiplier(text, text, integer) IS
-    'sets a business''s earn multiplier for a purchase category (basis points, 10000 = x1)';
+    'sets a business''s earn multiplier for a purchase category (trimmed, lower-case; basis points, 10000 = x1)';
 
 -- ==== member functions ===================================================
 
@@ -390,7 +417,8 @@ REVOKE ALL ON FUNCTION
     jobspy.normalize_phone(text, text), jobspy.generate_referral_code(),
     jobspy.normalize_referral_code(text), jobspy.create_business(text, text), jobspy.loyalty_business_id(text),
     jobspy.set_business_rules(text, integer, bigint, interval), jobspy.set_tier(text, text, integer, bigint, text),
-    jobspy.set_earn_rate(text, text, integer), jobspy.set_category_multiplier(text, text, integer),
+    jobspy.set_earn_rate(text, text, integer), jobspy.loyalty_category(text),
+    jobspy.set_category_multiplier(text, text, integer),
     jobspy.enroll_member(uuid, text, text), jobspy.find_member(text, text, text), jobspy.loyalty_lock_member(uuid)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION

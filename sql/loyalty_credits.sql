@@ -64,6 +64,18 @@ BEGIN
     IF expires_at <= coalesce(effective_at, jobspy.now()) THEN
         RAISE EXCEPTION 'a credit grant must expire after it takes effect' USING ERRCODE = '22023';
     END IF;
+    IF length(reference) > 255 THEN
+        RAISE EXCEPTION 'a credit grant''s reference is at most 255 characters' USING ERRCODE = '22023';
+    END IF;
+    -- Under the user's credit lock (spend_credits), so that what the user
+    -- holds in a currency, which credit_balance sums, always fits a bigint.
+    PERFORM pg_advisory_xact_lock(hashtextextended('jobspy.credits:' || grant_credits.user_id, 0));
+    IF (SELECT coalesce(sum(g.remaining), 0) FROM jobspy.credit_grants g
+         WHERE g.user_id = grant_credits.user_id AND g.currency = grant_credits.currency AND g.live
+           AND (g.expires_at IS NULL OR g.expires_at > jobspy.now())) + amount > 9223372036854775807 THEN
+        RAISE EXCEPTION 'a user''s unexpired credits in one currency are at most 9223372036854775807 minor units'
+            USING ERRCODE = '22023', HINT = 'Spend some first, or grant less.';
+    END IF;
     INSERT INTO jobspy.credit_grants (user_id, amount, remaining, currency, priority, effective_at, expires_at, reference)
     VALUES (user_id, amount, amount, currency, priority, coalesce(effective_at, jobspy.now()), expires_at, reference)
     RETURNING credit_grants.id INTO id;
@@ -71,7 +83,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.grant_credits(uuid, bigint, text, integer, timestamptz, timestamptz, text) IS
-    'grants prepaid credits in minor units: priority 0 to 100 (lower is spent first), effective from effective_at (now), until expires_at (never)';
+    'grants prepaid credits in minor units: priority 0 to 100 (lower is spent first), effective from effective_at (now), until expires_at (never); 22023 when the user''s unexpired credits in the currency would pass the largest bigint';
 
 CREATE FUNCTION jobspy.credit_balance(user_id uuid, currency text) RETURNS bigint
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -102,8 +114,10 @@ BEGIN
         RAISE EXCEPTION 'spend_credits needs a positive amount, an ISO 4217 currency and an idempotency key'
             USING ERRCODE = '22023';
     END IF;
-    -- One spender per user and currency at a time.
-    PERFORM pg_advisory_xact_lock(hashtextextended('jobspy.credits:' || spend_credits.user_id || ':' || currency, 0));
+    -- One spender per user at a time, whatever the currency: an idempotency
+    -- key is the user's, so a key used at once in two currencies is then
+    -- seen by the second spend (JS702), not a unique violation.
+    PERFORM pg_advisory_xact_lock(hashtextextended('jobspy.credits:' || spend_credits.user_id, 0));
     SELECT * INTO prev FROM jobspy.credit_spends s
      WHERE s.user_id = spend_credits.user_id AND s.idempotency_key = spend_credits.idempotency_key;
     IF FOUND THEN

@@ -92,6 +92,9 @@ BEGIN
     IF expires_at <= jobspy.now() THEN
         RAISE EXCEPTION 'a coupon''s expiry must be in the future' USING ERRCODE = '22023';
     END IF;
+    IF EXISTS (SELECT FROM unnest(products) x WHERE x IS NULL) THEN   -- a NULL would let any product through
+        RAISE EXCEPTION 'a coupon''s products must not include NULL' USING ERRCODE = '22023';
+    END IF;
     -- An expired coupon frees its code.
     UPDATE jobspy.loyalty_coupons c SET archived_at = jobspy.now()
      WHERE lower(c.code) = lower(create_coupon.code) AND c.archived_at IS NULL AND c.expires_at <= jobspy.now();
@@ -140,7 +143,11 @@ BEGIN
     SELECT * INTO prev FROM jobspy.loyalty_coupon_redemptions x
      WHERE x.user_id = loyalty_redeem.user_id AND x.idempotency_key = loyalty_redeem.idempotency_key;
     IF FOUND THEN
-        IF prev.coupon_id IS DISTINCT FROM c.id OR prev.amount <> amount OR prev.currency <> currency THEN
+        -- By the code, not the live coupon: the key answers as it first did
+        -- after its coupon expired and was archived (or its code was reused).
+        IF prev.amount <> amount OR prev.currency <> currency
+           OR NOT EXISTS (SELECT FROM jobspy.loyalty_coupons pc
+                           WHERE pc.id = prev.coupon_id AND lower(pc.code) = lower(loyalty_redeem.code)) THEN
             RAISE EXCEPTION 'idempotency key "%" was used for another redemption', idempotency_key
                 USING ERRCODE = 'JS706', HINT = 'Use a new key for a new redemption.';
         END IF;
@@ -326,7 +333,8 @@ CREATE TABLE jobspy.loyalty_promo_chains (
     amount_off         bigint CHECK (amount_off > 0),
     currency           text CHECK (currency ~ '^[A-Z]{3}$'),
     min_amount         bigint NOT NULL DEFAULT 0 CHECK (min_amount >= 0),
-    valid_for          interval NOT NULL DEFAULT '30 days' CHECK (valid_for > interval '0'),
+    valid_for          interval NOT NULL DEFAULT '30 days'
+                       CHECK (valid_for > interval '0' AND valid_for <= interval '100 years'),
     active             boolean NOT NULL DEFAULT true,
     created_at         timestamptz NOT NULL DEFAULT jobspy.now(),
     CHECK ((percent_off IS NULL) <> (amount_off IS NULL)),
@@ -420,6 +428,7 @@ DECLARE
     referrer  uuid;
     m         jobspy.loyalty_members;
     hop       uuid;
+    hops      integer := 0;
 BEGIN
     IF canonical IS NULL OR $2 IS NULL THEN
         RETURN false;
@@ -428,6 +437,10 @@ BEGIN
     IF referrer IS NULL OR referrer = $2 THEN
         RETURN false;                       -- unknown code, or self-referral
     END IF;
+    -- One change of the referral graph at a time: two links checked at once
+    -- could each see no cycle and together close one (A->B, B->C, C->A).
+    -- Taken before the member's row, so every caller locks in one order.
+    PERFORM pg_advisory_xact_lock(hashtextextended('jobspy.referrals', 0));
     m := jobspy.loyalty_lock_member($2);
     IF m.referred_by IS NOT NULL THEN
         RETURN m.referred_by = referrer;    -- applied once; the same code again is not an error
@@ -435,19 +448,25 @@ BEGIN
     IF EXISTS (SELECT FROM jobspy.loyalty_purchases p WHERE p.user_id = $2) THEN
         RETURN false;                       -- only a member who has not bought yet can be referred
     END IF;
-    hop := referrer;                        -- no cycles: the referee must not be up the referrer's chain
+    -- No cycles: the referee must not be up the referrer's chain.  Each link
+    -- is read FOR SHARE, so a chain changed since a REPEATABLE READ
+    -- snapshot raises a serialization failure rather than being missed; the
+    -- walk stops after 1000 links, so a chain that somehow loops (or is
+    -- that deep) answers false instead of running forever.
+    hop := referrer;
     WHILE hop IS NOT NULL LOOP
-        IF hop = $2 THEN
+        IF hop = $2 OR hops >= 1000 THEN
             RETURN false;
         END IF;
-        SELECT x.referred_by INTO hop FROM jobspy.loyalty_members x WHERE x.user_id = hop;
+        SELECT x.referred_by INTO hop FROM jobspy.loyalty_members x WHERE x.user_id = hop FOR SHARE;
+        hops := hops + 1;
     END LOOP;
     UPDATE jobspy.loyalty_members x SET referred_by = referrer WHERE x.user_id = $2;
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION jobspy.apply_referral(text, uuid) IS
-    'records that a member who has not bought yet was referred by a code''s owner; false for a malformed or unknown code, self-referral, a cycle, or a second referrer';
+    'records that a member who has not bought yet was referred by a code''s owner; false for a malformed or unknown code, self-referral, a cycle (or a referrer chain over 1000 links), or a second referrer; one referral graph change at a time';
 
 -- What a new purchase triggers: the referral rewards on the referee's first
 -- qualifying purchase, and the coupons of cross-promotion chains; m is the

@@ -300,14 +300,16 @@ COMMENT ON FUNCTION jobspy.spend_points(uuid, bigint, text) IS
 -- The member's spend per currency over the rolling window, net of refunds,
 -- and a purchase being recorded (amount in currency, not written yet).
 -- Plain SQL with no SET clause, so that the planner inlines it into the
--- caller's cached plan when the arguments call no volatile function.
+-- caller's cached plan when the arguments call no volatile function.  The
+-- spend is summed in numeric and kept at most the largest bigint, so that
+-- no member's amounts can make the tier review (maintain()) fail.
 CREATE FUNCTION jobspy.loyalty_qualifying_tier(user_id uuid, tier_window interval,
                                                currency text DEFAULT NULL, amount bigint DEFAULT 0)
     RETURNS TABLE (tier_id uuid, rank integer, spend bigint)
     LANGUAGE sql STABLE
     AS $$
     WITH s AS (
-        SELECT x.currency, sum(x.amount)::bigint AS spend
+        SELECT x.currency, least(sum(x.amount), 9223372036854775807)::bigint AS spend
           FROM (SELECT p.currency, p.amount - p.refunded AS amount
                   FROM jobspy.loyalty_purchases p
                  WHERE p.user_id = $1
@@ -381,6 +383,8 @@ BEGIN
     IF loyalty_record_purchase_sql.currency IS NULL OR loyalty_record_purchase_sql.currency !~ '^[A-Z]{3}$' THEN
         RAISE EXCEPTION 'currency must be an ISO 4217 code such as "RUB"' USING ERRCODE = '22023';
     END IF;
+    -- In the form multipliers are stored in, or 22023.
+    loyalty_record_purchase_sql.category := jobspy.loyalty_category(loyalty_record_purchase_sql.category);
     SELECT * INTO b FROM jobspy.loyalty_businesses WHERE code = loyalty_record_purchase_sql.business_code;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown business "%"', left(loyalty_record_purchase_sql.business_code, 60) USING ERRCODE = '22023';
@@ -535,7 +539,7 @@ BEGIN
         END IF;
         points_clawed := prev.points;
     ELSE
-        IF p.refunded + refund_purchase.amount > p.amount THEN
+        IF refund_purchase.amount > p.amount - p.refunded THEN   -- (an addition could overflow)
             RAISE EXCEPTION 'refunds would exceed the purchase'
                 USING ERRCODE = 'JS704',
                       DETAIL = format('The purchase was %s, %s of it already refunded.', p.amount, p.refunded);

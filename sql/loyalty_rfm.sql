@@ -19,7 +19,7 @@ CREATE TABLE jobspy.loyalty_rfm_snapshots (
     PRIMARY KEY (snapshot_date, business_id, currency, user_id)
 );
 COMMENT ON TABLE jobspy.loyalty_rfm_snapshots IS
-    'daily RFM snapshot per member and business (and currency): recency, frequency, monetary, quintile scores, named segment';
+    'daily RFM snapshot per member and business (and currency): recency, frequency, monetary, quintile scores (ties alike, the top 5), named segment';
 CREATE INDEX loyalty_rfm_snapshots_user_idx ON jobspy.loyalty_rfm_snapshots (user_id, snapshot_date);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_rfm_snapshots', '');
 
@@ -50,20 +50,28 @@ DECLARE
     n       bigint;
 BEGIN
     DELETE FROM jobspy.loyalty_rfm_snapshots s WHERE s.snapshot_date = $1;
+    -- A score is the quintile of the member's value within the business and
+    -- currency, counting every member whose value is the same or lower:
+    -- ceil(5 * at_or_below / members), in integers.  Ties score alike, and
+    -- the top value scores 5 however few members there are.  monetary is
+    -- summed in numeric and kept at most the largest bigint, so that no
+    -- member's amounts can make the snapshot (and maintain()) fail.
     INSERT INTO jobspy.loyalty_rfm_snapshots (snapshot_date, business_id, currency, user_id, recency_days, frequency,
                                               monetary, r_score, f_score, m_score, segment)
-    SELECT $1, x.business_id, x.currency, x.user_id, x.recency_days, x.frequency, x.monetary, x.r, x.f, x.m,
-           jobspy.rfm_segment(x.r, x.f, x.m)
+    SELECT $1, x.business_id, x.currency, x.user_id, x.recency_days, x.frequency,
+           least(x.monetary, 9223372036854775807)::bigint, x.r, x.f, x.m, jobspy.rfm_segment(x.r, x.f, x.m)
       FROM (SELECT a.*,
-                   ntile(5) OVER (PARTITION BY a.business_id, a.currency ORDER BY a.recency_days DESC, a.user_id)::smallint AS r,
-                   ntile(5) OVER (PARTITION BY a.business_id, a.currency ORDER BY a.frequency, a.user_id)::smallint AS f,
-                   ntile(5) OVER (PARTITION BY a.business_id, a.currency ORDER BY a.monetary, a.user_id)::smallint AS m
+                   ((5 * count(*) OVER (g ORDER BY a.recency_days DESC) + a.members - 1) / a.members)::smallint AS r,
+                   ((5 * count(*) OVER (g ORDER BY a.frequency) + a.members - 1) / a.members)::smallint AS f,
+                   ((5 * count(*) OVER (g ORDER BY a.monetary) + a.members - 1) / a.members)::smallint AS m
               FROM (SELECT p.business_id, p.currency, p.user_id,
                            extract(day FROM day_end - max(p.created_at))::integer AS recency_days,
-                           count(*)::integer AS frequency, sum(p.amount - p.refunded)::bigint AS monetary
+                           count(*)::integer AS frequency, sum(p.amount::numeric - p.refunded) AS monetary,
+                           count(*) OVER (PARTITION BY p.business_id, p.currency) AS members
                       FROM jobspy.loyalty_purchases p
                      WHERE p.created_at < day_end AND p.created_at >= day_end - win
-                     GROUP BY 1, 2, 3) a) x;
+                     GROUP BY 1, 2, 3) a
+            WINDOW g AS (PARTITION BY a.business_id, a.currency)) x;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -76,14 +84,16 @@ CREATE FUNCTION jobspy.maintain_loyalty_rfm() RETURNS TABLE (action text, object
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    today date := (jobspy.now() AT TIME ZONE 'UTC')::date;
+    yesterday date := (jobspy.now() AT TIME ZONE 'UTC')::date - 1;
     n     bigint;
 BEGIN
-    -- Once a day: the first maintain() of a UTC day takes its snapshot.
-    IF NOT EXISTS (SELECT FROM jobspy.loyalty_rfm_snapshots s WHERE s.snapshot_date = today) THEN
-        n := jobspy.loyalty_rfm_snapshot(today);
+    -- Once a day: the first maintain() of a UTC day takes the snapshot of
+    -- the day before, the last one that is over (today's would miss the
+    -- purchases still to come).
+    IF NOT EXISTS (SELECT FROM jobspy.loyalty_rfm_snapshots s WHERE s.snapshot_date = yesterday) THEN
+        n := jobspy.loyalty_rfm_snapshot(yesterday);
         IF n > 0 THEN
-            action := 'computed'; object := format('RFM snapshot of %s: %s rows', today, n); RETURN NEXT;
+            action := 'computed'; object := format('RFM snapshot of %s: %s rows', yesterday, n); RETURN NEXT;
         END IF;
     END IF;
     DELETE FROM jobspy.loyalty_rfm_snapshots s
@@ -95,7 +105,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.maintain_loyalty_rfm() IS
-    'maintain() step: the day''s RFM snapshot (once per UTC day) and retention (loyalty_programme.rfm_retention, 12 months)';
+    'maintain() step: the RFM snapshot of the previous UTC day, the last complete one (once per day), and retention (loyalty_programme.rfm_retention, 12 months)';
 
 REVOKE ALL ON jobspy.loyalty_rfm_snapshots FROM PUBLIC;
 GRANT SELECT ON jobspy.loyalty_rfm_snapshots TO jobspy_admin;

@@ -27,7 +27,9 @@
 #define REFERRAL_RANDOM 7
 #define REFERRAL_MODULUS 37
 
-/* Keep only digits and a leading '+'; false on anything else. */
+/* Keep only digits and a leading '+'; false on anything else.  "(0)", the
+ * trunk prefix some write inside an international number ("+44 (0)20 ..."),
+ * is dropped: it is dialled only from inside the country. */
 static bool
 phone_digits(const char *input, size_t len, bool *plus, char *digits, int *n)
 {
@@ -37,7 +39,9 @@ phone_digits(const char *input, size_t len, bool *plus, char *digits, int *n)
 	{
 		char		c = input[i];
 
-		if (c >= '0' && c <= '9')
+		if (c == '(' && i + 2 < len && input[i + 1] == '0' && input[i + 2] == ')')
+			i += 2;
+		else if (c >= '0' && c <= '9')
 		{
 			if (*n >= 20)
 				return false;
@@ -51,6 +55,53 @@ phone_digits(const char *input, size_t len, bool *plus, char *digits, int *n)
 	return *n > 0;
 }
 
+/*
+ * The lengths of the national (significant) numbers of some calling codes,
+ * from their numbering plans: with them, a number written with its country
+ * code but no "+" ("7 912 345-67-89") is told from a national one.
+ */
+static const struct
+{
+	const char *code;
+	int			min, max;
+} national_lengths[] = {
+	{"1", 10, 10}, {"7", 10, 10}, {"33", 9, 9}, {"34", 9, 9}, {"39", 6, 11}, {"44", 9, 10},
+	{"375", 9, 9}, {"380", 9, 9}, {"998", 9, 9},
+};
+
+/* Whether n digits can be a national number of the calling code; unknown codes take E.164's bound. */
+static bool
+national_length(const char *cc, int n)
+{
+	for (size_t i = 0; i < lengthof(national_lengths); i++)
+		if (strcmp(national_lengths[i].code, cc) == 0)
+			return n >= national_lengths[i].min && n <= national_lengths[i].max;
+	return n >= 1 && (int) strlen(cc) + n <= PHONE_MAX_DIGITS;
+}
+
+/*
+ * How many leading digits of a number written without "+" or "00" are not
+ * part of its national number: the country code itself, when the number
+ * starts with it and only that reading gives a national number of the
+ * code's length; else one trunk prefix (0 in most countries, none in Italy
+ * and San Marino, where the 0 is part of the number; 8 before the 10 digits
+ * of code 7; 1 before the 10 digits of code 1); else none.
+ */
+static int
+national_prefix(const char *digits, int n, const char *cc)
+{
+	int			cc_len = strlen(cc);
+	bool		trunk;
+
+	trunk = n > 1 && ((digits[0] == '0' && strcmp(cc, "39") != 0 && strcmp(cc, "378") != 0) ||
+					  (digits[0] == '8' && strcmp(cc, "7") == 0 && n == 11) ||
+					  (digits[0] == '1' && strcmp(cc, "1") == 0 && n == 11));
+	if (n > cc_len && strncmp(digits, cc, cc_len) == 0 && national_length(cc, n - cc_len) &&
+		!national_length(cc, n - (trunk ? 1 : 0)))
+		return cc_len;
+	return trunk ? 1 : 0;
+}
+
 bool
 phone_normalize(const char *input, size_t len, const char *country_code, char out[17])
 {
@@ -60,6 +111,7 @@ phone_normalize(const char *input, size_t len, const char *country_code, char ou
 	int			cc_len = 0;
 	bool		plus;
 	int			o = 0;
+	int			skip;
 
 	if (!phone_digits(input, len, &plus, digits, &n))
 		return false;
@@ -75,14 +127,9 @@ phone_normalize(const char *input, size_t len, const char *country_code, char ou
 		if (country_code == NULL)
 			return false;
 		cc_len = strlen(country_code);
-		/* one trunk prefix: 0 in most countries, 8 in Russia and Kazakhstan, 1 in NANP */
-		if (n > 1 && (national[0] == '0' ||
-					  (national[0] == '8' && strcmp(country_code, "7") == 0) ||
-					  (national[0] == '1' && strcmp(country_code, "1") == 0 && n == 11)))
-		{
-			national++;
-			n--;
-		}
+		skip = national_prefix(national, n, country_code);
+		national += skip;
+		n -= skip;
 	}
 	if (cc_len + n < PHONE_MIN_DIGITS || cc_len + n > PHONE_MAX_DIGITS)
 		return false;

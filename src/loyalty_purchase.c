@@ -101,6 +101,26 @@ purchase_in_sql(FunctionCallInfo fcinfo, MemoryContext outer, Datum *values, boo
 		   DatumGetBool(values[OUT_REPLAYED]));
 }
 
+/*
+ * A category already in the form multipliers are stored in
+ * (^[a-z0-9][a-z0-9_.-]{0,49}$); any other goes to the SQL implementation,
+ * which trims and lower-cases it or refuses it (jobspy.loyalty_category).
+ */
+static bool
+category_plain(text *category)
+{
+	const char *c = VARDATA_ANY(category);
+	int			len = VARSIZE_ANY_EXHDR(category);
+
+	if (len < 1 || len > 50 || !((c[0] >= 'a' && c[0] <= 'z') || (c[0] >= '0' && c[0] <= '9')))
+		return false;
+	for (int i = 1; i < len; i++)
+		if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') || c[i] == '_' || c[i] == '.' ||
+			  c[i] == '-'))
+			return false;
+	return true;
+}
+
 /* The checks of the arguments, as the SQL implementation makes them. */
 static bool
 arguments_plain(FunctionCallInfo fcinfo)
@@ -116,6 +136,8 @@ arguments_plain(FunctionCallInfo fcinfo)
 		return false;
 	len = DatumGetInt32(DirectFunctionCall1(textlen, PG_GETARG_DATUM(ARG_EXTERNAL_ID)));
 	if (len < 1 || len > 255)
+		return false;
+	if (!PG_ARGISNULL(ARG_CATEGORY) && !category_plain(PG_GETARG_TEXT_PP(ARG_CATEGORY)))
 		return false;
 	currency = PG_GETARG_TEXT_PP(ARG_CURRENCY);
 	c = VARDATA_ANY(currency);

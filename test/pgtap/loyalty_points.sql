@@ -1,7 +1,7 @@
 -- Loyalty: businesses and rules, members, purchases and their replays, the
 -- points ledger (FIFO spending, expiry, refunds and debt), tiers.
 BEGIN;
-SELECT plan(68);
+SELECT plan(77);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email) VALUES
@@ -34,6 +34,15 @@ SELECT throws_ok($$SELECT jobspy.normalize_phone('912 345 67 89')$$, '22023', NU
 SELECT throws_ok($$SELECT jobspy.normalize_phone('+7 912 ABC')$$, '22023', NULL, 'letters are refused');
 SELECT throws_ok($$SELECT jobspy.normalize_phone('+1234567890123456')$$, '22023', NULL, 'more than 15 digits are refused');
 SELECT throws_ok($$SELECT jobspy.normalize_phone('12345', '0')$$, '22023', NULL, 'a country code does not start with 0');
+SELECT is(jobspy.normalize_phone('8 800 1234', '7'), '+788001234', 'code 7''s trunk 8 only before the 10 digits of a number');
+SELECT is(jobspy.normalize_phone('7 912 345-67-89', '7'), '+79123456789', 'a country code written without + is recognised');
+SELECT is(jobspy.normalize_phone('44 20 7946 0958', '44'), '+442079460958', 'so is 44 before a UK number');
+SELECT is(jobspy.normalize_phone('393 123 4567', '39'), '+393931234567', 'an Italian mobile starting 39 stays national');
+SELECT is(jobspy.normalize_phone('+44 (0)20 7946 0958'), '+442079460958', 'the (0) of an international number is dropped');
+SELECT is(jobspy.normalize_phone('(0)20 7946 0958', '44'), '+442079460958', 'and of a national one');
+SELECT is(jobspy.normalize_phone('06 6982 1234', '39'), '+390669821234', 'Italy''s leading 0 is part of the number');
+SELECT is(jobspy.normalize_phone('+39 06 6982 1234'), '+390669821234', 'also written internationally');
+SELECT is(jobspy.normalize_phone('1 212 555 0123', '1'), '+12125550123', 'NANP: the 1 before 10 digits');
 SELECT is(jobspy.enroll_member('b0000000-0000-4000-8000-000000000001', '+7 912 345-67-89'),
           'b0000000-0000-4000-8000-000000000001'::uuid, 'enroll_member with a phone');
 SELECT is(jobspy.find_member(phone => '8 (912) 3456789', country_code => '7'),

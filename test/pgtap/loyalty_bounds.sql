@@ -1,0 +1,141 @@
+-- Loyalty at its edges: referral chains that loop, coupon replays after
+-- the coupon was archived, coupons limited to products, amounts near the
+-- largest bigint (credits, refunds, RFM and the tier review in maintain()),
+-- RFM scores of ties and small groups and the day a snapshot covers,
+-- purchase categories in other spellings, and rules with no sane bound.
+BEGIN;
+SELECT plan(40);
+
+SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
+INSERT INTO jobspy.users (id, email)
+SELECT ('b8000000-0000-4000-8000-0000000000' || lpad(i::text, 2, '0'))::uuid, 'bound' || i || '@example.com'
+  FROM generate_series(1, 12) i;
+SELECT jobspy.create_business('bd-cafe', 'Bounds Cafe');
+SELECT jobspy.create_business('bd-shop', 'Bounds Shop');
+
+-- A referral chain that already loops (written behind the API's back) is
+-- walked a bounded number of links: an answer, not a call that never ends.
+SET LOCAL statement_timeout = '20s';
+SELECT jobspy.referral_code(('b8000000-0000-4000-8000-0000000000' || lpad(i::text, 2, '0'))::uuid) FROM generate_series(1, 4) i;
+UPDATE jobspy.loyalty_members SET referred_by = 'b8000000-0000-4000-8000-000000000002' WHERE user_id = 'b8000000-0000-4000-8000-000000000001';
+UPDATE jobspy.loyalty_members SET referred_by = 'b8000000-0000-4000-8000-000000000003' WHERE user_id = 'b8000000-0000-4000-8000-000000000002';
+UPDATE jobspy.loyalty_members SET referred_by = 'b8000000-0000-4000-8000-000000000001' WHERE user_id = 'b8000000-0000-4000-8000-000000000003';
+SELECT is(jobspy.apply_referral((SELECT referral_code FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000001'),
+                                'b8000000-0000-4000-8000-000000000004'),
+          false, 'a referral into a chain that loops answers false');
+SELECT is((SELECT referred_by FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000004'), NULL,
+          'and records nothing');
+UPDATE jobspy.loyalty_members SET referred_by = NULL WHERE user_id = 'b8000000-0000-4000-8000-000000000003';
+SELECT is(jobspy.apply_referral((SELECT referral_code FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000001'),
+                                'b8000000-0000-4000-8000-000000000004'),
+          true, 'a chain that ends is joined');
+SELECT is(jobspy.apply_referral((SELECT referral_code FROM jobspy.loyalty_members WHERE user_id = 'b8000000-0000-4000-8000-000000000004'),
+                                'b8000000-0000-4000-8000-000000000003'),
+          false, 'and a link that would close a loop is refused');
+RESET statement_timeout;
+
+-- A redemption replayed after its coupon expired and was archived.
+SELECT jobspy.create_coupon('BD-SHORT', percent_off => 10, expires_at => '2031-03-02');
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')),
+          '(t,REDEEMED,100)', 'a redemption');
+SET LOCAL jobspy.clock_override = '2031-03-03 12:00:00+00';
+SELECT is((SELECT object FROM jobspy.maintain_loyalty_offers()), '1 expired coupon', 'the coupon expires and is archived');
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('bd-short', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')),
+          '(t,REDEEMED,100)', 'its key replayed answers as the first time');
+SELECT throws_ok($$SELECT jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 999, 'RUB', 'bd-r1')$$,
+                 'JS706', NULL, 'the key with another amount still raises');
+SELECT jobspy.create_coupon('BD-SHORT', percent_off => 20);
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')),
+          '(t,REDEEMED,100)', 'also once a new coupon took the code');
+SELECT is((SELECT (allowed, code, discount)::text FROM jobspy.redeem_coupon('BD-SHORT', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r2')),
+          '(t,REDEEMED,200)', 'a new key redeems the new coupon');
+SELECT throws_ok($$SELECT jobspy.redeem_coupon('BD-OTHER', 'b8000000-0000-4000-8000-000000000005', 1000, 'RUB', 'bd-r1')$$,
+                 'JS706', NULL, 'the key with another code raises');
+
+-- Products: a NULL in the list would let every product through.
+SELECT throws_ok($$SELECT jobspy.create_coupon('BD-PROD', percent_off => 10, products => ARRAY['yoga', NULL])$$,
+                 '22023', NULL, 'a NULL among the products is refused');
+SELECT throws_ok($$SELECT jobspy.create_coupon('BD-PROD', percent_off => 10, products => ARRAY[NULL::text])$$,
+                 '22023', NULL, 'so is a list of only NULL');
+SELECT is((SELECT count(*) FROM jobspy.loyalty_coupons WHERE code = 'BD-PROD'), 0::bigint, 'nothing is written');
+
+-- Amounts near the largest bigint.
+SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 9223372036854775807, 'RUB'), NULL,
+            'a grant of the largest amount');
+SELECT throws_ok($$SELECT jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 1, 'RUB')$$,
+                 '22023', NULL, 'a grant that would pass the largest balance is refused');
+SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 5, 'EUR'), NULL, 'another currency is apart');
+SELECT is(jobspy.credit_balance('b8000000-0000-4000-8000-000000000006', 'RUB'), 9223372036854775807, 'the balance is read');
+SELECT is((SELECT (allowed, balance)::text FROM jobspy.spend_credits('b8000000-0000-4000-8000-000000000006', 7, 'RUB', 'bd-s1')),
+          '(t,9223372036854775800)', 'and spent from');
+SELECT isnt(jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 7, 'RUB'), NULL, 'what was spent can be granted again');
+SELECT throws_ok($$SELECT jobspy.grant_credits('b8000000-0000-4000-8000-000000000006', 5, 'RUB', reference => repeat('r', 256))$$,
+                 '22023', NULL, 'a reference over 255 characters is refused');
+
+SELECT jobspy.set_tier('bd-base', 'Base', 0, 0, 'RUB');
+SELECT jobspy.record_purchase('bd-cafe', 'bd-big1', 'b8000000-0000-4000-8000-000000000007', 9223372036854775807, 'RUB');
+SELECT jobspy.record_purchase('bd-cafe', 'bd-big2', 'b8000000-0000-4000-8000-000000000007', 9223372036854775807, 'RUB');
+SELECT is((SELECT points_clawed > 0 FROM jobspy.refund_purchase('bd-cafe', 'bd-big1', 9223372036854775000, 'bd-rf1')), true,
+          'most of the purchase refunded');
+SELECT throws_ok($$SELECT jobspy.refund_purchase('bd-cafe', 'bd-big1', 9223372036854775807, 'bd-rf2')$$, 'JS704', NULL,
+                 'a refund of the largest amount beyond what is left is JS704, not an overflow');
+UPDATE jobspy.loyalty_members SET tier_review_at = jobspy.now() WHERE user_id = 'b8000000-0000-4000-8000-000000000007';
+SET LOCAL jobspy.clock_override = '2031-03-04 12:00:00+00';
+SELECT lives_ok($$SELECT jobspy.maintain()$$, 'maintain() runs over members whose purchases pass the largest bigint');
+SELECT is((SELECT monetary FROM jobspy.loyalty_rfm_snapshots
+            WHERE snapshot_date = '2031-03-03' AND user_id = 'b8000000-0000-4000-8000-000000000007'),
+          9223372036854775807, 'their RFM monetary stays at the largest bigint');
+SELECT is((SELECT count(*) FROM jobspy.loyalty_rfm_snapshots WHERE snapshot_date = '2031-03-04'), 0::bigint,
+          'maintain() snapshots the day before, not today, which is not over');
+
+-- RFM scores: ties score alike, and the top of a small group scores 5.
+SET LOCAL jobspy.clock_override = '2031-03-10 09:00:00+00';
+SELECT jobspy.record_purchase('bd-shop', 'bd-t' || i, ('b8000000-0000-4000-8000-0000000000' || lpad(i::text, 2, '0'))::uuid,
+                              CASE WHEN i = 10 THEN 900 ELSE 500 END, 'RUB')
+  FROM generate_series(8, 10) i;
+SELECT jobspy.record_purchase('bd-shop', 'bd-t10b', 'b8000000-0000-4000-8000-000000000010', 100, 'RUB');
+SELECT jobspy.record_purchase('bd-shop', 'bd-u11', 'b8000000-0000-4000-8000-000000000011', 500, 'USD');
+SET LOCAL jobspy.clock_override = '2031-03-10 20:00:00+00';
+SELECT jobspy.record_purchase('bd-shop', 'bd-late', 'b8000000-0000-4000-8000-000000000012', 500, 'RUB');
+SET LOCAL jobspy.clock_override = '2031-03-11 00:30:00+00';
+SELECT is((SELECT object FROM jobspy.maintain_loyalty_rfm()), 'RFM snapshot of 2031-03-10: 6 rows',
+          'the first maintain() of a day snapshots the day before, every purchase of it');
+SELECT results_eq(
+    $$SELECT right(user_id::text, 2), frequency, monetary, f_score, m_score FROM jobspy.loyalty_rfm_snapshots
+       WHERE snapshot_date = '2031-03-10' AND currency = 'RUB'
+         AND business_id = jobspy.loyalty_business_id('bd-shop') ORDER BY 1$$,
+    $$VALUES ('08', 1, 500::bigint, 4::smallint, 4::smallint), ('09', 1, 500::bigint, 4::smallint, 4::smallint),
+             ('10', 2, 1000::bigint, 5::smallint, 5::smallint), ('12', 1, 500::bigint, 4::smallint, 4::smallint)$$,
+    'tied members score alike, the top scores 5');
+SELECT is((SELECT (r_score, f_score, m_score)::text FROM jobspy.loyalty_rfm_snapshots
+            WHERE snapshot_date = '2031-03-10' AND currency = 'USD'), '(5,5,5)', 'a member alone in a group is its top');
+SELECT is((SELECT array_agg(DISTINCT r_score) FROM jobspy.loyalty_rfm_snapshots
+            WHERE snapshot_date = '2031-03-10' AND business_id = jobspy.loyalty_business_id('bd-shop')), ARRAY[5::smallint],
+          'buyers of the same day tie on recency (in days), and all score 5');
+
+-- Categories are compared trimmed and lower-case, as multipliers are stored.
+SELECT jobspy.set_category_multiplier('bd-cafe', ' Coffee', 20000);
+SELECT is((SELECT category FROM jobspy.loyalty_category_multipliers m JOIN jobspy.loyalty_businesses b ON b.id = m.business_id
+            WHERE b.code = 'bd-cafe'), 'coffee', 'a multiplier''s category is stored trimmed and lower-case');
+SELECT is((SELECT points_earned FROM jobspy.record_purchase('bd-cafe', 'bd-c1', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => 'coffee')),
+          100::bigint, 'a category earns its multiplier');
+SELECT is((SELECT points_earned FROM jobspy.record_purchase('bd-cafe', 'bd-c2', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => ' COFFEE ')),
+          100::bigint, 'written in another case and with spaces, too');
+SELECT is((SELECT category FROM jobspy.loyalty_purchases WHERE external_id = 'bd-c2'), 'coffee', 'and is stored as the multiplier''s');
+SELECT is((SELECT replayed FROM jobspy.record_purchase('bd-cafe', 'bd-c2', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => 'Coffee')),
+          true, 'a replay in any spelling is a replay');
+SELECT throws_ok($$SELECT jobspy.record_purchase('bd-cafe', 'bd-c3', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => '')$$,
+                 '22023', NULL, 'an empty category is refused');
+SELECT throws_ok($$SELECT jobspy.record_purchase('bd-cafe', 'bd-c3', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB', category => 'hot drinks')$$,
+                 '22023', NULL, 'so is one no multiplier could have');
+
+-- Rules bounded up front.
+SELECT throws_ok($$SELECT jobspy.set_business_rules('bd-cafe', points_lifetime => '1000000 years')$$, '22023', NULL,
+                 'a points lifetime over 100 years is refused');
+SELECT throws_ok($$SELECT jobspy.set_loyalty_programme(tier_window => '1000000 years')$$, '22023', NULL,
+                 'so is a tier window over 100 years');
+SELECT is((SELECT points_earned FROM jobspy.record_purchase('bd-cafe', 'bd-c4', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB')),
+          50::bigint, 'purchases go on earning');
+
+SELECT * FROM finish();
+ROLLBACK;
