@@ -37,14 +37,17 @@ CREATE TABLE jobspy.customer_balance_transactions (
     invoice_id     uuid REFERENCES jobspy.invoices (id) ON DELETE RESTRICT,
     created_at     timestamptz NOT NULL DEFAULT jobspy.now(),
     CHECK ((amount_cents > 0 AND credit_note_id IS NOT NULL AND invoice_id IS NULL)
-           OR (amount_cents < 0 AND invoice_id IS NOT NULL AND credit_note_id IS NULL))
+           OR (invoice_id IS NOT NULL AND credit_note_id IS NULL))
 );
 COMMENT ON TABLE jobspy.customer_balance_transactions IS
-    'a customer''s credit balance per currency: credits from credit notes (positive) and what invoices used of it (negative); the sum never goes below zero';
+    'a customer''s credit balance per currency: credits from credit notes (positive, credit_note_id), what invoices used of it at finalization (negative, invoice_id) and gave back when voided (positive, invoice_id); the sum never goes below zero';
 CREATE INDEX customer_balance_transactions_customer_idx
     ON jobspy.customer_balance_transactions (customer_id, currency);
 CREATE INDEX customer_balance_transactions_credit_note_idx ON jobspy.customer_balance_transactions (credit_note_id);
-CREATE INDEX customer_balance_transactions_invoice_idx ON jobspy.customer_balance_transactions (invoice_id);
+-- An invoice uses the balance once, at finalization, and gives it back
+-- once, when voided.
+CREATE UNIQUE INDEX customer_balance_transactions_invoice_idx
+    ON jobspy.customer_balance_transactions (invoice_id, (amount_cents > 0)) WHERE invoice_id IS NOT NULL;
 CREATE TRIGGER customer_balance_transactions_audit AFTER INSERT OR UPDATE OR DELETE
     ON jobspy.customer_balance_transactions FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
 SELECT pg_catalog.pg_extension_config_dump('jobspy.customer_balance_transactions', '');
