@@ -1,10 +1,11 @@
--- Invoices against writers around the functions: lines never leave or
--- join a finalized invoice, a finalized invoice is never deleted, a draft's
--- amounts stay its lines'; a voided invoice gives back the credit balance
--- it used and a removed draft its coupon; number formats, line
--- descriptions and repeated status changes are refused clearly.
+-- Invoices against writers around the functions and against giving money
+-- back twice: lines never leave or join a finalized invoice, a finalized
+-- invoice is never deleted, a draft's amounts stay its lines'; a voided
+-- invoice gives back the credit balance it used and a removed draft its
+-- coupon; number formats, line descriptions and repeated status changes are
+-- refused clearly; a credit note returns only money paid and not refunded.
 BEGIN;
-SELECT plan(37);
+SELECT plan(45);
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
 
@@ -132,6 +133,33 @@ SELECT jobspy.void_invoice(:'twice');
 SELECT throws_ok(format($$SELECT jobspy.void_invoice(%L)$$, :'twice'), 'JS506', NULL, 'nor a void one voided again');
 SELECT is((SELECT count(*) FROM jobspy.outbox_events WHERE entity_id = :'twice' AND topic = 'billing.invoice.void'),
           1::bigint, 'one billing.invoice.void');
+
+-- ---- a credit note and a refund never return the same money ------------------
+INSERT INTO jobspy.users (id, email) VALUES ('b9000000-0000-4000-8000-000000000002', 'guard2@example.com');
+SELECT jobspy.create_customer('b9000000-0000-4000-8000-000000000002') AS c2 \gset
+SELECT pg_temp.invoice(:'c2', 1000) AS r1 \gset
+SELECT jobspy.record_payment('guardpay', 'ch_r1', :'c2', 1000, 'USD', 'succeeded', :'r1') AS pay1 \gset
+SELECT jobspy.refund_payment(:'pay1', 1000);
+SELECT throws_ok(format($$SELECT jobspy.create_credit_note(%L, 1000)$$, :'r1'), 'JS509', NULL,
+                 'a paid invoice refunded in full credits nothing more to the balance');
+SELECT throws_ok(format($$SELECT jobspy.create_credit_note(%L, 1)$$, :'r1'), 'JS509', NULL, 'not even 1');
+SELECT pg_temp.invoice(:'c2', 1000) AS r2 \gset
+SELECT jobspy.record_payment('guardpay', 'ch_r2', :'c2', 1000, 'USD', 'succeeded', :'r2') AS pay2 \gset
+SELECT jobspy.refund_payment(:'pay2', 400);
+SELECT lives_ok(format($$SELECT jobspy.create_credit_note(%L, 500)$$, :'r2'), 'refunded 400 of 1000: a note of 500');
+SELECT throws_ok(format($$SELECT jobspy.create_credit_note(%L, 101)$$, :'r2'), 'JS509', NULL,
+                 'leaves 100 to credit, not 101');
+SELECT lives_ok(format($$SELECT jobspy.create_credit_note(%L, 100)$$, :'r2'), 'the last 100');
+SELECT is(pg_temp.balance(:'c2'), 600::bigint, 'the notes credited 600');
+-- Paid by the balance (600) and a payment (400) refunded: only the 600 goes back.
+SELECT pg_temp.invoice(:'c2', 1000) AS r3 \gset
+SELECT jobspy.record_payment('guardpay', 'ch_r3', :'c2', 400, 'USD', 'succeeded', :'r3') AS pay3 \gset
+SELECT jobspy.refund_payment(:'pay3', 400);
+SELECT throws_ok(format($$SELECT jobspy.create_credit_note(%L, 601)$$, :'r3'), 'JS509', NULL,
+                 'what the refund returned is not credited again');
+SELECT jobspy.create_credit_note(:'r3', 600) AS n3 \gset
+SELECT is((SELECT row(due_reduction_cents, balance_credit_cents)::text FROM jobspy.credit_notes WHERE id = :'n3'),
+          '(0,600)', 'what the balance paid goes back to it');
 
 SELECT * FROM finish();
 ROLLBACK;
