@@ -37,14 +37,17 @@ CREATE TABLE jobspy.customer_balance_transactions (
     invoice_id     uuid REFERENCES jobspy.invoices (id) ON DELETE RESTRICT,
     created_at     timestamptz NOT NULL DEFAULT jobspy.now(),
     CHECK ((amount_cents > 0 AND credit_note_id IS NOT NULL AND invoice_id IS NULL)
-           OR (amount_cents < 0 AND invoice_id IS NOT NULL AND credit_note_id IS NULL))
+           OR (invoice_id IS NOT NULL AND credit_note_id IS NULL))
 );
 COMMENT ON TABLE jobspy.customer_balance_transactions IS
-    'a customer''s credit balance per currency: credits from credit notes (positive) and what invoices used of it (negative); the sum never goes below zero';
+    'a customer''s credit balance per currency: credits from credit notes (positive, credit_note_id), what invoices used of it at finalization (negative, invoice_id) and gave back when voided (positive, invoice_id); the sum never goes below zero';
 CREATE INDEX customer_balance_transactions_customer_idx
     ON jobspy.customer_balance_transactions (customer_id, currency);
 CREATE INDEX customer_balance_transactions_credit_note_idx ON jobspy.customer_balance_transactions (credit_note_id);
-CREATE INDEX customer_balance_transactions_invoice_idx ON jobspy.customer_balance_transactions (invoice_id);
+-- An invoice uses the balance once, at finalization, and gives it back
+-- once, when voided.
+CREATE UNIQUE INDEX customer_balance_transactions_invoice_idx
+    ON jobspy.customer_balance_transactions (invoice_id, (amount_cents > 0)) WHERE invoice_id IS NOT NULL;
 CREATE TRIGGER customer_balance_transactions_audit AFTER INSERT OR UPDATE OR DELETE
     ON jobspy.customer_balance_transactions FOR EACH ROW EXECUTE FUNCTION jobspy.audit_trigger();
 SELECT pg_catalog.pg_extension_config_dump('jobspy.customer_balance_transactions', '');
@@ -111,21 +114,31 @@ CREATE FUNCTION jobspy.create_credit_note(invoice_id uuid, amount bigint, reason
 DECLARE
     v_inv jobspy.invoices;
     v_credited bigint;
+    v_returned bigint;
     v_reduce bigint;
     v_count integer;
+    v_payments bigint;
+    v_net bigint;
+    v_refunded bigint;
+    v_paid bigint;
     v_id uuid;
 BEGIN
     IF $2 IS NULL OR $2 <= 0 THEN
         RAISE EXCEPTION 'a credit note''s amount must be positive' USING ERRCODE = '22023',
             DETAIL = 'Amounts are whole numbers of the invoice currency''s minor units.';
     END IF;
+    -- A refund locks its payment and then the invoice it pays: the
+    -- invoice's payments first here too, so that a note and a refund of
+    -- the same money take turns, each seeing what the other returned.
+    PERFORM FROM jobspy.payments p WHERE p.invoice_id = $1 FOR SHARE;
     v_inv := jobspy.billing_lock_invoice($1);
     IF v_inv.status NOT IN ('open', 'paid', 'uncollectible') THEN
         RAISE EXCEPTION 'a % invoice takes no credit note', v_inv.status USING ERRCODE = '55000',
             HINT = CASE v_inv.status WHEN 'draft' THEN 'Change a draft''s lines instead.'
                                      ELSE 'A void invoice is owed nothing.' END;
     END IF;
-    SELECT coalesce(sum(n.amount_cents), 0), count(*) INTO v_credited, v_count
+    SELECT coalesce(sum(n.amount_cents), 0), coalesce(sum(n.balance_credit_cents), 0), count(*)
+      INTO v_credited, v_returned, v_count
       FROM jobspy.credit_notes n WHERE n.invoice_id = $1;
     IF v_credited + $2 > v_inv.total_cents THEN
         RAISE EXCEPTION 'credit notes of invoice % would total % of its % %', v_inv.invoice_number,
@@ -135,6 +148,27 @@ BEGIN
     END IF;
     -- What is still due is reduced first; what was paid is credited.
     v_reduce := CASE WHEN v_inv.status = 'paid' THEN 0 ELSE least($2, v_inv.amount_due_cents) END;
+    IF $2 > v_reduce THEN
+        -- Only money paid and not yet returned goes back, by a note or by a
+        -- refund: what the invoice's payments took less their refunds (a
+        -- refund lowers amount_paid_cents only while the invoice is not
+        -- paid), and what the customer's balance paid of it.
+        SELECT count(*), coalesce(sum(p.amount_cents - p.refunded_amount_cents), 0),
+               coalesce(sum(p.refunded_amount_cents), 0)
+          INTO v_payments, v_net, v_refunded
+          FROM jobspy.payments p WHERE p.invoice_id = $1 AND p.collected;
+        v_paid := CASE WHEN v_payments > 0 THEN least(v_inv.amount_paid_cents, v_net) ELSE v_inv.amount_paid_cents END
+                  + v_inv.balance_applied_cents;
+        IF $2 - v_reduce > v_paid - v_returned THEN
+            RAISE EXCEPTION 'a credit note of % would return % of invoice % to the balance, but % of it is paid and not returned',
+                            $2, $2 - v_reduce, v_inv.invoice_number, v_paid - v_returned
+                USING ERRCODE = 'JS509',
+                      DETAIL = format('Paid %s (balance %s), refunded %s, returned by credit notes %s, due %s %s.',
+                                      v_inv.amount_paid_cents, v_inv.balance_applied_cents, v_refunded, v_returned,
+                                      v_inv.amount_due_cents, v_inv.currency),
+                      HINT = 'Money a refund returned is returned already; credit at most what is due and paid.';
+        END IF;
+    END IF;
     INSERT INTO jobspy.credit_notes AS n (invoice_id, customer_id, credit_note_number, currency, amount_cents,
                                           due_reduction_cents, balance_credit_cents, reason)
     VALUES ($1, v_inv.customer_id, format('%s-CN-%s', v_inv.invoice_number, lpad((v_count + 1)::text, 2, '0')),
@@ -161,7 +195,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.create_credit_note(uuid, bigint, text) IS
-    'corrects a finalized invoice: reduces its amount due (an invoice then owing nothing is paid), and credits what was paid to the customer''s balance; credit notes never exceed the invoice''s total (JS509)';
+    'corrects a finalized invoice: reduces its amount due (an invoice then owing nothing is paid), and credits what was paid to the customer''s balance; credit notes never exceed the invoice''s total, nor credit to the balance more than was paid and not refunded or credited before (JS509)';
 
 REVOKE ALL ON FUNCTION
     jobspy.billing_ledger_append_only(),

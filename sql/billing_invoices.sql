@@ -11,10 +11,13 @@ CREATE TABLE jobspy.invoice_series (
                 CHECK (format LIKE '%{N%' AND length(format) <= 100),
     yearly_reset boolean NOT NULL DEFAULT false,
     year        integer,
-    last_number bigint NOT NULL DEFAULT 0 CHECK (last_number >= 0)
+    last_number bigint NOT NULL DEFAULT 0 CHECK (last_number >= 0),
+    -- A count that starts again each year repeats its numbers unless the
+    -- year is in them.
+    CHECK (NOT yearly_reset OR format LIKE '%{YYYY}%')
 );
 COMMENT ON TABLE jobspy.invoice_series IS
-    'invoice number series: a format ({YYYY} the year, {N...} the number padded to as many digits as Ns), an optional yearly reset, the last number given';
+    'invoice number series: a format ({YYYY} the year, {N...} the number padded to as many digits as Ns), an optional yearly reset (its format must hold {YYYY}), the last number given';
 -- Every row is kept by pg_dump, the counters with it.  The default series
 -- is made by its first invoice rather than by CREATE EXTENSION, so that a
 -- restore does not meet an installed copy of it.
@@ -109,7 +112,8 @@ INSERT INTO jobspy.invoice_transitions VALUES
     ('uncollectible', 'paid'), ('uncollectible', 'void');
 
 -- Lines change only on a draft; a finalized invoice keeps its number,
--- customer, currency and amounts for every writer.
+-- customer, currency and amounts for every writer.  A line moved to
+-- another invoice leaves one and joins the other: both must be drafts.
 CREATE FUNCTION jobspy.invoice_lines_only_on_drafts() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -119,6 +123,9 @@ DECLARE
 BEGIN
     SELECT i.status INTO v_status FROM jobspy.invoices i
      WHERE i.id = CASE WHEN TG_OP = 'DELETE' THEN OLD.invoice_id ELSE NEW.invoice_id END;
+    IF TG_OP = 'UPDATE' AND v_status IS NOT DISTINCT FROM 'draft' AND NEW.invoice_id IS DISTINCT FROM OLD.invoice_id THEN
+        SELECT i.status INTO v_status FROM jobspy.invoices i WHERE i.id = OLD.invoice_id;
+    END IF;
     IF v_status IS DISTINCT FROM 'draft' AND v_status IS NOT NULL THEN
         RAISE EXCEPTION 'invoice lines cannot change once the invoice is finalized (%)', v_status
             USING ERRCODE = 'JS507', HINT = 'Correct a finalized invoice with a credit note.';
@@ -127,19 +134,91 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.invoice_lines_only_on_drafts() IS
-    'trigger: raises JS507 when a line of a finalized invoice would be added, changed or removed';
+    'trigger: raises JS507 when a line of a finalized invoice would be added, changed, removed or moved to or from it';
 CREATE TRIGGER invoice_lines_only_on_drafts BEFORE INSERT OR UPDATE OR DELETE ON jobspy.invoice_lines
     FOR EACH ROW EXECUTE FUNCTION jobspy.invoice_lines_only_on_drafts();
+-- A description holds no card number, whoever writes it; only one with 13
+-- digits or more can (looks_like_card_number), so others skip the call.
+CREATE TRIGGER invoice_lines_no_card_numbers BEFORE INSERT OR UPDATE OF description ON jobspy.invoice_lines
+    FOR EACH ROW WHEN (NEW.description ~ '[0-9](?:[^0-9]*[0-9]){12}')
+    EXECUTE FUNCTION jobspy.billing_refuse_card_numbers('description');
+
+-- A draft's amounts are computed from its lines by add_invoice_line and
+-- apply_invoice_coupon, each in the statement after the lines it writes.
+-- A line changed or removed any other way would leave them behind: at the
+-- commit its invoice's subtotal and tax must still be its lines' sums, and
+-- its discount at least theirs (a subscription's coupon and a provider's
+-- discount are the invoice's own).  A new line is checked by
+-- finalize_invoice rather than here, so that add_invoice_line, a renewal
+-- run's thousands of calls, queues nothing for the commit.
+CREATE FUNCTION jobspy.invoice_lines_match_invoice() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- (an invoice removed since, a voided draft, passes)
+    PERFORM jobspy.invoice_check_amounts(i) FROM jobspy.invoices i
+      WHERE i.id IN (OLD.invoice_id, CASE WHEN TG_OP = 'UPDATE' THEN NEW.invoice_id END);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_lines_match_invoice() IS
+    'constraint trigger: raises JS507 at the commit when a changed or removed line leaves its invoice''s amounts other than its lines'' sums';
+CREATE CONSTRAINT TRIGGER invoice_lines_match_invoice
+    AFTER UPDATE OF invoice_id, quantity, unit_amount, amount, discount, tax, tax_rate_bp OR DELETE
+    ON jobspy.invoice_lines DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION jobspy.invoice_lines_match_invoice();
+
+-- internal: an invoice's subtotal and tax are its lines' sums and its
+-- discount at least theirs, else JS507; returns how many lines it has.
+CREATE FUNCTION jobspy.invoice_check_amounts(inv jobspy.invoices) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v record;
+BEGIN
+    SELECT count(*) AS lines, coalesce(sum(l.amount), 0) AS amount, coalesce(sum(l.tax), 0) AS tax,
+           coalesce(sum(l.discount), 0) AS discount
+      INTO v
+      FROM jobspy.invoice_lines l WHERE l.invoice_id = inv.id;
+    IF v.amount <> inv.amount_cents OR v.tax <> inv.tax_cents OR v.discount > inv.discount_cents THEN
+        RAISE EXCEPTION 'invoice %''s amounts do not match its lines', inv.id USING ERRCODE = 'JS507',
+            DETAIL = format('Invoice: subtotal %s, discount %s, tax %s; lines: %s, %s, %s.', inv.amount_cents,
+                            inv.discount_cents, inv.tax_cents, v.amount, v.discount, v.tax),
+            HINT = 'Lines are added with jobspy.add_invoice_line; a wrong draft is voided (deleted) and made again.';
+    END IF;
+    RETURN v.lines;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_check_amounts(jobspy.invoices) IS
+    'internal: raises JS507 when an invoice''s subtotal or tax is not its lines'' sum, or its discount is below theirs; returns its number of lines';
+
+-- internal: JS506 unless the status may change from one to the other.
+CREATE FUNCTION jobspy.invoice_check_transition(from_status text, to_status text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF $1 = $2 THEN
+        RAISE EXCEPTION 'illegal invoice transition from % to %', $1, $2 USING ERRCODE = 'JS506',
+            DETAIL = format('The invoice is %s already.', $1);
+    END IF;
+    IF NOT EXISTS (SELECT FROM jobspy.invoice_transitions t WHERE t.from_status = $1 AND t.to_status = $2) THEN
+        RAISE EXCEPTION 'illegal invoice transition from % to %', $1, $2 USING ERRCODE = 'JS506';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_check_transition(text, text) IS
+    'internal: raises JS506 when jobspy.invoice_transitions does not list the change (the same status again included)';
 
 CREATE FUNCTION jobspy.invoices_check_change() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF NEW.status IS DISTINCT FROM OLD.status
-       AND NOT EXISTS (SELECT FROM jobspy.invoice_transitions t
-                        WHERE t.from_status = OLD.status AND t.to_status = NEW.status) THEN
-        RAISE EXCEPTION 'illegal invoice transition from % to %', OLD.status, NEW.status USING ERRCODE = 'JS506';
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        PERFORM jobspy.invoice_check_transition(OLD.status, NEW.status);
     END IF;
     IF OLD.status <> 'draft'
        AND (NEW.customer_id, NEW.currency, NEW.series, NEW.invoice_number, NEW.amount_cents, NEW.discount_cents,
@@ -184,6 +263,23 @@ COMMENT ON FUNCTION jobspy.invoices_start_as_draft() IS
 CREATE TRIGGER invoices_start_as_draft BEFORE INSERT ON jobspy.invoices
     FOR EACH ROW WHEN (NEW.status <> 'draft' OR NEW.invoice_number IS NOT NULL)
     EXECUTE FUNCTION jobspy.invoices_start_as_draft();
+
+-- A finalized invoice is never removed, whoever deletes: its number would
+-- leave a gap in its series.  A draft may go (void_invoice deletes it).
+CREATE FUNCTION jobspy.invoices_keep_finalized() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'invoice % (%) is finalized and cannot be deleted', OLD.invoice_number, OLD.status
+        USING ERRCODE = 'JS507', HINT = 'Void it with jobspy.void_invoice: its number stays, marked void.';
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoices_keep_finalized() IS
+    'trigger: raises JS507 when an invoice other than a draft without a number would be deleted';
+CREATE TRIGGER invoices_keep_finalized BEFORE DELETE ON jobspy.invoices
+    FOR EACH ROW WHEN (OLD.status <> 'draft' OR OLD.invoice_number IS NOT NULL)
+    EXECUTE FUNCTION jobspy.invoices_keep_finalized();
 
 -- internal: the invoice, locked, else 22023.
 CREATE FUNCTION jobspy.billing_lock_invoice(invoice_id uuid) RETURNS jobspy.invoices
@@ -257,6 +353,11 @@ BEGIN
         RAISE EXCEPTION 'an invoice number format needs {N...} for the number' USING ERRCODE = '22023',
             HINT = 'For example ''INV-{YYYY}-{NNNNNN}''.';
     END IF;
+    IF $3 AND position('{YYYY}' IN $2) = 0 THEN
+        -- Counting from 1 again each year would give last year's numbers again.
+        RAISE EXCEPTION 'a series that starts again each year needs {YYYY} in its format' USING ERRCODE = '22023',
+            HINT = 'For example ''INV-{YYYY}-{NNNNNN}'', or no yearly_reset.';
+    END IF;
     INSERT INTO jobspy.invoice_series AS s (series, format, yearly_reset) VALUES ($1, $2, coalesce($3, false));
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'invoice series "%" already exists', $1 USING ERRCODE = '23505';
@@ -285,6 +386,9 @@ DECLARE
 BEGIN
     IF $2 IS NULL OR $3 IS NULL OR $4 IS NULL THEN
         RAISE EXCEPTION 'description, quantity and unit_amount must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF length($2) NOT BETWEEN 1 AND 500 THEN
+        RAISE EXCEPTION 'a line''s description is 1 to 500 characters, not %', length($2) USING ERRCODE = '22023';
     END IF;
     IF $3 <= 0 THEN
         RAISE EXCEPTION 'quantity must be positive' USING ERRCODE = '22023',
@@ -351,7 +455,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.add_invoice_line(uuid, text, bigint, bigint, text, integer, bigint, timestamptz, timestamptz) IS
-    'adds a line to a draft invoice (JS507 otherwise; 55000 once a coupon is applied): quantity x unit_amount less a discount, tax per line at tax_rate_bp of what is left rounded halves away from zero, the period it bills; the invoice''s amounts follow';
+    'adds a line to a draft invoice (JS507 otherwise; 55000 once a coupon is applied; 22023 for a description that is not 1 to 500 characters, JS502 for one holding a card number): quantity x unit_amount less a discount, tax per line at tax_rate_bp of what is left rounded halves away from zero, the period it bills; the invoice''s amounts follow';
 
 -- The next number of a series, taken in the caller's transaction: the
 -- series row stays locked until it ends, so finalizations of one series
@@ -501,7 +605,7 @@ BEGIN
         RAISE EXCEPTION 'invoice % is already finalized (% %)', $1, v_inv.status, v_inv.invoice_number
             USING ERRCODE = '55000';
     END IF;
-    IF NOT EXISTS (SELECT FROM jobspy.invoice_lines l WHERE l.invoice_id = $1) THEN
+    IF jobspy.invoice_check_amounts(v_inv) = 0 THEN
         RAISE EXCEPTION 'invoice % has no lines', $1 USING ERRCODE = '55000';
     END IF;
     IF v_inv.total_cents < 0 THEN
@@ -531,6 +635,28 @@ $$;
 COMMENT ON FUNCTION jobspy.finalize_invoice(uuid) IS
     'finalizes a draft: gives it the next gapless number of its series, takes what the customer''s credit balance can pay, and opens it (an invoice owing nothing is paid at once), writes billing.invoice.finalized to the outbox; returns the number';
 
+-- A draft's coupon was redeemed for it under the key invoice:<id>; the
+-- draft removed, the redemption goes too, under the coupon's row lock as
+-- loyalty takes redemptions, so that it counts against no limit.
+CREATE FUNCTION jobspy.invoice_release_coupon(inv jobspy.invoices) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM FROM jobspy.loyalty_coupons c WHERE c.id = inv.coupon_id FOR UPDATE;
+    WITH gone AS (
+        DELETE FROM jobspy.loyalty_coupon_redemptions x
+         USING jobspy.customers c
+         WHERE c.id = inv.customer_id AND x.user_id = c.user_id AND x.idempotency_key = 'invoice:' || inv.id
+           AND x.coupon_id = inv.coupon_id
+        RETURNING x.coupon_id)
+    UPDATE jobspy.loyalty_coupons c SET times_redeemed = c.times_redeemed - 1
+      FROM gone WHERE c.id = gone.coupon_id AND c.times_redeemed > 0;
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_release_coupon(jobspy.invoices) IS
+    'internal: gives back the coupon redemption of a draft invoice being removed (key invoice:<id>), so that it counts against no limit';
+
 CREATE FUNCTION jobspy.void_invoice(invoice_id uuid) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -539,7 +665,11 @@ DECLARE
     v_inv jobspy.invoices := jobspy.billing_lock_invoice($1);
 BEGIN
     IF v_inv.status = 'draft' THEN
-        -- A draft has no number to account for: it is simply removed.
+        -- A draft has no number to account for: it is simply removed, and
+        -- its coupon's redemption with it.
+        IF v_inv.coupon_id IS NOT NULL THEN
+            PERFORM jobspy.invoice_release_coupon(v_inv);
+        END IF;
         DELETE FROM jobspy.invoices i WHERE i.id = $1;
         RETURN;
     END IF;
@@ -547,23 +677,31 @@ BEGIN
         RAISE EXCEPTION 'invoice % has payments and cannot be voided', v_inv.invoice_number USING ERRCODE = '55000',
             HINT = 'Refund the payments, or issue a credit note.';
     END IF;
+    PERFORM jobspy.invoice_check_transition(v_inv.status, 'void');
     UPDATE jobspy.invoices i SET status = 'void', voided_at = jobspy.now() WHERE i.id = $1;
+    IF v_inv.balance_applied_cents > 0 THEN
+        -- What the customer's credit balance paid of it is theirs again.
+        INSERT INTO jobspy.customer_balance_transactions (customer_id, currency, amount_cents, invoice_id)
+        VALUES (v_inv.customer_id, v_inv.currency, v_inv.balance_applied_cents, $1);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION jobspy.void_invoice(uuid) IS
-    'voids an open or uncollectible invoice without payments (its number stays, marked void); a draft is deleted';
+    'voids an open or uncollectible invoice without payments (its number stays, marked void; what the customer''s credit balance paid of it goes back to the balance; JS506 when it is void already); a draft is deleted and its coupon''s redemption given back';
 
 CREATE FUNCTION jobspy.mark_invoice_uncollectible(invoice_id uuid) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    v_inv jobspy.invoices := jobspy.billing_lock_invoice($1);
 BEGIN
-    PERFORM jobspy.billing_lock_invoice($1);
+    PERFORM jobspy.invoice_check_transition(v_inv.status, 'uncollectible');
     UPDATE jobspy.invoices i SET status = 'uncollectible' WHERE i.id = $1;
 END
 $$;
 COMMENT ON FUNCTION jobspy.mark_invoice_uncollectible(uuid) IS
-    'marks an open invoice uncollectible (JS506 from another status); it may still be paid or voided';
+    'marks an open invoice uncollectible (JS506 from another status, uncollectible included); it may still be paid or voided';
 
 -- ------------------------------------------------------ renewal invoices
 
@@ -757,6 +895,10 @@ COMMENT ON VIEW jobspy.overdue_invoices IS
 
 REVOKE ALL ON FUNCTION
     jobspy.invoice_lines_only_on_drafts(),
+    jobspy.invoice_lines_match_invoice(),
+    jobspy.invoice_check_amounts(jobspy.invoices),
+    jobspy.invoice_check_transition(text, text),
+    jobspy.invoices_keep_finalized(),
     jobspy.invoices_check_change(),
     jobspy.invoices_start_as_draft(),
     jobspy.billing_lock_invoice(uuid),
@@ -768,6 +910,7 @@ REVOKE ALL ON FUNCTION
     jobspy.invoice_reserve_numbers(text, timestamptz, bigint),
     jobspy.invoice_release_numbers(),
     jobspy.finalize_invoice(uuid),
+    jobspy.invoice_release_coupon(jobspy.invoices),
     jobspy.void_invoice(uuid),
     jobspy.mark_invoice_uncollectible(uuid),
     jobspy.subscription_discount(jobspy.subscriptions, timestamptz, bigint, text),

@@ -203,7 +203,10 @@ RESET ROLE;
 
 -- Deleting a live subscription ends its MRR.
 DELETE FROM jobspy.payments WHERE subscription_id = :'sd';
+-- (its finalized invoices go too, past the trigger that keeps them)
+ALTER TABLE jobspy.invoices DISABLE TRIGGER invoices_keep_finalized;
 DELETE FROM jobspy.invoices WHERE subscription_id = :'sd';
+ALTER TABLE jobspy.invoices ENABLE TRIGGER invoices_keep_finalized;
 DELETE FROM jobspy.subscriptions WHERE id = :'sd';
 SELECT is((SELECT mrr FROM jobspy.subscription_mrr_changes WHERE subscription_id = :'sd' ORDER BY id DESC LIMIT 1),
           0::bigint, 'a deleted subscription''s MRR drops to 0');
