@@ -106,6 +106,28 @@ $$;
 COMMENT ON FUNCTION jobspy.customer_balance_apply(jobspy.invoices) IS
     'internal: takes what the customer''s credit balance can pay of an invoice being finalized, under the customer''s row lock; returns it';
 
+-- Only money paid and not yet returned goes back, by a credit note or by a
+-- refund: what the invoice's payments took less their refunds (a refund
+-- lowers amount_paid_cents only while the invoice is not paid), and what
+-- the customer's balance paid of it, less what notes credited back.
+CREATE FUNCTION jobspy.invoice_unreturned(inv jobspy.invoices) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_payments bigint;
+    v_net bigint;
+BEGIN
+    SELECT count(*), coalesce(sum(p.amount_cents - p.refunded_amount_cents), 0) INTO v_payments, v_net
+      FROM jobspy.payments p WHERE p.invoice_id = inv.id AND p.collected;
+    RETURN CASE WHEN v_payments > 0 THEN least(inv.amount_paid_cents, v_net) ELSE inv.amount_paid_cents END
+           + inv.balance_applied_cents
+           - (SELECT coalesce(sum(n.balance_credit_cents), 0) FROM jobspy.credit_notes n WHERE n.invoice_id = inv.id);
+END
+$$;
+COMMENT ON FUNCTION jobspy.invoice_unreturned(jobspy.invoices) IS
+    'internal: what was paid on an invoice (by payments, net of refunds, and by the credit balance) and not yet credited back by a credit note: the most a refund or a note may return';
+
 CREATE FUNCTION jobspy.create_credit_note(invoice_id uuid, amount bigint, reason text DEFAULT NULL)
     RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -114,13 +136,9 @@ CREATE FUNCTION jobspy.create_credit_note(invoice_id uuid, amount bigint, reason
 DECLARE
     v_inv jobspy.invoices;
     v_credited bigint;
-    v_returned bigint;
     v_reduce bigint;
     v_count integer;
-    v_payments bigint;
-    v_net bigint;
-    v_refunded bigint;
-    v_paid bigint;
+    v_unreturned bigint;
     v_id uuid;
 BEGIN
     IF $2 IS NULL OR $2 <= 0 THEN
@@ -137,8 +155,8 @@ BEGIN
             HINT = CASE v_inv.status WHEN 'draft' THEN 'Change a draft''s lines instead.'
                                      ELSE 'A void invoice is owed nothing.' END;
     END IF;
-    SELECT coalesce(sum(n.amount_cents), 0), coalesce(sum(n.balance_credit_cents), 0), count(*)
-      INTO v_credited, v_returned, v_count
+    SELECT coalesce(sum(n.amount_cents), 0), count(*)
+      INTO v_credited, v_count
       FROM jobspy.credit_notes n WHERE n.invoice_id = $1;
     IF v_credited + $2 > v_inv.total_cents THEN
         RAISE EXCEPTION 'credit notes of invoice % would total % of its % %', v_inv.invoice_number,
@@ -149,23 +167,13 @@ BEGIN
     -- What is still due is reduced first; what was paid is credited.
     v_reduce := CASE WHEN v_inv.status = 'paid' THEN 0 ELSE least($2, v_inv.amount_due_cents) END;
     IF $2 > v_reduce THEN
-        -- Only money paid and not yet returned goes back, by a note or by a
-        -- refund: what the invoice's payments took less their refunds (a
-        -- refund lowers amount_paid_cents only while the invoice is not
-        -- paid), and what the customer's balance paid of it.
-        SELECT count(*), coalesce(sum(p.amount_cents - p.refunded_amount_cents), 0),
-               coalesce(sum(p.refunded_amount_cents), 0)
-          INTO v_payments, v_net, v_refunded
-          FROM jobspy.payments p WHERE p.invoice_id = $1 AND p.collected;
-        v_paid := CASE WHEN v_payments > 0 THEN least(v_inv.amount_paid_cents, v_net) ELSE v_inv.amount_paid_cents END
-                  + v_inv.balance_applied_cents;
-        IF $2 - v_reduce > v_paid - v_returned THEN
+        v_unreturned := jobspy.invoice_unreturned(v_inv);
+        IF $2 - v_reduce > v_unreturned THEN
             RAISE EXCEPTION 'a credit note of % would return % of invoice % to the balance, but % of it is paid and not returned',
-                            $2, $2 - v_reduce, v_inv.invoice_number, v_paid - v_returned
+                            $2, $2 - v_reduce, v_inv.invoice_number, v_unreturned
                 USING ERRCODE = 'JS509',
-                      DETAIL = format('Paid %s (balance %s), refunded %s, returned by credit notes %s, due %s %s.',
-                                      v_inv.amount_paid_cents, v_inv.balance_applied_cents, v_refunded, v_returned,
-                                      v_inv.amount_due_cents, v_inv.currency),
+                      DETAIL = format('Paid %s (balance %s), due %s %s.', v_inv.amount_paid_cents,
+                                      v_inv.balance_applied_cents, v_inv.amount_due_cents, v_inv.currency),
                       HINT = 'Money a refund returned is returned already; credit at most what is due and paid.';
         END IF;
     END IF;
@@ -200,6 +208,7 @@ COMMENT ON FUNCTION jobspy.create_credit_note(uuid, bigint, text) IS
 REVOKE ALL ON FUNCTION
     jobspy.billing_ledger_append_only(),
     jobspy.customer_balance_apply(jobspy.invoices),
+    jobspy.invoice_unreturned(jobspy.invoices),
     jobspy.create_credit_note(uuid, bigint, text)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.create_credit_note(uuid, bigint, text) TO jobspy_app, jobspy_admin;

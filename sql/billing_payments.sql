@@ -430,6 +430,7 @@ CREATE FUNCTION jobspy.refund_payment(payment_id uuid, amount bigint, reason tex
 DECLARE
     v jobspy.payments;
     r jobspy.refunds;
+    v_inv jobspy.invoices;
     v_previous text;
 BEGIN
     IF $2 IS NULL OR $2 <= 0 THEN
@@ -463,6 +464,18 @@ BEGIN
                         v.amount_cents - v.refunded_amount_cents
             USING ERRCODE = '23514',
                   DETAIL = format('Paid %s %s, refunded %s.', v.amount_cents, v.currency, v.refunded_amount_cents);
+    END IF;
+    -- Money of an invoice that a credit note gave back to the customer's
+    -- balance is not refunded as well; the invoice is locked after the
+    -- payment, the order a credit note takes them in.
+    IF v.invoice_id IS NOT NULL THEN
+        v_inv := jobspy.billing_lock_invoice(v.invoice_id);
+        IF $2 > jobspy.invoice_unreturned(v_inv) THEN
+            RAISE EXCEPTION 'a refund of % exceeds what was paid on invoice % and not returned (%)', $2,
+                            v_inv.invoice_number, jobspy.invoice_unreturned(v_inv)
+                USING ERRCODE = '23514',
+                      HINT = 'A credit note of the invoice credited the customer''s balance with that money already.';
+        END IF;
     END IF;
     -- The same provider refund id on another payment of the provider, being
     -- refunded at the same moment, is not behind this payment's lock: the
