@@ -238,7 +238,7 @@ BEGIN
                                                paused_at, cancellation_reason)
         VALUES (v.user_id, v.customer_id, obj ->> 'id', jobspy.stripe_ref(obj -> 'customer'), path[1], v.price_id,
                 CASE WHEN v.price_id IS NULL AND ivl IN ('day', 'week', 'month', 'year') THEN ivl END,
-                CASE WHEN v.price_id IS NULL AND sprice ->> 'unit_amount' ~ '^[0-9]{1,18}$' THEN (sprice ->> 'unit_amount')::bigint END,
+                CASE WHEN v.price_id IS NULL AND sprice ->> 'unit_amount' ~ '^[0-9]{1,18}$' THEN jobspy.stripe_minor(sprice ->> 'currency', sprice ->> 'unit_amount') END,
                 CASE WHEN v.price_id IS NULL THEN coalesce((SELECT cu.code FROM jobspy.currencies cu
                                                              WHERE cu.code = upper(sprice ->> 'currency')), 'USD') END,
                 v.quantity, jobspy.stripe_time(obj -> 'billing_cycle_anchor'), v.current_period_start, v.current_period_end,
@@ -295,7 +295,8 @@ DECLARE
     qty    bigint;
     tax    bigint;
     inv    jobspy.invoices;
-    disc   bigint := coalesce((SELECT sum((d ->> 'amount')::bigint) FROM jsonb_array_elements(
+    cur    text := obj ->> 'currency';
+    disc   bigint := coalesce((SELECT sum(jobspy.stripe_minor(cur, d ->> 'amount')) FROM jsonb_array_elements(
                                CASE WHEN jsonb_typeof(obj -> 'total_discount_amounts') = 'array'
                                     THEN obj -> 'total_discount_amounts' ELSE '[]' END) d), 0);
 BEGIN
@@ -304,12 +305,12 @@ BEGIN
      WHERE i.id = stripe_sync_invoice_lines.invoice_id;
     FOR line IN SELECT l FROM jsonb_array_elements(CASE WHEN jsonb_typeof(obj #> '{lines,data}') = 'array'
                                                         THEN obj #> '{lines,data}' ELSE '[]' END) l LOOP
-        amount := (line ->> 'amount')::bigint;
+        amount := jobspy.stripe_minor(cur, line ->> 'amount');
         qty := CASE WHEN line ->> 'quantity' ~ '^[0-9]{1,9}$' THEN (line ->> 'quantity')::bigint END;
         IF qty IS NULL OR qty = 0 OR amount % qty <> 0 THEN
             qty := 1;
         END IF;
-        tax := coalesce((SELECT sum((t ->> 'amount')::bigint) FROM jsonb_array_elements(
+        tax := coalesce((SELECT sum(jobspy.stripe_minor(cur, t ->> 'amount')) FROM jsonb_array_elements(
                             CASE WHEN jsonb_typeof(line -> 'taxes') = 'array' THEN line -> 'taxes'
                                  WHEN jsonb_typeof(line -> 'tax_amounts') = 'array' THEN line -> 'tax_amounts'
                                  ELSE '[]' END) t), 0);
@@ -323,7 +324,7 @@ BEGIN
          WHERE i.id = stripe_sync_invoice_lines.invoice_id;
     END IF;
     SELECT i.* INTO inv FROM jobspy.invoices i WHERE i.id = stripe_sync_invoice_lines.invoice_id;
-    IF jsonb_typeof(obj -> 'total') = 'number' AND inv.total_cents <> (obj ->> 'total')::bigint THEN
+    IF jsonb_typeof(obj -> 'total') = 'number' AND inv.total_cents <> jobspy.stripe_minor(cur, obj ->> 'total') THEN
         RAISE EXCEPTION 'invoice % totals % here but % at the provider', obj ->> 'id', inv.total_cents, obj ->> 'total'
             USING ERRCODE = 'JS604',
                   DETAIL = format('Subtotal %s, discount %s, tax %s from %s lines.', inv.amount_cents, inv.discount_cents,
@@ -382,7 +383,8 @@ BEGIN
                    SET status = 'paid',
                        paid_at = coalesce(jobspy.stripe_time(obj #> '{status_transitions,paid_at}'), event_created),
                        amount_paid_cents = CASE WHEN obj ->> 'amount_paid' ~ '^[0-9]{1,18}$'
-                                                THEN (obj ->> 'amount_paid')::bigint ELSE i.total_cents END
+                                                THEN jobspy.stripe_minor(obj ->> 'currency', obj ->> 'amount_paid')
+                                                ELSE i.total_cents END
                  WHERE i.id = inv.id;
             ELSE
                 -- No legal way there: the state machine says why.
@@ -411,6 +413,32 @@ $$;
 COMMENT ON FUNCTION jobspy.stripe_payment_id(jsonb) IS
     'internal: the provider payment id of a Stripe charge, payment intent or refund: the payment intent''s id when there is one, else the charge''s';
 
+-- Stripe's amounts are in their currency's minor units, except ISK and
+-- UGX: they have none, but Stripe keeps their amounts in hundredths for
+-- backward compatibility (500 is 5 ISK), always whole units.  A Stripe
+-- amount as billing's minor units; 22023 for one that is not a whole
+-- number (of units, for those two).
+CREATE FUNCTION jobspy.stripe_minor(currency text, amount text) RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF amount !~ '^-?[0-9]{1,18}$' THEN
+        RAISE EXCEPTION 'a Stripe amount must be a whole number, not "%"', left(amount, 30) USING ERRCODE = '22023';
+    END IF;
+    IF upper(currency) IN ('ISK', 'UGX') THEN
+        IF amount::bigint % 100 <> 0 THEN
+            RAISE EXCEPTION 'a Stripe % amount is whole units in hundredths, not %', upper(currency), amount
+                USING ERRCODE = '22023';
+        END IF;
+        RETURN amount::bigint / 100;
+    END IF;
+    RETURN amount::bigint;
+END
+$$;
+COMMENT ON FUNCTION jobspy.stripe_minor(text, text) IS
+    'internal: a Stripe amount in billing''s minor units (ISK and UGX, which Stripe keeps in hundredths, divided by 100); 22023 when not a whole number';
+
 -- A Stripe amount field in minor units, or 22023.
 CREATE FUNCTION jobspy.stripe_amount(obj jsonb, field text) RETURNS bigint
     LANGUAGE plpgsql IMMUTABLE
@@ -420,7 +448,7 @@ BEGIN
     IF obj ->> field !~ '^[0-9]{1,18}$' THEN
         RAISE EXCEPTION '% % has no valid %', obj ->> 'object', left(obj ->> 'id', 255), field USING ERRCODE = '22023';
     END IF;
-    RETURN (obj ->> field)::bigint;
+    RETURN jobspy.stripe_minor(obj ->> 'currency', obj ->> field);
 END
 $$;
 COMMENT ON FUNCTION jobspy.stripe_amount(jsonb, text) IS
@@ -456,8 +484,11 @@ BEGIN
     IF obj ->> 'object' = 'charge' THEN
         amount := CASE WHEN obj ->> 'amount_captured' ~ '^[1-9][0-9]{0,17}$' THEN jobspy.stripe_amount(obj, 'amount_captured')
                        ELSE jobspy.stripe_amount(obj, 'amount') END;
-        IF obj #>> '{balance_transaction,fee}' ~ '^[0-9]{1,18}$' THEN
-            fee := (obj #>> '{balance_transaction,fee}')::bigint;
+        -- The fee is in the balance transaction's (settlement) currency:
+        -- taken only when that is the charge's.
+        IF obj #>> '{balance_transaction,fee}' ~ '^[0-9]{1,18}$'
+           AND lower(coalesce(obj #>> '{balance_transaction,currency}', obj ->> 'currency')) = lower(obj ->> 'currency') THEN
+            fee := jobspy.stripe_minor(obj ->> 'currency', obj #>> '{balance_transaction,fee}');
         END IF;
     ELSE
         amount := CASE WHEN obj ->> 'amount_received' ~ '^[1-9][0-9]{0,17}$' THEN jobspy.stripe_amount(obj, 'amount_received')
@@ -573,7 +604,7 @@ REVOKE ALL ON FUNCTION jobspy.stripe_time(jsonb), jobspy.stripe_ref(jsonb),
     jobspy.stripe_customer_of(uuid, jsonb), jobspy.stripe_apply_customer(uuid, jsonb),
     jobspy.stripe_apply_subscription(uuid, jsonb, timestamptz), jobspy.stripe_sync_invoice_lines(uuid, jsonb),
     jobspy.stripe_apply_invoice(uuid, jsonb, timestamptz), jobspy.apply_stripe_event(uuid, text, jsonb, timestamptz),
-    jobspy.stripe_payment_id(jsonb), jobspy.stripe_amount(jsonb, text), jobspy.stripe_apply_payment(uuid, text, jsonb),
+    jobspy.stripe_payment_id(jsonb), jobspy.stripe_amount(jsonb, text), jobspy.stripe_minor(text, text), jobspy.stripe_apply_payment(uuid, text, jsonb),
     jobspy.stripe_apply_refund(uuid, jsonb), jobspy.stripe_event_handler(text, jsonb)
   FROM PUBLIC;
 REVOKE ALL ON jobspy.provider_invoices FROM PUBLIC;

@@ -5,7 +5,7 @@
 -- Payloads follow the shapes of Stripe's published fixtures
 -- (stripe/openapi, openapi/fixtures3.json), trimmed to what matters.
 BEGIN;
-SELECT plan(70);
+SELECT plan(73);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
@@ -384,6 +384,23 @@ SELECT pg_temp.send('evt_tr2', 'customer.subscription.updated', 341,
 SELECT is(((SELECT status FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_tr'),
            (SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'billing.subscription.status_changed') - :tr_events),
           ('trialing'::text, 1::bigint), 'active to trialing is one status change, with one event');
+
+-- Stripe keeps ISK and UGX in hundredths (500 is 5 ISK); billing's minor
+-- units of those are whole units.
+SELECT pg_temp.send('evt_isk1', 'payment_intent.succeeded', 350,
+                    jsonb_build_object('id', 'pi_isk', 'object', 'payment_intent', 'amount', 50000, 'amount_received', 50000,
+                                       'currency', 'isk', 'customer', 'cus_ada', 'status', 'succeeded'));
+SELECT is((SELECT (amount_cents, currency) FROM jobspy.payments WHERE provider_payment_id = 'pi_isk'), ROW(500::bigint, 'ISK'::text),
+          'a Stripe ISK amount of 50000 is 500 kronur');
+SELECT pg_temp.send('evt_isk2', 'payment_intent.succeeded', 351,
+                    jsonb_build_object('id', 'pi_isk2', 'object', 'payment_intent', 'amount', 50050, 'amount_received', 50050,
+                                       'currency', 'isk', 'customer', 'cus_ada', 'status', 'succeeded'));
+SELECT is(pg_temp.outcome('evt_isk2'), 'failed: 22023', 'an ISK amount that is not whole kronur fails for good');
+-- A fee in another (settlement) currency than the charge's is not taken.
+SELECT pg_temp.send('evt_fx1', 'charge.succeeded', 352,
+                    pg_temp.charge('ch_fx', 'pi_fx', 'cus_ada', 1000, NULL,
+                                   '{"balance_transaction": {"id": "txn_fx", "object": "balance_transaction", "currency": "eur", "fee": 61}}'));
+SELECT is(pg_temp.payment('pi_fx'), '(succeeded,1000,0,0,f)', 'a fee in the settlement currency is not taken as the charge''s');
 
 SELECT * FROM finish();
 ROLLBACK;

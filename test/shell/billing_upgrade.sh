@@ -30,8 +30,8 @@ check "$(q "SELECT stripe_subscription_id || ' ' || plan_type || ' ' || status F
       "sub_seed professional active" "seed columns are kept"
 check "$(q "SELECT plan_code || ' ' || source FROM jobspy.plan_in_force('77777777-7777-4777-8777-777777777777')")" \
       "professional subscription" "its plan is still in force"
-check "$(psql -X -Atq -d $db -c "UPDATE jobspy.subscriptions SET status = 'trialing'" 2>&1 | grep -o 'illegal subscription transition from active to trialing')" \
-      "illegal subscription transition from active to trialing" "an old row obeys the transitions"
+check "$(psql -X -Atq -d $db -c "UPDATE jobspy.subscriptions SET status = 'unpaid'" 2>&1 | grep -o 'illegal subscription transition from active to unpaid')" \
+      "illegal subscription transition from active to unpaid" "an old row obeys the transitions"
 check "$(q "SELECT p.customer_id = s.customer_id AND p.status = 'succeeded' AND p.net_cents = 2900
              FROM jobspy.payments p JOIN jobspy.subscriptions s ON s.id = p.subscription_id")" t \
       "the seed payment belongs to the same customer, keeps its status, and nets its amount"
