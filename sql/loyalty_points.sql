@@ -478,8 +478,12 @@ BEGIN
                   DETAIL = 'Another member''s purchase with this external id was recorded at the same time.',
                   HINT = 'An external id names one purchase forever; use a new one for a new purchase.';
     END IF;
-    -- The member's running spend counts the purchase (src/loyalty_purchase.c).
-    UPDATE jobspy.loyalty_members mm SET window_spend = mm.window_spend + p.amount
+    -- The member's running spend counts the purchase (src/loyalty_purchase.c);
+    -- past bigint's range it is dropped (NULL), to be summed again by the
+    -- next purchase that asks about a tier.
+    UPDATE jobspy.loyalty_members mm
+       SET window_spend = CASE WHEN mm.window_spend::numeric + p.amount <= 9223372036854775807
+                               THEN mm.window_spend + p.amount END
      WHERE mm.user_id = m.user_id AND mm.window_currency = p.currency AND p.created_at > mm.window_from;
     purchase_id := p.id; points_earned := p.points_earned; balance := p.balance_after; tier := p.tier;
     replayed := false;

@@ -380,8 +380,8 @@ rises(Purchase *p)
 
 /*
  * With no tier to reach, the running spend, when kept, counts the purchase
- * as the SQL implementation's does; false when it would overflow (raised
- * there).
+ * as the SQL implementation's does; false when it would overflow (the SQL
+ * implementation then drops it, to be summed again).
  */
 static bool
 count_in_window(Purchase *p)

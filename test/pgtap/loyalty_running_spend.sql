@@ -5,7 +5,7 @@
 -- reached too early), follow refunds, a window made shorter, a clock set
 -- back and purchases in another currency, and reconcile with the purchases.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SET LOCAL jobspy.clock_override = '2032-01-01 00:00:00+00';
 SET LOCAL track_functions = 'pl';
@@ -73,6 +73,21 @@ UPDATE jobspy.loyalty_members SET window_spend = window_spend + 1
  WHERE user_id = 'c7000000-0000-4000-8000-000000000001';
 SELECT is((SELECT count(*) FROM jobspy.loyalty_check() WHERE problem LIKE 'window_spend%'), 1::bigint,
           'loyalty_check() finds a running spend that does not match the purchases');
+
+-- A running spend that would pass bigint's range is dropped, not an error:
+-- the top tier reached, two purchases of the largest amount.
+INSERT INTO jobspy.users (id, email) VALUES ('c7000000-0000-4000-8000-000000000002', 'huge@example.com');
+SELECT jobspy.enroll_member('c7000000-0000-4000-8000-000000000002');
+SELECT jobspy.record_purchase('rs-cafe', 'huge0', 'c7000000-0000-4000-8000-000000000002', 10, 'RUB');
+SET LOCAL jobspy.clock_override = '2032-03-02 00:00:00+00';
+SELECT jobspy.record_purchase('rs-cafe', 'huge1', 'c7000000-0000-4000-8000-000000000002', 9223372036854775797, 'RUB');
+SET LOCAL jobspy.clock_override = '2032-03-03 00:00:00+00';
+SELECT lives_ok($$SELECT jobspy.record_purchase('rs-cafe', 'huge2', 'c7000000-0000-4000-8000-000000000002',
+                                                9223372036854775807, 'RUB')$$,
+                'a purchase that would take the running spend past bigint is recorded');
+SELECT is((SELECT (tier_id IS NOT NULL, window_spend) FROM jobspy.loyalty_members
+            WHERE user_id = 'c7000000-0000-4000-8000-000000000002'),
+          ROW(true, NULL::bigint), 'the member keeps the tier and the running spend is dropped');
 
 SELECT * FROM finish();
 ROLLBACK;
