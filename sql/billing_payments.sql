@@ -179,7 +179,10 @@ CREATE TRIGGER refunds_check BEFORE INSERT OR UPDATE OF payment_id, amount_cents
 -- credit notes and the balance applied: the invoice is paid; paid in full:
 -- the order is paid); returned takes back from an invoice not yet paid in full,
 -- while a paid invoice stays paid (a correction is a credit note) and an
--- order becomes partially_refunded or refunded.
+-- order becomes partially_refunded or refunded.  An invoice that mirrors a
+-- provider's (webhooks_stripe) takes its amount paid and status from the
+-- provider's invoice events alone, which count the same money: a payment
+-- adding to it too would pay it twice.
 CREATE FUNCTION jobspy.payment_apply(p jobspy.payments, collected bigint, returned bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -187,7 +190,8 @@ CREATE FUNCTION jobspy.payment_apply(p jobspy.payments, collected bigint, return
 DECLARE
     v_now timestamptz := jobspy.now();
 BEGIN
-    IF p.invoice_id IS NOT NULL THEN
+    IF p.invoice_id IS NOT NULL
+       AND NOT EXISTS (SELECT FROM jobspy.provider_invoices pi WHERE pi.invoice_id = p.invoice_id) THEN
         UPDATE jobspy.invoices i
            SET amount_paid_cents = i.amount_paid_cents + collected
                                    - CASE WHEN i.status = 'paid' THEN 0 ELSE least(returned, i.amount_paid_cents) END,
@@ -203,7 +207,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.payment_apply(jobspy.payments, bigint, bigint) IS
-    'internal: adds collected money to the payment''s invoice and order (paid in full: paid), and takes returned money back';
+    'internal: adds collected money to the payment''s invoice (unless it mirrors a provider''s) and order (paid in full: paid), and takes returned money back';
 
 CREATE FUNCTION jobspy.payment_event(p jobspy.payments, previous_status text) RETURNS void
     LANGUAGE plpgsql VOLATILE
@@ -431,6 +435,7 @@ DECLARE
     v jobspy.payments;
     r jobspy.refunds;
     v_inv jobspy.invoices;
+    v_unreturned bigint;
     v_previous text;
 BEGIN
     IF $2 IS NULL OR $2 <= 0 THEN
@@ -468,13 +473,23 @@ BEGIN
     -- Money of an invoice that a credit note gave back to the customer's
     -- balance is not refunded as well; the invoice is locked after the
     -- payment, the order a credit note takes them in.
+    -- A refund the provider reports has happened: it is recorded, and the
+    -- money returned twice is reported instead (billing.invoice.returned_twice).
     IF v.invoice_id IS NOT NULL THEN
         v_inv := jobspy.billing_lock_invoice(v.invoice_id);
-        IF $2 > jobspy.invoice_unreturned(v_inv) THEN
+        v_unreturned := jobspy.invoice_unreturned(v_inv);
+        IF $2 > v_unreturned AND $4 IS NULL THEN
             RAISE EXCEPTION 'a refund of % exceeds what was paid on invoice % and not returned (%)', $2,
-                            v_inv.invoice_number, jobspy.invoice_unreturned(v_inv)
+                            v_inv.invoice_number, v_unreturned
                 USING ERRCODE = '23514',
                       HINT = 'A credit note of the invoice credited the customer''s balance with that money already.';
+        ELSIF $2 > v_unreturned THEN
+            PERFORM jobspy.emit_event('billing.invoice.returned_twice', 'invoice', v_inv.id::text,
+                                      jsonb_build_object('invoice_id', v_inv.id, 'payment_id', v.id,
+                                                         'provider_refund_id', $4, 'refund', $2,
+                                                         'unreturned', greatest(v_unreturned, 0),
+                                                         'currency', v.currency),
+                                      v.user_id);
         END IF;
     END IF;
     -- The same provider refund id on another payment of the provider, being

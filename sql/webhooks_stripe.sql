@@ -502,13 +502,13 @@ BEGIN
     END IF;
     IF known.id IS NULL THEN
         cid := jobspy.stripe_customer_of(provider_id, obj);
-        -- Linked to its invoice only while the invoice is to be paid: an
-        -- invoice.paid event that came first has already paid it.
+        -- Linked to the invoice it pays, which its own events keep paid
+        -- (payment_apply leaves a mirrored invoice's amounts alone): the
+        -- link says where the money went, for refunds and credit notes.
         SELECT i.id INTO inv FROM jobspy.provider_invoices pi JOIN jobspy.invoices i ON i.id = pi.invoice_id
          WHERE pi.provider_id = stripe_apply_payment.provider_id
-           AND pi.provider_invoice_id = jobspy.stripe_ref(obj -> 'invoice') AND i.status IN ('open', 'uncollectible')
-           -- locked, and so read again after a concurrent invoice.paid commits
-           FOR UPDATE OF i;
+           AND pi.provider_invoice_id = jobspy.stripe_ref(obj -> 'invoice')
+           AND i.status IN ('open', 'uncollectible', 'paid');
     ELSE
         cid := known.customer_id;
     END IF;

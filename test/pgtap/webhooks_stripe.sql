@@ -5,7 +5,7 @@
 -- Payloads follow the shapes of Stripe's published fixtures
 -- (stripe/openapi, openapi/fixtures3.json), trimmed to what matters.
 BEGIN;
-SELECT plan(73);
+SELECT plan(75);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
@@ -259,17 +259,18 @@ SELECT pg_temp.send('evt_pay_c1', 'charge.succeeded', 102,
                                    '{"balance_transaction": {"id": "txn_1", "object": "balance_transaction", "fee": 103}}'));
 SELECT is(pg_temp.payment('pi_p2'), '(succeeded,2500,103,0,t)',
           'charge.succeeded records the payment under its payment intent, with the fee of its balance transaction');
-SELECT is(pg_temp.invoice_of('in_p'), '(paid,2500)', 'and pays the invoice it names');
+SELECT is((pg_temp.invoice_of('in_p'), pg_temp.payment('pi_p2')), ('(open,0)'::text, '(succeeded,2500,103,0,t)'::text),
+          'and is linked to the invoice it names, which its own invoice.paid pays (a mirror of Stripe''s)');
 SELECT pg_temp.send('evt_pay_c2', 'payment_intent.succeeded', 103,
                     jsonb_build_object('id', 'pi_p2', 'object', 'payment_intent', 'amount', 2500, 'amount_received', 2500,
                                        'currency', 'usd', 'customer', 'cus_ada', 'status', 'succeeded', 'latest_charge', 'ch_p1'));
 SELECT is((SELECT count(*) FROM jobspy.payments WHERE provider_payment_id IN ('pi_p2', 'ch_p1')), 1::bigint,
           'payment_intent.succeeded of the same payment is the same row');
-SELECT is(pg_temp.invoice_of('in_p'), '(paid,2500)', 'and the invoice is not paid twice');
+SELECT is(pg_temp.invoice_of('in_p'), '(open,0)', 'and the invoice is still left to its own events');
 SELECT pg_temp.send('evt_pay_c3', 'invoice.paid', 104,
                     pg_temp.inv('in_p', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(2500, 1, 'Seats')), 2500,
                                 '{"parent": null}'));
-SELECT is(pg_temp.invoice_of('in_p'), '(paid,2500)', 'nor by its invoice.paid');
+SELECT is(pg_temp.invoice_of('in_p'), '(paid,2500)', 'its invoice.paid pays it, once');
 SELECT pg_temp.send('evt_pay_c4', 'charge.failed', 105,
                     pg_temp.charge('ch_p9', 'pi_p2', 'cus_ada', 2500, 'in_p', '{"status": "failed", "paid": false}'));
 SELECT is((SELECT (status, note LIKE '%failed attempt changes nothing') FROM jobspy.payment_webhooks WHERE event_id = 'evt_pay_c4'),
@@ -295,8 +296,8 @@ SELECT pg_temp.send('evt_pay_q1', 'invoice.paid', 120,
                     pg_temp.inv('in_q', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(1200, 1, 'Extra')), 1200,
                                 '{"parent": null}'));
 SELECT pg_temp.send('evt_pay_q2', 'charge.succeeded', 121, pg_temp.charge('ch_q', 'pi_q', 'cus_ada', 1200, 'in_q'));
-SELECT is(pg_temp.invoice_of('in_q') || ' ' || pg_temp.payment('pi_q'), '(paid,1200) (succeeded,1200,0,0,f)',
-          'a charge of an invoice already paid is recorded without paying it again');
+SELECT is(pg_temp.invoice_of('in_q') || ' ' || pg_temp.payment('pi_q'), '(paid,1200) (succeeded,1200,0,0,t)',
+          'a charge of an invoice already paid is linked to it without paying it again');
 SELECT pg_temp.send('evt_pay_u9', 'payment_intent.payment_failed', 130,
                     jsonb_build_object('id', 'pi_u', 'object', 'payment_intent', 'amount', 900, 'currency', 'usd',
                                        'customer', 'cus_nobody', 'status', 'requires_payment_method'));
@@ -401,6 +402,42 @@ SELECT pg_temp.send('evt_fx1', 'charge.succeeded', 352,
                     pg_temp.charge('ch_fx', 'pi_fx', 'cus_ada', 1000, NULL,
                                    '{"balance_transaction": {"id": "txn_fx", "object": "balance_transaction", "currency": "eur", "fee": 61}}'));
 SELECT is(pg_temp.payment('pi_fx'), '(succeeded,1000,0,0,f)', 'a fee in the settlement currency is not taken as the charge''s');
+
+-- A failed attempt (its payment pending, linked), then invoice.paid, then
+-- the success: the invoice is paid once, by its own event.
+SELECT pg_temp.send('evt_pf1', 'invoice.finalized', 360,
+                    pg_temp.inv('in_pf', 'cus_ada', 'open', jsonb_build_array(pg_temp.line(1000, 1, 'Retry')), 1000,
+                                '{"parent": null}'));
+SELECT pg_temp.send('evt_pf2', 'payment_intent.payment_failed', 361,
+                    jsonb_build_object('id', 'pi_pf', 'object', 'payment_intent', 'amount', 1000, 'currency', 'usd',
+                                       'customer', 'cus_ada', 'invoice', 'in_pf', 'status', 'requires_payment_method'));
+SELECT pg_temp.send('evt_pf3', 'invoice.paid', 362,
+                    pg_temp.inv('in_pf', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(1000, 1, 'Retry')), 1000,
+                                '{"parent": null}'));
+SELECT pg_temp.send('evt_pf4', 'payment_intent.succeeded', 362,
+                    jsonb_build_object('id', 'pi_pf', 'object', 'payment_intent', 'amount', 1000, 'amount_received', 1000,
+                                       'currency', 'usd', 'customer', 'cus_ada', 'invoice', 'in_pf', 'status', 'succeeded'));
+SELECT is((pg_temp.invoice_of('in_pf'), pg_temp.payment('pi_pf')), ('(paid,1000)'::text, '(succeeded,1000,0,0,t)'::text),
+          'a payment that failed once and succeeded after its invoice.paid does not pay the invoice twice');
+
+-- A credit note credited the whole of a paid invoice, then Stripe reports
+-- a refund of its charge: the refund happened, so it is recorded, and the
+-- money returned twice is reported.
+SELECT pg_temp.send('evt_cn1', 'invoice.paid', 370,
+                    pg_temp.inv('in_cn', 'cus_ada', 'paid', jsonb_build_array(pg_temp.line(800, 1, 'Noted')), 800,
+                                '{"parent": null}'));
+SELECT pg_temp.send('evt_cn2', 'charge.succeeded', 371, pg_temp.charge('ch_cn', 'pi_cn', 'cus_ada', 800, 'in_cn'));
+SELECT jobspy.create_credit_note((SELECT invoice_id FROM jobspy.provider_invoices WHERE provider_invoice_id = 'in_cn'), 800);
+SELECT pg_temp.send('evt_cn3', 'charge.refunded', 372,
+                    pg_temp.charge('ch_cn', 'pi_cn', 'cus_ada', 800, 'in_cn',
+                                   jsonb_build_object('amount_refunded', 800, 'refunded', true, 'refunds',
+                                       jsonb_build_object('object', 'list', 'data',
+                                           jsonb_build_array(pg_temp.refund('re_cn', 'ch_cn', 'pi_cn', 800))))));
+SELECT is((pg_temp.outcome('evt_cn3'), pg_temp.payment('pi_cn'),
+           (SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'billing.invoice.returned_twice'
+               AND payload ->> 'provider_refund_id' = 're_cn')),
+          ('applied'::text, '(refunded,800,0,800,t)'::text, 1::bigint),
+          'a provider''s refund of money a credit note returned is recorded and reported as returned twice');
 
 SELECT * FROM finish();
 ROLLBACK;
