@@ -439,20 +439,23 @@ BEGIN
     END IF;
     -- One change of the referral graph at a time: two links checked at once
     -- could each see no cycle and together close one (A->B, B->C, C->A).
-    -- Taken before the member's row, so every caller locks in one order.
+    -- Taken before any member's row, so every caller locks in one order.
     PERFORM pg_advisory_xact_lock(hashtextextended('jobspy.referrals', 0));
-    m := jobspy.loyalty_lock_member($2);
-    IF m.referred_by IS NOT NULL THEN
-        RETURN m.referred_by = referrer;    -- applied once; the same code again is not an error
-    END IF;
-    IF EXISTS (SELECT FROM jobspy.loyalty_purchases p WHERE p.user_id = $2) THEN
-        RETURN false;                       -- only a member who has not bought yet can be referred
+    -- A referrer is set only under that lock, so an unlocked read of the
+    -- referee's row is enough to answer a member already referred: then
+    -- no chain is walked whose rows a purchase of the member's would lock.
+    SELECT x.referred_by INTO hop FROM jobspy.loyalty_members x WHERE x.user_id = $2;
+    IF hop IS NOT NULL THEN
+        RETURN hop = referrer;              -- applied once; the same code again is not an error
     END IF;
     -- No cycles: the referee must not be up the referrer's chain.  Each link
     -- is read FOR SHARE, so a chain changed since a REPEATABLE READ
     -- snapshot raises a serialization failure rather than being missed; the
     -- walk stops after 1000 links, so a chain that somehow loops (or is
-    -- that deep) answers false instead of running forever.
+    -- that deep) answers false instead of running forever.  The chain is
+    -- walked before the referee's row is locked: a purchase locks its
+    -- member's row and then the referrer's, so a referee's lock held while
+    -- waiting on a link (the referrer buying) would close a deadlock.
     hop := referrer;
     WHILE hop IS NOT NULL LOOP
         IF hop = $2 OR hops >= 1000 THEN
@@ -461,6 +464,13 @@ BEGIN
         SELECT x.referred_by INTO hop FROM jobspy.loyalty_members x WHERE x.user_id = hop FOR SHARE;
         hops := hops + 1;
     END LOOP;
+    m := jobspy.loyalty_lock_member($2);
+    IF m.referred_by IS NOT NULL THEN
+        RETURN m.referred_by = referrer;
+    END IF;
+    IF EXISTS (SELECT FROM jobspy.loyalty_purchases p WHERE p.user_id = $2) THEN
+        RETURN false;                       -- only a member who has not bought yet can be referred
+    END IF;
     UPDATE jobspy.loyalty_members x SET referred_by = referrer WHERE x.user_id = $2;
     RETURN true;
 END

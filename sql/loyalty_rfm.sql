@@ -51,9 +51,13 @@ DECLARE
 BEGIN
     DELETE FROM jobspy.loyalty_rfm_snapshots s WHERE s.snapshot_date = $1;
     -- A score is the quintile of the member's value within the business and
-    -- currency, counting every member whose value is the same or lower:
-    -- ceil(5 * at_or_below / members), in integers.  Ties score alike, and
-    -- the top value scores 5 however few members there are.  monetary is
+    -- currency, counting the members whose value is strictly worse (for
+    -- recency: more days), which rank() gives as below + 1:
+    -- ceil(5 * (below + 1) / members), in integers.  Ties score alike; a
+    -- tie at the bottom scores as its first member would, so one-time
+    -- buyers who are many still score 1 (counting the whole tie put them
+    -- at its top, and no member could be "lost" or "new"); a member above
+    -- every other scores 5, and so does a member alone.  monetary is
     -- summed in numeric and kept at most the largest bigint, so that no
     -- member's amounts can make the snapshot (and maintain()) fail.
     INSERT INTO jobspy.loyalty_rfm_snapshots (snapshot_date, business_id, currency, user_id, recency_days, frequency,
@@ -61,9 +65,9 @@ BEGIN
     SELECT $1, x.business_id, x.currency, x.user_id, x.recency_days, x.frequency,
            least(x.monetary, 9223372036854775807)::bigint, x.r, x.f, x.m, jobspy.rfm_segment(x.r, x.f, x.m)
       FROM (SELECT a.*,
-                   ((5 * count(*) OVER (g ORDER BY a.recency_days DESC) + a.members - 1) / a.members)::smallint AS r,
-                   ((5 * count(*) OVER (g ORDER BY a.frequency) + a.members - 1) / a.members)::smallint AS f,
-                   ((5 * count(*) OVER (g ORDER BY a.monetary) + a.members - 1) / a.members)::smallint AS m
+                   ((5 * rank() OVER (g ORDER BY a.recency_days DESC) + a.members - 1) / a.members)::smallint AS r,
+                   ((5 * rank() OVER (g ORDER BY a.frequency) + a.members - 1) / a.members)::smallint AS f,
+                   ((5 * rank() OVER (g ORDER BY a.monetary) + a.members - 1) / a.members)::smallint AS m
               FROM (SELECT p.business_id, p.currency, p.user_id,
                            extract(day FROM day_end - max(p.created_at))::integer AS recency_days,
                            count(*)::integer AS frequency, sum(p.amount::numeric - p.refunded) AS monetary,

@@ -29,18 +29,25 @@
 
 /* Keep only digits and a leading '+'; false on anything else.  "(0)", the
  * trunk prefix some write inside an international number ("+44 (0)20 ..."),
- * is dropped: it is dialled only from inside the country. */
+ * is left out of the digits: *paren_zero is how many digits came before the
+ * first, -1 for none, for phone_normalize to put its 0 back where it is part
+ * of the number ("+39 (0)6 ..."). */
 static bool
-phone_digits(const char *input, size_t len, bool *plus, char *digits, int *n)
+phone_digits(const char *input, size_t len, bool *plus, char *digits, int *n, int *paren_zero)
 {
 	*plus = false;
 	*n = 0;
+	*paren_zero = -1;
 	for (size_t i = 0; i < len; i++)
 	{
 		char		c = input[i];
 
 		if (c == '(' && i + 2 < len && input[i + 1] == '0' && input[i + 2] == ')')
+		{
+			if (*paren_zero < 0)
+				*paren_zero = *n;
 			i += 2;
+		}
 		else if (c >= '0' && c <= '9')
 		{
 			if (*n >= 20)
@@ -53,6 +60,16 @@ phone_digits(const char *input, size_t len, bool *plus, char *digits, int *n)
 			return false;
 	}
 	return *n > 0;
+}
+
+/* Whether the len digits at cc are a calling code whose numbers keep their
+ * leading 0, which is no trunk prefix there: Italy (39), San Marino (378)
+ * and the Vatican (379). */
+static bool
+zero_is_national(const char *cc, size_t len)
+{
+	return (len == 2 && memcmp(cc, "39", 2) == 0) ||
+		(len == 3 && (memcmp(cc, "378", 3) == 0 || memcmp(cc, "379", 3) == 0));
 }
 
 /*
@@ -83,8 +100,8 @@ national_length(const char *cc, int n)
  * How many leading digits of a number written without "+" or "00" are not
  * part of its national number: the country code itself, when the number
  * starts with it and only that reading gives a national number of the
- * code's length; else one trunk prefix (0 in most countries, none in Italy
- * and San Marino, where the 0 is part of the number; 8 before the 10 digits
+ * code's length; else one trunk prefix (0 in most countries, none where
+ * zero_is_national, the 0 being part of the number; 8 before the 10 digits
  * of code 7; 1 before the 10 digits of code 1); else none.
  */
 static int
@@ -93,7 +110,7 @@ national_prefix(const char *digits, int n, const char *cc)
 	int			cc_len = strlen(cc);
 	bool		trunk;
 
-	trunk = n > 1 && ((digits[0] == '0' && strcmp(cc, "39") != 0 && strcmp(cc, "378") != 0) ||
+	trunk = n > 1 && ((digits[0] == '0' && !zero_is_national(cc, cc_len)) ||
 					  (digits[0] == '8' && strcmp(cc, "7") == 0 && n == 11) ||
 					  (digits[0] == '1' && strcmp(cc, "1") == 0 && n == 11));
 	if (n > cc_len && strncmp(digits, cc, cc_len) == 0 && national_length(cc, n - cc_len) &&
@@ -108,12 +125,13 @@ phone_normalize(const char *input, size_t len, const char *country_code, char ou
 	char		digits[21];
 	const char *national = digits;
 	int			n;
+	int			paren_zero;
 	int			cc_len = 0;
 	bool		plus;
 	int			o = 0;
 	int			skip;
 
-	if (!phone_digits(input, len, &plus, digits, &n))
+	if (!phone_digits(input, len, &plus, digits, &n, &paren_zero))
 		return false;
 	if (!plus && n > 2 && digits[0] == '0' && digits[1] == '0')
 	{
@@ -121,6 +139,22 @@ phone_normalize(const char *input, size_t len, const char *country_code, char ou
 		plus = true;
 		national += 2;
 		n -= 2;
+		paren_zero -= 2;
+	}
+
+	/*
+	 * A "(0)" belongs to the calling code written before it, or to the one
+	 * given when it opens a national number: dropped as that code's trunk
+	 * prefix, or put back where the 0 is part of the number.
+	 */
+	if (paren_zero > 0 ? zero_is_national(national, paren_zero)
+		: paren_zero == 0 && !plus && country_code != NULL && zero_is_national(country_code, strlen(country_code)))
+	{
+		char	   *zero = digits + (national - digits) + paren_zero;
+
+		memmove(zero + 1, zero, n - paren_zero);
+		*zero = '0';
+		n++;
 	}
 	if (!plus)
 	{

@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -88,7 +88,7 @@ SELECT is((SELECT monetary FROM jobspy.loyalty_rfm_snapshots
 SELECT is((SELECT count(*) FROM jobspy.loyalty_rfm_snapshots WHERE snapshot_date = '2031-03-04'), 0::bigint,
           'maintain() snapshots the day before, not today, which is not over');
 
--- RFM scores: ties score alike, and the top of a small group scores 5.
+-- RFM scores: ties score alike, as the first of their tie; the top of a small group scores 5.
 SET LOCAL jobspy.clock_override = '2031-03-10 09:00:00+00';
 SELECT jobspy.record_purchase('bd-shop', 'bd-t' || i, ('b8000000-0000-4000-8000-0000000000' || lpad(i::text, 2, '0'))::uuid,
                               CASE WHEN i = 10 THEN 900 ELSE 500 END, 'RUB')
@@ -104,14 +104,14 @@ SELECT results_eq(
     $$SELECT right(user_id::text, 2), frequency, monetary, f_score, m_score FROM jobspy.loyalty_rfm_snapshots
        WHERE snapshot_date = '2031-03-10' AND currency = 'RUB'
          AND business_id = jobspy.loyalty_business_id('bd-shop') ORDER BY 1$$,
-    $$VALUES ('08', 1, 500::bigint, 4::smallint, 4::smallint), ('09', 1, 500::bigint, 4::smallint, 4::smallint),
-             ('10', 2, 1000::bigint, 5::smallint, 5::smallint), ('12', 1, 500::bigint, 4::smallint, 4::smallint)$$,
-    'tied members score alike, the top scores 5');
+    $$VALUES ('08', 1, 500::bigint, 2::smallint, 2::smallint), ('09', 1, 500::bigint, 2::smallint, 2::smallint),
+             ('10', 2, 1000::bigint, 5::smallint, 5::smallint), ('12', 1, 500::bigint, 2::smallint, 2::smallint)$$,
+    'tied members score alike, as the first of their tie (ceil(5 / 4)); the top scores 5');
 SELECT is((SELECT (r_score, f_score, m_score)::text FROM jobspy.loyalty_rfm_snapshots
             WHERE snapshot_date = '2031-03-10' AND currency = 'USD'), '(5,5,5)', 'a member alone in a group is its top');
 SELECT is((SELECT array_agg(DISTINCT r_score) FROM jobspy.loyalty_rfm_snapshots
-            WHERE snapshot_date = '2031-03-10' AND business_id = jobspy.loyalty_business_id('bd-shop')), ARRAY[5::smallint],
-          'buyers of the same day tie on recency (in days), and all score 5');
+            WHERE snapshot_date = '2031-03-10' AND business_id = jobspy.loyalty_business_id('bd-shop')), ARRAY[2::smallint, 5::smallint],
+          'buyers of the same day tie on recency (in days): the four in RUB all score ceil(5 / 4), the one in USD 5');
 
 -- Categories are compared trimmed and lower-case, as multipliers are stored.
 SELECT jobspy.set_category_multiplier('bd-cafe', ' Coffee', 20000);
@@ -136,6 +136,39 @@ SELECT throws_ok($$SELECT jobspy.set_loyalty_programme(tier_window => '1000000 y
                  'so is a tier window over 100 years');
 SELECT is((SELECT points_earned FROM jobspy.record_purchase('bd-cafe', 'bd-c4', 'b8000000-0000-4000-8000-000000000008', 1000, 'RUB')),
           50::bigint, 'purchases go on earning');
+
+-- RFM: one-time buyers who are more than a fifth of the members score 1
+-- (counting the whole tie gave them all 3, and "lost" and "new" could not
+-- be reached).  Six bought once long ago, four every week lately.
+INSERT INTO jobspy.users (id, email)
+SELECT ('b8000000-0000-4000-8000-0000000000' || i)::uuid, 'bound' || i || '@example.com' FROM generate_series(21, 30) i;
+SELECT jobspy.create_business('bd-rfm', 'Bounds RFM');
+SET LOCAL jobspy.clock_override = '2031-03-12 12:00:00+00';
+SELECT jobspy.record_purchase('bd-rfm', 'bd-once' || i, ('b8000000-0000-4000-8000-0000000000' || i)::uuid, 1000, 'USD')
+  FROM generate_series(21, 26) i;
+DO $$
+BEGIN
+    FOR w IN 0..9 LOOP
+        PERFORM set_config('jobspy.clock_override', (timestamptz '2031-04-01 12:00:00+00' + w * interval '7 days')::text, true);
+        PERFORM jobspy.record_purchase('bd-rfm', 'bd-week' || i || '-' || w, ('b8000000-0000-4000-8000-0000000000' || i)::uuid, 5000, 'USD')
+           FROM generate_series(27, 30) i;
+    END LOOP;
+END
+$$;
+SET LOCAL jobspy.clock_override = '2031-06-11 12:00:00+00';
+SELECT jobspy.loyalty_rfm_snapshot('2031-06-10');
+SELECT results_eq(
+    $$SELECT DISTINCT recency_days, frequency, r_score, f_score, m_score, segment FROM jobspy.loyalty_rfm_snapshots
+       WHERE snapshot_date = '2031-06-10' AND business_id = jobspy.loyalty_business_id('bd-rfm')
+         AND user_id <= 'b8000000-0000-4000-8000-000000000026'$$,
+    $$VALUES (90, 1, 1::smallint, 1::smallint, 1::smallint, 'lost')$$,
+    'six one-time buyers of ten tie at the bottom and score 1: lost');
+SELECT results_eq(
+    $$SELECT DISTINCT recency_days, frequency, r_score, f_score, m_score, segment FROM jobspy.loyalty_rfm_snapshots
+       WHERE snapshot_date = '2031-06-10' AND business_id = jobspy.loyalty_business_id('bd-rfm')
+         AND user_id > 'b8000000-0000-4000-8000-000000000026'$$,
+    $$VALUES (7, 10, 4::smallint, 4::smallint, 4::smallint, 'champions')$$,
+    'the four regulars, above six, score ceil(5 * 7 / 10) = 4: champions');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- Loyalty: businesses and rules, members, purchases and their replays, the
 -- points ledger (FIFO spending, expiry, refunds and debt), tiers.
 BEGIN;
-SELECT plan(77);
+SELECT plan(84);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email) VALUES
@@ -42,6 +42,13 @@ SELECT is(jobspy.normalize_phone('+44 (0)20 7946 0958'), '+442079460958', 'the (
 SELECT is(jobspy.normalize_phone('(0)20 7946 0958', '44'), '+442079460958', 'and of a national one');
 SELECT is(jobspy.normalize_phone('06 6982 1234', '39'), '+390669821234', 'Italy''s leading 0 is part of the number');
 SELECT is(jobspy.normalize_phone('+39 06 6982 1234'), '+390669821234', 'also written internationally');
+SELECT is(jobspy.normalize_phone('+39 (0)6 6982 1234'), '+390669821234', 'Italy''s (0) is part of the number too');
+SELECT is(jobspy.normalize_phone('0039 (0)6 6982 1234'), '+390669821234', 'after the 00 prefix as well');
+SELECT is(jobspy.normalize_phone('(0)6 6982 1234', '39'), '+390669821234', 'and opening a national number');
+SELECT is(jobspy.normalize_phone('+378 (0)549 882 401'), '+3780549882401', 'so in San Marino');
+SELECT is(jobspy.normalize_phone('+379 (0)6 6982 1234'), '+3790669821234', 'and the Vatican''s own code');
+SELECT is(jobspy.normalize_phone('0044 (0)20 7946 0958'), '+442079460958', 'the (0) of other codes is still dropped');
+SELECT is(jobspy.normalize_phone('+33 (0)1 42 68 53 00'), '+33142685300', 'in France too');
 SELECT is(jobspy.normalize_phone('1 212 555 0123', '1'), '+12125550123', 'NANP: the 1 before 10 digits');
 SELECT is(jobspy.enroll_member('b0000000-0000-4000-8000-000000000001', '+7 912 345-67-89'),
           'b0000000-0000-4000-8000-000000000001'::uuid, 'enroll_member with a phone');
