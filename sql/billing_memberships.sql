@@ -93,13 +93,48 @@ $$;
 COMMENT ON FUNCTION jobspy.create_membership_type(text, text, text, interval, text, text) IS
     'adds a membership type: recurring or fixed_term with a duration, or lifetime; base_code makes it an addon of that type';
 
+-- internal: whether a membership renews by itself (auto_renew, of a
+-- recurring type), and so stays valid past an end maintain() has not yet
+-- moved on.
+CREATE FUNCTION jobspy.membership_renews(m jobspy.memberships) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT m.auto_renew AND EXISTS (SELECT FROM jobspy.membership_types t WHERE t.id = m.type_id AND t.kind = 'recurring')
+$$;
+COMMENT ON FUNCTION jobspy.membership_renews(jobspy.memberships) IS
+    'internal: true for an auto-renewing membership of a recurring type';
+
+-- internal: the first end after now of a membership renewed by whole
+-- durations from its start (so that month ends stay right).
+CREATE FUNCTION jobspy.membership_next_end(starts_at timestamptz, ends_at timestamptz, duration interval,
+                                           now timestamptz)
+    RETURNS timestamptz
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+    AS $$
+DECLARE
+    k integer := 1;
+BEGIN
+    WHILE starts_at + duration * k <= greatest(now, ends_at) LOOP
+        k := k + 1;
+    END LOOP;
+    RETURN starts_at + duration * k;
+END
+$$;
+COMMENT ON FUNCTION jobspy.membership_next_end(timestamptz, timestamptz, interval, timestamptz) IS
+    'internal: the first end after now (and after ends_at) a whole number of durations from starts_at, counted in UTC';
+
 CREATE FUNCTION jobspy.has_membership(user_id uuid, type text) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    -- Valid now, and, for an addon, its base valid too.
+    -- Valid now, and, for an addon, its base valid too.  A recurring
+    -- membership that renews is valid past its end until maintain() renews it.
     SELECT coalesce((
-        SELECT bool_and(m.starts_at <= jobspy.now() AND (m.ends_at IS NULL OR m.ends_at > jobspy.now()))
+        SELECT bool_and(m.starts_at <= jobspy.now() AND (m.ends_at IS NULL OR m.ends_at > jobspy.now()
+                                                        OR jobspy.membership_renews(m)))
                AND count(*) = 1 + (t.base_type_id IS NOT NULL)::integer
           FROM jobspy.membership_types t
           JOIN jobspy.memberships m ON m.user_id = $1 AND (m.type_id = t.id OR m.type_id = t.base_type_id)
@@ -114,6 +149,7 @@ CREATE FUNCTION jobspy.grant_membership(user_id uuid, type text, auto_renew bool
     RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
     AS $$
 DECLARE
     v_start timestamptz := coalesce($4, jobspy.now());
@@ -136,12 +172,12 @@ BEGIN
     IF v_type.base_type_id IS NOT NULL THEN
         IF NOT EXISTS (
             SELECT FROM jobspy.memberships m WHERE m.user_id = $1 AND m.type_id = v_type.base_type_id
-               AND m.starts_at <= v_start AND (m.ends_at IS NULL OR m.ends_at > v_start)) THEN
+               AND m.starts_at <= v_start AND (m.ends_at IS NULL OR m.ends_at > v_start OR jobspy.membership_renews(m))) THEN
             RAISE EXCEPTION 'membership "%" is an addon and needs a valid base membership', $2 USING ERRCODE = '55000';
         END IF;
     END IF;
     IF EXISTS (SELECT FROM jobspy.memberships m WHERE m.user_id = $1 AND m.type_id = v_type.id
-                  AND (m.ends_at IS NULL OR m.ends_at > v_start)) THEN
+                  AND (m.ends_at IS NULL OR m.ends_at > v_start OR jobspy.membership_renews(m))) THEN
         RAISE EXCEPTION 'the user already has a valid "%" membership', $2 USING ERRCODE = '23505';
     END IF;
     -- One row per user and type: a lapsed membership starts again.
@@ -165,11 +201,17 @@ CREATE FUNCTION jobspy.cancel_membership(membership_id uuid, at_period_end boole
 DECLARE
     v_now timestamptz := jobspy.now();
 BEGIN
+    -- A renewing membership past its end, not yet renewed by maintain(),
+    -- is canceled at the end of the period it is in.
     UPDATE jobspy.memberships m
        SET auto_renew = false, canceled_at = v_now,
-           ends_at = CASE WHEN coalesce($2, true) AND m.ends_at IS NOT NULL THEN m.ends_at
+           ends_at = CASE WHEN coalesce($2, true) AND m.ends_at > v_now THEN m.ends_at
+                          WHEN coalesce($2, true) AND m.ends_at IS NOT NULL
+                          THEN jobspy.membership_next_end(m.starts_at, m.ends_at,
+                                   (SELECT t.duration FROM jobspy.membership_types t WHERE t.id = m.type_id), v_now)
                           ELSE greatest(v_now, m.starts_at + interval '1 microsecond') END
-     WHERE m.id = $1 AND m.canceled_at IS NULL AND (m.ends_at IS NULL OR m.ends_at > v_now);
+     WHERE m.id = $1 AND m.canceled_at IS NULL
+       AND (m.ends_at IS NULL OR m.ends_at > v_now OR jobspy.membership_renews(m));
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no valid membership %', coalesce($1::text, 'NULL') USING ERRCODE = '22023';
     END IF;
@@ -185,7 +227,6 @@ CREATE FUNCTION jobspy.renew_memberships() RETURNS bigint
 DECLARE
     v_now timestamptz := jobspy.now();
     r record;
-    k integer;
     n bigint := 0;
 BEGIN
     -- A lapsed auto-renewing membership ends a whole number of durations
@@ -197,11 +238,7 @@ BEGIN
          WHERE m.auto_renew AND m.ends_at <= v_now AND t.kind = 'recurring'
            FOR UPDATE OF m SKIP LOCKED
     LOOP
-        k := 1;
-        WHILE r.starts_at + r.duration * k <= greatest(v_now, r.ends_at) LOOP
-            k := k + 1;
-        END LOOP;
-        UPDATE jobspy.memberships m SET ends_at = r.starts_at + r.duration * k
+        UPDATE jobspy.memberships m SET ends_at = jobspy.membership_next_end(r.starts_at, r.ends_at, r.duration, v_now)
          WHERE m.user_id = r.user_id AND m.id = r.id;
         n := n + 1;
     END LOOP;
@@ -233,6 +270,8 @@ REVOKE ALL ON FUNCTION
     jobspy.grant_membership(uuid, text, boolean, timestamptz),
     jobspy.cancel_membership(uuid, boolean),
     jobspy.renew_memberships(),
+    jobspy.membership_renews(jobspy.memberships),
+    jobspy.membership_next_end(timestamptz, timestamptz, interval, timestamptz),
     jobspy.maintain_billing_memberships()
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION

@@ -8,11 +8,19 @@ CREATE SEQUENCE jobspy.order_number_seq;
 COMMENT ON SEQUENCE jobspy.order_number_seq IS 'the counter of order numbers (unique, not gapless: a rolled back order burns one)';
 SELECT pg_catalog.pg_extension_config_dump('jobspy.order_number_seq', '');
 
+-- ORD-00000042: eight digits at least, more past 99,999,999 (lpad alone
+-- would cut them and repeat numbers).
+CREATE FUNCTION jobspy.order_number(n bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN 'ORD-' || lpad(n::text, greatest(8, length(n::text)), '0');
+COMMENT ON FUNCTION jobspy.order_number(bigint) IS 'internal: the readable number of the nth order, ORD- and at least eight digits';
+
 CREATE TABLE jobspy.orders (
     id                    uuid PRIMARY KEY DEFAULT jobspy.uuid_v7(),
     customer_id           uuid NOT NULL REFERENCES jobspy.customers (id) ON DELETE RESTRICT,
     order_number          text NOT NULL UNIQUE
-                          DEFAULT 'ORD-' || lpad(pg_catalog.nextval('jobspy.order_number_seq')::text, 8, '0'),
+                          DEFAULT jobspy.order_number(pg_catalog.nextval('jobspy.order_number_seq')),
     status                text NOT NULL DEFAULT 'pending'
                           CHECK (status IN ('pending', 'paid', 'fulfilled', 'canceled', 'partially_refunded', 'refunded')),
     currency              text NOT NULL REFERENCES jobspy.currencies (code),
@@ -65,7 +73,8 @@ COMMENT ON TABLE jobspy.order_transitions IS 'the legal changes of an order''s s
 INSERT INTO jobspy.order_transitions VALUES
     ('pending', 'paid'), ('pending', 'canceled'), ('paid', 'fulfilled'),
     ('paid', 'partially_refunded'), ('paid', 'refunded'), ('fulfilled', 'partially_refunded'),
-    ('fulfilled', 'refunded'), ('partially_refunded', 'refunded'), ('partially_refunded', 'fulfilled');
+    ('fulfilled', 'refunded'), ('partially_refunded', 'refunded'), ('partially_refunded', 'fulfilled'),
+    ('refunded', 'partially_refunded');
 
 CREATE FUNCTION jobspy.orders_check_change() RETURNS trigger
     LANGUAGE plpgsql
@@ -146,6 +155,9 @@ BEGIN
        OR (item ->> 'quantity') !~ '^[0-9]+$' OR (item ->> 'unit_amount') !~ '^[0-9]+$' THEN
         RAISE EXCEPTION 'an order item''s quantity and unit_amount are whole numbers' USING ERRCODE = '22023';
     END IF;
+    IF item ? 'description' AND jsonb_typeof(item -> 'description') <> 'string' THEN
+        RAISE EXCEPTION 'an order item''s description is a string' USING ERRCODE = '22023';
+    END IF;
     r.quantity := coalesce((item ->> 'quantity')::bigint, 1);
     IF r.quantity <= 0 THEN
         RAISE EXCEPTION 'an order item''s quantity must be positive' USING ERRCODE = '22023';
@@ -154,6 +166,13 @@ BEGIN
         SELECT p.* INTO v_price FROM jobspy.prices p WHERE p.code = item ->> 'price_code';
         IF v_price.id IS NULL THEN
             RAISE EXCEPTION 'unknown price "%"', left(item ->> 'price_code', 50) USING ERRCODE = '22023';
+        END IF;
+        IF NOT v_price.is_active OR v_price."interval" IS NOT NULL
+           OR NOT (SELECT pr.is_active FROM jobspy.products pr WHERE pr.id = v_price.product_id) THEN
+            RAISE EXCEPTION 'price "%" is % and cannot be ordered', v_price.code,
+                            CASE WHEN v_price."interval" IS NOT NULL THEN 'recurring' ELSE 'retired' END
+                USING ERRCODE = '22023',
+                      HINT = 'An order sells one-time prices that are active; a recurring price is subscribed to.';
         END IF;
         PERFORM jobspy.money_same_currency(currency, v_price.currency);
         IF item ? 'unit_amount' AND (item ->> 'unit_amount')::bigint <> v_price.amount THEN
@@ -317,7 +336,10 @@ BEGIN
         UPDATE jobspy.orders o
            SET amount_paid_cents = v_paid,
                refunded_amount_cents = o.refunded_amount_cents + returned,
-               status = CASE WHEN returned = 0 THEN o.status
+               -- money collected on a refunded order (a payment pending
+               -- until after the refunds) is held again: partially_refunded
+               status = CASE WHEN returned = 0 AND o.status = 'refunded' AND collected > 0 THEN 'partially_refunded'
+                             WHEN returned = 0 THEN o.status
                              WHEN o.refunded_amount_cents + returned >= v_paid THEN 'refunded'
                              ELSE 'partially_refunded' END
          WHERE o.id = $1;
@@ -328,6 +350,7 @@ COMMENT ON FUNCTION jobspy.order_apply_payment(uuid, bigint, bigint) IS
     'internal: adds collected money to an order (paid in full: paid) and records returned money (partially_refunded or refunded)';
 
 REVOKE ALL ON FUNCTION
+    jobspy.order_number(bigint),
     jobspy.orders_check_change(),
     jobspy.orders_check_total(),
     jobspy.order_item_of(jsonb, text),

@@ -405,6 +405,18 @@ $$;
 COMMENT ON FUNCTION jobspy.loyalty_lock_member(uuid) IS
     'locks a member''s row FOR UPDATE, enrolling the user first when needed; 22023 for an unknown user';
 
+-- maintain()'s passes over many members lock them one by one and keep the
+-- locks; a purchase locks its member and then the referrer.  A pass that
+-- waited for a busy member could close a cycle with such a purchase, so it
+-- skips the member instead, who is still due at the next run.
+CREATE FUNCTION jobspy.loyalty_try_lock_member(user_id uuid) RETURNS jobspy.loyalty_members
+    LANGUAGE sql VOLATILE
+    AS $$
+    SELECT m.* FROM jobspy.loyalty_members m WHERE m.user_id = $1 FOR UPDATE SKIP LOCKED
+$$;
+COMMENT ON FUNCTION jobspy.loyalty_try_lock_member(uuid) IS
+    'locks a member''s row FOR UPDATE unless another transaction holds it: the row, or NULL when it is busy or missing';
+
 -- ==== privileges ===========================================================
 
 REVOKE ALL ON jobspy.loyalty_programme, jobspy.loyalty_businesses, jobspy.loyalty_tiers,
@@ -419,7 +431,8 @@ REVOKE ALL ON FUNCTION
     jobspy.set_business_rules(text, integer, bigint, interval), jobspy.set_tier(text, text, integer, bigint, text),
     jobspy.set_earn_rate(text, text, integer), jobspy.loyalty_category(text),
     jobspy.set_category_multiplier(text, text, integer),
-    jobspy.enroll_member(uuid, text, text), jobspy.find_member(text, text, text), jobspy.loyalty_lock_member(uuid)
+    jobspy.enroll_member(uuid, text, text), jobspy.find_member(text, text, text), jobspy.loyalty_lock_member(uuid),
+    jobspy.loyalty_try_lock_member(uuid)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     jobspy.normalize_phone(text, text), jobspy.normalize_referral_code(text),

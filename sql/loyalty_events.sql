@@ -89,8 +89,16 @@ CREATE FUNCTION jobspy.cancel_event_registration(event_id uuid, user_id uuid) RE
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    e jobspy.loyalty_events;
 BEGIN
-    PERFORM FROM jobspy.loyalty_events x WHERE x.id = $1 FOR UPDATE;
+    SELECT * INTO e FROM jobspy.loyalty_events x WHERE x.id = $1 FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown event' USING ERRCODE = '22023';
+    END IF;
+    IF e.status <> 'published' OR e.starts_at <= jobspy.now() THEN
+        RAISE EXCEPTION 'the event is canceled or has started' USING ERRCODE = '55000';
+    END IF;
     UPDATE jobspy.loyalty_event_registrations r SET status = 'canceled', canceled_at = jobspy.now()
      WHERE r.event_id = $1 AND r.user_id = $2 AND r.status = 'registered';
     IF NOT FOUND THEN
@@ -101,7 +109,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.cancel_event_registration(uuid, uuid) IS
-    'cancels a registration and frees its seat; false when the user held none';
+    'cancels a registration and frees its seat; false when the user held none; 22023 for an unknown event, 55000 for a canceled or started one';
 
 REVOKE ALL ON jobspy.loyalty_events, jobspy.loyalty_event_registrations FROM PUBLIC;
 GRANT SELECT ON jobspy.loyalty_events, jobspy.loyalty_event_registrations TO jobspy_admin;

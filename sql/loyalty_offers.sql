@@ -137,6 +137,10 @@ BEGIN
         RAISE EXCEPTION 'redeem_coupon needs a code, a user, an amount >= 0, an ISO 4217 currency and an idempotency key'
             USING ERRCODE = '22023';
     END IF;
+    -- (a made-up user would use up a coupon's redemptions)
+    IF NOT EXISTS (SELECT FROM jobspy.users u WHERE u.id = loyalty_redeem.user_id) THEN
+        RAISE EXCEPTION 'unknown user' USING ERRCODE = '22023';
+    END IF;
     SELECT * INTO c FROM jobspy.loyalty_coupons cc
      WHERE lower(cc.code) = lower(loyalty_redeem.code) AND cc.archived_at IS NULL
      FOR UPDATE;
@@ -163,7 +167,10 @@ BEGIN
         r.code := 'WRONG_MEMBER';
     ELSIF c.business_id IS NOT NULL AND c.business_id IS DISTINCT FROM business_id THEN
         r.code := 'WRONG_BUSINESS';
-    ELSIF c.products IS NOT NULL AND (product_code IS NULL OR NOT product_code = ANY (c.products)) THEN
+    -- products compared as codes are, case-insensitively (a purchase's
+    -- category arrives in lower case)
+    ELSIF c.products IS NOT NULL
+          AND (product_code IS NULL OR NOT lower(product_code) = ANY (SELECT lower(x) FROM unnest(c.products) x)) THEN
         r.code := 'WRONG_PRODUCT';
     ELSIF c.amount_off IS NOT NULL AND c.currency <> currency THEN
         r.code := 'CURRENCY_MISMATCH';

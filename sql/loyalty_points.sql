@@ -629,7 +629,8 @@ BEGIN
     FOR u IN SELECT DISTINCT gr.user_id FROM jobspy.loyalty_grants gr
               WHERE gr.live AND gr.expires_at <= jobspy.now() ORDER BY 1
     LOOP
-        PERFORM jobspy.loyalty_lock_member(u);
+        -- a busy member's expired points are not spendable anyway
+        CONTINUE WHEN (jobspy.loyalty_try_lock_member(u)).user_id IS NULL;
         FOR g IN SELECT gr.grant_id, gr.remaining FROM jobspy.loyalty_grants gr
                   WHERE gr.user_id = u AND gr.live AND gr.expires_at <= jobspy.now()
         LOOP
@@ -660,7 +661,8 @@ BEGIN
     FOR u IN SELECT mm.user_id FROM jobspy.loyalty_members mm
               WHERE mm.tier_review_at <= jobspy.now() ORDER BY mm.user_id
     LOOP
-        m := jobspy.loyalty_lock_member(u);
+        m := jobspy.loyalty_try_lock_member(u);
+        CONTINUE WHEN m.user_id IS NULL;   -- busy: reviewed at the next run
         SELECT * INTO q FROM jobspy.loyalty_qualifying_tier(u, rules.tier_window);
         IF q.tier_id IS DISTINCT FROM m.tier_id THEN
             PERFORM jobspy.loyalty_set_member_tier(u, q.tier_id, 'review', coalesce(q.spend, 0));

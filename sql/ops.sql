@@ -91,8 +91,10 @@ BEGIN
                 USING ERRCODE = '22023', HINT = 'For example ''"13 months"''::jsonb.';
         END IF;
         BEGIN
-            IF (value #>> '{}')::interval <= interval '0' THEN
-                RAISE EXCEPTION 'configuration % must be a positive interval', key
+            -- (a longer one puts now() - it out of timestamptz's range, and
+            -- maintain() with it)
+            IF (value #>> '{}')::interval <= interval '0' OR (value #>> '{}')::interval > interval '100 years' THEN
+                RAISE EXCEPTION 'configuration % must be a positive interval of at most 100 years', key
                     USING ERRCODE = '22023';
             END IF;
         EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN

@@ -1,7 +1,7 @@
 -- Memberships (seed 001): recurring, fixed-term and lifetime types, addons
 -- that need their base, renewal by maintain() through time travel.
 BEGIN;
-SELECT plan(22);
+SELECT plan(27);
 SET LOCAL TimeZone = 'UTC';
 CREATE FUNCTION pg_temp.at(t timestamptz) RETURNS void LANGUAGE sql AS
     $$ SELECT set_config('jobspy.clock_override', t::text, true) $$;
@@ -56,6 +56,26 @@ SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'clu
 SELECT pg_temp.at('2131-01-01 00:00:00+00');
 SELECT ok(jobspy.has_membership('b8000000-0000-4000-8000-000000000002', 'founder'), 'lifetime never expires');
 SELECT throws_ok($$SELECT jobspy.grant_membership(gen_random_uuid(), 'club')$$, '22023', NULL, 'an unknown user');
+
+-- Dates in UTC whatever the session's time zone: granted at 23:30 UTC on
+-- Jan 30 from Berlin (already Jan 31 there), the month still ends Feb 28.
+INSERT INTO jobspy.users (id, email) VALUES ('b8000000-0000-4000-8000-000000000003', 'm3@example.com');
+SELECT pg_temp.at('2031-01-30 23:30:00+00');
+SET LOCAL TimeZone = 'Europe/Berlin';
+SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000003', 'club') AS m3 \gset
+SET LOCAL TimeZone = 'UTC';
+SELECT is((SELECT ends_at FROM jobspy.memberships WHERE id = :'m3'), '2031-02-28 23:30:00+00'::timestamptz,
+          'a membership''s end is computed in UTC, not in the caller''s time zone');
+-- Past its end, before maintain() renews it, a renewing membership is
+-- still valid, is not granted again, and is canceled at its period's end.
+SELECT pg_temp.at('2031-03-01 00:00:01+00');
+SELECT ok(jobspy.has_membership('b8000000-0000-4000-8000-000000000003', 'club'),
+          'a renewing membership is valid between its end and its renewal');
+SELECT throws_ok($$SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000003', 'club')$$, '23505', NULL,
+                 'and is not granted again over its start');
+SELECT lives_ok(format('SELECT jobspy.cancel_membership(%L)', :'m3'), 'it can be canceled');
+SELECT is((SELECT (auto_renew, ends_at) FROM jobspy.memberships WHERE id = :'m3'),
+          ROW(false, '2031-03-30 23:30:00+00'::timestamptz), 'at the end of the period it is in');
 
 SELECT * FROM finish();
 ROLLBACK;

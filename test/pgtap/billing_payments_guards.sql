@@ -4,7 +4,7 @@
 -- refund of that payment; free orders are paid at once; refunds written
 -- directly keep to their payment; revenue sums cannot overflow.
 BEGIN;
-SELECT plan(31);
+SELECT plan(38);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-07-01 12:00:00+00';
@@ -96,12 +96,39 @@ SELECT is((SELECT row(o.status, o.amount_paid_cents, p.status)::text
              FROM jobspy.orders o, jobspy.payments p WHERE o.id = :'o' AND p.id = :'plate'),
           '(canceled,0,refunded)', 'the order stays canceled with nothing paid; the payment is refunded');
 
+-- A payment pending when its order was refunded, collected after: the
+-- order holds money again and a part of it can be refunded.
+SELECT jobspy.create_order(:'c', '[{"price_code": "ebook-usd"}]', 'USD') AS o2 \gset
+SELECT jobspy.record_payment('stripe', 'pi_ra', :'c', 1500, 'USD', 'pending', order_id => :'o2') AS pra \gset
+SELECT jobspy.record_payment('stripe', 'pi_rb', :'c', 1500, 'USD', 'pending', order_id => :'o2') AS prb \gset
+SELECT jobspy.record_payment('stripe', 'pi_ra', :'c', 1500, 'USD', 'succeeded', order_id => :'o2');
+SELECT jobspy.refund_payment(:'pra', 1500);
+SELECT jobspy.record_payment('stripe', 'pi_rb', :'c', 1500, 'USD', 'succeeded', order_id => :'o2');
+SELECT is((SELECT status FROM jobspy.orders WHERE id = :'o2'), 'partially_refunded',
+          'money collected on a refunded order makes it partially refunded');
+SELECT lives_ok(format('SELECT jobspy.refund_payment(%L, 100)', :'prb'), 'and part of it can be refunded');
+
+-- Orders sell active one-time prices; numbers widen past eight digits.
+SELECT jobspy.create_product('club', 'Reading club', 'subscription');
+SELECT jobspy.create_price('club', 'ebook-monthly', 300, 'USD', 'month');
+SELECT throws_ok(format($$SELECT jobspy.create_order(%L, '[{"price_code": "ebook-monthly"}]', 'USD')$$, :'c'),
+                 '22023', NULL, 'a recurring price is not ordered');
+UPDATE jobspy.prices SET is_active = false WHERE code = 'ebook-usd';
+SELECT throws_ok(format($$SELECT jobspy.create_order(%L, '[{"price_code": "ebook-usd"}]', 'USD')$$, :'c'),
+                 '22023', NULL, 'nor a retired one');
+SELECT throws_ok(format($$SELECT jobspy.create_order(%L, '[{"description": {"x": 1}, "unit_amount": 5}]', 'USD')$$, :'c'),
+                 '22023', NULL, 'an item description that is not a string');
+-- (the sequence itself is not rolled back with the test: the number is
+-- checked on the function the column's default calls)
+SELECT is(jobspy.order_number(100000000), 'ORD-100000000', 'the 100,000,000th order number has nine digits, not a cut one');
+SELECT is(jobspy.order_number(42), 'ORD-00000042', 'and the 42nd eight');
+
 -- Revenue sums in numeric: two payments near bigint's maximum.
 SELECT jobspy.record_payment('stripe', 'ch_big1', :'c', 9223372036854775000, 'USD', 'succeeded');
 SELECT jobspy.record_payment('stripe', 'ch_big2', :'c', 9223372036854775000, 'USD', 'succeeded');
 SELECT lives_ok($$SELECT * FROM jobspy.payments_net$$, 'payments_net reads huge payments');
 SELECT is((SELECT gross_cents FROM jobspy.payments_net WHERE currency = 'USD'),
-          2 * 9223372036854775000::numeric + 700 + 1500, 'and sums them exactly');
+          2 * 9223372036854775000::numeric + 700 + 1500 + 1500 + 1500, 'and sums them exactly');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(42);
+SELECT plan(47);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -169,6 +169,29 @@ SELECT results_eq(
          AND user_id > 'b8000000-0000-4000-8000-000000000026'$$,
     $$VALUES (7, 10, 4::smallint, 4::smallint, 4::smallint, 'champions')$$,
     'the four regulars, above six, score ceil(5 * 7 / 10) = 4: champions');
+
+-- A redemption for a user who does not exist uses up nothing.
+SELECT jobspy.create_coupon('BD-ONE', percent_off => 10, max_redemptions => 1);
+SELECT throws_ok($$SELECT * FROM jobspy.redeem_coupon('BD-ONE', gen_random_uuid(), 1000, 'RUB', 'ghost')$$,
+                 '22023', 'unknown user', 'a coupon is not redeemed for a user who does not exist');
+SELECT is((SELECT (allowed, code)::text FROM jobspy.redeem_coupon('BD-ONE', 'b8000000-0000-4000-8000-000000000011', 1000, 'RUB', 'real')),
+          '(t,REDEEMED)', 'and a member still gets its one redemption');
+-- Products are compared as codes are, case-insensitively: a purchase's
+-- category arrives in lower case.
+SELECT jobspy.create_coupon('BD-COFFEE', percent_off => 5, products => ARRAY['Coffee']);
+SELECT jobspy.record_purchase('bd-cafe', 'bd-coffee-1', 'b8000000-0000-4000-8000-000000000012', 5000, 'RUB',
+                              coupon => 'BD-COFFEE', category => 'Coffee');
+SELECT is((SELECT x.discount FROM jobspy.loyalty_coupon_redemptions x JOIN jobspy.loyalty_coupons c ON c.id = x.coupon_id
+            WHERE c.code = 'BD-COFFEE'),
+          250::bigint, 'a coupon limited to Coffee applies to a purchase in category Coffee');
+-- A registration is canceled only before the event starts.
+SELECT jobspy.create_event('BD event', jobspy.now() + interval '1 day', 1) AS ev \gset
+SELECT jobspy.register_for_event(:'ev', 'b8000000-0000-4000-8000-000000000011');
+SELECT set_config('jobspy.clock_override', (jobspy.now() + interval '2 days')::text, true);
+SELECT throws_ok(format('SELECT jobspy.cancel_event_registration(%L, %L)', :'ev', 'b8000000-0000-4000-8000-000000000011'),
+                 '55000', NULL, 'a registration is not canceled once the event started');
+SELECT throws_ok(format('SELECT jobspy.cancel_event_registration(%L, %L)', gen_random_uuid(), 'b8000000-0000-4000-8000-000000000011'),
+                 '22023', NULL, 'nor for an unknown event');
 
 SELECT * FROM finish();
 ROLLBACK;

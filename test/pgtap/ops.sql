@@ -1,6 +1,6 @@
 -- Configuration, partitions, retention, maintenance.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 -- Configuration.
 SELECT is(jobspy.config_get('retention.mode'), '"drop"'::jsonb, 'a built-in default is returned');
@@ -10,6 +10,8 @@ SELECT is(jobspy.config_get('retention.api_usage'), '"2 years"'::jsonb, 'a set v
 SELECT lives_ok($$SELECT jobspy.config_set('app.banner', '{"text": "hi"}')$$, 'any well-formed key may hold any json');
 SELECT throws_ok($$SELECT jobspy.config_set('retention.api_usage', '"soon"')$$, '22023', NULL, 'retention must be an interval');
 SELECT throws_ok($$SELECT jobspy.config_set('retention.api_usage', '"-1 day"')$$, '22023', NULL, 'retention must be positive');
+SELECT throws_ok($$SELECT jobspy.config_set('retention.outbox_events', '"200000 years"')$$, '22023', NULL,
+                 'and at most 100 years (longer put maintain() out of timestamptz''s range)');
 SELECT throws_ok($$SELECT jobspy.config_set('retention.api_usage', '12')$$, '22023', NULL, 'retention must be a string');
 SELECT throws_ok($$SELECT jobspy.config_set('retention.mode', '"shred"')$$, '22023', NULL, 'retention.mode is drop or detach');
 SELECT throws_ok($$SELECT jobspy.config_set('partitions.premake_months', '1.5')$$, '22023', NULL, 'premake_months is whole');
