@@ -65,10 +65,14 @@ BEGIN
         RAISE EXCEPTION 'a membership type needs a code (1 to 50 letters, digits, "_", "." or "-"), a name and a kind'
             USING ERRCODE = '22023';
     END IF;
+    -- Every part of the duration forward (1 mon -29 days ends before its
+    -- start from Feb 1), and at most 100 years.
     IF $3 NOT IN ('recurring', 'fixed_term', 'lifetime') OR ($3 = 'lifetime') <> ($4 IS NULL)
-       OR $4 <= interval '0' THEN
-        RAISE EXCEPTION 'kind must be recurring or fixed_term with a positive duration, or lifetime without one'
-            USING ERRCODE = '22023';
+       OR $4 <= interval '0' OR $4 > interval '100 years'
+       OR extract(year FROM $4) < 0 OR extract(month FROM $4) < 0 OR extract(day FROM $4) < 0
+       OR $4 - date_trunc('day', $4) < interval '0' THEN
+        RAISE EXCEPTION 'kind must be recurring or fixed_term with a positive duration of at most 100 years, or lifetime without one'
+            USING ERRCODE = '22023', DETAIL = 'Every part of a duration (years, months, days, time) is positive or zero.';
     END IF;
     IF $5 IS NOT NULL THEN
         SELECT t.id INTO v_base FROM jobspy.membership_types t WHERE t.code = $5;
@@ -163,8 +167,8 @@ BEGIN
     IF v_type.id IS NULL THEN
         RAISE EXCEPTION 'unknown or inactive membership type "%"', coalesce(left($2, 50), 'NULL') USING ERRCODE = '22023';
     END IF;
-    IF NOT isfinite(v_start) THEN
-        RAISE EXCEPTION 'starts_at must be a finite time' USING ERRCODE = '22023';
+    IF NOT isfinite(v_start) OR v_start >= '10000-01-01 00:00:00+00' THEN
+        RAISE EXCEPTION 'starts_at must be a finite time before the year 10000' USING ERRCODE = '22023';
     END IF;
     -- The user's row orders concurrent grants of one user.
     PERFORM FROM jobspy.users u WHERE u.id = $1 FOR UPDATE;

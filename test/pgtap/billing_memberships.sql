@@ -1,7 +1,7 @@
 -- Memberships (seed 001): recurring, fixed-term and lifetime types, addons
 -- that need their base, renewal by maintain() through time travel.
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 SET LOCAL TimeZone = 'UTC';
 CREATE FUNCTION pg_temp.at(t timestamptz) RETURNS void LANGUAGE sql AS
     $$ SELECT set_config('jobspy.clock_override', t::text, true) $$;
@@ -56,6 +56,10 @@ SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000001', 'clu
 SELECT pg_temp.at('2131-01-01 00:00:00+00');
 SELECT ok(jobspy.has_membership('b8000000-0000-4000-8000-000000000002', 'founder'), 'lifetime never expires');
 SELECT throws_ok($$SELECT jobspy.grant_membership(gen_random_uuid(), 'club')$$, '22023', NULL, 'an unknown user');
+SELECT throws_ok($$SELECT jobspy.create_membership_type('weird', 'W', 'recurring', '1 mon -29 days')$$, '22023', NULL,
+                 'a duration with a part going back (it ends before its start from Feb 1)');
+SELECT throws_ok($$SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000001', 'season', true, '294276-12-01')$$,
+                 '22023', NULL, 'a start whose end passes the range of time');
 
 -- Dates in UTC whatever the session's time zone: granted at 23:30 UTC on
 -- Jan 30 from Berlin (already Jan 31 there), the month still ends Feb 28.
