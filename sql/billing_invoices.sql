@@ -716,6 +716,7 @@ CREATE FUNCTION jobspy.subscription_discount(s jobspy.subscriptions, period_star
     RETURNS bigint
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'   -- a coupon's months are counted in UTC, as periods are
     AS $$
 DECLARE
     v bigint;

@@ -25,7 +25,7 @@ CREATE TABLE jobspy.loyalty_coupons (
     first_purchase_only boolean NOT NULL DEFAULT false,
     min_amount          bigint CHECK (min_amount >= 0),
     duration            text NOT NULL DEFAULT 'once' CHECK (duration IN ('once', 'repeating', 'forever')),
-    duration_months     integer CHECK (duration_months > 0),
+    duration_months     integer CHECK (duration_months BETWEEN 1 AND 1200),
     user_id             uuid REFERENCES jobspy.users (id) ON DELETE CASCADE,
     chain_id            uuid,
     times_redeemed      integer NOT NULL DEFAULT 0 CHECK (times_redeemed >= 0),

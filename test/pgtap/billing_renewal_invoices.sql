@@ -3,7 +3,7 @@
 -- quantity and the coupon's discount, finalizes it and collects it; coupons
 -- on subscribe are redeemed once, and a refused one leaves nothing behind.
 BEGIN;
-SELECT plan(49);
+SELECT plan(51);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -274,6 +274,23 @@ SELECT throws_ok(format($$UPDATE jobspy.invoices SET period_start = period_start
 SELECT throws_ok(format($$INSERT INTO jobspy.invoices (customer_id, series, currency, billing_reason)
                           VALUES (%L, 'default', 'USD', 'subscription_cycle')$$, :'c1'), '23514', NULL,
                  'a renewal invoice names its subscription and period');
+
+-- A coupon's months are counted in UTC, whatever the time zone of the
+-- session that renews: one month from Jan 31 discounts only the first
+-- invoice, also when renewals run from New York.
+INSERT INTO jobspy.users (id, email) VALUES ('b7000000-0000-4000-8000-000000000019', 'ri19@example.com');
+SELECT jobspy.create_customer('b7000000-0000-4000-8000-000000000019') AS c9 \gset
+SELECT jobspy.add_payment_method(:'c9', 'card', '4242', 'visa', 12, 2040);
+SELECT set_config('jobspy.clock_override', '2032-01-31 02:00:00+00', true);
+SELECT jobspy.create_coupon('RI-MONTH', amount_off => 300, currency => 'USD', duration => 'repeating', duration_months => 1);
+SELECT jobspy.subscribe(:'c9', 'ri-basic-m', coupon => 'RI-MONTH') AS s9 \gset
+SET LOCAL TimeZone = 'America/New_York';
+SELECT pg_temp.travel('2032-02-29 02:00:00+00');
+SET LOCAL TimeZone = 'UTC';
+SELECT results_eq(format($$SELECT discount_cents FROM jobspy.invoices WHERE subscription_id = %L ORDER BY period_start$$, :'s9'),
+                  'VALUES (300::bigint), (0::bigint)', 'repeating 1 month: the second invoice is not discounted, in any time zone');
+SELECT throws_ok($$SELECT jobspy.create_coupon('RI-HUGE', percent_off => 10, duration => 'repeating', duration_months => 2000000000)$$,
+                 '22023', NULL, 'a coupon repeats for at most 1200 months');
 
 SELECT * FROM finish();
 ROLLBACK;
