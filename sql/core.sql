@@ -9,6 +9,12 @@ CREATE FUNCTION jobspy.now() RETURNS timestamptz
 COMMENT ON FUNCTION jobspy.now() IS
     'the time jobspy_core''s rules see: transaction time, or jobspy.clock_override when set';
 
+CREATE FUNCTION jobspy.clock_now() RETURNS timestamptz
+    LANGUAGE c VOLATILE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'jobspy_clock_now_sql';
+COMMENT ON FUNCTION jobspy.clock_now() IS
+    'the current time, as clock_timestamp() gives it, or jobspy.clock_override when set: for leases, which run from the moment they are taken';
+
 CREATE FUNCTION jobspy.library_preloaded() RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'jobspy_preloaded_sql';
@@ -39,6 +45,8 @@ COMMENT ON FUNCTION jobspy.uuid_v7() IS
     'a new RFC 9562 version 7 uuid: Unix milliseconds, their fraction, random bits; increasing within a session';
 REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;
+REVOKE ALL ON FUNCTION jobspy.clock_now() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.clock_now() TO jobspy_app, jobspy_analyst, jobspy_admin;
 
 -- The CHECK constraints and trigger conditions this backend prepared once
 -- (src/core_check_cache.c).

@@ -24,6 +24,10 @@ CREATE TABLE jobspy.outbox_events (
     created_at    timestamptz NOT NULL DEFAULT jobspy.now(),
     attempts      integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     claimed_until timestamptz,
+    -- The token of the claim that holds the event: only its holder may ack
+    -- it or give it back, so a worker whose lease ran out cannot cut short
+    -- the claim of the worker that took the event over.
+    claim         uuid,
     last_error    text CHECK (length(last_error) <= 2000),
     consumed_at   timestamptz
 );
@@ -35,6 +39,9 @@ CREATE INDEX outbox_events_pending_idx ON jobspy.outbox_events (id) WHERE consum
 CREATE INDEX outbox_events_entity_pending_idx ON jobspy.outbox_events (entity_type, entity_id, id)
     WHERE consumed_at IS NULL;
 CREATE INDEX outbox_events_consumed_idx ON jobspy.outbox_events (consumed_at) WHERE consumed_at IS NOT NULL;
+-- Pending events are data: a dump and restore must keep them.
+SELECT pg_catalog.pg_extension_config_dump('jobspy.outbox_events', '');
+SELECT pg_catalog.pg_extension_config_dump('jobspy.outbox_events_id_seq', '');
 
 -- The doorbell (src/outbox_doorbell.c): emit_event rings, claim_events
 -- waits; internal, executable by the extension's owner only.
@@ -107,7 +114,10 @@ CREATE FUNCTION jobspy.claim_events(max integer DEFAULT 100, topics text[] DEFAU
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    t        timestamptz := jobspy.now();
+    -- The lease runs from the claim itself, not from the start of the
+    -- transaction that makes it.
+    t        timestamptz := jobspy.clock_now();
+    token    uuid := gen_random_uuid();
     landing  integer;
     deadline timestamptz;
 BEGIN
@@ -134,7 +144,7 @@ BEGIN
                FOR UPDATE SKIP LOCKED
         )
         UPDATE jobspy.outbox_events u
-           SET claimed_until = t + lease, attempts = u.attempts + 1
+           SET claimed_until = t + lease, attempts = u.attempts + 1, claim = token
           FROM picked
          WHERE u.id = picked.id
         RETURNING u.*;
@@ -158,38 +168,46 @@ $$;
 COMMENT ON FUNCTION jobspy.claim_events(integer, text[], interval) IS
     'claims up to max pending outbox events (of the given topics, or all) for a lease, oldest first, skipping events other workers hold and events whose entity has an older pending event';
 
-CREATE FUNCTION jobspy.ack_events(ids bigint[]) RETURNS integer
-    LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+CREATE FUNCTION jobspy.ack_events(ids bigint[], claim uuid) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    WITH done AS (
-        UPDATE jobspy.outbox_events e
-           SET consumed_at = jobspy.now(), claimed_until = NULL
-         WHERE e.id = ANY (ids) AND e.consumed_at IS NULL
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM done
+DECLARE
+    n integer;
+BEGIN
+    IF ids IS NULL OR claim IS NULL THEN
+        RAISE EXCEPTION 'ack_events: ids and claim must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    UPDATE jobspy.outbox_events e
+       SET consumed_at = jobspy.now(), claimed_until = NULL
+     WHERE e.id = ANY (ids) AND e.consumed_at IS NULL AND e.claim = ack_events.claim;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
 $$;
-COMMENT ON FUNCTION jobspy.ack_events(bigint[]) IS
-    'marks outbox events consumed (idempotent); returns how many were pending';
+COMMENT ON FUNCTION jobspy.ack_events(bigint[], uuid) IS
+    'marks outbox events consumed that the claim (from claim_events) still holds; returns how many it marked (0 for events acked already or taken over by a later claim)';
 
-CREATE FUNCTION jobspy.fail_event(id bigint, error text, retry_after interval DEFAULT '1 minute')
+CREATE FUNCTION jobspy.fail_event(id bigint, claim uuid, error text, retry_after interval DEFAULT '1 minute')
     RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF id IS NULL OR retry_after IS NULL OR retry_after < interval '0' OR retry_after > interval '30 days' THEN
-        RAISE EXCEPTION 'fail_event: id and a retry_after from 0 to 30 days are required' USING ERRCODE = '22023';
+    IF id IS NULL OR claim IS NULL OR error IS NULL OR retry_after IS NULL THEN
+        RAISE EXCEPTION 'fail_event: id, claim, error and retry_after must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF retry_after < interval '0' OR retry_after > interval '30 days' THEN
+        RAISE EXCEPTION 'fail_event: retry_after must be from 0 to 30 days' USING ERRCODE = '22023';
     END IF;
     UPDATE jobspy.outbox_events e
-       SET claimed_until = jobspy.now() + retry_after, last_error = left(error, 2000)
-     WHERE e.id = fail_event.id AND e.consumed_at IS NULL;
+       SET claimed_until = jobspy.clock_now() + retry_after, claim = NULL, last_error = left(error, 2000)
+     WHERE e.id = fail_event.id AND e.consumed_at IS NULL AND e.claim = fail_event.claim;
     RETURN FOUND;
 END
 $$;
-COMMENT ON FUNCTION jobspy.fail_event(bigint, text, interval) IS
-    'gives back a claimed outbox event that could not be handled, keeping the error; it is claimable again after retry_after';
+COMMENT ON FUNCTION jobspy.fail_event(bigint, uuid, text, interval) IS
+    'gives back an outbox event its claim holds that could not be handled, keeping the error; it is claimable again after retry_after; false when the claim no longer holds it';
 
 -- Consumed events are kept for retention.outbox_events (default 7 days);
 -- pending events are never deleted.
@@ -218,9 +236,9 @@ COMMENT ON FUNCTION jobspy.maintain_outbox() IS
 
 REVOKE ALL ON FUNCTION jobspy.outbox_ring(text), jobspy.outbox_wait_state(boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid), jobspy.claim_events(integer, text[], interval),
-    jobspy.ack_events(bigint[]), jobspy.fail_event(bigint, text, interval), jobspy.maintain_outbox() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION jobspy.claim_events(integer, text[], interval), jobspy.ack_events(bigint[]),
-    jobspy.fail_event(bigint, text, interval) TO jobspy_app, jobspy_admin;
+    jobspy.ack_events(bigint[], uuid), jobspy.fail_event(bigint, uuid, text, interval), jobspy.maintain_outbox() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.claim_events(integer, text[], interval), jobspy.ack_events(bigint[], uuid),
+    jobspy.fail_event(bigint, uuid, text, interval) TO jobspy_app, jobspy_admin;
 GRANT EXECUTE ON FUNCTION jobspy.emit_event(text, text, text, jsonb, uuid), jobspy.maintain_outbox() TO jobspy_admin;
 REVOKE ALL ON jobspy.outbox_events FROM PUBLIC;
 GRANT SELECT ON jobspy.outbox_events TO jobspy_admin;

@@ -12,7 +12,8 @@
 INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
     ('webhooks.tolerance_seconds', '300', 'how many seconds a Stripe signature''s timestamp may be from jobspy.now()', 'integer', false, 1, 86400, NULL),
     ('webhooks.mode', '"inline"', 'inline: an accepted event is applied in the receiving transaction; queued: by jobspy.process_webhooks', 'text', false, NULL, NULL, '["inline", "queued"]'),
-    ('webhooks.max_attempts', '10', 'failed attempts after which a stored event is failed and no longer retried', 'integer', false, 1, 1000, NULL);
+    ('webhooks.max_attempts', '10', 'failed attempts after which a stored event is failed and no longer retried', 'integer', false, 1, 1000, NULL),
+    ('webhooks.attempt_lock_timeout_ms', '5000', 'how long one queued attempt waits for a lock before it fails (55P03) and is retried; a shorter lock_timeout of the caller wins', 'integer', false, 1, 3600000, NULL);
 
 -- ------------------------------------------------------------ secrets
 
@@ -316,13 +317,24 @@ DECLARE
     why   text;
     msg   text;
     state text;
+    caller_wait text := current_setting('lock_timeout');
+    wait_ms integer := coalesce((jobspy.config_get('webhooks.attempt_lock_timeout_ms'))::integer, 5000);
 BEGIN
+    -- An attempt stuck behind a lock fails here, as a retryable 55P03 with
+    -- its error kept, instead of holding up the queue until the caller's
+    -- statement_timeout cancels the whole batch (which this block cannot
+    -- catch, and which would roll back the batch's other attempts).  The
+    -- setting dies with the block when it fails and is put back otherwise.
+    IF caller_wait::interval = interval '0' OR caller_wait::interval > make_interval(secs => wait_ms / 1000.0) THEN
+        PERFORM set_config('lock_timeout', wait_ms || 'ms', true);
+    END IF;
     why := jobspy.apply_webhook_event(w);
     UPDATE jobspy.payment_webhooks x
        SET status = CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END, note = left(why, 1000),
            processed_at = jobspy.now(), attempts = x.attempts + 1, next_attempt_at = NULL
      WHERE x.id = w.id;
     DELETE FROM jobspy.webhook_queue q WHERE q.webhook_id = w.id;
+    PERFORM set_config('lock_timeout', caller_wait, true);
     RETURN CASE WHEN why IS NULL THEN 'applied' ELSE 'ignored' END;
 EXCEPTION WHEN others THEN
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;

@@ -295,6 +295,13 @@ jobspy_now_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMPTZ(jobspy_now());
 }
 
+PG_FUNCTION_INFO_V1(jobspy_clock_now_sql);
+Datum
+jobspy_clock_now_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(jobspy_wall_now());
+}
+
 PG_FUNCTION_INFO_V1(jobspy_preloaded_sql);
 Datum
 jobspy_preloaded_sql(PG_FUNCTION_ARGS)

@@ -57,7 +57,17 @@ static DoorbellSlot *my_slot = NULL;
 static bool my_waiting = false;
 static bool exit_hook_set = false;
 
-/* Topics emitted by the current transaction, in TopTransactionContext. */
+/*
+ * Topics emitted by the current transaction, in TopTransactionContext, each
+ * with the subtransaction level that emitted it: a subtransaction that
+ * rolls back takes its events with it, and its topics must not ring.
+ */
+typedef struct RungTopic
+{
+	int			level;
+	char		topic[FLEXIBLE_ARRAY_MEMBER];
+} RungTopic;
+
 static List *rung_topics = NIL;
 static bool my_landing = false;
 static bool callback_set = false;
@@ -153,7 +163,7 @@ doorbell_xact_callback(XactEvent event, void *arg)
 			my_landing = true;
 			if (pg_atomic_read_u32(&slot->waiting) > 0)
 				foreach(lc, rung_topics)
-					Async_Notify(DOORBELL_CHANNEL, (const char *) lfirst(lc));
+					Async_Notify(DOORBELL_CHANNEL, ((RungTopic *) lfirst(lc))->topic);
 			rung_topics = NIL;
 			return;
 		case XACT_EVENT_PRE_PREPARE:
@@ -177,6 +187,27 @@ doorbell_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* A subtransaction's topics go with its rollback, or up to its parent. */
+static void
+doorbell_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, rung_topics)
+			if (((RungTopic *) lfirst(lc))->level >= level)
+				rung_topics = foreach_delete_current(rung_topics, lc);
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		foreach(lc, rung_topics)
+			if (((RungTopic *) lfirst(lc))->level >= level)
+				((RungTopic *) lfirst(lc))->level = level - 1;
+	}
+}
+
 /*
  * jobspy.outbox_ring(topic) RETURNS boolean: the current transaction
  * emitted an event of this topic; its commit notifies if a worker waits
@@ -190,21 +221,29 @@ jobspy_outbox_ring(PG_FUNCTION_ARGS)
 {
 	char	   *topic;
 	ListCell   *lc;
+	RungTopic  *rung;
+	Size		len;
 	MemoryContext old;
 
 	if (doorbell_slot() == NULL)
 		PG_RETURN_BOOL(true);
 	topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	/* every topic listed is of this subtransaction or one of its parents */
 	foreach(lc, rung_topics)
-		if (strcmp((const char *) lfirst(lc), topic) == 0)
+		if (strcmp(((RungTopic *) lfirst(lc))->topic, topic) == 0)
 			PG_RETURN_BOOL(false);
 	if (!callback_set)
 	{
 		RegisterXactCallback(doorbell_xact_callback, NULL);
+		RegisterSubXactCallback(doorbell_subxact_callback, NULL);
 		callback_set = true;
 	}
+	len = strlen(topic) + 1;
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	rung_topics = lappend(rung_topics, pstrdup(topic));
+	rung = palloc(offsetof(RungTopic, topic) + len);
+	rung->level = GetCurrentTransactionNestLevel();
+	memcpy(rung->topic, topic, len);
+	rung_topics = lappend(rung_topics, rung);
 	MemoryContextSwitchTo(old);
 	PG_RETURN_BOOL(false);
 }

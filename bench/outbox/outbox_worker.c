@@ -47,8 +47,9 @@ main(int argc, char **argv)
 	PQclear(PQexec(conn, "LISTEN jobspy_outbox"));
 	while (!stopping)
 	{
-		PGresult   *res = PQexec(conn, "WITH c AS (SELECT id FROM jobspy.claim_events(100)) "
-								 "SELECT jobspy.ack_events(array(SELECT id FROM c))");
+		PGresult   *res = PQexec(conn, "WITH c AS (SELECT id, claim FROM jobspy.claim_events(100)) "
+								 "SELECT coalesce(sum(a.n), 0) FROM (SELECT jobspy.ack_events(array_agg(id), claim) AS n "
+								 "FROM c GROUP BY claim) a");
 		long		n;
 
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)

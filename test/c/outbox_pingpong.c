@@ -120,7 +120,7 @@ main(int argc, char **argv)
 
 	for (bool stop = false, timed_out = false; !stop;)
 	{
-		PGresult   *res = run(conn, "SELECT id, topic FROM jobspy.claim_events(100)");
+		PGresult   *res = run(conn, "SELECT id, topic, claim FROM jobspy.claim_events(100)");
 		PGnotify   *note;
 		int			n = PQntuples(res);
 
@@ -129,12 +129,13 @@ main(int argc, char **argv)
 		timed_out = false;
 		for (int i = 0; i < n; i++)
 		{
-			char		ack[120];
+			char		ack[160];
 
 			stop |= strcmp(PQgetvalue(res, i, 1), "pingpong.stop") == 0;
 			consumed++;
 			usleep(rand() % 2000);
-			snprintf(ack, sizeof ack, "SELECT jobspy.ack_events(ARRAY[%s]::bigint[])", PQgetvalue(res, i, 0));
+			snprintf(ack, sizeof ack, "SELECT jobspy.ack_events(ARRAY[%s]::bigint[], '%s')", PQgetvalue(res, i, 0),
+					 PQgetvalue(res, i, 2));
 			PQclear(run(conn, ack));
 		}
 		PQclear(res);

@@ -1,7 +1,7 @@
 -- Queued mode: process_webhooks takes due events, a failure keeps its error
 -- and retries with backoff, max_attempts ends in failed.
 BEGIN;
-SELECT plan(17);
+SELECT plan(21);
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public;
 CREATE FUNCTION pg_temp.deliver(id text) RETURNS jobspy.webhook_receipt LANGUAGE sql AS $$
     SELECT jobspy.receive_webhook('stripe',
@@ -16,10 +16,10 @@ BEGIN
     IF current_setting('test.fail', true) = 'on' THEN
         RAISE EXCEPTION 'billing is down for %', webhook.event_id USING ERRCODE = '55000';
     END IF;
-    INSERT INTO pg_temp.applied VALUES (webhook.event_id);
+    INSERT INTO pg_temp.applied VALUES (webhook.event_id, current_setting('lock_timeout'));
     RETURN NULL;
 END $$;
-CREATE TEMP TABLE applied (event_id text);
+CREATE TEMP TABLE applied (event_id text, lock_wait text);
 
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 SELECT jobspy.create_provider('stripe', 'Stripe');
@@ -71,6 +71,23 @@ UPDATE jobspy.payment_webhooks SET attempts = 60 WHERE event_id = 'evt_q3';
 SELECT jobspy.process_webhooks(10);
 SELECT is((SELECT (status, attempts, next_attempt_at - jobspy.now()) FROM jobspy.payment_webhooks WHERE event_id = 'evt_q3'),
           ROW('pending'::text, 61, interval '6 hours'), 'the 61st failure is retried after 6 hours');
+
+-- An attempt waits for a lock for webhooks.attempt_lock_timeout_ms at most,
+-- or the caller's lock_timeout when shorter, and the caller keeps its own.
+SET LOCAL test.fail = 'off';
+SET LOCAL jobspy.clock_override = '2030-01-01 00:02:00+00';
+SELECT pg_temp.deliver('evt_w1');
+SELECT jobspy.process_webhooks(10);
+SELECT is((SELECT lock_wait FROM applied WHERE event_id = 'evt_w1'), '5s', 'an attempt waits 5 s for a lock by default');
+SELECT jobspy.config_set('webhooks.attempt_lock_timeout_ms', '250');
+SELECT pg_temp.deliver('evt_w2');
+SELECT jobspy.process_webhooks(10);
+SELECT is((SELECT lock_wait FROM applied WHERE event_id = 'evt_w2'), '250ms', 'or as configured');
+SET LOCAL lock_timeout = '100ms';
+SELECT pg_temp.deliver('evt_w3');
+SELECT jobspy.process_webhooks(10);
+SELECT is((SELECT lock_wait FROM applied WHERE event_id = 'evt_w3'), '100ms', 'a shorter lock_timeout of the caller wins');
+SELECT is(current_setting('lock_timeout'), '100ms', 'and the caller''s setting is left as it was');
 
 SELECT * FROM finish();
 ROLLBACK;

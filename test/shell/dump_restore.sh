@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Backup and restore with pg_dump: user data, configuration, partitions and
-# the hash key all come back, so stored secrets still match after a restore.
+# the hash key and pending outbox events all come back, so stored secrets
+# still match after a restore and no event is lost.
 set -euo pipefail
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 q() { psql -X -q -v ON_ERROR_STOP=1 -Atd "$@"; }
-echo "1..8"
+echo "1..9"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS jobspy_dump_src' -c 'DROP DATABASE IF EXISTS jobspy_dump_dst' \
      -c 'CREATE DATABASE jobspy_dump_src' -c 'CREATE DATABASE jobspy_dump_dst' 2>/dev/null
 q jobspy_dump_src >/dev/null <<'SQL'
@@ -19,12 +20,14 @@ SELECT '77777777-7777-4777-8777-777777777777', '/d', 'GET', jobspy.now() - g * i
 INSERT INTO jobspy.api_usage (user_id, endpoint, method, created_at)
 VALUES ('77777777-7777-4777-8777-777777777777', '/future', 'GET', jobspy.now() + interval '3 years');
 SELECT jobspy.config_set('retention.api_usage', '"2 years"');
+SELECT jobspy.emit_event('dump.pending', 'thing', '1'), jobspy.emit_event('dump.pending', 'thing', '2');
 SQL
 snapshot() {
     q "$1" -c "SELECT (SELECT count(*) FROM jobspy.users), (SELECT count(*) FROM jobspy.licenses),
                       (SELECT count(*) FROM jobspy.api_usage), (SELECT count(*) FROM jobspy.audit_logs),
                       (SELECT count(*) FROM jobspy.system_config),
-                      (SELECT count(*) FROM pg_inherits WHERE inhparent = 'jobspy.api_usage'::regclass)"
+                      (SELECT count(*) FROM pg_inherits WHERE inhparent = 'jobspy.api_usage'::regclass),
+                      (SELECT string_agg(id || ':' || topic, ',' ORDER BY id) FROM jobspy.outbox_events WHERE consumed_at IS NULL)"
 }
 before=$(snapshot jobspy_dump_src)
 
@@ -34,7 +37,7 @@ if pg_restore -d jobspy_dump_dst --exit-on-error "$tmp/dump" 2>"$tmp/err"; then 
 else echo "not ok 2 - pg_restore failed"; sed 's/^/# /' "$tmp/err" | head -20; fi
 
 after=$(snapshot jobspy_dump_dst)
-[ "$before" = "$after" ] && echo "ok 3 - users, licences, usage, audit rows, configuration and partitions all restored ($after)" \
+[ "$before" = "$after" ] && echo "ok 3 - users, licences, usage, audit rows, configuration, partitions and pending outbox events all restored ($after)" \
     || echo "not ok 3 - restored counts $after differ from $before"
 
 m=$(q jobspy_dump_dst -c "SELECT count(*) FROM jobspy.licenses
@@ -53,4 +56,6 @@ r=$(q jobspy_dump_dst -c "SELECT count(*) FROM jobspy.rotate_hash_key()" && q jo
 m=$(q jobspy_dump_dst -c "SELECT count(*) FROM jobspy.licenses
                          WHERE license_key_hash = ANY (jobspy.secret_hash_candidates('license', 'NSQC-1VQ5-9GCC-TG2S'))")
 [ "$m" = 1 ] && echo "ok 8 - and the old key still verifies after that rotation" || echo "not ok 8 - key lost after rotation"
+e=$(q jobspy_dump_dst -c "SELECT jobspy.emit_event('dump.after', 'thing', '3') > (SELECT max(id) FROM jobspy.outbox_events WHERE topic = 'dump.pending')" 2>&1)
+[ "$e" = t ] && echo "ok 9 - an event emitted after the restore takes the next id" || echo "not ok 9 - emitting after the restore: $e"
 psql -X -q -d postgres -c 'DROP DATABASE jobspy_dump_src' -c 'DROP DATABASE jobspy_dump_dst'

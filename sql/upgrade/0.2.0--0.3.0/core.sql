@@ -32,3 +32,8 @@ GRANT EXECUTE ON FUNCTION jobspy.check_cache_entries() TO jobspy_admin;
 -- @create FUNCTION jobspy.uuid_v7(
 REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;
+
+-- The wall clock beside jobspy.now() (the outbox's leases).
+-- @create FUNCTION jobspy.clock_now(
+REVOKE ALL ON FUNCTION jobspy.clock_now() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.clock_now() TO jobspy_app, jobspy_analyst, jobspy_admin;
