@@ -328,6 +328,9 @@ BEGIN
         RAISE EXCEPTION 'amounts must not be negative' USING ERRCODE = '22023',
             DETAIL = 'Amounts are whole numbers of the currency''s minor units.';
     END IF;
+    IF $3 > 1e15 OR $8 > 1e15 THEN
+        RAISE EXCEPTION 'a price''s amount and unit amount must be at most 10^15 minor units' USING ERRCODE = '22023';
+    END IF;
     PERFORM jobspy.billing_check_currency($4);
     IF $5 IS NOT NULL AND $5 NOT IN ('day', 'week', 'month', 'year') THEN
         RAISE EXCEPTION 'interval must be day, week, month, year or NULL, not "%"', left($5, 20)

@@ -847,22 +847,42 @@ CREATE FUNCTION jobspy.invoices_paid_recover_subscription() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    v_now timestamptz := jobspy.now();
+    v_sub jobspy.subscriptions;
 BEGIN
-    PERFORM FROM jobspy.subscriptions s WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid');
-    IF NOT FOUND THEN
+    SELECT * INTO v_sub FROM jobspy.subscriptions s WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid');
+    IF NOT FOUND OR EXISTS (SELECT FROM jobspy.invoices i
+                             WHERE i.subscription_id = NEW.subscription_id AND i.id <> NEW.id
+                               AND i.status = 'open' AND i.amount_due_cents > 0) THEN
         RETURN NULL;
     END IF;
-    UPDATE jobspy.subscriptions s
-       SET status = 'active', dunning_attempts = 0, payment_failed_at = NULL, next_retry_at = NULL
-     WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid')
-       AND NOT EXISTS (SELECT FROM jobspy.invoices i
-                        WHERE i.subscription_id = NEW.subscription_id AND i.id <> NEW.id
-                          AND i.status = 'open' AND i.amount_due_cents > 0);
+    -- An unpaid subscription is no longer renewed: once its period is
+    -- over, it comes back in a cycle that starts now (due at once, so the
+    -- next renewal run bills it), not in the months it did not pay for.
+    IF v_sub.status = 'unpaid' AND v_sub.current_period_end <= v_now AND v_sub.price_id IS NOT NULL THEN
+        v_sub.billing_cycle_anchor := v_now;
+        v_sub.current_period_end := v_now;
+    END IF;
+    BEGIN
+        UPDATE jobspy.subscriptions s
+           SET status = 'active', dunning_attempts = 0, payment_failed_at = NULL, next_retry_at = NULL,
+               billing_cycle_anchor = v_sub.billing_cycle_anchor, current_period_end = v_sub.current_period_end
+         WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid');
+    EXCEPTION WHEN unique_violation THEN
+        -- The user took another subscription of the plan or product while
+        -- this one was unpaid: that one stays in force, this one stays as
+        -- it is.  The payment itself is recorded all the same.
+        PERFORM jobspy.emit_event('billing.subscription.not_recovered', 'subscription', v_sub.id::text,
+                                  jsonb_build_object('status', v_sub.status, 'invoice_id', NEW.id,
+                                                     'reason', 'another live subscription holds its plan or product'),
+                                  v_sub.user_id);
+    END;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION jobspy.invoices_paid_recover_subscription() IS
-    'trigger: a past_due or unpaid subscription becomes active when its last invoice with an amount due is paid';
+    'trigger: a past_due or unpaid subscription becomes active when its last invoice with an amount due is paid (an unpaid one whose period is over in a cycle starting now), unless another live subscription now holds its plan or product';
 CREATE TRIGGER invoices_paid_recover_subscription AFTER UPDATE OF status ON jobspy.invoices
     FOR EACH ROW WHEN (NEW.status = 'paid' AND OLD.status <> 'paid' AND NEW.subscription_id IS NOT NULL)
     EXECUTE FUNCTION jobspy.invoices_paid_recover_subscription();

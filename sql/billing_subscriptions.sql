@@ -10,7 +10,7 @@
 
 INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullable, min_value, max_value, choices) VALUES
     ('billing.dunning_retry_days', '"3,5,7"',
-     'days after a failed renewal on which it is retried: ascending whole numbers, comma-separated', 'text', false, NULL, NULL, NULL),
+     'days after a failed renewal on which it is retried: whole numbers from 0 to 999, comma-separated, taken in ascending order', 'text', false, NULL, NULL, NULL),
     ('billing.dunning_final_status', '"unpaid"', 'what a subscription becomes when its last retry fails',
      'text', false, NULL, NULL, '["unpaid", "canceled"]'),
     ('billing.trial_end_without_payment_method', '"pause"',
@@ -18,6 +18,9 @@ INSERT INTO jobspy.config_defaults (key, value, description, value_type, nullabl
      'text', false, NULL, NULL, '["pause", "cancel", "create_invoice"]'),
     ('billing.incomplete_expires_after', '"23 hours"', 'how long an incomplete subscription waits for its first payment',
      'interval', false, NULL, NULL, NULL);
+-- config_set refuses a schedule the renewal run could not read.
+UPDATE jobspy.config_defaults SET pattern = '^\s*[0-9]{1,3}(\s*,\s*[0-9]{1,3})*\s*$'
+ WHERE key = 'billing.dunning_retry_days';
 
 -- ---------------------------------------------------------------- table
 
@@ -222,14 +225,19 @@ DECLARE
     t timestamp := after AT TIME ZONE 'UTC';
     step interval;
     k bigint;
+    -- Years 1 to 99999 first, so that the distance check cannot overflow.
+    bad boolean := "interval" NOT IN ('day', 'week', 'month', 'year') OR interval_count NOT BETWEEN 1 AND 366
+                   OR anchor NOT BETWEEN '0001-01-01 00:00:00+00' AND '100000-01-01 00:00:00+00'
+                   OR after NOT BETWEEN '0001-01-01 00:00:00+00' AND '100000-01-01 00:00:00+00';
 BEGIN
-    IF "interval" NOT IN ('day', 'week', 'month', 'year') OR interval_count NOT BETWEEN 1 AND 366
-       OR NOT isfinite(anchor) OR NOT isfinite(after) OR after < anchor - interval '1 year'
-       OR after > anchor + interval '1000 years' THEN
+    IF NOT bad THEN
+        bad := after < anchor - interval '1 year' OR after > anchor + interval '1000 years';
+    END IF;
+    IF bad THEN
         RAISE EXCEPTION 'no billing period boundary for interval % x %, anchor %, after %',
                         interval_count, left("interval", 10), anchor, after
             USING ERRCODE = '22023',
-                  DETAIL = 'The interval is day, week, month or year, 1 to 366 of them, from a finite anchor.';
+                  DETAIL = 'The interval is day, week, month or year, 1 to 366 of them, from an anchor in the years 1 to 99999.';
     END IF;
     IF "interval" IN ('month', 'year') THEN
         step := make_interval(months => interval_count * CASE "interval" WHEN 'year' THEN 12 ELSE 1 END);
@@ -300,6 +308,24 @@ END
 $$;
 COMMENT ON FUNCTION jobspy.billing_recurring_price(text) IS
     'internal: an active recurring price of an active product by code; raises 22023 otherwise';
+
+-- internal: a subscription's amount per period (price x quantity) stays
+-- within 10^15 minor units, so that its invoices, prorations and MRR are
+-- computed without overflow.
+CREATE FUNCTION jobspy.billing_check_period_amount(price jobspy.prices, quantity integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF price.amount::numeric * quantity > 1e15 THEN
+        RAISE EXCEPTION 'a subscription''s amount per period must be at most 10^15 minor units'
+            USING ERRCODE = '22023',
+                  DETAIL = format('Price "%s" of %s times quantity %s.', price.code, price.amount, quantity);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.billing_check_period_amount(jobspy.prices, integer) IS
+    'internal: 22023 when a price times a quantity is over 10^15 minor units a period';
 
 -- internal: the subscription, locked for update, else 22023.
 CREATE FUNCTION jobspy.billing_lock_subscription(subscription_id uuid) RETURNS jobspy.subscriptions
@@ -372,6 +398,7 @@ BEGIN
         RAISE EXCEPTION 'unknown customer %', $1 USING ERRCODE = '22023';
     END IF;
     v_price := jobspy.billing_recurring_price($2);
+    PERFORM jobspy.billing_check_period_amount(v_price, $3);
     IF v_customer.currency IS NOT NULL THEN
         PERFORM jobspy.money_same_currency(v_customer.currency, v_price.currency);
     END IF;
@@ -389,7 +416,7 @@ BEGIN
     v_trial := coalesce($4, v_price.trial_days);
     BEGIN
         IF v_trial > 0 THEN
-            v_end := v_now + make_interval(days => v_trial);
+            v_end := v_now + make_interval(hours => 24 * v_trial);   -- days of 24 hours, whatever the TimeZone
             INSERT INTO jobspy.subscriptions AS s (user_id, customer_id, price_id, quantity, status,
                                                    current_period_start, current_period_end, trial_start, trial_end,
                                                    billing_cycle_anchor)
@@ -465,6 +492,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM jobspy.money_same_currency(v_old.currency, v_new.currency);
+    PERFORM jobspy.billing_check_period_amount(v_new, v_sub.quantity);
     v_same_cycle := (v_old."interval", v_old.interval_count) = (v_new."interval", v_new.interval_count);
     -- Nothing was charged in a trial, so nothing is prorated there.
     IF $3 IN ('create_prorations', 'always_invoice') AND v_sub.status <> 'trialing' AND v_sub.current_period_end > v_now THEN
@@ -516,6 +544,9 @@ DECLARE
 BEGIN
     IF $2 IS NULL THEN
         RAISE EXCEPTION 'at_period_end must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF length($3) NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'a cancellation reason must have 1 to 1000 characters' USING ERRCODE = '22023';
     END IF;
     v_sub := jobspy.billing_lock_subscription($1);
     IF v_sub.status IN ('canceled', 'incomplete_expired') THEN
@@ -607,7 +638,7 @@ BEGIN
         RAISE EXCEPTION 'configuration billing.dunning_retry_days must be whole numbers of days, comma-separated'
             USING ERRCODE = '22023', DETAIL = format('It is "%s".', left(v, 50)), HINT = 'For example ''"3,5,7"''.';
     END IF;
-    d := string_to_array(regexp_replace(v, '\s', '', 'g'), ',')::integer[];
+    SELECT array_agg(x ORDER BY x) INTO d FROM unnest(string_to_array(regexp_replace(v, '\s', '', 'g'), ',')::integer[]) x;
     RETURN d;
 END
 $$;
@@ -652,7 +683,7 @@ BEGIN
             ELSE
                 s.dunning_attempts := s.dunning_attempts + 1;
                 IF s.dunning_attempts < cardinality(retry_days) THEN
-                    s.next_retry_at := s.payment_failed_at + make_interval(days => retry_days[s.dunning_attempts + 1]);
+                    s.next_retry_at := s.payment_failed_at + make_interval(hours => 24 * retry_days[s.dunning_attempts + 1]);
                 ELSE
                     s.status := final_status;
                     s.next_retry_at := NULL;
@@ -662,7 +693,8 @@ BEGIN
                     END IF;
                 END IF;
             END IF;
-        ELSIF s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= now THEN
+        ELSIF s.current_period_end <= now
+              AND (s.status IN ('trialing', 'active', 'past_due') OR (s.status = 'unpaid' AND s.cancel_at_period_end)) THEN
             IF s.cancel_at_period_end THEN
                 s.status := 'canceled';
                 s.canceled_at := s.current_period_end; s.ended_at := s.current_period_end; s.next_retry_at := NULL;
@@ -689,8 +721,10 @@ BEGIN
                 ELSIF s.status <> 'past_due' THEN
                     s.status := 'past_due';
                     s.dunning_attempts := 0;
-                    s.payment_failed_at := s.current_period_start;
-                    s.next_retry_at := s.current_period_start + make_interval(days => coalesce(retry_days[1], 0));
+                    -- Retries count from the failure itself: a renewal run
+                    -- that comes late must not spend them all at once.
+                    s.payment_failed_at := greatest(s.current_period_start, now);
+                    s.next_retry_at := s.payment_failed_at + make_interval(hours => 24 * coalesce(retry_days[1], 0));
                 END IF;
             END IF;
         ELSE
@@ -732,7 +766,8 @@ BEGIN
       FROM (SELECT s.id FROM jobspy.subscriptions s
              WHERE s.price_id IS NOT NULL AND s.stripe_subscription_id IS NULL
                AND ((s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= v_now)
-                    OR (s.status = 'past_due' AND s.next_retry_at <= v_now))
+                    OR (s.status = 'past_due' AND s.next_retry_at <= v_now)
+                    OR (s.status = 'unpaid' AND s.cancel_at_period_end AND s.current_period_end <= v_now))
              ORDER BY s.id
              FOR UPDATE SKIP LOCKED) d;
     IF v_due IS NULL THEN
@@ -775,6 +810,7 @@ REVOKE ALL ON FUNCTION
     jobspy.subscriptions_check_transition(),
     jobspy.subscriptions_emit_events(),
     jobspy.billing_recurring_price(text),
+    jobspy.billing_check_period_amount(jobspy.prices, integer),
     jobspy.billing_lock_subscription(uuid),
     jobspy.billing_retry_days(),
     jobspy.subscription_collectable(uuid, bigint),

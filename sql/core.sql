@@ -74,7 +74,8 @@ CREATE TABLE jobspy.config_defaults (
     nullable    boolean NOT NULL DEFAULT false,
     min_value   numeric,
     max_value   numeric,
-    choices     jsonb CHECK (jsonb_typeof(choices) = 'array')
+    choices     jsonb CHECK (jsonb_typeof(choices) = 'array'),
+    pattern     text            -- a regular expression a text value must match
 );
 COMMENT ON TABLE jobspy.config_defaults IS
-    'the configuration registry: each known key, its built-in value and the type, range or choices a value must have; system_config overrides the value';
+    'the configuration registry: each known key, its built-in value and the type, range, choices or pattern a value must have; system_config overrides the value';

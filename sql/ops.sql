@@ -112,6 +112,10 @@ BEGIN
         IF d.choices IS NOT NULL AND NOT d.choices @> jsonb_build_array(value) THEN
             RAISE EXCEPTION 'configuration % must be one of %', key, d.choices USING ERRCODE = '22023';
         END IF;
+        IF d.pattern IS NOT NULL AND value #>> '{}' !~ d.pattern THEN
+            RAISE EXCEPTION 'configuration % is not in its form', key
+                USING ERRCODE = '22023', DETAIL = format('%s does not match %s.', left(value::text, 100), d.pattern);
+        END IF;
     END IF;
 END
 $$;

@@ -102,7 +102,7 @@ SELECT pg_catalog.pg_extension_config_dump('jobspy.user_plans', '');
 -- change of a user's subscription or plan ends that user's windows in every
 -- backend; a change of any plan or quota ends everyone's.
 CREATE TRIGGER subscriptions_quota_cache AFTER INSERT OR DELETE
-    OR UPDATE OF user_id, plan_type, status, current_period_start ON jobspy.subscriptions
+    OR UPDATE OF user_id, plan_type, status, current_period_start, billing_cycle_anchor ON jobspy.subscriptions
     FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('user_id');
 CREATE TRIGGER subscriptions_quota_cache_truncate AFTER TRUNCATE ON jobspy.subscriptions
     FOR EACH STATEMENT EXECUTE FUNCTION jobspy.license_cache_touch();
@@ -251,8 +251,8 @@ COMMENT ON FUNCTION jobspy.quota_default_plan_id() IS
 -- so a plan_type no plan has leaves no plan), else the one set with
 -- set_user_plan, else the plan named by the type of the user's licence
 -- (jobspy.user_license: highest tier, then latest issued), else the
--- configured default.  anchor is the live subscription's current period
--- start, whichever plan is in force: a subscriber's months follow the
+-- configured default.  anchor is the live subscription's billing anchor (else its
+-- current period start), whichever plan is in force: a subscriber's months follow the
 -- billing period.  Decided in C (src/quotas.c, plan_in_force), the one
 -- place the precedence is written; consume_quota's lookup uses the same.
 CREATE FUNCTION jobspy.quota_plan_of(user_id uuid, at timestamptz)

@@ -82,8 +82,9 @@ jobspy_quotas_init(void)
  * jobspy.quota_plan_of() decides the plan in force:
  *
  *   1. the plan named by the plan_type of the live subscription (active,
- *      trialing, past_due), whose current_period_start anchors months and
- *      years whichever plan is in force;
+ *      trialing, past_due), whose billing_cycle_anchor (else its
+ *      current_period_start) anchors months and years whichever plan is in
+ *      force;
  *   2. the plan in jobspy.user_plans;
  *   3. the plan named by the license_type of the most recently issued
  *      active, unexpired licence (ties: the smallest id);
@@ -113,6 +114,7 @@ static const JobspyColumn quota_columns[] = {
 	[QC_SUB_USER] = {QR_SUBSCRIPTIONS, "user_id"}, [QC_SUB_STATUS] = {QR_SUBSCRIPTIONS, "status"},
 	[QC_SUB_PLAN_TYPE] = {QR_SUBSCRIPTIONS, "plan_type"},
 	[QC_SUB_PERIOD_START] = {QR_SUBSCRIPTIONS, "current_period_start"},
+	[QC_SUB_ANCHOR] = {QR_SUBSCRIPTIONS, "billing_cycle_anchor"},
 	[QC_UP_USER] = {QR_USER_PLANS, "user_id"}, [QC_UP_PLAN] = {QR_USER_PLANS, "plan_id"},
 	[QC_PLAN_ID] = {QR_PLANS, "id"}, [QC_PLAN_CODE] = {QR_PLANS, "code"},
 	[QC_PQ_PLAN] = {QR_PLAN_QUOTAS, "plan_id"}, [QC_PQ_METRIC] = {QR_PLAN_QUOTAS, "metric"},
@@ -291,7 +293,7 @@ typedef struct PlanChoice
 	bool		by_default;		/* the plan is the configured default */
 	bool		subscribed;		/* a live subscription decided (even on no plan) */
 	const char *source;			/* subscription, user, license, default; NULL: none */
-	bool		have_anchor;	/* a live subscription's current_period_start */
+	bool		have_anchor;	/* a live subscription's billing anchor */
 	TimestampTz anchor;
 	TimestampTz changes_at;		/* a licence that chose the plan expires then */
 } PlanChoice;
@@ -319,7 +321,14 @@ subscription_plan(pg_uuid_t *user_id, Snapshot snap, PlanChoice *c)
 		/* A live subscription that grants no plan (an addon) is passed over. */
 		if (!plan_type)
 			continue;
-		d = col(tup, rel, QC_SUB_PERIOD_START, &isnull);
+		/*
+		 * Months run from the billing anchor: a weekly price or a trial
+		 * moves current_period_start more often than once a month.  Rows
+		 * without an anchor (a provider's) fall back to the period start.
+		 */
+		d = col(tup, rel, QC_SUB_ANCHOR, &isnull);
+		if (isnull)
+			d = col(tup, rel, QC_SUB_PERIOD_START, &isnull);
 		if (!isnull)
 		{
 			c->have_anchor = true;

@@ -6,12 +6,7 @@ BEGIN;
 SELECT plan(51);
 SET LOCAL TimeZone = 'UTC';
 
-CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('jobspy.clock_override', at::text, true);
-    RETURN jobspy.renew_subscriptions();
-END
-$$;
+\ir include/billing_clock.psql
 -- A subscription's invoices, oldest first: period start, status, subtotal,
 -- discount, total, amount due.
 CREATE FUNCTION pg_temp.invoices(sid uuid) RETURNS SETOF text LANGUAGE sql AS $$

@@ -7,12 +7,7 @@ BEGIN;
 SELECT plan(16);
 SET LOCAL TimeZone = 'UTC';
 
-CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('jobspy.clock_override', at::text, true);
-    RETURN jobspy.renew_subscriptions();
-END
-$$;
+\ir include/billing_clock.psql
 -- Numbers of the default series given so far, in order, and whether they
 -- are exactly 1..last_number.
 CREATE FUNCTION pg_temp.gapless() RETURNS boolean LANGUAGE sql AS $$

@@ -18,16 +18,7 @@ BEGIN
     RETURN (SELECT status FROM jobspy.subscriptions WHERE id = sid);
 END
 $$;
-CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('jobspy.clock_override', at::text, true);
-    RETURN jobspy.renew_subscriptions();
-END
-$$;
-CREATE FUNCTION pg_temp.sub(sid uuid) RETURNS text LANGUAGE sql AS $$
-    SELECT row(status, current_period_start, current_period_end, dunning_attempts, next_retry_at)::text
-      FROM jobspy.subscriptions WHERE id = sid
-$$;
+\ir include/billing_clock.psql
 
 SELECT set_config('jobspy.clock_override', '2031-01-31 10:00:00+00', true);
 INSERT INTO jobspy.users (id, email) VALUES

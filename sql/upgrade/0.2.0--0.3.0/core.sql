@@ -7,7 +7,8 @@ ALTER TABLE jobspy.config_defaults
     ADD COLUMN nullable   boolean NOT NULL DEFAULT false,
     ADD COLUMN min_value  numeric,
     ADD COLUMN max_value  numeric,
-    ADD COLUMN choices    jsonb CHECK (jsonb_typeof(choices) = 'array');
+    ADD COLUMN choices    jsonb CHECK (jsonb_typeof(choices) = 'array'),
+    ADD COLUMN pattern    text;
 UPDATE jobspy.config_defaults SET value_type = 'interval', nullable = key LIKE 'retention.%'
  WHERE key LIKE 'retention.%' OR key LIKE 'identity.%';
 UPDATE jobspy.config_defaults SET value_type = 'integer', min_value = 0, max_value = 120
@@ -20,7 +21,7 @@ UPDATE jobspy.config_defaults SET value_type = 'text', nullable = true
  WHERE key = 'quotas.default_plan';
 ALTER TABLE jobspy.config_defaults ALTER COLUMN value_type SET NOT NULL;
 COMMENT ON TABLE jobspy.config_defaults IS
-    'the configuration registry: each known key, its built-in value and the type, range or choices a value must have; system_config overrides the value';
+    'the configuration registry: each known key, its built-in value and the type, range, choices or pattern a value must have; system_config overrides the value';
 
 -- CHECK constraints and trigger conditions prepared once per backend
 -- (src/core_check_cache.c).

@@ -7,11 +7,18 @@
 -- so a plan_type no plan has leaves no plan), else the one set with
 -- set_user_plan, else the plan named by the type of the user's licence
 -- (jobspy.user_license: highest tier, then latest issued), else the
--- configured default.  anchor is the live subscription's current period
--- start, whichever plan is in force: a subscriber's months follow the
+-- configured default.  anchor is the live subscription's billing anchor
+-- (else its current period start), whichever plan is in force: a subscriber's months follow the
 -- billing period.  Decided in C (src/quotas.c, plan_in_force), the one
 -- place the precedence is written; consume_quota's lookup uses the same.
 -- @replace FUNCTION jobspy.quota_plan_of(
+-- Months now run from the billing anchor (a weekly price or a trial moves
+-- the period start more often), so a change of the anchor ends the cached
+-- windows too.
+DROP TRIGGER subscriptions_quota_cache ON jobspy.subscriptions;
+CREATE TRIGGER subscriptions_quota_cache AFTER INSERT OR DELETE
+    OR UPDATE OF user_id, plan_type, status, current_period_start, billing_cycle_anchor ON jobspy.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION jobspy.license_cache_touch('user_id');
 
 -- The checks of the user and plan, shared with gauges (quotas_gauges).
 -- @create FUNCTION jobspy.quota_require_plan(
