@@ -372,6 +372,7 @@ DECLARE
     p        jobspy.loyalty_purchases;
     up       record;
     win      interval;
+    earned   numeric;
     now_     timestamptz := jobspy.now();
 BEGIN
     IF loyalty_record_purchase_sql.external_id IS NULL OR length(loyalty_record_purchase_sql.external_id) NOT BETWEEN 1 AND 255 THEN
@@ -448,13 +449,18 @@ BEGIN
     IF loyalty_record_purchase_sql.amount >= b.min_purchase THEN
         -- numeric, not bigint: amount * bp * mult can pass 2^63; never a float
         SELECT floor((loyalty_record_purchase_sql.amount - p.discount)::numeric * coalesce(r.earn_bp, b.earn_bp)
-                     * coalesce(c.multiplier_bp, 10000) / 100000000)::bigint
-          INTO p.points_earned
+                     * coalesce(c.multiplier_bp, 10000) / 100000000)
+          INTO earned
           FROM (SELECT) one
           LEFT JOIN jobspy.loyalty_earn_rates r ON r.business_id = b.id AND r.tier_id = m.tier_id
           LEFT JOIN jobspy.loyalty_category_multipliers c
                  ON c.business_id = b.id AND c.category = loyalty_record_purchase_sql.category;
     END IF;
+    IF earned > 9223372036854775807 THEN
+        RAISE EXCEPTION 'the points of this purchase would exceed %', 9223372036854775807 USING ERRCODE = '22023',
+            DETAIL = format('%s points at the business''s rates.', earned);
+    END IF;
+    p.points_earned := coalesce(earned, 0);
     IF p.points_earned > 0 THEN
         p.grant_id := jobspy.loyalty_grant(m.user_id, p.points_earned, 'earn', now_ + b.points_lifetime, p.id, b.id,
                                            loyalty_record_purchase_sql.external_id);

@@ -50,7 +50,11 @@ CREATE FUNCTION jobspy.webhook_provider_for_update(code text) RETURNS uuid
 DECLARE
     found_id uuid;
 BEGIN
-    SELECT p.id INTO found_id FROM jobspy.payment_providers p WHERE p.code = $1 FOR UPDATE;
+    -- An update, not FOR UPDATE: under REPEATABLE READ a transaction that
+    -- only locked the row would let a concurrent one prune the secrets from
+    -- a snapshot that does not see its new secret; an updated row makes
+    -- that one fail with 40001 instead.
+    UPDATE jobspy.payment_providers p SET updated_at = jobspy.now() WHERE p.code = $1 RETURNING p.id INTO found_id;
     IF found_id IS NULL THEN
         RAISE EXCEPTION 'unknown payment provider "%"', coalesce(left($1, 50), 'NULL')
             USING ERRCODE = '22023', HINT = 'Register it with jobspy.create_provider.';
@@ -59,7 +63,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.webhook_provider_for_update(text) IS
-    'internal: the id of a payment provider by code, its row locked so that secret changes are serialised; 22023 when unknown';
+    'internal: the id of a payment provider by code, its row updated so that secret changes are serialised at every isolation level; 22023 when unknown';
 
 CREATE FUNCTION jobspy.set_provider_secret(provider text, secret text) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -361,6 +365,40 @@ $$;
 COMMENT ON FUNCTION jobspy.process_webhook(bigint) IS
     'internal: locks a stored event and, when it is pending, makes one attempt at applying it';
 
+-- Stores an accepted event as pending, once per provider and id: its row
+-- id, or NULL when the event is stored already.  Under REPEATABLE READ or
+-- SERIALIZABLE a copy committed by a concurrent delivery after this
+-- transaction's snapshot makes the insert fail with 40001 instead of
+-- finding the conflict: that too is a duplicate, never an error.
+CREATE FUNCTION jobspy.webhook_store_pending(provider uuid, event text, kind text, body jsonb, created timestamptz)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF current_setting('transaction_isolation') = 'read committed' THEN
+        INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (provider_id, event_id) DO NOTHING
+        RETURNING w.id INTO new_id;
+        RETURN new_id;
+    END IF;
+    BEGIN
+        INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (provider_id, event_id) DO NOTHING
+        RETURNING w.id INTO new_id;
+    EXCEPTION WHEN serialization_failure THEN
+        RETURN NULL;
+    END;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION jobspy.webhook_store_pending(uuid, text, text, jsonb, timestamptz) IS
+    'internal: stores an accepted event as pending once per provider and id; its id, or NULL for a duplicate (also one a concurrent delivery committed after a REPEATABLE READ snapshot)';
+
 CREATE FUNCTION jobspy.receive_webhook(provider text, signature_header text, payload text)
     RETURNS jobspy.webhook_receipt
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -425,10 +463,7 @@ BEGIN
     END IF;
 
     IF run_mode = 'queued' THEN
-        INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
-        VALUES (pid, eid, etype, body, created)
-        ON CONFLICT (provider_id, event_id) DO NOTHING
-        RETURNING w.id INTO stored.id;
+        stored.id := jobspy.webhook_store_pending(pid, eid, etype, body, created);
         IF stored.id IS NULL THEN
             RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
         END IF;
@@ -458,10 +493,7 @@ BEGIN
             RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
         END IF;
         -- The attempt failed: the event is stored pending, with its error, for a retry.
-        INSERT INTO jobspy.payment_webhooks AS w (provider_id, event_id, event_type, payload, event_created)
-        VALUES (pid, eid, etype, body, created)
-        ON CONFLICT (provider_id, event_id) DO NOTHING
-        RETURNING w.id INTO stored.id;
+        stored.id := jobspy.webhook_store_pending(pid, eid, etype, body, created);
         IF stored.id IS NULL THEN
             RETURN ROW(false, 'DUPLICATE', eid, etype)::jobspy.webhook_receipt;
         END IF;
@@ -506,7 +538,7 @@ REVOKE ALL ON FUNCTION jobspy.webhook_seal(uuid, text), jobspy.webhook_event_sta
     jobspy.set_provider_secret(text, text), jobspy.retire_provider_secret(text),
     jobspy.apply_webhook_event(jobspy.payment_webhooks), jobspy.webhook_attempt(jobspy.payment_webhooks),
     jobspy.webhook_failed(bigint, text, text), jobspy.webhook_error_is_final(text),
-    jobspy.process_webhook(bigint),
+    jobspy.process_webhook(bigint), jobspy.webhook_store_pending(uuid, text, text, jsonb, timestamptz),
     jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.receive_webhook(text, text, text), jobspy.process_webhooks(integer)
     TO jobspy_app, jobspy_admin;

@@ -22,6 +22,26 @@
 #include "core.h"
 #include "loyalty.h"
 
+/*
+ * The member's update found no row: the user is no member, or the grant
+ * would carry the balance past bigint (the update's guard).
+ */
+static void
+member_update_failed(Datum user)
+{
+	Oid			types[1] = {UUIDOID};
+	Datum		args[1] = {user};
+
+	if (SPI_execute_with_args("SELECT FROM jobspy.loyalty_members WHERE user_id = $1", 1, types, args, NULL,
+							  true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the member's points balance would exceed %lld", (long long) PG_INT64_MAX)));
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("points can be granted to members only")));
+}
+
 /* See loyalty.h. */
 int64
 loyalty_grant_points(Datum user, int64 points, const char *kind, TimestampTz expires,
@@ -53,11 +73,10 @@ loyalty_grant_points(Datum user, int64 points, const char *kind, TimestampTz exp
 									 " window_spend = CASE WHEN $5 THEN $6 ELSE window_spend END,"
 									 " window_from = CASE WHEN $5 THEN $7 ELSE window_from END,"
 									 " window_currency = CASE WHEN $5 THEN $8 ELSE window_currency END"
-									 " WHERE user_id = $1 RETURNING balance, next_expiry", 8, member_types),
+									 " WHERE user_id = $1 AND balance <= 9223372036854775807 - ($2 - $3)"
+									 " RETURNING balance, next_expiry", 8, member_types),
 						 member_args, member_nulls, false, 0) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("points can be granted to members only")));
+		member_update_failed(user);
 	if (after != NULL)
 	{
 		after->balance = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
