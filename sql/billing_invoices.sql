@@ -596,6 +596,7 @@ DECLARE
     v_now timestamptz := jobspy.now();
     v_inv jobspy.invoices;
     v_number text;
+    v_applied bigint;
 BEGIN
     SELECT i.* INTO v_inv FROM jobspy.invoices i WHERE i.id = $1 FOR UPDATE;
     IF v_inv.id IS NULL THEN
@@ -612,13 +613,18 @@ BEGIN
         RAISE EXCEPTION 'invoice % totals %, below zero', $1, v_inv.total_cents USING ERRCODE = '55000',
             HINT = 'A credit larger than the charges belongs on a credit note.';
     END IF;
+    -- The customer's credit balance is taken under the customer's row lock
+    -- before the number, in the order every writer takes them (customer,
+    -- then series; renew_subscriptions locks its customers before the
+    -- series too): a finalization that held the series while it waited for
+    -- its customer could wait on a subscribe that holds the customer and
+    -- waits for the series.
+    v_applied := jobspy.customer_balance_apply(v_inv);
     -- From here to the commit the series row is locked: every check and
-    -- read is above.  The credit balance is taken below, after the number,
-    -- because a renewal run holds the series and then locks customers:
-    -- taking a customer first would let the two wait on each other.
+    -- read is above.
     v_number := jobspy.invoice_next_number(v_inv.series, v_now);
     UPDATE jobspy.invoices i
-       SET status = 'open', invoice_number = v_number, balance_applied_cents = jobspy.customer_balance_apply(v_inv),
+       SET status = 'open', invoice_number = v_number, balance_applied_cents = v_applied,
            finalized_at = v_now, due_at = coalesce(i.due_at, v_now)
      WHERE i.id = $1
     RETURNING i.* INTO v_inv;

@@ -782,13 +782,20 @@ BEGIN
     -- renewed meanwhile is re-checked against the condition and dropped.
     -- A provider's subscription (Stripe's) is renewed and invoiced by the
     -- provider; its events keep the row.
+    -- Locks are taken in one order, by every writer: subscription, then
+    -- customer, then invoice series (subscribe locks its customer and then
+    -- the series; finalize_invoice its customer and then the series).  So
+    -- the customers of the due subscriptions are locked here, before the
+    -- series below, and SKIP LOCKED: a customer another transaction holds
+    -- (a subscribe, an invoice of theirs being written) waits for the next
+    -- run, with its subscriptions.
     SELECT array_agg(d.id) INTO v_due
-      FROM (SELECT s.id FROM jobspy.subscriptions s
+      FROM (SELECT s.id FROM jobspy.subscriptions s JOIN jobspy.customers c ON c.id = s.customer_id
              WHERE s.price_id IS NOT NULL AND s.stripe_subscription_id IS NULL
                AND ((s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= v_now)
                     OR (s.status = 'past_due' AND s.next_retry_at <= v_now))
              ORDER BY s.id
-             FOR UPDATE SKIP LOCKED) d;
+             FOR UPDATE OF s, c SKIP LOCKED) d;
     IF v_due IS NULL THEN
         RETURN v_count;
     END IF;
