@@ -111,10 +111,16 @@ DECLARE
     landing  integer;
     deadline timestamptz;
 BEGIN
-    IF max IS NULL OR max < 1 OR max > 10000 THEN
+    -- A NULL where a value is required is 22004 in every outbox function,
+    -- a value out of range 22023.
+    IF max IS NULL OR lease IS NULL OR array_position(topics, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'claim_events: max, lease and each of the topics must not be NULL' USING ERRCODE = '22004',
+            HINT = 'topics NULL (the whole array) claims events of every topic.';
+    END IF;
+    IF max < 1 OR max > 10000 THEN
         RAISE EXCEPTION 'claim_events: max must be from 1 to 10000' USING ERRCODE = '22023';
     END IF;
-    IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+    IF lease <= interval '0' OR lease > interval '1 day' THEN
         RAISE EXCEPTION 'claim_events: lease must be a positive interval of at most a day' USING ERRCODE = '22023';
     END IF;
     PERFORM jobspy.outbox_wait_state(false);
@@ -159,19 +165,26 @@ COMMENT ON FUNCTION jobspy.claim_events(integer, text[], interval) IS
     'claims up to max pending outbox events (of the given topics, or all) for a lease, oldest first, skipping events other workers hold and events whose entity has an older pending event';
 
 CREATE FUNCTION jobspy.ack_events(ids bigint[]) RETURNS integer
-    LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    WITH done AS (
-        UPDATE jobspy.outbox_events e
-           SET consumed_at = jobspy.now(), claimed_until = NULL
-         WHERE e.id = ANY (ids) AND e.consumed_at IS NULL
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM done
+DECLARE
+    n integer;
+BEGIN
+    -- (not STRICT: a NULL answered with NULL would look to a worker like
+    -- an acknowledgement)
+    IF ids IS NULL OR array_position(ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ack_events: ids and each id must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    UPDATE jobspy.outbox_events e
+       SET consumed_at = jobspy.now(), claimed_until = NULL
+     WHERE e.id = ANY (ids) AND e.consumed_at IS NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
 $$;
 COMMENT ON FUNCTION jobspy.ack_events(bigint[]) IS
-    'marks outbox events consumed (idempotent); returns how many were pending';
+    'marks outbox events consumed (idempotent); returns how many were pending; 22004 for NULL ids or a NULL id';
 
 CREATE FUNCTION jobspy.fail_event(id bigint, error text, retry_after interval DEFAULT '1 minute')
     RETURNS boolean
@@ -179,8 +192,11 @@ CREATE FUNCTION jobspy.fail_event(id bigint, error text, retry_after interval DE
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF id IS NULL OR retry_after IS NULL OR retry_after < interval '0' OR retry_after > interval '30 days' THEN
-        RAISE EXCEPTION 'fail_event: id and a retry_after from 0 to 30 days are required' USING ERRCODE = '22023';
+    IF id IS NULL OR error IS NULL OR retry_after IS NULL THEN
+        RAISE EXCEPTION 'fail_event: id, error and retry_after must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF retry_after < interval '0' OR retry_after > interval '30 days' THEN
+        RAISE EXCEPTION 'fail_event: retry_after must be from 0 to 30 days' USING ERRCODE = '22023';
     END IF;
     UPDATE jobspy.outbox_events e
        SET claimed_until = jobspy.now() + retry_after, last_error = left(error, 2000)
