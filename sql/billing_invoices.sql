@@ -786,7 +786,8 @@ COMMENT ON FUNCTION jobspy.subscription_usage(jobspy.subscriptions, jobspy.price
 -- current period: every amount it and add_invoice_line would compute,
 -- worked out in numeric in the order they write them (each line, the
 -- running subtotal, which is the running total, and the credit carried when
--- the total ends below zero), within bigint.  The coupon's discount is 0 to
+-- the total ends below zero), within bigint, and for a trial that ends the
+-- monthly amount it then counts for.  The coupon's discount is 0 to
 -- a positive subtotal and these lines carry no tax, so the discounted total
 -- lies between 0 and the subtotal.  NULL when it can, else why not.
 -- subscription_advance asks before it writes anything of the period, so
@@ -827,6 +828,13 @@ BEGIN
             amounts := amounts || line;
         END IF;
     END IF;
+    IF s.status = 'trialing' AND jobspy.monthly_amount_numeric(p.amount, s.quantity, s.discount_percentage, p."interval",
+                                                                p.interval_count) > hi THEN
+        -- The trial's end makes it count for MRR, which its row's trigger
+        -- keeps as a bigint (analytics_billing.sql).
+        RETURN format('the monthly recurring revenue of %s x %s a %s is out of range', s.quantity, p.amount,
+                      p."interval");
+    END IF;
     FOREACH line IN ARRAY amounts LOOP
         subtotal := subtotal + line;
         IF subtotal NOT BETWEEN -hi - 1 AND hi THEN
@@ -840,7 +848,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.subscription_invoice_problem(jobspy.subscriptions, jobspy.prices, timestamptz, text) IS
-    'internal: NULL when subscription_invoice can write the subscription''s invoice of its current period, else why not (a line, subtotal or carried credit out of range of bigint); writes nothing';
+    'internal: NULL when subscription_invoice can write the subscription''s invoice of its current period, else why not (a line, subtotal or carried credit out of range of bigint, or the MRR a trial ending would count for); writes nothing';
 
 -- A subscription's invoice for its current period (its first, or the one
 -- it has just rolled to): the recurring line of that period (not for a

@@ -4,7 +4,7 @@
 -- other subscription: it is left as it was, its failure recorded on the row
 -- and in the outbox once, and it renews normally once the cause is gone.
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 SET LOCAL TimeZone = 'UTC';
 
 CREATE FUNCTION pg_temp.travel(at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -118,6 +118,17 @@ SELECT is(pg_temp.state(:'s3'), row('trialing', '2031-01-31 10:00:00+00'::timest
 SELECT is((SELECT renewal_error FROM jobspy.subscriptions WHERE id = :'s3'),
           'the recurring line, 1000000 x 10000000000000, is out of range', 'its reason');
 
+-- A daily price whose line fits but whose monthly amount (MRR, which the
+-- trial's end makes it count for) does not.
+SELECT jobspy.create_price('ro-big', 'ro-big-daily', 400000000000000000, 'USD', 'day', trial_days => 1);
+SELECT jobspy.subscribe(c.id, 'ro-big-daily') AS s8 FROM jobspy.customers c
+ WHERE c.user_id = 'b8100000-0000-4000-8000-000000000008' \gset
+SELECT lives_ok($$SELECT pg_temp.travel('2031-02-09 10:00:00+00')$$,
+                'a trial ending into an MRR beyond bigint does not fail the run');
+SELECT is((SELECT row(status, renewal_error)::text FROM jobspy.subscriptions WHERE id = :'s8'),
+          row('trialing', 'the monthly recurring revenue of 1 x 400000000000000000 a day is out of range')::text,
+          'it stays in its trial, with the reason');
+
 -- ---- the lines' sum, and the credit carried --------------------------------
 SELECT set_config('jobspy.clock_override', '2031-01-31 10:00:00+00', true);
 SELECT jobspy.subscribe(c.id, 'ro-free-m') AS s4 FROM jobspy.customers c
@@ -175,8 +186,8 @@ SELECT is((SELECT row(status, dunning_attempts, next_retry_at)::text FROM jobspy
 SELECT is(jobspy.subscription_invoice_problem(s, p, NULL), NULL::text, 'a plain renewal has no problem')
   FROM jobspy.subscriptions s JOIN jobspy.prices p ON p.id = s.price_id WHERE s.id = :'s6';
 SELECT is((SELECT count(*) FROM jobspy.outbox_events WHERE topic = 'billing.subscription.renewal_failed'),
-          5::bigint, 'one renewal_failed event for each failure recorded');
-SELECT is((SELECT count(*) FROM jobspy.subscriptions WHERE renewal_error IS NOT NULL), 4::bigint,
+          6::bigint, 'one renewal_failed event for each failure recorded');
+SELECT is((SELECT count(*) FROM jobspy.subscriptions WHERE renewal_error IS NOT NULL), 5::bigint,
           'an operator finds the subscriptions whose renewal failed by renewal_error');
 SELECT is((SELECT has_function_privilege('jobspy_app', 'jobspy.subscription_invoice_problem(jobspy.subscriptions, jobspy.prices, timestamptz, text)', 'EXECUTE')),
           false, 'the check is internal');
