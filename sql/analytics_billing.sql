@@ -13,15 +13,27 @@
 -- months, a week 52/12 of a month, a day 365/12 of one; rounded once, at
 -- the end, half away from zero.  numeric, never float: this is money.  No
 -- SET clause: it is inlined into its callers (a SQL function with one is
--- parsed and planned at every call), and names only pg_catalog.
+-- parsed and planned at every call), and names only pg_catalog and itself.
+-- monthly_amount_numeric is the value before it is made a bigint, for a
+-- caller that must know whether it fits before it writes a row whose MRR
+-- is kept (renew_subscriptions, ending a trial).
+CREATE FUNCTION jobspy.monthly_amount_numeric(amount bigint, quantity integer, discount_percentage integer,
+                                              "interval" text, interval_count integer)
+    RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT round(amount::numeric * quantity * (100 - coalesce(discount_percentage, 0))
+                 * CASE "interval" WHEN 'day' THEN 365 WHEN 'week' THEN 52 WHEN 'month' THEN 12 WHEN 'year' THEN 1 END
+                 / (100 * 12 * coalesce(interval_count, 1)))
+$$;
+COMMENT ON FUNCTION jobspy.monthly_amount_numeric(bigint, integer, integer, text, integer) IS
+    'monthly_amount before it is made a bigint (so never out of range)';
 CREATE FUNCTION jobspy.monthly_amount(amount bigint, quantity integer, discount_percentage integer,
                                       "interval" text, interval_count integer)
     RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-    SELECT round(amount::numeric * quantity * (100 - coalesce(discount_percentage, 0))
-                 * CASE "interval" WHEN 'day' THEN 365 WHEN 'week' THEN 52 WHEN 'month' THEN 12 WHEN 'year' THEN 1 END
-                 / (100 * 12 * coalesce(interval_count, 1)))::bigint
+    SELECT jobspy.monthly_amount_numeric(amount, quantity, discount_percentage, "interval", interval_count)::bigint
 $$;
 COMMENT ON FUNCTION jobspy.monthly_amount(bigint, integer, integer, text, integer) IS
     'amount x quantity less the discount, per month (year = 12 months, week = 52/12, day = 365/12), in minor units rounded half away from zero; NULL for a one-time amount';
@@ -290,9 +302,11 @@ COMMENT ON VIEW jobspy.cross_promo_conversions IS
 -- ---- Privileges: the analyst reads the views; the functions they call
 -- are checked against the reader.
 REVOKE ALL ON FUNCTION jobspy.monthly_amount(bigint, integer, integer, text, integer),
+    jobspy.monthly_amount_numeric(bigint, integer, integer, text, integer),
     jobspy.subscription_mrr(jobspy.subscriptions), jobspy.subscriptions_track_mrr(), jobspy.active_users_by_plan()
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.monthly_amount(bigint, integer, integer, text, integer),
+    jobspy.monthly_amount_numeric(bigint, integer, integer, text, integer),
     jobspy.subscription_mrr(jobspy.subscriptions), jobspy.active_users_by_plan()
   TO jobspy_analyst, jobspy_admin;
 REVOKE ALL ON jobspy.subscription_mrr_changes FROM PUBLIC;

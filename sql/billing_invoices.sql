@@ -596,6 +596,7 @@ DECLARE
     v_now timestamptz := jobspy.now();
     v_inv jobspy.invoices;
     v_number text;
+    v_applied bigint;
 BEGIN
     SELECT i.* INTO v_inv FROM jobspy.invoices i WHERE i.id = $1 FOR UPDATE;
     IF v_inv.id IS NULL THEN
@@ -612,13 +613,18 @@ BEGIN
         RAISE EXCEPTION 'invoice % totals %, below zero', $1, v_inv.total_cents USING ERRCODE = '55000',
             HINT = 'A credit larger than the charges belongs on a credit note.';
     END IF;
+    -- The customer's credit balance is taken under the customer's row lock
+    -- before the number, in the order every writer takes them (customer,
+    -- then series; renew_subscriptions locks its customers before the
+    -- series too): a finalization that held the series while it waited for
+    -- its customer could wait on a subscribe that holds the customer and
+    -- waits for the series.
+    v_applied := jobspy.customer_balance_apply(v_inv);
     -- From here to the commit the series row is locked: every check and
-    -- read is above.  The credit balance is taken below, after the number,
-    -- because a renewal run holds the series and then locks customers:
-    -- taking a customer first would let the two wait on each other.
+    -- read is above.
     v_number := jobspy.invoice_next_number(v_inv.series, v_now);
     UPDATE jobspy.invoices i
-       SET status = 'open', invoice_number = v_number, balance_applied_cents = jobspy.customer_balance_apply(v_inv),
+       SET status = 'open', invoice_number = v_number, balance_applied_cents = v_applied,
            finalized_at = v_now, due_at = coalesce(i.due_at, v_now)
      WHERE i.id = $1
     RETURNING i.* INTO v_inv;
@@ -758,6 +764,92 @@ $$;
 COMMENT ON FUNCTION jobspy.invoice_period_line(uuid, text, bigint, bigint, uuid, timestamptz, timestamptz) IS
     'internal: add_invoice_line with the price by id and the period the line bills';
 
+-- internal: the metered usage of a subscription's user that no invoice has
+-- billed yet, of the price's metric, in [usage_from, period start); numeric,
+-- as the sum of bigints is, so that a sum beyond bigint is an answer and not
+-- an error.
+CREATE FUNCTION jobspy.subscription_usage(s jobspy.subscriptions, p jobspy.prices, usage_from timestamptz)
+    RETURNS numeric
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(sum(t.total_tokens), 0) FROM jobspy.token_usage t
+             WHERE t.user_id = s.user_id AND t.metric = p.metric AND t.invoice_line_id IS NULL
+               AND t.created_at >= usage_from AND t.created_at < s.current_period_start);
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscription_usage(jobspy.subscriptions, jobspy.prices, timestamptz) IS
+    'internal: the unbilled usage of the price''s metric by the subscription''s user from usage_from to the start of its current period';
+
+-- Whether subscription_invoice can write a subscription's invoice of its
+-- current period: every amount it and add_invoice_line would compute,
+-- worked out in numeric in the order they write them (each line, the
+-- running subtotal, which is the running total, and the credit carried when
+-- the total ends below zero), within bigint, and for a trial that ends the
+-- monthly amount it then counts for.  The coupon's discount is 0 to
+-- a positive subtotal and these lines carry no tax, so the discounted total
+-- lies between 0 and the subtotal.  NULL when it can, else why not.
+-- subscription_advance asks before it writes anything of the period, so
+-- that one subscription's amounts out of range leave it as it was instead
+-- of failing the whole run: catching the error would make every
+-- subscription of a run a subtransaction.
+CREATE FUNCTION jobspy.subscription_invoice_problem(s jobspy.subscriptions, p jobspy.prices, usage_from timestamptz,
+                                                    reason text DEFAULT 'subscription_cycle')
+    RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    hi constant numeric := 9223372036854775807;
+    amounts numeric[] := '{}';
+    line numeric;
+    over numeric;
+    subtotal numeric := 0;
+BEGIN
+    IF reason <> 'subscription_update' THEN
+        line := s.quantity::numeric * p.amount;
+        IF line > hi THEN
+            RETURN format('the recurring line, %s x %s, is out of range', s.quantity, p.amount);
+        END IF;
+        amounts := ARRAY[line];
+    END IF;
+    amounts := amounts || ARRAY(SELECT x.amount::numeric FROM jobspy.pending_invoice_items x
+                                 WHERE x.subscription_id = s.id AND x.invoice_id IS NULL AND x.currency = p.currency
+                                 ORDER BY x.created_at, x.id);
+    IF p.unit_amount IS NOT NULL AND usage_from IS NOT NULL THEN
+        over := jobspy.subscription_usage(s, p, usage_from) - p.included_quantity;
+        IF over > 0 THEN
+            line := over * p.unit_amount;
+            IF line > hi THEN
+                RETURN format('the metered line, %s %s over the %s included at %s each, is out of range',
+                              over, p.metric, p.included_quantity, p.unit_amount);
+            END IF;
+            amounts := amounts || line;
+        END IF;
+    END IF;
+    IF s.status = 'trialing' AND jobspy.monthly_amount_numeric(p.amount, s.quantity, s.discount_percentage, p."interval",
+                                                                p.interval_count) > hi THEN
+        -- The trial's end makes it count for MRR, which its row's trigger
+        -- keeps as a bigint (analytics_billing.sql).
+        RETURN format('the monthly recurring revenue of %s x %s a %s is out of range', s.quantity, p.amount,
+                      p."interval");
+    END IF;
+    FOREACH line IN ARRAY amounts LOOP
+        subtotal := subtotal + line;
+        IF subtotal NOT BETWEEN -hi - 1 AND hi THEN
+            RETURN format('the invoice''s subtotal, %s with its pending items, is out of range', subtotal);
+        END IF;
+    END LOOP;
+    IF -subtotal > hi THEN
+        RETURN format('the credit to carry to the next invoice, %s, is out of range', -subtotal);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscription_invoice_problem(jobspy.subscriptions, jobspy.prices, timestamptz, text) IS
+    'internal: NULL when subscription_invoice can write the subscription''s invoice of its current period, else why not (a line, subtotal or carried credit out of range of bigint, or the MRR a trial ending would count for); writes nothing';
+
 -- A subscription's invoice for its current period (its first, or the one
 -- it has just rolled to): the recurring line of that period (not for a
 -- change invoiced at once, reason subscription_update, which bills only
@@ -777,7 +869,7 @@ DECLARE
     inv jobspy.invoices;
     item jobspy.pending_invoice_items;
     line uuid;
-    used bigint;
+    used numeric;
     starts timestamptz := CASE WHEN reason = 'subscription_update' THEN jobspy.now() ELSE s.current_period_start END;
 BEGIN
     IF reason = 'subscription_update' AND NOT EXISTS (
@@ -805,13 +897,11 @@ BEGIN
     END LOOP;
     IF p.unit_amount IS NOT NULL AND usage_from IS NOT NULL THEN
         -- Usage is billed in arrears: the period that has just ended.
-        SELECT coalesce(sum(t.total_tokens), 0) INTO used FROM jobspy.token_usage t
-         WHERE t.user_id = s.user_id AND t.metric = p.metric AND t.invoice_line_id IS NULL
-           AND t.created_at >= usage_from AND t.created_at < s.current_period_start;
+        used := jobspy.subscription_usage(s, p, usage_from);
         IF used > p.included_quantity THEN
             line := jobspy.invoice_period_line(inv.id, format('%s %s over the %s included', used - p.included_quantity,
                                                               p.metric, p.included_quantity),
-                                               used - p.included_quantity, p.unit_amount, p.id,
+                                               (used - p.included_quantity)::bigint, p.unit_amount, p.id,
                                                usage_from, s.current_period_start);
             UPDATE jobspy.token_usage t SET invoice_line_id = line
              WHERE t.user_id = s.user_id AND t.metric = p.metric AND t.invoice_line_id IS NULL
@@ -936,6 +1026,8 @@ REVOKE ALL ON FUNCTION
     jobspy.mark_invoice_uncollectible(uuid),
     jobspy.subscription_discount(jobspy.subscriptions, timestamptz, bigint, text),
     jobspy.invoice_period_line(uuid, text, bigint, bigint, uuid, timestamptz, timestamptz),
+    jobspy.subscription_usage(jobspy.subscriptions, jobspy.prices, timestamptz),
+    jobspy.subscription_invoice_problem(jobspy.subscriptions, jobspy.prices, timestamptz, text),
     jobspy.subscription_invoice(jobspy.subscriptions, jobspy.prices, timestamptz, text),
     jobspy.invoices_paid_recover_subscription(),
     jobspy.invoice_emit_event(text, jobspy.invoices),

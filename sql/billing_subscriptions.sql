@@ -43,9 +43,15 @@ ALTER TABLE jobspy.subscriptions
     ADD COLUMN dunning_attempts integer NOT NULL DEFAULT 0 CHECK (dunning_attempts >= 0),
     ADD COLUMN payment_failed_at timestamptz,
     ADD COLUMN next_retry_at timestamptz,
+    ADD COLUMN renewal_error text CHECK (length(renewal_error) <= 1000),
+    ADD COLUMN renewal_failed_at timestamptz,
     ADD CONSTRAINT subscriptions_priced_check CHECK (price_id IS NULL OR product_id IS NOT NULL);
 COMMENT ON TABLE jobspy.subscriptions IS
     'subscriptions of customers to prices, with Stripe''s statuses; at most one live per customer and product, and at most one live granting a plan per user (plan_type: that plan''s code)';
+COMMENT ON COLUMN jobspy.subscriptions.renewal_error IS
+    'why renew_subscriptions could not invoice the period this subscription is due to roll to (an amount out of range), and left it as it was; NULL once a renewal succeeds';
+COMMENT ON COLUMN jobspy.subscriptions.renewal_failed_at IS
+    'when renew_subscriptions first met renewal_error (jobspy.now()); NULL with it';
 
 -- Existing rows get the customer of their user.
 INSERT INTO jobspy.customers (user_id, email)
@@ -656,10 +662,44 @@ CREATE FUNCTION jobspy.subscription_collectable(customer_id uuid, amount bigint)
 COMMENT ON FUNCTION jobspy.subscription_collectable(uuid, bigint) IS
     'internal: true when an amount due can be collected from the customer now (nothing due, or a usable default payment method)';
 
+-- A renewal whose invoice cannot be written (subscription_invoice_problem:
+-- an amount out of range) leaves the subscription as it was, still due,
+-- and says why where an operator looks: renewal_error and
+-- renewal_failed_at on the row, and billing.subscription.renewal_failed in
+-- the outbox.  Both are written only when the reason is new, so that runs
+-- repeated on the same cause write nothing more; the renewal that succeeds
+-- once the cause is gone clears them.
+CREATE FUNCTION jobspy.subscription_renewal_failed(subscription_id uuid, period_start timestamptz, reason text,
+                                                   now timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v jobspy.subscriptions;
+BEGIN
+    UPDATE jobspy.subscriptions s SET renewal_error = left(reason, 1000), renewal_failed_at = now
+     WHERE s.id = subscription_id AND s.renewal_error IS DISTINCT FROM left(reason, 1000)
+    RETURNING s.* INTO v;
+    IF v.id IS NOT NULL THEN
+        PERFORM jobspy.emit_event('billing.subscription.renewal_failed', 'subscription', v.id::text,
+                                  jsonb_build_object('subscription_id', v.id, 'customer_id', v.customer_id,
+                                                     'status', v.status, 'current_period_start', v.current_period_start,
+                                                     'current_period_end', v.current_period_end,
+                                                     'period_start', period_start, 'reason', v.renewal_error),
+                                  v.user_id);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION jobspy.subscription_renewal_failed(uuid, timestamptz, text, timestamptz) IS
+    'internal: records why a subscription''s renewal to the period starting at period_start could not be invoiced (renewal_error, renewal_failed_at, billing.subscription.renewal_failed), unless that reason is recorded already';
+
 -- One subscription's due work, one legal transition per UPDATE, until
 -- nothing is due at "now": dunning retries, then each period end in turn
--- (cancel at period end, end of trial, renewal and its collection).
-CREATE FUNCTION jobspy.subscription_advance(s jobspy.subscriptions, now timestamptz) RETURNS void
+-- (cancel at period end, end of trial, renewal and its collection).  A
+-- period whose invoice cannot be written stops it there (see
+-- subscription_renewal_failed).  Returns how many steps it wrote.
+CREATE FUNCTION jobspy.subscription_advance(s jobspy.subscriptions, now timestamptz) RETURNS integer
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -671,11 +711,15 @@ DECLARE
     paid boolean;
     usage_from timestamptz;
     due bigint;
+    problem text;
+    steps integer := 0;
 BEGIN
     SELECT * INTO p FROM jobspy.prices x WHERE x.id = s.price_id;
     LOOP
         IF s.status = 'past_due' AND s.next_retry_at <= now THEN
-            SELECT coalesce(sum(i.amount_due_cents), 0) INTO due FROM jobspy.invoices i
+            -- Whether anything is due: amounts due are never below zero, so
+            -- the largest says it, where their sum could leave bigint.
+            SELECT coalesce(max(i.amount_due_cents), 0) INTO due FROM jobspy.invoices i
              WHERE i.subscription_id = s.id AND i.status = 'open';
             IF jobspy.subscription_collectable(s.customer_id, due) THEN
                 s.status := 'active';
@@ -695,6 +739,7 @@ BEGIN
             END IF;
         ELSIF s.current_period_end <= now
               AND (s.status IN ('trialing', 'active', 'past_due') OR (s.status = 'unpaid' AND s.cancel_at_period_end)) THEN
+            s.renewal_error := NULL; s.renewal_failed_at := NULL;
             IF s.cancel_at_period_end THEN
                 s.status := 'canceled';
                 s.canceled_at := s.current_period_end; s.ended_at := s.current_period_end; s.next_retry_at := NULL;
@@ -713,6 +758,12 @@ BEGIN
                 s.current_period_start := s.current_period_end;
                 s.current_period_end := jobspy.subscription_next_boundary(s.billing_cycle_anchor, p."interval",
                                                                           p.interval_count, s.current_period_start);
+                -- Checked before anything of the period is written.
+                problem := jobspy.subscription_invoice_problem(s, p, usage_from);
+                IF problem IS NOT NULL THEN
+                    PERFORM jobspy.subscription_renewal_failed(s.id, s.current_period_start, problem, now);
+                    EXIT;
+                END IF;
                 due := jobspy.subscription_invoice(s, p, usage_from);
                 paid := jobspy.subscription_collectable(s.customer_id, due);
                 IF paid THEN
@@ -735,13 +786,16 @@ BEGIN
                current_period_end = s.current_period_end, canceled_at = s.canceled_at, ended_at = s.ended_at,
                paused_at = s.paused_at, cancellation_reason = s.cancellation_reason,
                dunning_attempts = s.dunning_attempts, payment_failed_at = s.payment_failed_at,
-               next_retry_at = s.next_retry_at
+               next_retry_at = s.next_retry_at, renewal_error = s.renewal_error,
+               renewal_failed_at = s.renewal_failed_at
          WHERE x.user_id = s.user_id AND x.id = s.id;
+        steps := steps + 1;
     END LOOP;
+    RETURN steps;
 END
 $$;
 COMMENT ON FUNCTION jobspy.subscription_advance(jobspy.subscriptions, timestamptz) IS
-    'internal: does a locked subscription''s due work up to a time, one legal transition per step';
+    'internal: does a locked subscription''s due work up to a time, one legal transition per step, up to a period whose invoice cannot be written; returns how many steps it wrote';
 
 CREATE FUNCTION jobspy.renew_subscriptions() RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -762,14 +816,21 @@ BEGIN
     -- renewed meanwhile is re-checked against the condition and dropped.
     -- A provider's subscription (Stripe's) is renewed and invoiced by the
     -- provider; its events keep the row.
+    -- Locks are taken in one order, by every writer: subscription, then
+    -- customer, then invoice series (subscribe locks its customer and then
+    -- the series; finalize_invoice its customer and then the series).  So
+    -- the customers of the due subscriptions are locked here, before the
+    -- series below, and SKIP LOCKED: a customer another transaction holds
+    -- (a subscribe, an invoice of theirs being written) waits for the next
+    -- run, with its subscriptions.
     SELECT array_agg(d.id) INTO v_due
-      FROM (SELECT s.id FROM jobspy.subscriptions s
+      FROM (SELECT s.id FROM jobspy.subscriptions s JOIN jobspy.customers c ON c.id = s.customer_id
              WHERE s.price_id IS NOT NULL AND s.stripe_subscription_id IS NULL
                AND ((s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= v_now)
                     OR (s.status = 'past_due' AND s.next_retry_at <= v_now)
                     OR (s.status = 'unpaid' AND s.cancel_at_period_end AND s.current_period_end <= v_now))
              ORDER BY s.id
-             FOR UPDATE SKIP LOCKED) d;
+             FOR UPDATE OF s, c SKIP LOCKED) d;
     IF v_due IS NULL THEN
         RETURN v_count;
     END IF;
@@ -778,15 +839,16 @@ BEGIN
     INSERT INTO jobspy.invoice_series (series) VALUES ('default') ON CONFLICT DO NOTHING;
     PERFORM jobspy.invoice_reserve_numbers('default', v_now, cardinality(v_due));
     FOR v_sub IN SELECT s.* FROM jobspy.subscriptions s WHERE s.id = ANY (v_due) ORDER BY s.id LOOP
-        PERFORM jobspy.subscription_advance(v_sub, v_now);
-        v_count := v_count + 1;
+        IF jobspy.subscription_advance(v_sub, v_now) > 0 THEN
+            v_count := v_count + 1;
+        END IF;
     END LOOP;
     PERFORM jobspy.invoice_release_numbers();
     RETURN v_count;
 END
 $$;
 COMMENT ON FUNCTION jobspy.renew_subscriptions() IS
-    'does every due subscription''s work at jobspy.now(): ends trials, rolls periods and collects them, runs dunning retries, ends subscriptions canceled at period end, expires incomplete ones; returns how many it changed; idempotent and safe to run concurrently';
+    'does every due subscription''s work at jobspy.now(): ends trials, rolls periods and collects them, runs dunning retries, ends subscriptions canceled at period end, expires incomplete ones; a period whose invoice cannot be written is left and recorded (renewal_error, billing.subscription.renewal_failed); returns how many it changed; idempotent and safe to run concurrently';
 
 CREATE FUNCTION jobspy.maintain_billing() RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -814,6 +876,7 @@ REVOKE ALL ON FUNCTION
     jobspy.billing_lock_subscription(uuid),
     jobspy.billing_retry_days(),
     jobspy.subscription_collectable(uuid, bigint),
+    jobspy.subscription_renewal_failed(uuid, timestamptz, text, timestamptz),
     jobspy.subscription_advance(jobspy.subscriptions, timestamptz),
     jobspy.subscribe(uuid, text, integer, integer, text),
     jobspy.change_subscription(uuid, text, text),

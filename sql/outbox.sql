@@ -121,10 +121,16 @@ DECLARE
     landing  integer;
     deadline timestamptz;
 BEGIN
-    IF max IS NULL OR max < 1 OR max > 10000 THEN
+    -- A NULL where a value is required is 22004 in every outbox function,
+    -- a value out of range 22023.
+    IF max IS NULL OR lease IS NULL OR array_position(topics, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'claim_events: max, lease and each of the topics must not be NULL' USING ERRCODE = '22004',
+            HINT = 'topics NULL (the whole array) claims events of every topic.';
+    END IF;
+    IF max < 1 OR max > 10000 THEN
         RAISE EXCEPTION 'claim_events: max must be from 1 to 10000' USING ERRCODE = '22023';
     END IF;
-    IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+    IF lease <= interval '0' OR lease > interval '1 day' THEN
         RAISE EXCEPTION 'claim_events: lease must be a positive interval of at most a day' USING ERRCODE = '22023';
     END IF;
     PERFORM jobspy.outbox_wait_state(false);
@@ -175,8 +181,10 @@ CREATE FUNCTION jobspy.ack_events(ids bigint[], claim uuid) RETURNS integer
 DECLARE
     n integer;
 BEGIN
-    IF ids IS NULL OR claim IS NULL THEN
-        RAISE EXCEPTION 'ack_events: ids and claim must not be NULL' USING ERRCODE = '22004';
+    -- (not STRICT: a NULL answered with NULL would look to a worker like
+    -- an acknowledgement)
+    IF ids IS NULL OR array_position(ids, NULL) IS NOT NULL OR claim IS NULL THEN
+        RAISE EXCEPTION 'ack_events: ids, each id and claim must not be NULL' USING ERRCODE = '22004';
     END IF;
     UPDATE jobspy.outbox_events e
        SET consumed_at = jobspy.now(), claimed_until = NULL

@@ -1,7 +1,7 @@
 -- The outbox of domain events: emit in the caller's transaction, claim in
 -- order with per-entity serialisation, ack, fail and retry, retention.
 BEGIN;
-SELECT plan(45);
+SELECT plan(53);
 
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 
@@ -30,6 +30,17 @@ SELECT throws_ok($$SELECT jobspy.emit_event('a.b', 'x', repeat('i', 256))$$, '22
 SELECT throws_ok($$SELECT jobspy.emit_event(repeat('a', 101), 'x', '1')$$, '22023', NULL, 'a topic over 100 characters is refused');
 SELECT throws_ok($$SELECT jobspy.claim_events(0)$$, '22023', NULL, 'claim_events refuses max 0');
 SELECT throws_ok($$SELECT jobspy.claim_events(1, NULL, '-1 minute')$$, '22023', NULL, 'claim_events refuses a negative lease');
+-- A NULL where a value is required is 22004 in every outbox function.
+SELECT throws_ok($$SELECT jobspy.ack_events(ARRAY[1, NULL]::bigint[], gen_random_uuid())$$, '22004', NULL,
+                 'ack_events refuses a NULL id');
+SELECT is(jobspy.ack_events('{}', gen_random_uuid()), 0, 'ack_events of no ids acks nothing');
+SELECT throws_ok($$SELECT jobspy.claim_events(NULL)$$, '22004', NULL, 'claim_events refuses a NULL max');
+SELECT throws_ok($$SELECT jobspy.claim_events(1, NULL, NULL)$$, '22004', NULL, 'claim_events refuses a NULL lease');
+SELECT throws_ok($$SELECT jobspy.claim_events(1, ARRAY['a.b', NULL])$$, '22004', NULL, 'claim_events refuses a NULL topic');
+SELECT throws_ok($$SELECT jobspy.fail_event(NULL, gen_random_uuid(), 'x')$$, '22004', NULL, 'fail_event refuses a NULL id');
+SELECT throws_ok($$SELECT jobspy.fail_event(1, NULL, 'x')$$, '22004', NULL, 'fail_event refuses a NULL claim');
+SELECT throws_ok($$SELECT jobspy.fail_event(1, gen_random_uuid(), 'x', NULL)$$, '22004', NULL,
+                 'fail_event refuses a NULL retry_after');
 
 -- Claim: oldest first, the second event of subscription s1 waits for the first.
 CREATE TEMP TABLE c1 AS SELECT * FROM jobspy.claim_events(10);
