@@ -134,10 +134,13 @@ WITH spans AS (
      WHERE c.changed_at <= jobspy.now())
 SELECT m.month, s.customer_id, s.currency, sum(s.mrr)::bigint AS mrr
   FROM spans s
- CROSS JOIN LATERAL generate_series(s.from_month,
-                                    coalesce(s.next_month - interval '1 month',
-                                             date_trunc('month', jobspy.now(), 'UTC')),
-                                    interval '1 month') AS m(month)
+ -- Months are stepped in UTC: a timestamptz plus a month is taken in the
+ -- session's time zone, which west of UTC drifts off the first of the month.
+ CROSS JOIN LATERAL (SELECT g AT TIME ZONE 'UTC' AS month
+                       FROM generate_series(s.from_month AT TIME ZONE 'UTC',
+                                            coalesce(s.next_month AT TIME ZONE 'UTC' - interval '1 month',
+                                                     date_trunc('month', jobspy.now(), 'UTC') AT TIME ZONE 'UTC'),
+                                            interval '1 month') g) m
  WHERE s.last_in_month = 1 AND s.mrr > 0
  GROUP BY m.month, s.customer_id, s.currency;
 COMMENT ON VIEW jobspy.customer_mrr_monthly IS
@@ -154,13 +157,13 @@ WITH cur AS (
            min(c.month) OVER (PARTITION BY c.customer_id, c.currency) AS first_month
       FROM jobspy.customer_mrr_monthly c),
 moves AS (
-    SELECT coalesce(n.month, p.month + interval '1 month') AS month,
+    SELECT coalesce(n.month, ((p.month AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC') AS month,
            coalesce(n.currency, p.currency) AS currency,
            coalesce(p.mrr, 0) AS before, coalesce(n.mrr, 0) AS after,
            n.month = n.first_month AS first
       FROM cur n
       FULL JOIN cur p ON p.customer_id = n.customer_id AND p.currency = n.currency
-                     AND p.month = n.month - interval '1 month')
+                     AND p.month = ((n.month AT TIME ZONE 'UTC') - interval '1 month') AT TIME ZONE 'UTC')
 SELECT m.month, m.currency,
        sum(m.after)::bigint AS mrr,
        (12 * sum(m.after))::bigint AS arr,
@@ -187,11 +190,13 @@ COMMENT ON VIEW jobspy.mrr_monthly IS
 
 -- A payment is one row however often its provider reported it (payments
 -- are unique on the provider's id), so a replay is never counted twice.
--- Refunds count against the month of the payment they refund.  The plan
+-- Refunds count against the month of the payment they refund; a payment
+-- counts in the month it was collected (reported succeeded).  The plan
 -- is the one the subscription had when the payment was made (its history
 -- above), else its plan now.
 CREATE VIEW jobspy.revenue_monthly AS
-SELECT date_trunc('month', p.created_at, 'UTC') AS month, coalesce(h.plan_type, s.plan_type, 'none') AS plan_type,
+SELECT date_trunc('month', coalesce(p.collected_at, p.created_at), 'UTC') AS month,
+       coalesce(h.plan_type, s.plan_type, 'none') AS plan_type,
        p.currency,
        count(*) AS transaction_count, count(DISTINCT p.user_id) AS unique_customers,
        sum(p.amount_cents)::bigint AS gross_revenue_cents, sum(p.refunded_amount_cents)::bigint AS refunded_cents,
@@ -240,7 +245,8 @@ COMMENT ON VIEW jobspy.refunds_monthly IS
 CREATE VIEW jobspy.cash_flow_monthly AS
 SELECT x.month, x.currency, sum(x.collected)::bigint AS collected_cents, sum(x.refunded)::bigint AS refunded_cents,
        sum(x.collected - x.refunded)::bigint AS net_cents
-  FROM (SELECT date_trunc('month', p.created_at, 'UTC') AS month, p.currency, p.amount_cents AS collected, 0 AS refunded
+  FROM (SELECT date_trunc('month', coalesce(p.collected_at, p.created_at), 'UTC') AS month, p.currency,
+               p.amount_cents AS collected, 0 AS refunded
           FROM jobspy.payments p WHERE p.collected
         UNION ALL
         SELECT date_trunc('month', f.created_at, 'UTC'), f.currency, 0, f.amount_cents

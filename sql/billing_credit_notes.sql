@@ -145,6 +145,9 @@ BEGIN
         RAISE EXCEPTION 'a credit note''s amount must be positive' USING ERRCODE = '22023',
             DETAIL = 'Amounts are whole numbers of the invoice currency''s minor units.';
     END IF;
+    IF length($3) NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'a credit note''s reason must have 1 to 1000 characters' USING ERRCODE = '22023';
+    END IF;
     -- A refund locks its payment and then the invoice it pays: the
     -- invoice's payments first here too, so that a note and a refund of
     -- the same money take turns, each seeing what the other returned.
@@ -158,9 +161,9 @@ BEGIN
     SELECT coalesce(sum(n.amount_cents), 0), count(*)
       INTO v_credited, v_count
       FROM jobspy.credit_notes n WHERE n.invoice_id = $1;
-    IF v_credited + $2 > v_inv.total_cents THEN
+    IF v_credited::numeric + $2 > v_inv.total_cents THEN   -- (numeric: the sum could pass bigint)
         RAISE EXCEPTION 'credit notes of invoice % would total % of its % %', v_inv.invoice_number,
-                        v_credited + $2, v_inv.total_cents, v_inv.currency
+                        v_credited::numeric + $2, v_inv.total_cents, v_inv.currency
             USING ERRCODE = 'JS509',
                   DETAIL = format('%s is credited already.', v_credited);
     END IF;
@@ -179,7 +182,7 @@ BEGIN
     END IF;
     INSERT INTO jobspy.credit_notes AS n (invoice_id, customer_id, credit_note_number, currency, amount_cents,
                                           due_reduction_cents, balance_credit_cents, reason)
-    VALUES ($1, v_inv.customer_id, format('%s-CN-%s', v_inv.invoice_number, lpad((v_count + 1)::text, 2, '0')),
+    VALUES ($1, v_inv.customer_id, format('%s-CN-%s', v_inv.invoice_number, lpad((v_count + 1)::text, greatest(2, length((v_count + 1)::text)), '0')),
             v_inv.currency, $2, v_reduce, $2 - v_reduce, $3)
     RETURNING n.id INTO v_id;
     IF $2 > v_reduce THEN

@@ -998,11 +998,12 @@ CREATE TRIGGER invoices_emit_status_event AFTER UPDATE OF status ON jobspy.invoi
 CREATE VIEW jobspy.overdue_invoices AS
 SELECT i.id AS invoice_id, i.invoice_number, i.customer_id, i.subscription_id, i.currency, i.total_cents,
        i.amount_due_cents, i.due_at,
-       (jobspy.now()::date - i.due_at::date) AS days_overdue
+       -- whole days of 24 hours since it fell due, whatever the session's TimeZone
+       floor(extract(epoch FROM jobspy.now() - i.due_at) / 86400)::integer AS days_overdue
   FROM jobspy.invoices i
  WHERE i.status = 'open' AND i.due_at < jobspy.now();
 COMMENT ON VIEW jobspy.overdue_invoices IS
-    'open invoices past their due date, with whole days overdue (seed 004)';
+    'open invoices past their due date, with whole days (of 24 hours) overdue (seed 004)';
 
 REVOKE ALL ON FUNCTION
     jobspy.invoice_lines_only_on_drafts(),

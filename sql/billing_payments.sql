@@ -23,6 +23,9 @@ ALTER TABLE jobspy.payments
                                                                  'disputed')) STORED,
     ADD COLUMN invoice_id uuid REFERENCES jobspy.invoices (id),
     ADD COLUMN order_id uuid REFERENCES jobspy.orders (id),
+    -- when the money was taken: the report of a collected status, which
+    -- may come days after the pending payment was recorded
+    ADD COLUMN collected_at timestamptz,
     ADD CONSTRAINT payments_fee_check CHECK (fee_cents <= amount_cents),
     ADD CONSTRAINT payments_provider_check CHECK ((provider_id IS NULL) = (provider_payment_id IS NULL)),
     ADD CONSTRAINT payments_refund_status_check
@@ -34,6 +37,8 @@ COMMENT ON TABLE jobspy.payments IS
 COMMENT ON COLUMN jobspy.payments.net_cents IS 'amount_cents less the provider''s fee (seed 003), before refunds';
 COMMENT ON COLUMN jobspy.payments.collected IS
     'the money was taken (succeeded, partially refunded, refunded or disputed): what revenue counts, refunds netted';
+COMMENT ON COLUMN jobspy.payments.collected_at IS
+    'when record_payment first reported a collected status (NULL for rows written otherwise: their created_at counts)';
 
 -- Existing rows get the customer of their user.
 INSERT INTO jobspy.customers (user_id, email)
@@ -294,8 +299,8 @@ BEGIN
         RAISE EXCEPTION 'provider_payment_id, customer_id, amount, currency and status must not be NULL'
             USING ERRCODE = '22023';
     END IF;
-    IF $4 <= 0 THEN
-        RAISE EXCEPTION 'a payment''s amount must be positive, not %', $4 USING ERRCODE = '22023';
+    IF $4 <= 0 OR $4 > 1e15 THEN
+        RAISE EXCEPTION 'a payment''s amount must be from 1 to 10^15 minor units, not %', $4 USING ERRCODE = '22023';
     END IF;
     IF coalesce($9, 0) < 0 THEN
         RAISE EXCEPTION 'a fee cannot be negative' USING ERRCODE = '22023';
@@ -340,9 +345,14 @@ BEGIN
         END IF;
         -- A concurrent first report of the same payment waits here for the
         -- other's commit and then finds its row below.
+        -- A payment of a subscription's invoice is that subscription's (the
+        -- revenue reports find its plan through it).
         INSERT INTO jobspy.payments AS p (user_id, customer_id, provider_id, provider_payment_id, amount_cents,
-                                          currency, status, fee_cents, invoice_id, order_id)
-        VALUES (v_user, $3, v_provider, $2, $4, $5, $6, coalesce($9, 0), $7, $8)
+                                          currency, status, fee_cents, invoice_id, order_id, subscription_id,
+                                          collected_at)
+        VALUES (v_user, $3, v_provider, $2, $4, $5, $6, coalesce($9, 0), $7, $8,
+                CASE WHEN $7 IS NOT NULL THEN (SELECT i.subscription_id FROM jobspy.invoices i WHERE i.id = $7) END,
+                CASE WHEN $6 IN ('succeeded', 'partially_refunded', 'refunded', 'disputed') THEN jobspy.now() END)
         ON CONFLICT ON CONSTRAINT payments_provider_payment_key DO NOTHING
         RETURNING p.* INTO v;
         IF v.id IS NOT NULL THEN
@@ -387,7 +397,11 @@ BEGIN
             DETAIL = 'Payment statuses move forward only (jobspy.payment_transitions).';
     END IF;
     v_previous := v.status;
-    UPDATE jobspy.payments p SET status = $6 WHERE p.id = v.id RETURNING p.* INTO v;
+    UPDATE jobspy.payments p
+       SET status = $6,
+           collected_at = coalesce(p.collected_at, CASE WHEN $6 IN ('succeeded', 'partially_refunded', 'refunded', 'disputed')
+                                                        THEN jobspy.now() END)
+     WHERE p.id = v.id RETURNING p.* INTO v;
     IF v_previous = 'pending' AND v.status = 'succeeded' THEN
         PERFORM jobspy.payment_apply(v, v.amount_cents, 0);
     END IF;
