@@ -526,6 +526,8 @@ DECLARE
     prev   jobspy.loyalty_purchase_refunds;
     target bigint;
     taken  bigint;
+    expired bigint;
+    owed   bigint;
 BEGIN
     IF refund_purchase.amount IS NULL OR refund_purchase.amount <= 0 THEN
         RAISE EXCEPTION 'a refund amount must be positive' USING ERRCODE = '22023';
@@ -558,12 +560,30 @@ BEGIN
         target := p.points_earned - CASE WHEN p.amount = 0 THEN 0 ELSE
                   floor(p.points_earned::numeric * (p.amount - p.refunded - refund_purchase.amount) / p.amount)::bigint END;
         points_clawed := target - p.points_clawed;
-        IF points_clawed > 0 THEN
-            taken := jobspy.loyalty_draw(p.user_id, points_clawed, 'clawback', p.id, refund_purchase.refund_id, p.grant_id);
-            IF taken < points_clawed THEN
+        -- Points of this purchase that expired unused were never the
+        -- member's to spend: they count as given back, and are not taken
+        -- again from the member's other grants.  (Expired so far, less what
+        -- earlier refunds counted that way: what they clawed but did not
+        -- take from the ledger.)
+        IF points_clawed > 0 AND p.grant_id IS NOT NULL THEN
+            SELECT coalesce(sum(-x.points) FILTER (WHERE x.kind = 'expire'), 0)
+                   - (p.points_clawed - coalesce(sum(-x.points) FILTER (WHERE x.kind = 'clawback' AND x.purchase_id = p.id), 0))
+              INTO expired
+              FROM jobspy.loyalty_ledger x
+             WHERE x.user_id = p.user_id AND (x.grant_id = p.grant_id OR x.purchase_id = p.id);
+            expired := expired + coalesce((SELECT g.remaining FROM jobspy.loyalty_grants g
+                                            WHERE g.user_id = p.user_id AND g.grant_id = p.grant_id
+                                              AND g.expires_at <= jobspy.now()), 0);
+            owed := points_clawed - least(points_clawed, greatest(expired, 0));
+        ELSE
+            owed := points_clawed;
+        END IF;
+        IF owed > 0 THEN
+            taken := jobspy.loyalty_draw(p.user_id, owed, 'clawback', p.id, refund_purchase.refund_id, p.grant_id);
+            IF taken < owed THEN
                 INSERT INTO jobspy.loyalty_ledger (user_id, kind, points, purchase_id, reference)
-                VALUES (p.user_id, 'clawback', -(points_clawed - taken), p.id, refund_purchase.refund_id);
-                UPDATE jobspy.loyalty_members mm SET debt = mm.debt + (points_clawed - taken)
+                VALUES (p.user_id, 'clawback', -(owed - taken), p.id, refund_purchase.refund_id);
+                UPDATE jobspy.loyalty_members mm SET debt = mm.debt + (owed - taken)
                  WHERE mm.user_id = p.user_id;
             END IF;
         END IF;
@@ -581,7 +601,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.refund_purchase(text, text, bigint, text) IS
-    'records a (partial) refund of a purchase, idempotent on refund_id; claws back its points from the purchase''s grant, then the balance, the shortfall kept as debt';
+    'records a (partial) refund of a purchase, idempotent on refund_id; claws back its points from the purchase''s grant, then the balance, the shortfall kept as debt; points of the purchase that expired unused count as given back';
 
 -- ==== expiry, review and checks (maintain) ================================
 
