@@ -68,9 +68,7 @@ BEGIN
     -- Every part of the duration forward (1 mon -29 days ends before its
     -- start from Feb 1), and at most 100 years.
     IF $3 NOT IN ('recurring', 'fixed_term', 'lifetime') OR ($3 = 'lifetime') <> ($4 IS NULL)
-       OR $4 <= interval '0' OR $4 > interval '100 years'
-       OR extract(year FROM $4) < 0 OR extract(month FROM $4) < 0 OR extract(day FROM $4) < 0
-       OR $4 - date_trunc('day', $4) < interval '0' THEN
+       OR NOT jobspy.interval_forward($4) THEN
         RAISE EXCEPTION 'kind must be recurring or fixed_term with a positive duration of at most 100 years, or lifetime without one'
             USING ERRCODE = '22023', DETAIL = 'Every part of a duration (years, months, days, time) is positive or zero.';
     END IF;

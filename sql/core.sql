@@ -15,6 +15,19 @@ CREATE FUNCTION jobspy.clock_now() RETURNS timestamptz
 COMMENT ON FUNCTION jobspy.clock_now() IS
     'the current time, as clock_timestamp() gives it, or jobspy.clock_override when set: for leases, which run from the moment they are taken';
 
+-- Whether an interval goes forward in every part (months, days and time),
+-- and is positive and at most a bound.  PostgreSQL orders intervals
+-- counting a month as 30 days, so '1 mon -29 days' is "positive" yet ends
+-- before its start from Feb 1: a duration added to the clock is refused
+-- unless every part moves it forward.
+CREATE FUNCTION jobspy.interval_forward(i interval, most interval DEFAULT '100 years') RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN i > interval '0' AND i <= most
+           AND extract(year FROM i) >= 0 AND extract(month FROM i) >= 0 AND extract(day FROM i) >= 0
+           AND i - date_trunc('day', i) >= interval '0';
+COMMENT ON FUNCTION jobspy.interval_forward(interval, interval) IS
+    'true when an interval is positive, at most the bound (100 years by default), and none of its years, months, days or time is negative';
+
 CREATE FUNCTION jobspy.library_preloaded() RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'jobspy_preloaded_sql';
@@ -46,6 +59,8 @@ COMMENT ON FUNCTION jobspy.uuid_v7() IS
 REVOKE ALL ON FUNCTION jobspy.uuid_v7() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy_admin;
 REVOKE ALL ON FUNCTION jobspy.clock_now() FROM PUBLIC;
+REVOKE ALL ON FUNCTION jobspy.interval_forward(interval, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.interval_forward(interval, interval) TO jobspy_app, jobspy_analyst, jobspy_admin;
 GRANT EXECUTE ON FUNCTION jobspy.clock_now() TO jobspy_app, jobspy_analyst, jobspy_admin;
 
 -- The CHECK constraints and trigger conditions this backend prepared once

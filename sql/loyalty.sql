@@ -13,16 +13,16 @@
 CREATE TABLE jobspy.loyalty_programme (
     id                       boolean PRIMARY KEY DEFAULT true CHECK (id),
     tier_window              interval NOT NULL DEFAULT '365 days'
-                             CHECK (tier_window > interval '0' AND tier_window <= interval '100 years'),
+                             CHECK (jobspy.interval_forward(tier_window)),
     tier_review              interval NOT NULL DEFAULT '1 month'
-                             CHECK (tier_review > interval '0' AND tier_review <= interval '100 years'),
+                             CHECK (jobspy.interval_forward(tier_review)),
     referrer_points          bigint NOT NULL DEFAULT 500 CHECK (referrer_points >= 0),
     referee_points           bigint NOT NULL DEFAULT 500 CHECK (referee_points >= 0),
     referral_min_amount      bigint NOT NULL DEFAULT 0 CHECK (referral_min_amount >= 0),
     rfm_retention            interval NOT NULL DEFAULT '12 months'
-                             CHECK (rfm_retention > interval '0' AND rfm_retention <= interval '100 years'),
+                             CHECK (jobspy.interval_forward(rfm_retention)),
     rfm_window               interval NOT NULL DEFAULT '365 days'
-                             CHECK (rfm_window > interval '0' AND rfm_window <= interval '100 years')
+                             CHECK (jobspy.interval_forward(rfm_window))
 );
 COMMENT ON TABLE jobspy.loyalty_programme IS
     'programme-wide loyalty rules (one row): tier spend window and review period, referral rewards, RFM window and retention';
@@ -83,7 +83,7 @@ CREATE TABLE jobspy.loyalty_businesses (
     earn_bp         integer NOT NULL DEFAULT 500 CHECK (earn_bp BETWEEN 0 AND 100000),
     min_purchase    bigint NOT NULL DEFAULT 0 CHECK (min_purchase >= 0),
     points_lifetime interval NOT NULL DEFAULT '365 days'
-                    CHECK (points_lifetime > interval '0' AND points_lifetime <= interval '100 years'),
+                    CHECK (jobspy.interval_forward(points_lifetime)),
     created_at      timestamptz NOT NULL DEFAULT jobspy.now(),
     updated_at      timestamptz NOT NULL DEFAULT jobspy.now()
 );
@@ -233,9 +233,8 @@ CREATE FUNCTION jobspy.set_business_rules(business_code text, earn_bp integer DE
     AS $$
 BEGIN
     -- A lifetime is bounded: every purchase adds it to the clock.
-    IF earn_bp NOT BETWEEN 0 AND 100000 OR min_purchase < 0 OR points_lifetime <= interval '0'
-       OR points_lifetime > interval '100 years' THEN
-        RAISE EXCEPTION 'earn_bp must be 0 to 100000, min_purchase at least 0, points_lifetime positive and at most 100 years'
+    IF earn_bp NOT BETWEEN 0 AND 100000 OR min_purchase < 0 OR NOT jobspy.interval_forward(points_lifetime) THEN
+        RAISE EXCEPTION 'earn_bp must be 0 to 100000, min_purchase at least 0, points_lifetime positive in every part and at most 100 years'
             USING ERRCODE = '22023';
     END IF;
     UPDATE jobspy.loyalty_businesses b

@@ -141,6 +141,11 @@ BEGIN
     IF NOT EXISTS (SELECT FROM jobspy.users u WHERE u.id = loyalty_redeem.user_id) THEN
         RAISE EXCEPTION 'unknown user' USING ERRCODE = '22023';
     END IF;
+    -- One key of a user at a time, before the coupon's row: two calls with
+    -- one key and different codes lock different coupons, and would both
+    -- find no earlier redemption under the key.
+    PERFORM pg_advisory_xact_lock(hashtextextended('jobspy.coupon_key:' || loyalty_redeem.user_id || ':'
+                                                   || loyalty_redeem.idempotency_key, 0));
     SELECT * INTO c FROM jobspy.loyalty_coupons cc
      WHERE lower(cc.code) = lower(loyalty_redeem.code) AND cc.archived_at IS NULL
      FOR UPDATE;
@@ -341,7 +346,7 @@ CREATE TABLE jobspy.loyalty_promo_chains (
     currency           text CHECK (currency ~ '^[A-Z]{3}$'),
     min_amount         bigint NOT NULL DEFAULT 0 CHECK (min_amount >= 0),
     valid_for          interval NOT NULL DEFAULT '30 days'
-                       CHECK (valid_for > interval '0' AND valid_for <= interval '100 years'),
+                       CHECK (jobspy.interval_forward(valid_for)),
     active             boolean NOT NULL DEFAULT true,
     created_at         timestamptz NOT NULL DEFAULT jobspy.now(),
     CHECK ((percent_off IS NULL) <> (amount_off IS NULL)),

@@ -45,10 +45,15 @@ CREATE FUNCTION jobspy.loyalty_rfm_snapshot(day date) RETURNS bigint
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    day_end timestamptz := (($1 + 1)::timestamp AT TIME ZONE 'UTC');
+    day_end timestamptz;
     win     interval := (jobspy.loyalty_settings()).rfm_window;
     n       bigint;
 BEGIN
+    -- (a date may lie past what a timestamp holds)
+    IF isfinite($1) AND $1 NOT BETWEEN date '0001-01-01' AND date '99999-12-31' THEN
+        RAISE EXCEPTION 'an RFM snapshot day must be in the years 1 to 99999, not %', $1 USING ERRCODE = '22023';
+    END IF;
+    day_end := (($1 + 1)::timestamp AT TIME ZONE 'UTC');
     DELETE FROM jobspy.loyalty_rfm_snapshots s WHERE s.snapshot_date = $1;
     -- A score is the quintile of the member's value within the business and
     -- currency, counting the members whose value is strictly worse (for

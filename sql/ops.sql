@@ -93,8 +93,8 @@ BEGIN
         BEGIN
             -- (a longer one puts now() - it out of timestamptz's range, and
             -- maintain() with it)
-            IF (value #>> '{}')::interval <= interval '0' OR (value #>> '{}')::interval > interval '100 years' THEN
-                RAISE EXCEPTION 'configuration % must be a positive interval of at most 100 years', key
+            IF NOT jobspy.interval_forward((value #>> '{}')::interval) THEN
+                RAISE EXCEPTION 'configuration % must be an interval positive in every part and at most 100 years', key
                     USING ERRCODE = '22023';
             END IF;
         EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN

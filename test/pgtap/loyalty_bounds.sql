@@ -4,7 +4,7 @@
 -- RFM scores of ties and small groups and the day a snapshot covers,
 -- purchase categories in other spellings, and rules with no sane bound.
 BEGIN;
-SELECT plan(47);
+SELECT plan(54);
 
 SET LOCAL jobspy.clock_override = '2031-03-01 12:00:00+00';
 INSERT INTO jobspy.users (id, email)
@@ -192,6 +192,24 @@ SELECT throws_ok(format('SELECT jobspy.cancel_event_registration(%L, %L)', :'ev'
                  '55000', NULL, 'a registration is not canceled once the event started');
 SELECT throws_ok(format('SELECT jobspy.cancel_event_registration(%L, %L)', gen_random_uuid(), 'b8000000-0000-4000-8000-000000000011'),
                  '22023', NULL, 'nor for an unknown event');
+
+-- Durations added to the clock go forward in every part: '1 mon -29 days'
+-- orders as positive, yet from Feb 1 it ends on Jan 31.
+SELECT throws_ok($$SELECT jobspy.set_business_rules('bd-cafe', points_lifetime => '1 mon -29 days')$$, '22023', NULL,
+                 'a points lifetime going back in one of its parts is refused');
+SELECT throws_ok($$SELECT jobspy.set_loyalty_programme(tier_review => '1 mon -29 days')$$, '22023', NULL,
+                 'so is such a tier review period');
+SELECT throws_ok($$SELECT jobspy.create_promo_chain('bd-cafe', 'bd-shop', percent_off => 5, valid_for => '1 mon -29 days')$$,
+                 '22023', NULL, 'and such a promotion chain validity');
+SELECT throws_ok($$SELECT jobspy.config_set('retention.audit_logs', '"1 mon -29 days"')$$, '22023', NULL,
+                 'and such a configuration interval');
+SELECT lives_ok($$SELECT jobspy.set_business_rules('bd-cafe', points_lifetime => '1 mon 2 days')$$,
+                'a duration forward in every part is taken');
+-- An RFM snapshot of a day past what a timestamp holds.
+SELECT throws_ok($$SELECT jobspy.loyalty_rfm_snapshot('5874897-12-31')$$, '22023', NULL,
+                 'an RFM snapshot of the last date is refused, not an overflow');
+SELECT throws_ok($$SELECT jobspy.loyalty_rfm_snapshot('300000-01-01')$$, '22023', NULL,
+                 'and one past the years a timestamp holds');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -38,3 +38,8 @@ GRANT EXECUTE ON FUNCTION jobspy.uuid_v7() TO jobspy_app, jobspy_analyst, jobspy
 -- @create FUNCTION jobspy.clock_now(
 REVOKE ALL ON FUNCTION jobspy.clock_now() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION jobspy.clock_now() TO jobspy_app, jobspy_analyst, jobspy_admin;
+
+-- Intervals that go forward in every part (durations added to the clock).
+-- @create FUNCTION jobspy.interval_forward(
+REVOKE ALL ON FUNCTION jobspy.interval_forward(interval, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobspy.interval_forward(interval, interval) TO jobspy_app, jobspy_analyst, jobspy_admin;
