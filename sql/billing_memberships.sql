@@ -68,9 +68,12 @@ BEGIN
     -- Every part of the duration forward (1 mon -29 days ends before its
     -- start from Feb 1), and at most 100 years.
     IF $3 NOT IN ('recurring', 'fixed_term', 'lifetime') OR ($3 = 'lifetime') <> ($4 IS NULL)
-       OR NOT jobspy.interval_forward($4) THEN
-        RAISE EXCEPTION 'kind must be recurring or fixed_term with a positive duration of at most 100 years, or lifetime without one'
+       OR NOT jobspy.interval_forward($4) OR $4 < interval '1 hour' THEN
+        RAISE EXCEPTION 'kind must be recurring or fixed_term with a duration of 1 hour to 100 years, or lifetime without one'
             USING ERRCODE = '22023', DETAIL = 'Every part of a duration (years, months, days, time) is positive or zero.';
+    END IF;
+    IF length($2) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'a membership type''s name must have 1 to 100 characters' USING ERRCODE = '22023';
     END IF;
     IF $5 IS NOT NULL THEN
         SELECT t.id INTO v_base FROM jobspy.membership_types t WHERE t.code = $5;
@@ -117,9 +120,17 @@ CREATE FUNCTION jobspy.membership_next_end(starts_at timestamptz, ends_at timest
     SET TimeZone = 'UTC'
     AS $$
 DECLARE
-    k integer := 1;
+    target timestamptz := greatest(now, ends_at);
+    -- A first guess from the durations' length in seconds (a month counts
+    -- 30 days there, so the guess may be a little off either way), then
+    -- steps to the exact first end after target: a few steps, not one per
+    -- period since starts_at.
+    k bigint := greatest(1, floor(extract(epoch FROM target - starts_at) / extract(epoch FROM duration))::bigint);
 BEGIN
-    WHILE starts_at + duration * k <= greatest(now, ends_at) LOOP
+    WHILE k > 1 AND starts_at + duration * (k - 1) > target LOOP
+        k := k - 1;
+    END LOOP;
+    WHILE starts_at + duration * k <= target LOOP
         k := k + 1;
     END LOOP;
     RETURN starts_at + duration * k;
@@ -178,8 +189,10 @@ BEGIN
             RAISE EXCEPTION 'membership "%" is an addon and needs a valid base membership', $2 USING ERRCODE = '55000';
         END IF;
     END IF;
+    -- (valid now, or at the new start: a grant starting later must not
+    -- replace the row of a membership that is still running)
     IF EXISTS (SELECT FROM jobspy.memberships m WHERE m.user_id = $1 AND m.type_id = v_type.id
-                  AND (m.ends_at IS NULL OR m.ends_at > v_start OR jobspy.membership_renews(m))) THEN
+                  AND (m.ends_at IS NULL OR m.ends_at > least(v_start, jobspy.now()) OR jobspy.membership_renews(m))) THEN
         RAISE EXCEPTION 'the user already has a valid "%" membership', $2 USING ERRCODE = '23505';
     END IF;
     -- One row per user and type: a lapsed membership starts again.
@@ -206,13 +219,14 @@ BEGIN
     -- A renewing membership past its end, not yet renewed by maintain(),
     -- is canceled at the end of the period it is in.
     UPDATE jobspy.memberships m
-       SET auto_renew = false, canceled_at = v_now,
+       SET auto_renew = false, canceled_at = coalesce(m.canceled_at, v_now),
            ends_at = CASE WHEN coalesce($2, true) AND m.ends_at > v_now THEN m.ends_at
                           WHEN coalesce($2, true) AND m.ends_at IS NOT NULL
                           THEN jobspy.membership_next_end(m.starts_at, m.ends_at,
                                    (SELECT t.duration FROM jobspy.membership_types t WHERE t.id = m.type_id), v_now)
                           ELSE greatest(v_now, m.starts_at + interval '1 microsecond') END
-     WHERE m.id = $1 AND m.canceled_at IS NULL
+     -- (one set to end at its period's end may still be ended now)
+     WHERE m.id = $1 AND (m.canceled_at IS NULL OR NOT coalesce($2, true))
        AND (m.ends_at IS NULL OR m.ends_at > v_now OR jobspy.membership_renews(m));
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no valid membership %', coalesce($1::text, 'NULL') USING ERRCODE = '22023';

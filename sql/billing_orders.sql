@@ -105,24 +105,29 @@ CREATE FUNCTION jobspy.orders_check_total() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    v_order uuid;
+    v_orders uuid[];
     v_total bigint;
     v_items numeric;
 BEGIN
     IF TG_TABLE_NAME = 'orders' THEN
-        v_order := NEW.id;
+        v_orders := ARRAY[NEW.id];
     ELSIF TG_OP = 'DELETE' THEN
-        v_order := OLD.order_id;
+        v_orders := ARRAY[OLD.order_id];
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- an item moved to another order changes both
+        v_orders := ARRAY[NEW.order_id, OLD.order_id];
     ELSE
-        v_order := NEW.order_id;
+        v_orders := ARRAY[NEW.order_id];
     END IF;
-    SELECT o.total_cents, (SELECT coalesce(sum(i.amount), 0) FROM jobspy.order_items i WHERE i.order_id = o.id)
-      INTO v_total, v_items
-      FROM jobspy.orders o WHERE o.id = v_order;
-    IF FOUND AND v_total <> v_items THEN
-        RAISE EXCEPTION 'order total % does not equal the sum of its items (%)', v_total, v_items
-            USING ERRCODE = '23514';
-    END IF;
+    FOR v_total, v_items IN
+        SELECT o.total_cents, (SELECT coalesce(sum(i.amount), 0) FROM jobspy.order_items i WHERE i.order_id = o.id)
+          FROM jobspy.orders o WHERE o.id = ANY (v_orders)
+    LOOP
+        IF v_total <> v_items THEN
+            RAISE EXCEPTION 'order total % does not equal the sum of its items (%)', v_total, v_items
+                USING ERRCODE = '23514';
+        END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -288,13 +293,15 @@ COMMENT ON FUNCTION jobspy.cancel_order(uuid) IS 'cancels a pending order nothin
 
 -- internal (billing_payments): may the customer pay this order in this currency.
 CREATE FUNCTION jobspy.order_check_payable(order_id uuid, customer_id uuid, currency text) RETURNS void
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     v jobspy.orders;
 BEGIN
-    SELECT o.* INTO v FROM jobspy.orders o WHERE o.id = $1;
+    -- Locked, as cancel_order locks it: a payment racing a cancellation
+    -- sees the order as the cancellation left it.
+    SELECT o.* INTO v FROM jobspy.orders o WHERE o.id = $1 FOR UPDATE;
     IF v.id IS NULL THEN
         RAISE EXCEPTION 'unknown order %', $1 USING ERRCODE = '22023';
     END IF;
@@ -308,7 +315,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION jobspy.order_check_payable(uuid, uuid, text) IS
-    'internal: raises unless the order exists, is the customer''s, in that currency (JS501) and neither canceled nor refunded';
+    'internal: locks the order and raises unless it exists, is the customer''s, in that currency (JS501) and neither canceled nor refunded';
 
 -- internal (billing_payments): collected money pays the order (paid in full:
 -- paid); returned money on a pending or canceled order is taken back from

@@ -1,7 +1,7 @@
 -- Memberships (seed 001): recurring, fixed-term and lifetime types, addons
 -- that need their base, renewal by maintain() through time travel.
 BEGIN;
-SELECT plan(29);
+SELECT plan(37);
 SET LOCAL TimeZone = 'UTC';
 CREATE FUNCTION pg_temp.at(t timestamptz) RETURNS void LANGUAGE sql AS
     $$ SELECT set_config('jobspy.clock_override', t::text, true) $$;
@@ -80,6 +80,32 @@ SELECT throws_ok($$SELECT jobspy.grant_membership('b8000000-0000-4000-8000-00000
 SELECT lives_ok(format('SELECT jobspy.cancel_membership(%L)', :'m3'), 'it can be canceled');
 SELECT is((SELECT (auto_renew, ends_at) FROM jobspy.memberships WHERE id = :'m3'),
           ROW(false, '2031-03-30 23:30:00+00'::timestamptz), 'at the end of the period it is in');
+
+-- Ended now after being set to end at its period's end.
+SELECT lives_ok(format('SELECT jobspy.cancel_membership(%L, false)', :'m3'),
+                'one set to end at its period''s end can still be ended now');
+SELECT ok(NOT jobspy.has_membership('b8000000-0000-4000-8000-000000000003', 'club'), 'and it is no longer valid');
+SELECT is((SELECT canceled_at FROM jobspy.memberships WHERE id = :'m3'), '2031-03-01 00:00:01+00'::timestamptz,
+          'keeping when it was first canceled');
+
+-- A grant that starts later does not replace a membership still valid now.
+INSERT INTO jobspy.users (id, email) VALUES ('b8000000-0000-4000-8000-000000000004', 'm4@example.com');
+SELECT jobspy.create_membership_type('m4-term', 'Term', 'fixed_term', '30 days');
+SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000004', 'm4-term', false) AS m4 \gset
+SELECT throws_ok($$SELECT jobspy.grant_membership('b8000000-0000-4000-8000-000000000004', 'm4-term', false,
+                                                  jobspy.now() + interval '60 days')$$, '23505', NULL,
+                 'a grant starting after a valid membership''s end is refused while it runs');
+SELECT ok(jobspy.has_membership('b8000000-0000-4000-8000-000000000004', 'm4-term'), 'and the running one stays valid');
+
+-- Types: at least an hour, a name of 1 to 100 characters.
+SELECT throws_ok($$SELECT jobspy.create_membership_type('m-min', 'Minute', 'recurring', '1 minute')$$, '22023', NULL,
+                 'a duration under an hour is refused');
+SELECT throws_ok($$SELECT jobspy.create_membership_type('m-noname', '', 'lifetime')$$, '22023', NULL,
+                 'an empty name is refused with 22023, not 23514');
+
+-- The next end is found in a few steps however many periods have passed.
+SELECT is(jobspy.membership_next_end('2000-01-31 00:00:00+00', '2000-02-29 00:00:00+00', '1 month', '2031-03-01 00:00:00+00'),
+          '2031-03-31 00:00:00+00'::timestamptz, 'a month end 374 periods on');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- Orders (seed 001): items and totals, numbers, statuses that follow the
 -- order's payments and refunds, fulfilment and cancellation, bad input.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
@@ -57,6 +57,10 @@ SELECT isnt((SELECT order_number FROM jobspy.orders WHERE id = :'o2'),
             (SELECT order_number FROM jobspy.orders WHERE id = :'o1'), 'each order has its own number');
 SELECT throws_ok(format($$UPDATE jobspy.orders SET total_cents = 1 WHERE id = %L; SET CONSTRAINTS ALL IMMEDIATE$$, :'o2'),
                  '23514', NULL, 'a total that differs from the items is refused at commit, whoever writes it');
+SELECT throws_ok(format($$UPDATE jobspy.order_items SET order_id = %L WHERE order_id = %L;
+                          UPDATE jobspy.orders SET total_cents = total_cents + 3250 WHERE id = %L;
+                          SET CONSTRAINTS ALL IMMEDIATE$$, :'o2', :'o1', :'o2'),
+                 '23514', NULL, 'so is moving items to another order, which leaves the first without them');
 
 -- Payments pay orders; refunds follow.
 SELECT throws_ok(format($$SELECT jobspy.record_payment('stripe', 'ch_o0', %L, 3250, 'EUR', 'succeeded', order_id => %L)$$, :'c', :'o1'),
