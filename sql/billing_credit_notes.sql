@@ -91,11 +91,17 @@ BEGIN
                                                   AND b.currency = invoice.currency) THEN
         RETURN 0;
     END IF;
-    PERFORM FROM jobspy.customers c WHERE c.id = invoice.customer_id FOR UPDATE;
+    -- NO KEY: drafts of the customer being written (their foreign key
+    -- holds KEY SHARE) do not deadlock with their own finalizations.
+    PERFORM FROM jobspy.customers c WHERE c.id = invoice.customer_id FOR NO KEY UPDATE;
     SELECT least(coalesce(sum(b.amount_cents), 0), invoice.total_cents) INTO v_used
       FROM jobspy.customer_balance_transactions b
      WHERE b.customer_id = invoice.customer_id AND b.currency = invoice.currency;
     IF v_used > 0 THEN
+        -- A written row, not only a locked one: a concurrent finalization in
+        -- REPEATABLE READ, which would sum the balance from its snapshot,
+        -- then fails with 40001 instead of spending it a second time.
+        UPDATE jobspy.customers c SET updated_at = jobspy.now() WHERE c.id = invoice.customer_id;
         INSERT INTO jobspy.customer_balance_transactions (customer_id, currency, amount_cents, invoice_id)
         VALUES (invoice.customer_id, invoice.currency, -v_used, invoice.id);
         RETURN v_used;

@@ -301,7 +301,7 @@ BEGIN
             USING ERRCODE = '22023';
     END IF;
     -- The customer row is locked so two calls cannot both make a default.
-    PERFORM FROM jobspy.customers c WHERE c.id = $1 FOR UPDATE;
+    PERFORM FROM jobspy.customers c WHERE c.id = $1 FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown customer %', $1 USING ERRCODE = '22023';
     END IF;
@@ -534,7 +534,7 @@ BEGIN
     ELSIF $8 IS NOT NULL THEN
         RAISE EXCEPTION 'provider_payment_method_id needs its provider' USING ERRCODE = '22023';
     END IF;
-    PERFORM FROM jobspy.customers c WHERE c.id = $1 FOR UPDATE;
+    PERFORM FROM jobspy.customers c WHERE c.id = $1 FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown customer %', $1 USING ERRCODE = '22023';
     END IF;
@@ -562,7 +562,7 @@ BEGIN
     IF v_customer IS NULL THEN
         RAISE EXCEPTION 'unknown payment method %', coalesce($1::text, 'NULL') USING ERRCODE = '22023';
     END IF;
-    PERFORM FROM jobspy.customers c WHERE c.id = v_customer FOR UPDATE;
+    PERFORM FROM jobspy.customers c WHERE c.id = v_customer FOR NO KEY UPDATE;
     UPDATE jobspy.payment_methods m SET is_default = false
      WHERE m.customer_id = v_customer AND m.is_default AND m.id <> $1;
     UPDATE jobspy.payment_methods m SET is_default = true WHERE m.id = $1 AND NOT m.is_default;

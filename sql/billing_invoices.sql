@@ -486,16 +486,20 @@ BEGIN
         END IF;
     END IF;
     IF n IS NULL THEN
+        -- The year never goes back: a finalization whose transaction began
+        -- before midnight, numbered after one that began after it, takes the
+        -- new year's next number (a yearly series would otherwise restart
+        -- the old year's count, and then the new year's, on numbers given).
         UPDATE jobspy.invoice_series x
-           SET last_number = CASE WHEN x.yearly_reset AND x.year IS DISTINCT FROM y THEN 1 ELSE x.last_number + 1 END,
-               year = y
+           SET last_number = CASE WHEN x.yearly_reset AND (x.year IS NULL OR y > x.year) THEN 1 ELSE x.last_number + 1 END,
+               year = greatest(x.year, y)
          WHERE x.series = invoice_next_number.series
         RETURNING x.* INTO s;
         n := s.last_number;
     END IF;
     digits := length(substring(s.format FROM '\{(N+)\}'));
     RETURN replace(regexp_replace(s.format, '\{N+\}', lpad(n::text, greatest(digits, length(n::text)), '0')),
-                   '{YYYY}', y::text);
+                   '{YYYY}', (CASE WHEN s.yearly_reset THEN s.year ELSE y END)::text);
 END
 $$;
 COMMENT ON FUNCTION jobspy.invoice_next_number(text, timestamptz) IS
@@ -538,8 +542,8 @@ BEGIN
     PERFORM jobspy.invoice_release_numbers();
     IF count > 0 THEN
         UPDATE jobspy.invoice_series x
-           SET last_number = CASE WHEN x.yearly_reset AND x.year IS DISTINCT FROM y THEN 0 ELSE x.last_number END + count,
-               year = y
+           SET last_number = CASE WHEN x.yearly_reset AND (x.year IS NULL OR y > x.year) THEN 0 ELSE x.last_number END + count,
+               year = greatest(x.year, y)
          WHERE x.series = invoice_reserve_numbers.series
         RETURNING x.last_number INTO last;
         IF last IS NOT NULL THEN

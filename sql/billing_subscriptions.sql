@@ -399,7 +399,7 @@ BEGIN
         RAISE EXCEPTION 'trial_days must be 0 to 730' USING ERRCODE = '22023';
     END IF;
     -- The customer's row lock orders concurrent subscribes of one customer.
-    SELECT c.* INTO v_customer FROM jobspy.customers c WHERE c.id = $1 FOR UPDATE;
+    SELECT c.* INTO v_customer FROM jobspy.customers c WHERE c.id = $1 FOR NO KEY UPDATE;
     IF v_customer.id IS NULL THEN
         RAISE EXCEPTION 'unknown customer %', $1 USING ERRCODE = '22023';
     END IF;
@@ -501,6 +501,11 @@ BEGIN
     PERFORM jobspy.billing_check_period_amount(v_new, v_sub.quantity);
     v_same_cycle := (v_old."interval", v_old.interval_count) = (v_new."interval", v_new.interval_count);
     -- Nothing was charged in a trial, so nothing is prorated there.
+    IF $3 = 'always_invoice' AND v_sub.current_period_end <= v_now THEN
+        RAISE EXCEPTION 'subscription %''s period ended at %; it is renewed before it is invoiced again', $1,
+                        v_sub.current_period_end USING ERRCODE = '55000',
+            HINT = 'Run jobspy.renew_subscriptions() (maintain() does), or change it with create_prorations or none.';
+    END IF;
     IF $3 IN ('create_prorations', 'always_invoice') AND v_sub.status <> 'trialing' AND v_sub.current_period_end > v_now THEN
         v_left := v_sub.current_period_end - v_now;
         v_whole := v_sub.current_period_end - v_sub.current_period_start;

@@ -214,6 +214,10 @@ BEGIN
     IF to_regclass(format('jobspy.%I', name)) IS NOT NULL THEN
         RETURN NULL;
     END IF;
+    -- The parent first, in the mode the new partition needs anyway: a
+    -- writer holding the parent and routing its next row to the default
+    -- partition would otherwise deadlock with this (default, then parent).
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', parent);
     IF dflt IS NOT NULL THEN
         -- Inserts routed to the default partition wait while rows move.
         EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', dflt);

@@ -123,6 +123,9 @@ DECLARE
 BEGIN
     -- A NULL where a value is required is 22004 in every outbox function,
     -- a value out of range 22023.
+    IF array_ndims(topics) > 1 THEN
+        RAISE EXCEPTION 'claim_events: topics must be a one-dimensional array' USING ERRCODE = '22023';
+    END IF;
     IF max IS NULL OR lease IS NULL OR array_position(topics, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'claim_events: max, lease and each of the topics must not be NULL' USING ERRCODE = '22004',
             HINT = 'topics NULL (the whole array) claims events of every topic.';
@@ -130,7 +133,7 @@ BEGIN
     IF max < 1 OR max > 10000 THEN
         RAISE EXCEPTION 'claim_events: max must be from 1 to 10000' USING ERRCODE = '22023';
     END IF;
-    IF lease <= interval '0' OR lease > interval '1 day' THEN
+    IF NOT jobspy.interval_forward(lease, interval '1 day') THEN   -- ('1 mon -29 days' would end before it starts)
         RAISE EXCEPTION 'claim_events: lease must be a positive interval of at most a day' USING ERRCODE = '22023';
     END IF;
     PERFORM jobspy.outbox_wait_state(false);
@@ -183,6 +186,9 @@ DECLARE
 BEGIN
     -- (not STRICT: a NULL answered with NULL would look to a worker like
     -- an acknowledgement)
+    IF array_ndims(ids) > 1 THEN
+        RAISE EXCEPTION 'ack_events: ids must be a one-dimensional array' USING ERRCODE = '22023';
+    END IF;
     IF ids IS NULL OR array_position(ids, NULL) IS NOT NULL OR claim IS NULL THEN
         RAISE EXCEPTION 'ack_events: ids, each id and claim must not be NULL' USING ERRCODE = '22004';
     END IF;
@@ -205,7 +211,7 @@ BEGIN
     IF id IS NULL OR claim IS NULL OR error IS NULL OR retry_after IS NULL THEN
         RAISE EXCEPTION 'fail_event: id, claim, error and retry_after must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF retry_after < interval '0' OR retry_after > interval '30 days' THEN
+    IF retry_after <> interval '0' AND NOT jobspy.interval_forward(retry_after, interval '30 days') THEN
         RAISE EXCEPTION 'fail_event: retry_after must be from 0 to 30 days' USING ERRCODE = '22023';
     END IF;
     UPDATE jobspy.outbox_events e

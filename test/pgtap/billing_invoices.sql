@@ -1,7 +1,7 @@
 -- Invoices: drafts, lines, amounts and their rounding, finalization with
 -- gapless numbers per series, frozen terms, statuses, the overdue view.
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL jobspy.clock_override = '2031-05-10 12:00:00+00';
@@ -95,6 +95,14 @@ SELECT is(pg_temp.finalize_one(:'c'), 'ACME/2031/0001', 'a series of its own sta
 SELECT is(pg_temp.finalize_one(:'c'), 'ACME/2031/0002', 'and counts on');
 SET LOCAL jobspy.clock_override = '2032-01-01 00:00:00+00';
 SELECT is(pg_temp.finalize_one(:'c'), 'ACME/2032/0001', 'a yearly series starts again in a new year');
+-- A finalization whose transaction began before midnight, numbered after
+-- one of the new year, takes the new year's next number: the year never
+-- goes back (it restarted the old year's count, then the new year's, on
+-- numbers given).
+SET LOCAL jobspy.clock_override = '2031-12-31 23:59:59+00';
+SELECT is(pg_temp.finalize_one(:'c'), 'ACME/2032/0002', 'a late finalization of the old year numbers in the new one');
+SET LOCAL jobspy.clock_override = '2032-01-01 00:00:02+00';
+SELECT is(pg_temp.finalize_one(:'c'), 'ACME/2032/0003', 'and the new year counts on');
 
 -- Overdue (seed 004): open invoices past due, with days overdue.
 SELECT is((SELECT row(invoice_number, days_overdue)::text FROM jobspy.overdue_invoices WHERE invoice_id = :'i1'),

@@ -6,7 +6,7 @@
 -- anchor; trials and retries count days of 24 hours; hostile amounts,
 -- dates, reasons and schedules give 22023.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 SET LOCAL TimeZone = 'UTC';
 
 \ir include/billing_clock.psql
@@ -126,6 +126,13 @@ SELECT throws_ok($$SELECT jobspy.config_set('billing.dunning_retry_days', '"abc"
                  'so is one that is no numbers at all');
 SELECT lives_ok($$SELECT jobspy.config_set('billing.dunning_retry_days', '"7, 3"')$$, 'one out of order is taken');
 SELECT is(jobspy.billing_retry_days(), ARRAY[3, 7], 'in ascending order');
+
+-- always_invoice after the period ended, before the renewal: 55000.
+SELECT pg_temp.travel('2034-01-01 00:00:00+00');
+SELECT jobspy.subscribe(pg_temp.cust(2), 'rc-basic-m') AS ai \gset
+SELECT set_config('jobspy.clock_override', '2034-02-03 00:00:00+00', true);
+SELECT throws_ok(format('SELECT jobspy.change_subscription(%L, %L, %L)', :'ai', 'rc-pro-m', 'always_invoice'), '55000', NULL,
+                 'always_invoice waits for the renewal of an ended period (it raised 23514)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- The outbox of domain events: emit in the caller's transaction, claim in
 -- order with per-entity serialisation, ack, fail and retry, retention.
 BEGIN;
-SELECT plan(53);
+SELECT plan(57);
 
 SET LOCAL jobspy.clock_override = '2030-01-01 00:00:00+00';
 
@@ -30,6 +30,14 @@ SELECT throws_ok($$SELECT jobspy.emit_event('a.b', 'x', repeat('i', 256))$$, '22
 SELECT throws_ok($$SELECT jobspy.emit_event(repeat('a', 101), 'x', '1')$$, '22023', NULL, 'a topic over 100 characters is refused');
 SELECT throws_ok($$SELECT jobspy.claim_events(0)$$, '22023', NULL, 'claim_events refuses max 0');
 SELECT throws_ok($$SELECT jobspy.claim_events(1, NULL, '-1 minute')$$, '22023', NULL, 'claim_events refuses a negative lease');
+SELECT throws_ok($$SELECT jobspy.claim_events(1, NULL, '1 mon -29 days')$$, '22023', NULL,
+                 'and one that goes back in one of its parts');
+SELECT throws_ok($$SELECT jobspy.fail_event(1, gen_random_uuid(), 'x', '1 mon -29 days')$$, '22023', NULL,
+                 'fail_event refuses such a retry_after');
+SELECT throws_ok($$SELECT jobspy.claim_events(10, '{{a},{b}}'::text[])$$, '22023', NULL,
+                 'claim_events refuses a two-dimensional topics array');
+SELECT throws_ok($$SELECT jobspy.ack_events('{{1},{2}}'::bigint[], gen_random_uuid())$$, '22023', NULL,
+                 'ack_events refuses a two-dimensional ids array');
 -- A NULL where a value is required is 22004 in every outbox function.
 SELECT throws_ok($$SELECT jobspy.ack_events(ARRAY[1, NULL]::bigint[], gen_random_uuid())$$, '22004', NULL,
                  'ack_events refuses a NULL id');

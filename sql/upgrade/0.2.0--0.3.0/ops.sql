@@ -15,3 +15,7 @@ COMMENT ON FUNCTION jobspy.config_set(text, jsonb) IS
 UPDATE jobspy.config_defaults
    SET value = '"24 months"', description = 'how long api_usage rows are kept (seed 002: facts 24 months); null keeps them forever'
  WHERE key = 'retention.api_usage';
+
+-- A new month's partition locks its parent before the default partition,
+-- so a writer that holds the parent cannot deadlock with it.
+-- @replace FUNCTION jobspy.create_month_partition(
