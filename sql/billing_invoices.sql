@@ -12,6 +12,11 @@ CREATE TABLE jobspy.invoice_series (
     yearly_reset boolean NOT NULL DEFAULT false,
     year        integer,
     last_number bigint NOT NULL DEFAULT 0 CHECK (last_number >= 0),
+    -- The first number of the block a renewal run in progress reserved
+    -- (invoice_reserve_numbers), NULL otherwise: the session setting that
+    -- walks the block is trusted only while the row says a block is out,
+    -- since any role can set a setting.
+    block_from  bigint CHECK (block_from BETWEEN 1 AND last_number),
     -- A count that starts again each year repeats its numbers unless the
     -- year is in them.
     CHECK (NOT yearly_reset OR format LIKE '%{YYYY}%')
@@ -480,7 +485,7 @@ BEGIN
         -- block's year: a block set by hand names numbers already given,
         -- and the unique number refuses them.
         SELECT x.* INTO s FROM jobspy.invoice_series x WHERE x.series = invoice_next_number.series;
-        IF s.last_number = block[2] AND s.year = y THEN
+        IF s.last_number = block[2] AND s.year = y AND block[1] >= s.block_from THEN
             n := block[1];
             PERFORM set_config('jobspy_billing.invoice_numbers', format('%s:%s:%s', series, n + 1, block[2]), false);
         END IF;
@@ -492,6 +497,7 @@ BEGIN
         -- the old year's count, and then the new year's, on numbers given).
         UPDATE jobspy.invoice_series x
            SET last_number = CASE WHEN x.yearly_reset AND (x.year IS NULL OR y > x.year) THEN 1 ELSE x.last_number + 1 END,
+               block_from = CASE WHEN x.yearly_reset AND (x.year IS NULL OR y > x.year) THEN NULL ELSE x.block_from END,
                year = greatest(x.year, y)
          WHERE x.series = invoice_next_number.series
         RETURNING x.* INTO s;
@@ -543,6 +549,7 @@ BEGIN
     IF count > 0 THEN
         UPDATE jobspy.invoice_series x
            SET last_number = CASE WHEN x.yearly_reset AND (x.year IS NULL OR y > x.year) THEN 0 ELSE x.last_number END + count,
+               block_from = CASE WHEN x.yearly_reset AND (x.year IS NULL OR y > x.year) THEN 0 ELSE x.last_number END + 1,
                year = greatest(x.year, y)
          WHERE x.series = invoice_reserve_numbers.series
         RETURNING x.last_number INTO last;
@@ -563,9 +570,14 @@ DECLARE
     b text[] := regexp_match(current_setting('jobspy_billing.invoice_numbers', true), '^([^:]+):');
     block bigint[] := jobspy.invoice_number_block(b[1]);
 BEGIN
-    IF block IS NOT NULL THEN
-        UPDATE jobspy.invoice_series x SET last_number = block[1] - 1
-         WHERE x.series = b[1] AND x.last_number = block[2];
+    IF b[1] IS NOT NULL THEN
+        -- What is left of the block goes back (never below where it began,
+        -- whatever the setting says), and the row no longer has a block out.
+        UPDATE jobspy.invoice_series x
+           SET last_number = CASE WHEN x.last_number = block[2] AND block[1] >= x.block_from THEN block[1] - 1
+                                  ELSE x.last_number END,
+               block_from = NULL
+         WHERE x.series = b[1] AND x.block_from IS NOT NULL;
     END IF;
     PERFORM set_config('jobspy_billing.invoice_numbers', '', false);
 END
