@@ -75,6 +75,7 @@ COMMENT ON TABLE jobspy.subscription_mrr_changes IS
     'each change of a subscription''s MRR (minor units of currency) or plan, from changed_at on; no foreign key, so that the history outlives deleted customers';
 CREATE INDEX subscription_mrr_changes_subscription_idx ON jobspy.subscription_mrr_changes (subscription_id, changed_at, id);
 SELECT pg_catalog.pg_extension_config_dump('jobspy.subscription_mrr_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('jobspy.subscription_mrr_changes_id_seq', '');
 
 CREATE FUNCTION jobspy.subscriptions_track_mrr() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER

@@ -83,6 +83,7 @@ COMMENT ON TABLE jobspy.loyalty_ledger IS
     'append-only points ledger: grants with expiry and the draws (spend, expire, clawback, debt) against each grant';
 CREATE INDEX loyalty_ledger_grant_idx ON jobspy.loyalty_ledger (user_id, grant_id) WHERE grant_id IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_ledger_id_seq', '');
 
 CREATE FUNCTION jobspy.loyalty_ledger_append_only() RETURNS trigger
     LANGUAGE plpgsql
@@ -144,6 +145,7 @@ CREATE TABLE jobspy.loyalty_tier_changes (
 COMMENT ON TABLE jobspy.loyalty_tier_changes IS
     'history of members'' tier changes: upgrades on purchase, changes at the periodic review';
 SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_tier_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('jobspy.loyalty_tier_changes_id_seq', '');
 
 -- ==== the points ledger ====================================================
 
