@@ -203,10 +203,12 @@ SELECT date_trunc('month', coalesce(p.collected_at, p.created_at), 'UTC') AS mon
        sum(p.amount_cents)::bigint AS gross_revenue_cents, sum(p.refunded_amount_cents)::bigint AS refunded_cents,
        sum(p.amount_cents - p.refunded_amount_cents)::bigint AS net_revenue_cents
   FROM jobspy.payments p
-  LEFT JOIN jobspy.subscriptions s ON s.user_id = p.user_id AND s.id = p.subscription_id
+  -- the payment's subscription, or its invoice's (linked to one later)
+  LEFT JOIN jobspy.invoices pi ON pi.id = p.invoice_id
+  LEFT JOIN jobspy.subscriptions s ON s.user_id = p.user_id AND s.id = coalesce(p.subscription_id, pi.subscription_id)
   LEFT JOIN LATERAL (
         SELECT c.plan_type FROM jobspy.subscription_mrr_changes c
-         WHERE c.subscription_id = p.subscription_id AND c.changed_at <= p.created_at
+         WHERE c.subscription_id = coalesce(p.subscription_id, pi.subscription_id) AND c.changed_at <= p.created_at
          ORDER BY c.changed_at DESC, c.id DESC
          LIMIT 1) h ON true
  WHERE p.collected

@@ -957,7 +957,10 @@ DECLARE
     v_now timestamptz := jobspy.now();
     v_sub jobspy.subscriptions;
 BEGIN
-    SELECT * INTO v_sub FROM jobspy.subscriptions s WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid');
+    -- A provider's subscription (Stripe's) follows the provider's own
+    -- events: its status and cycle are not the local dunning's to change.
+    SELECT * INTO v_sub FROM jobspy.subscriptions s
+     WHERE s.id = NEW.subscription_id AND s.status IN ('past_due', 'unpaid') AND s.stripe_subscription_id IS NULL;
     IF NOT FOUND OR EXISTS (SELECT FROM jobspy.invoices i
                              WHERE i.subscription_id = NEW.subscription_id AND i.id <> NEW.id
                                AND i.status = 'open' AND i.amount_due_cents > 0) THEN

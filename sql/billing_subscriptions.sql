@@ -813,8 +813,9 @@ DECLARE
     v_count bigint;
 BEGIN
     -- A first payment that never came (Stripe: 23 hours).
+    -- (a provider's subscription expires by the provider's own event)
     UPDATE jobspy.subscriptions s SET status = 'incomplete_expired', ended_at = v_now
-     WHERE s.status = 'incomplete'
+     WHERE s.status = 'incomplete' AND s.stripe_subscription_id IS NULL
        AND s.created_at <= v_now - (jobspy.config_get('billing.incomplete_expires_after') #>> '{}')::interval;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     -- SKIP LOCKED: concurrent runs share the work; a row another run has

@@ -6,7 +6,7 @@
 -- anchor; trials and retries count days of 24 hours; hostile amounts,
 -- dates, reasons and schedules give 22023.
 BEGIN;
-SELECT plan(28);
+SELECT plan(31);
 SET LOCAL TimeZone = 'UTC';
 
 \ir include/billing_clock.psql
@@ -133,6 +133,26 @@ SELECT jobspy.subscribe(pg_temp.cust(2), 'rc-basic-m') AS ai \gset
 SELECT set_config('jobspy.clock_override', '2034-02-03 00:00:00+00', true);
 SELECT throws_ok(format('SELECT jobspy.change_subscription(%L, %L, %L)', :'ai', 'rc-pro-m', 'always_invoice'), '55000', NULL,
                  'always_invoice waits for the renewal of an ended period (it raised 23514)');
+
+-- A provider's (Stripe's) subscription follows the provider's events: the
+-- local expiry of incomplete ones and the recovery of unpaid ones leave it.
+SELECT pg_temp.travel('2035-01-01 00:00:00+00');
+INSERT INTO jobspy.subscriptions (user_id, customer_id, status, stripe_subscription_id, plan_interval, price_amount,
+                                  price_currency, current_period_start, current_period_end)
+VALUES ('b6000000-0000-4000-8000-000000000005', pg_temp.cust(5), 'incomplete', 'sub_mirror_inc', 'month', 100, 'USD',
+        '2035-01-01 00:00:00+00', '2035-02-01 00:00:00+00');
+SELECT pg_temp.travel('2035-01-03 00:00:00+00');
+SELECT is((SELECT status FROM jobspy.subscriptions WHERE stripe_subscription_id = 'sub_mirror_inc'), 'incomplete',
+          'a Stripe subscription is not expired locally');
+SELECT jobspy.subscribe(pg_temp.cust(6), 'rc-pro-m') AS st \gset
+SELECT pg_temp.travel('2035-02-03 00:00:00+00');
+SELECT pg_temp.travel('2035-02-12 00:00:00+00');
+UPDATE jobspy.subscriptions SET stripe_subscription_id = 'sub_mirror_unpaid' WHERE id = :'st';
+SELECT is((SELECT status FROM jobspy.subscriptions WHERE id = :'st'), 'unpaid', 'a subscription left unpaid');
+SELECT pg_temp.pay_all(:'st');
+SELECT is((SELECT row(status, billing_cycle_anchor)::text FROM jobspy.subscriptions WHERE id = :'st'),
+          row('unpaid', '2035-01-03 00:00:00+00'::timestamptz)::text,
+          'once Stripe''s, paying its invoices leaves its status and cycle to Stripe''s events');
 
 SELECT * FROM finish();
 ROLLBACK;
